@@ -1,0 +1,24 @@
+// Shared Jest settings for every project (Node environment, ts-jest, ESM-only deps transpiled).
+const path = require('node:path');
+
+module.exports = {
+  testEnvironment: 'node',
+  passWithNoTests: true,
+  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/tests/**/*.spec.ts'],
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  transform: {
+    // A tsconfig *path*, never an inline object: @nx/jest/plugin crashes on the latter.
+    '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }],
+  },
+  // rbush 4, rbush-knn 4 and their helpers are ESM-only; let ts-jest turn them into CJS.
+  transformIgnorePatterns: ['node_modules/(?!(rbush|rbush-knn|quickselect|tinyqueue)/)'],
+  moduleNameMapper: {
+    '^@rydes/ride-model$': path.join(__dirname, 'libs/ride-model/src/index.ts'),
+    '^@rydes/ride-model/testing$': path.join(__dirname, 'libs/ride-model/src/testing.ts'),
+    '^@rydes/geo-index$': path.join(__dirname, 'libs/geo-index/src/index.ts'),
+    '^@rydes/geo-index/testing$': path.join(__dirname, 'libs/geo-index/src/testing.ts'),
+    '^@rydes/aws-adapters$': path.join(__dirname, 'libs/aws-adapters/src/index.ts'),
+    '^@rydes/aws-adapters/local$': path.join(__dirname, 'libs/aws-adapters/src/local.ts'),
+  },
+  reporters: ['default', path.join(__dirname, 'tools/jest-count-reporter.cjs')],
+};
