@@ -1,0 +1,54 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+
+type Env = Record<string, string | undefined>;
+
+/** The endpoint the SDK would use for a service, from the standard variables (service first). */
+function customEndpoint(env: Env, service: 'S3' | 'SQS'): string | undefined {
+  return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
+}
+
+/**
+ * S3 client honouring `AWS_ENDPOINT_URL(_S3)` and `AWS_REGION`. With a custom endpoint
+ * (s3rver, MinIO, LocalStack) it uses path-style addressing and computes checksums only when an
+ * operation requires them: s3rver stores aws-chunked frames verbatim otherwise (PITFALLS #1).
+ * @example
+ * const s3 = createS3Client();            // real AWS, default credential chain
+ * const local = createS3Client({ AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4568', AWS_REGION: 'us-east-1' });
+ */
+export function createS3Client(env: Env = process.env): S3Client {
+  const endpoint = customEndpoint(env, 'S3');
+  return new S3Client({
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+    ...(endpoint && {
+      endpoint,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }),
+    ...localCredentials(env, endpoint),
+  });
+}
+
+/**
+ * SQS client honouring `AWS_ENDPOINT_URL(_SQS)` and `AWS_REGION`.
+ * @example
+ * const sqs = createSqsClient({ AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9324', AWS_REGION: 'us-east-1' });
+ */
+export function createSqsClient(env: Env = process.env): SQSClient {
+  const endpoint = customEndpoint(env, 'SQS');
+  return new SQSClient({
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+    ...(endpoint && { endpoint }),
+    ...localCredentials(env, endpoint),
+  });
+}
+
+/**
+ * Credentials come from the SDK's default chain; only when an env object other than
+ * process.env carries keys (tests, the local stack) are they passed explicitly.
+ */
+function localCredentials(env: Env, endpoint: string | undefined) {
+  if (env === process.env || !endpoint || !env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return {};
+  return { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } };
+}

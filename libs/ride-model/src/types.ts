@@ -1,0 +1,68 @@
+/** A validated unicorn ride, keys lower-cased, numbers as numbers (see ARCHITECTURE.md). */
+export interface Ride {
+  distance: number;
+  healthpoints: number;
+  /** Degrees, [-90, 90]. */
+  latitude: number;
+  /** Degrees, [-180, 180]. */
+  longitude: number;
+  magicpoints: number;
+  name: string;
+  /** `YYYY-MM-DD HH:MM:SS[.fff]`, kept exactly as it came in. */
+  statustime: string;
+  /** Absent when the input has none. */
+  fieldservice?: 0 | 1;
+}
+
+/** One record as it came out of the file, before validation. */
+export interface RawRecord {
+  /** 0-based position in the source file, counting invalid records too. */
+  index: number;
+  record: unknown;
+}
+
+export type ValidationResult =
+  | { ok: true; ride: Ride; /** names of unknown fields that were dropped */ dropped: string[] }
+  | { ok: false; reasons: string[] };
+
+/** Where a ride file lives; `etag` as S3 reports it (quotes allowed, stripped when used). */
+export interface SourceRef {
+  bucket: string;
+  key: string;
+  etag: string;
+}
+
+/** Fan-out message, version 1. `rides[i]` has ride_index `firstIndex + i`. */
+export interface FanoutMessage {
+  v: 1;
+  source: SourceRef;
+  chunk: number;
+  firstIndex: number;
+  rides: Ride[];
+}
+
+/** A processed/ CSV row: the ride plus its nearest station and provenance. */
+export interface ProcessedRow extends Ride {
+  groundstation: string;
+  groundstation_distance_km: number;
+  /** The source object key, e.g. `raw/rides.json`. */
+  source: string;
+  ride_index: number;
+}
+
+/** manifests/<stem>-<etag8>.json */
+export interface Manifest {
+  bucket: string;
+  source: string;
+  etag: string;
+  total: number;
+  valid: number;
+  rejected: number;
+  chunks: number;
+  ridesPerMessage: number;
+  /** Unknown fields dropped from otherwise valid rides. */
+  droppedFields: number;
+  startedAt: string;
+  finishedAt: string;
+  error?: { message: string; byteOffset: number; lastGoodIndex: number };
+}
