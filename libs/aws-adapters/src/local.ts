@@ -4,6 +4,7 @@
  * integration tests; never bundled into a Lambda function.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -82,9 +83,11 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
     directory,
     env,
     onObjectCreated(listener) {
+      // s3rver is a Koa app (an EventEmitter); its typings omit the emitter methods.
+      const emitter = s3 as unknown as EventEmitter;
       const wrapped = (event: S3Event) => listener(event);
-      s3.on('event', wrapped);
-      return () => s3.off('event', wrapped);
+      emitter.on('event', wrapped);
+      return () => emitter.off('event', wrapped);
     },
     async close() {
       await Promise.all([
