@@ -1,0 +1,65 @@
+/** Base class of every error thrown by `@rydes/aws-adapters`; `cause` keeps the SDK error. */
+export class AwsAdapterError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A string that is not an `s3://bucket/key` URI. */
+export class S3UriError extends AwsAdapterError {
+  constructor(readonly uri: string, reason: string) {
+    super(`"${uri}" is not an S3 URI: ${reason}; write it as s3://<bucket>/<key>, e.g. s3://rides/stations/ghcnd-stations.txt`);
+  }
+}
+
+/** An S3 operation failed for a given object (missing key, no access, server error). */
+export class S3ObjectError extends AwsAdapterError {
+  constructor(
+    readonly operation: string,
+    readonly bucket: string,
+    readonly key: string,
+    cause: unknown,
+  ) {
+    super(`${operation} s3://${bucket}/${key} failed: ${describe(cause)}; check that the bucket and key exist and the function may access them`, { cause });
+  }
+}
+
+/** One SendMessageBatch entry that SQS still refused after every retry. */
+export interface FailedEntry {
+  /** The entry id inside the batch (`m<position>`, position in the input order). */
+  id: string;
+  code: string;
+  message: string;
+  senderFault: boolean;
+}
+
+/** Some messages could not be sent after the retries; `failed` names each entry and its code. */
+export class SqsSendError extends AwsAdapterError {
+  constructor(
+    readonly queueUrl: string,
+    readonly failed: FailedEntry[],
+    readonly sent: number,
+    cause?: unknown,
+  ) {
+    const list = failed.slice(0, 5).map((f) => `${f.id} ${f.code}${f.message ? ` (${f.message})` : ''}`).join(', ');
+    const more = failed.length > 5 ? ` and ${failed.length - 5} more` : '';
+    super(
+      `SendMessageBatch to ${queueUrl} failed for ${failed.length} message(s) after retries: ${list}${more}; ` +
+        `${sent} message(s) were sent. Sender faults mean a bad message (size, characters); otherwise retry later`,
+      { cause },
+    );
+  }
+}
+
+/** A single message is larger than SQS accepts (256 KiB); no retry can help. */
+export class SqsMessageTooLargeError extends AwsAdapterError {
+  constructor(readonly position: number, readonly bytes: number, readonly limit: number) {
+    super(`message ${position} is ${bytes} bytes, over the SQS limit of ${limit} bytes; send smaller chunks (fewer rides per message)`);
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}

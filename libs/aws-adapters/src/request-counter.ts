@@ -1,0 +1,33 @@
+/** The part of an SDK v3 client this needs: its middleware stack. */
+interface ClientWithMiddleware {
+  middlewareStack: {
+    add(
+      middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,
+      options: { step: 'finalizeRequest'; priority: 'low'; name: string },
+    ): void;
+  };
+}
+
+/** HTTP requests sent per SDK command name (`SendMessageBatchCommand` → 12). */
+export type RequestCounts = Record<string, number>;
+
+/**
+ * Counts the requests an SDK client really sends, by command, SDK-level retries included (the
+ * middleware sits inside the retry loop). For benchmarks and tests that report "requests per
+ * 1,000 rides" from measurement rather than arithmetic.
+ * @example
+ * const counts = countRequests(s3);
+ * await s3.send(new PutObjectCommand({ Bucket, Key, Body }));
+ * counts.PutObjectCommand; // → 1
+ */
+export function countRequests(client: ClientWithMiddleware, counts: RequestCounts = {}): RequestCounts {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = context.commandName ?? 'unknown';
+      counts[name] = (counts[name] ?? 0) + 1;
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: `rydesRequestCounter${Math.random().toString(36).slice(2)}` },
+  );
+  return counts;
+}
