@@ -1,0 +1,80 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { InvalidContextError, MissingStationsFileError } from './errors';
+
+/** Settings of one pipeline stack; every field has a default except none. */
+export interface PipelineConfig {
+  /** CloudFormation stack name; also names the dashboard and the Glue database. */
+  stackName: string;
+  /** `RIDES_PER_MESSAGE` of the ingest function: rides per fan-out message (1 = the workshop). */
+  ridesPerMessage: number;
+  /** Keep object versions in the data bucket. */
+  versioned: boolean;
+  /** Delete bucket (with its objects), queues and logs on `cdk destroy`; RETAIN otherwise. */
+  destroyable: boolean;
+  /** Upper bound of concurrent transform invocations the SQS event source starts (2–1000). */
+  transformMaxConcurrency: number;
+  /** Local station catalogue deployed to `stations/` and passed as `STATIONS_URI`. */
+  stationsFile?: string;
+  /** pino level of both functions. */
+  logLevel: string;
+  /** Folder holding `ingest-fn/` and `transform-fn/` bundles (the Nx esbuild output). */
+  bundlesDir: string;
+}
+
+export const DEFAULT_STACK_NAME = 'wildrydes-ride-pipeline';
+
+/** Resolved from this file, never the working directory: jest and cdk run in different folders. */
+export const DEFAULT_BUNDLES_DIR = resolve(__dirname, '../../../dist/apps');
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+type Context = (key: string) => unknown;
+
+/**
+ * Reads the stack settings from CDK context (`-c key=value` arrives as a string, cdk.json
+ * values keep their JSON type) and checks them.
+ * @example
+ * const config = configFromContext((key) => app.node.tryGetContext(key));
+ */
+export function configFromContext(get: Context): PipelineConfig {
+  const stackName = text(get, 'stackName', DEFAULT_STACK_NAME);
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
+    throw new InvalidContextError('stackName', stackName, 'a letter then letters, digits or hyphens (max 128)');
+  }
+  const logLevel = text(get, 'logLevel', 'info');
+  if (!LOG_LEVELS.includes(logLevel)) throw new InvalidContextError('logLevel', logLevel, LOG_LEVELS.join('|'));
+  const stationsFile = get('stationsFile') === undefined ? undefined : resolve(String(get('stationsFile')));
+  if (stationsFile !== undefined && !existsSync(stationsFile)) throw new MissingStationsFileError(stationsFile);
+  return {
+    stackName,
+    ridesPerMessage: integer(get, 'ridesPerMessage', 100, 1, 10_000),
+    versioned: flag(get, 'versioned', false),
+    destroyable: flag(get, 'destroyable', false),
+    transformMaxConcurrency: integer(get, 'transformMaxConcurrency', 10, 2, 1000),
+    stationsFile,
+    logLevel,
+    bundlesDir: resolve(text(get, 'bundlesDir', DEFAULT_BUNDLES_DIR)),
+  };
+}
+
+function text(get: Context, key: string, fallback: string): string {
+  const value = get(key);
+  return value === undefined ? fallback : String(value);
+}
+
+function flag(get: Context, key: string, fallback: boolean): boolean {
+  const value = get(key);
+  if (value === undefined) return fallback;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new InvalidContextError(key, value, 'true|false');
+}
+
+function integer(get: Context, key: string, fallback: number, min: number, max: number): number {
+  const value = get(key);
+  if (value === undefined) return fallback;
+  const n = typeof value === 'number' ? value : Number(String(value));
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidContextError(key, value, `an integer ${min}..${max}`);
+  return n;
+}

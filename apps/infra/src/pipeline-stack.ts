@@ -1,0 +1,205 @@
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import type { Construct } from 'constructs';
+import type { PipelineConfig } from './config';
+import { MissingBundleError } from './errors';
+import { wireBucket, wireQueue } from './grants';
+import { acknowledgePrefixWildcard, acknowledgeStackFindings } from './nag-suppressions';
+import { PipelineDashboard } from './pipeline-dashboard';
+import { RideTable } from './ride-table';
+
+/** Suffixes under `raw/` that start an ingest; one S3 notification each. */
+export const RAW_SUFFIXES = ['.json', '.ndjson', '.json.gz'] as const;
+
+/** Transform timeout; the fan-out queue's visibility timeout is derived from it. */
+export const TRANSFORM_TIMEOUT = Duration.seconds(60);
+export const TRANSFORM_BATCHING_WINDOW = Duration.seconds(5);
+
+/** Output keys; `rydes doctor` and `rydes upload` find the resources through them. */
+export const OUTPUT_KEYS = [
+  'BucketName',
+  'FanoutQueueUrl',
+  'FanoutDlqUrl',
+  'IngestDlqUrl',
+  'IngestFunctionName',
+  'TransformFunctionName',
+  'DashboardUrl',
+  'GlueDatabase',
+  'GlueTable',
+] as const;
+
+export interface PipelineStackProps extends StackProps {
+  config: PipelineConfig;
+}
+
+/**
+ * The ride pipeline: data bucket → ingest → fan-out queue → transform → processed/ CSV, with
+ * dead-letter queues, alarms, a dashboard and the Glue table Athena reads.
+ */
+export class PipelineStack extends Stack {
+  readonly bucket: s3.Bucket;
+  readonly fanout: sqs.Queue;
+  readonly ingest: lambda.Function;
+  readonly transform: lambda.Function;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, { ...props, stackName: props.config.stackName });
+    const { config } = props;
+    const removalPolicy = config.destroyable ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+
+    this.bucket = new s3.Bucket(this, 'DataBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: config.versioned,
+      removalPolicy,
+      autoDeleteObjects: config.destroyable,
+      // `rydes upload` is multipart; an interrupted upload leaves billable parts behind.
+      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+    });
+
+    const ingestDlq = this.deadLetterQueue('IngestDlq');
+    const fanoutDlq = this.deadLetterQueue('FanoutDlq');
+    this.fanout = new sqs.Queue(this, 'FanoutQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // AWS guidance for SQS event sources: at least 6 × the function timeout (+ batching window),
+      // so a message is not redelivered while a throttled retry of its batch may still run.
+      visibilityTimeout: Duration.seconds(6 * TRANSFORM_TIMEOUT.toSeconds() + TRANSFORM_BATCHING_WINDOW.toSeconds()),
+      deadLetterQueue: { queue: fanoutDlq, maxReceiveCount: 5 },
+    });
+
+    this.ingest = this.pipelineFunction('Ingest', 'ingest-fn', {
+      description: 'Streams ride files from raw/, validates them and fans the rides out over SQS',
+      timeout: Duration.minutes(15),
+      // Streaming keeps memory flat whatever the file size; the 1024 MB buy CPU (Lambda scales
+      // CPU with memory) for gunzip, JSON parsing and concurrent SendMessageBatch calls.
+      memorySize: 1024,
+      retryAttempts: 2,
+      onFailure: new SqsDestination(ingestDlq),
+      environment: { RIDES_PER_MESSAGE: String(config.ridesPerMessage), LOG_LEVEL: config.logLevel },
+    }, config, removalPolicy);
+    wireQueue(this.ingest, this.fanout, 'OUTPUT_QUEUE');
+    wireBucket(this.ingest, this.bucket, { read: ['raw/'], write: ['rejects/', 'manifests/'] });
+    for (const suffix of RAW_SUFFIXES) {
+      this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(this.ingest), {
+        prefix: 'raw/',
+        suffix,
+      });
+    }
+
+    this.transform = this.pipelineFunction('Transform', 'transform-fn', {
+      description: 'Joins each ride with its nearest GHCN station and writes processed/ CSV',
+      timeout: TRANSFORM_TIMEOUT,
+      // Ten messages of at most 100 rides and an in-memory station index need little memory.
+      memorySize: 512,
+      environment: { LOG_LEVEL: config.logLevel },
+    }, config, removalPolicy);
+    wireBucket(this.transform, this.bucket, { env: 'OUTPUT_BUCKET', read: ['stations/'], write: ['processed/'] });
+    this.transform.addEventSource(
+      new SqsEventSource(this.fanout, {
+        batchSize: 10,
+        maxBatchingWindow: TRANSFORM_BATCHING_WINDOW,
+        reportBatchItemFailures: true,
+        maxConcurrency: config.transformMaxConcurrency,
+      }),
+    );
+    if (config.stationsFile) this.deployStations(config.stationsFile);
+
+    const dashboard = new PipelineDashboard(this, 'Monitoring', {
+      dashboardName: config.stackName,
+      ingest: this.ingest,
+      transform: this.transform,
+      fanout: this.fanout,
+      deadLetterQueues: { IngestDlq: ingestDlq, FanoutDlq: fanoutDlq },
+    });
+    const table = new RideTable(this, 'RideTable', {
+      bucket: this.bucket,
+      databaseName: config.stackName.toLowerCase().replace(/-/g, '_'),
+    });
+
+    const outputs: Record<(typeof OUTPUT_KEYS)[number], string> = {
+      BucketName: this.bucket.bucketName,
+      FanoutQueueUrl: this.fanout.queueUrl,
+      FanoutDlqUrl: fanoutDlq.queueUrl,
+      IngestDlqUrl: ingestDlq.queueUrl,
+      IngestFunctionName: this.ingest.functionName,
+      TransformFunctionName: this.transform.functionName,
+      DashboardUrl: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${dashboard.dashboard.dashboardName}`,
+      GlueDatabase: table.databaseName,
+      GlueTable: `${table.databaseName}.${table.tableName}`,
+    };
+    for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
+
+    acknowledgeStackFindings(this, { bucket: this.bucket, ingestDlq, ingest: this.ingest, transform: this.transform });
+  }
+
+  private deadLetterQueue(id: string): sqs.Queue {
+    return new sqs.Queue(this, id, {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+  }
+
+  /** Node.js 22 on arm64 from the Nx esbuild bundle; its own role and a log group it may write. */
+  private pipelineFunction(
+    id: string,
+    project: string,
+    props: Omit<lambda.FunctionProps, 'runtime' | 'architecture' | 'code' | 'handler'>,
+    config: PipelineConfig,
+    removalPolicy: RemovalPolicy,
+  ): lambda.Function {
+    const directory = join(config.bundlesDir, project);
+    if (!existsSync(join(directory, 'main.js'))) throw new MissingBundleError(project, directory);
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy });
+    // An own role instead of AWSLambdaBasicExecutionRole, whose logs actions apply to every group.
+    const role = new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
+    return new lambda.Function(this, `${id}Function`, {
+      ...props,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      code: lambda.Code.fromAsset(directory),
+      handler: 'main.handler',
+      role,
+      logGroup,
+    });
+  }
+
+  /**
+   * Uploads the catalogue as an asset and copies it to `stations/` with one CopyObject call, so
+   * the copying function needs GetObject on one asset object and PutObject on `stations/*` only.
+   */
+  private deployStations(file: string): void {
+    const asset = new Asset(this, 'StationsAsset', { path: file });
+    const key = `stations/${basename(file)}`;
+    const copy = new cr.AwsCustomResource(this, 'StationsCopy', {
+      onUpdate: {
+        service: 'S3',
+        action: 'copyObject',
+        parameters: { Bucket: this.bucket.bucketName, Key: key, CopySource: `${asset.s3BucketName}/${asset.s3ObjectKey}` },
+        physicalResourceId: cr.PhysicalResourceId.of(`${key}@${asset.assetHash}`),
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [`arn:${Aws.PARTITION}:s3:::${asset.s3BucketName}/${asset.s3ObjectKey}`] }),
+        new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects('stations/*')] }),
+      ]),
+      installLatestAwsSdk: false,
+    });
+    acknowledgePrefixWildcard(copy, this.bucket, 'stations/');
+    this.transform.addEnvironment('STATIONS_URI', `s3://${this.bucket.bucketName}/${key}`);
+    this.transform.node.addDependency(copy);
+  }
+}
