@@ -18,7 +18,35 @@ export interface Ride {
 export interface RawRecord {
   /** 0-based position in the source file, counting invalid records too. */
   index: number;
+  /**
+   * The parsed JSON value; a {@link SkippedRecord} when the record was too large or too deeply
+   * nested to parse (validateRide rejects it with the reason).
+   */
   record: unknown;
+  /** Offset of the record's first byte in the decompressed stream. */
+  byteOffset?: number;
+  /** Set when the record was larger than `maxRecordBytes`: its size in bytes (it was skipped). */
+  oversize?: number;
+}
+
+/**
+ * Stands in for a record the parser skipped without parsing (over `maxRecordBytes`, or nested
+ * deeper than `maxDepth`). `validateRide` rejects it with `reason`; JSON-encodes as
+ * `{"skipped": reason, "bytes": n}` so a rejects/ line stays small.
+ *
+ * @example
+ * const raw = { index: 7, record: new SkippedRecord('record: 104857700 bytes exceeds the 65536-byte limit', 104857700) };
+ * validateRide(raw.record); // { ok: false, reasons: ['record: 104857700 bytes exceeds the 65536-byte limit'] }
+ */
+export class SkippedRecord {
+  constructor(
+    readonly reason: string,
+    readonly bytes: number,
+  ) {}
+
+  toJSON(): { skipped: string; bytes: number } {
+    return { skipped: this.reason, bytes: this.bytes };
+  }
 }
 
 export type ValidationResult =

@@ -1,0 +1,148 @@
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { RideParseError } from './errors';
+import { RecordSplitter } from './record-splitter';
+import { RawRecord } from './types';
+
+/** Records larger than this many bytes are skipped and rejected (ARCHITECTURE.md). */
+export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024;
+/** A ride is one level deep; anything nested deeper than this is skipped and rejected. */
+export const DEFAULT_MAX_DEPTH = 64;
+
+export interface ParseOptions {
+  /** Records larger than this are skipped without being buffered; default 64 KiB. */
+  maxRecordBytes?: number;
+  /** Records nested deeper than this are skipped; default 64. */
+  maxDepth?: number;
+}
+
+/**
+ * Streams the records of a ride file in constant memory, whatever its size.
+ *
+ * The shape comes from the content, never the name: gzip by its magic bytes (1f 8b); then a JSON
+ * array, `{"travel_data": [...]}` (that key first, any case), or a sequence of top-level values
+ * separated by optional whitespace (concatenated pretty-printed objects and NDJSON alike). A
+ * UTF-8 BOM is skipped. Each record comes with its 0-based `index` and `byteOffset` in the
+ * decompressed stream.
+ *
+ * Outcomes for odd inputs: empty or whitespace-only input, `[]` and `{"travel_data": null}` yield
+ * nothing. `{}` yields one record (`{}`, which validateRide rejects: every field is missing). A
+ * record over `maxRecordBytes` or nested deeper than `maxDepth` is yielded as a
+ * {@link SkippedRecord} that validateRide rejects. Malformed JSON, a truncated file, trailing
+ * garbage after the closing bracket, invalid UTF-8 inside a record and a corrupt gzip stream end
+ * the iteration with a {@link RideParseError} carrying `byteOffset` and `lastGoodIndex`, after
+ * every record before it has been yielded. Duplicate keys: the last one wins (JSON.parse).
+ *
+ * @example
+ * for await (const raw of parseRides(fs.createReadStream('rides.json.gz'))) {
+ *   const result = validateRide(raw.record);
+ *   if (!result.ok) console.log(raw.index, result.reasons);
+ * }
+ */
+export async function* parseRides(input: Readable, options: ParseOptions = {}): AsyncGenerator<RawRecord> {
+  const splitter = new RecordSplitter({
+    maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+    maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH,
+  });
+  const { chunks, close } = await decompressed(input, splitter);
+  try {
+    // The first bytes are held back until three are known, to tell a UTF-8 BOM from data.
+    let head: Buffer | undefined = Buffer.alloc(0);
+    for await (const chunk of chunks) {
+      let buf = chunk;
+      let skip = 0;
+      if (head) {
+        buf = Buffer.concat([head, chunk]);
+        if (buf.length < 3) {
+          head = buf;
+          continue;
+        }
+        head = undefined;
+        skip = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+      }
+      yield* splitter.push(buf, skip);
+      if (splitter.error) throw splitter.error;
+    }
+    if (head && head.length > 0) yield* splitter.push(head);
+    if (!splitter.error) yield* splitter.end();
+    if (splitter.error) throw splitter.error;
+  } finally {
+    close();
+  }
+}
+
+interface Chunks {
+  chunks: AsyncIterable<Buffer>;
+  close: () => void;
+}
+
+/** The input's bytes, gunzipped when they start with the gzip magic bytes. */
+async function decompressed(input: Readable, splitter: RecordSplitter): Promise<Chunks> {
+  const source = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  let done = false;
+  while (headBytes < 2) {
+    const next = await source.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    const buf = toBuffer(next.value);
+    head.push(buf);
+    headBytes += buf.length;
+  }
+  const start = Buffer.concat(head);
+  async function* raw(): AsyncGenerator<Buffer> {
+    if (start.length > 0) yield start;
+    while (!done) {
+      const next = await source.next();
+      if (next.done) return;
+      yield toBuffer(next.value);
+    }
+  }
+  const closeSource = () => {
+    void source.return?.();
+    input.destroy();
+  };
+  if (!(start[0] === 0x1f && start[1] === 0x8b)) return { chunks: raw(), close: closeSource };
+
+  const gunzip = createGunzip();
+  const feeder = Readable.from(raw());
+  feeder.on('error', (e) => gunzip.destroy(e));
+  feeder.pipe(gunzip);
+  async function* inflated(): AsyncGenerator<Buffer> {
+    let bytes = 0;
+    try {
+      for await (const chunk of gunzip) {
+        bytes += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+    } catch (e) {
+      if (!isZlibError(e)) throw e;
+      // The splitter has consumed `bytes`; every record it completed has been yielded.
+      throw new RideParseError(
+        `ride file is gzip-compressed but the gzip stream is corrupt after ${bytes} decompressed bytes (${(e as Error).message}); re-compress or re-upload the file`,
+        bytes,
+        splitter.recordsSeen - 1,
+      );
+    }
+  }
+  return {
+    chunks: inflated(),
+    close: () => {
+      gunzip.destroy();
+      feeder.destroy();
+      closeSource();
+    },
+  };
+}
+
+function isZlibError(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('Z_');
+}
+
+function toBuffer(chunk: Buffer | string): Buffer {
+  return typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+}
