@@ -1,0 +1,441 @@
+import RBush from 'rbush';
+import { EARTH_RADIUS_KM } from './constants';
+import { InvalidCatalogueError, InvalidQueryError } from './errors';
+import { haversineKm } from './haversine';
+import type { Neighbour, Station } from './types';
+
+/*
+ * Design: exact great-circle nearest neighbours on an rbush R-tree.
+ *
+ * 1. rbush bulk-loads (OMT) the stations as points in the lon/lat plane; that gives the grouping
+ *    (which stations share a leaf, which leaves share a parent). rbush's own search and rbush-knn
+ *    rank by planar lon/lat distance, which is not great-circle order at high latitudes, across
+ *    ±180° or near the poles, so neither is used for queries.
+ * 2. The tree is copied into flat typed arrays (breadth-first, so a node's children are
+ *    contiguous) and every node gets the 3-D axis-aligned box of its stations' unit vectors
+ *    (x = cosφ·cosλ, y = cosφ·sinλ, z = sinφ). Station vectors sit in leaf order in one array.
+ * 3. Chord length between unit vectors is a strictly increasing function of great-circle distance
+ *    (chord = 2·sin(θ/2)), and the squared Euclidean distance from the query vector to a node's
+ *    3-D box is a lower bound of the squared chord to every station inside it. The box distance is
+ *    computed from the same floats as the station vectors and rounding is monotone, so the bound
+ *    never exceeds the station's own computed chord². No trigonometry per node or per station,
+ *    no special case for the antimeridian or the poles: they do not exist in 3-D.
+ * 4. Best-first search: a binary min-heap of nodes keyed by that bound (preallocated typed
+ *    arrays, no allocation per query) pops nodes until the next bound exceeds the limit.
+ * 5. Exactness and ties. The answer is defined by `haversineKm` (what callers and the brute-force
+ *    oracle see) and then the smallest id. Chord² and haversine agree on order except within
+ *    rounding (~1e-15), so chord² only decides when two candidates differ by more than
+ *    TIE_WINDOW (1e-9 chord ≈ 6 µm on the ground); inside that window both haversine distances
+ *    are computed and compared as (km, id). The pruning limit is the best chord plus the window,
+ *    and a node whose bound equals the limit stays open, so co-located stations (7,307 duplicated
+ *    coordinates in the real data) are all seen and the smallest id wins every time.
+ */
+
+/** Chord length (unit sphere) within which two candidates count as a possible tie. */
+const TIE_WINDOW = 1e-9;
+const RAD = Math.PI / 180;
+/** rbush node capacity: measured fastest for point queries on 111k-125k stations (bench). */
+const NODE_SIZE = 16;
+
+/**
+ * The R-tree over station positions: items are indexes into `lon`/`lat`, so bulk load allocates
+ * no item objects. rbush calls these hooks unbound, hence closures rather than methods.
+ */
+function buildTree(lon: Float64Array, lat: Float64Array): RBushNode {
+  const tree = new RBush<number>(NODE_SIZE);
+  tree.toBBox = (i) => ({ minX: lon[i], minY: lat[i], maxX: lon[i], maxY: lat[i] });
+  tree.compareMinX = (a, b) => lon[a] - lon[b];
+  tree.compareMinY = (a, b) => lat[a] - lat[b];
+  tree.load(Array.from({ length: lon.length }, (_, i) => i));
+  return (tree as unknown as { data: RBushNode }).data;
+}
+
+/** rbush's internal node shape (`tree.data`), which the package does not type. */
+interface RBushNode {
+  children: Array<RBushNode | number>;
+  leaf: boolean;
+}
+
+/**
+ * Exact great-circle nearest-station index over a catalogue, built once and queried per ride.
+ * Distances are haversine km (R = 6371); at equal distance the smallest id (plain string order)
+ * wins, always. See the design note at the top of `station-index.ts`.
+ *
+ * @example
+ * ```ts
+ * const index = new StationIndex(DEFAULT_STATIONS);
+ * const { station, distanceKm } = index.nearest(40.7812, -73.9665);
+ * // station.id === 'USW00094728', distanceKm ≈ 0.29
+ * index.kNearest(40.7812, -73.9665, 3, 10).map((n) => n.station.id);
+ * ```
+ */
+export class StationIndex {
+  /** Number of stations indexed. */
+  readonly size: number;
+
+  /** Stations in leaf order; slot `s` has its unit vector at `xyz[3s..3s+2]`. */
+  private readonly slots: Station[];
+  private readonly xyz: Float64Array;
+  /** Per node: 3-D box as minX, minY, minZ, maxX, maxY, maxZ. */
+  private readonly box: Float64Array;
+  /** Per node: first child node (internal) or first slot (leaf). */
+  private readonly first: Int32Array;
+  private readonly count: Int32Array;
+  private readonly leaf: Uint8Array;
+  /** Best-first heap storage, reused by every query (each node enters at most once). */
+  private readonly heapKey: Float64Array;
+  private readonly heapNode: Int32Array;
+
+  /**
+   * Builds the index with rbush's bulk load. Throws {@link InvalidCatalogueError} for an empty
+   * catalogue, a station with non-finite or out-of-range coordinates, or a repeated id.
+   *
+   * @example
+   * ```ts
+   * const index = new StationIndex(await loadStations(fs.createReadStream('ghcnd-stations.txt')));
+   * ```
+   */
+  constructor(stations: readonly Station[]) {
+    validateCatalogue(stations);
+    const n = stations.length;
+    const lon = new Float64Array(n);
+    const lat = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      lon[i] = stations[i].longitude;
+      lat[i] = stations[i].latitude;
+    }
+    const root = buildTree(lon, lat);
+
+    // Breadth-first flattening: children of one node get consecutive node ids.
+    const nodes: RBushNode[] = [root];
+    for (let i = 0; i < nodes.length; i++) {
+      if (!nodes[i].leaf) for (const child of nodes[i].children) nodes.push(child as RBushNode);
+    }
+    const m = nodes.length;
+    this.size = n;
+    this.slots = new Array<Station>(n);
+    this.xyz = new Float64Array(3 * n);
+    this.box = new Float64Array(6 * m);
+    this.first = new Int32Array(m);
+    this.count = new Int32Array(m);
+    this.leaf = new Uint8Array(m);
+    this.heapKey = new Float64Array(m);
+    this.heapNode = new Int32Array(m);
+
+    let nextNode = 1;
+    let nextSlot = 0;
+    for (let i = 0; i < m; i++) {
+      const node = nodes[i];
+      this.count[i] = node.children.length;
+      if (node.leaf) {
+        this.leaf[i] = 1;
+        this.first[i] = nextSlot;
+        for (const item of node.children) this.placeStation(nextSlot++, stations[item as number]);
+      } else {
+        this.first[i] = nextNode;
+        nextNode += node.children.length;
+      }
+    }
+    // Children have larger ids than their parent, so one backward pass fills every box.
+    for (let i = m - 1; i >= 0; i--) this.fillBox(i);
+  }
+
+  /**
+   * Same as `new StationIndex(stations)`.
+   *
+   * @example
+   * ```ts
+   * const index = StationIndex.build(parseStations(csvText, { format: 'csv' }));
+   * ```
+   */
+  static build(stations: readonly Station[]): StationIndex {
+    return new StationIndex(stations);
+  }
+
+  /**
+   * The station nearest to (lat, lon) in degrees by great-circle distance; the smallest id among
+   * equally near ones. Throws {@link InvalidQueryError} for a non-finite or out-of-range position.
+   *
+   * @example
+   * ```ts
+   * index.nearest(40.6413, -73.7781); // { station: { id: 'USW00094789', … }, distanceKm: ≈1.4 }
+   * ```
+   */
+  nearest(lat: number, lon: number): Neighbour {
+    checkPosition(lat, lon);
+    const { xyz, box, first, count, leaf, heapKey, heapNode, slots } = this;
+    const cosLat = Math.cos(lat * RAD);
+    const qx = cosLat * Math.cos(lon * RAD);
+    const qy = cosLat * Math.sin(lon * RAD);
+    const qz = Math.sin(lat * RAD);
+
+    let best = -1;
+    let bestKm = NaN; // computed lazily, only when a possible tie needs it
+    let limit = Infinity; // (best chord + window)²: anything farther cannot win or tie
+    let clearlyBetter = Infinity; // (best chord − window)²: anything nearer wins outright
+    let size = 1;
+    heapKey[0] = 0;
+    heapNode[0] = 0;
+
+    while (size > 0) {
+      if (heapKey[0] > limit) break;
+      const node = heapNode[0];
+      size = heapPop(heapKey, heapNode, size);
+      const start = first[node];
+      const end = start + count[node];
+      if (leaf[node] === 1) {
+        for (let s = start; s < end; s++) {
+          const dx = xyz[3 * s] - qx;
+          const dy = xyz[3 * s + 1] - qy;
+          const dz = xyz[3 * s + 2] - qz;
+          const d2 = dx * dx + dy * dy + dz * dz;
+          if (d2 > limit) continue;
+          if (d2 >= clearlyBetter) {
+            // Possible tie: decide on the reported distance, then the id.
+            if (bestKm !== bestKm) bestKm = haversineKm(lat, lon, slots[best].latitude, slots[best].longitude);
+            const km = haversineKm(lat, lon, slots[s].latitude, slots[s].longitude);
+            if (km > bestKm || (km === bestKm && slots[s].id >= slots[best].id)) continue;
+            best = s;
+            bestKm = km;
+          } else {
+            best = s;
+            bestKm = NaN;
+          }
+          const chord = Math.sqrt(d2);
+          limit = (chord + TIE_WINDOW) * (chord + TIE_WINDOW);
+          clearlyBetter = chord > TIE_WINDOW ? (chord - TIE_WINDOW) * (chord - TIE_WINDOW) : -1;
+        }
+      } else {
+        for (let c = start; c < end; c++) {
+          const bound = boxDistance2(box, c, qx, qy, qz);
+          if (bound <= limit) size = heapPush(heapKey, heapNode, size, bound, c);
+        }
+      }
+    }
+    const station = slots[best];
+    if (bestKm !== bestKm) bestKm = haversineKm(lat, lon, station.latitude, station.longitude);
+    return { station, distanceKm: bestKm };
+  }
+
+  /**
+   * Up to `k` stations nearest to (lat, lon), sorted by distance then id, optionally only those
+   * within `maxDistanceKm` (inclusive). `k` larger than the catalogue returns every station in
+   * range; `k = 0` returns `[]`.
+   *
+   * @example
+   * ```ts
+   * index.kNearest(40.7812, -73.9665, 3);        // the three nearest, nearest first
+   * index.kNearest(40.7812, -73.9665, 100, 5);   // every station within 5 km
+   * ```
+   */
+  kNearest(lat: number, lon: number, k: number, maxDistanceKm = Infinity): Neighbour[] {
+    checkPosition(lat, lon);
+    if (!Number.isInteger(k) || k < 0) throw new InvalidQueryError('k', k, 'a whole number ≥ 0');
+    if (!(maxDistanceKm >= 0)) throw new InvalidQueryError('maxDistanceKm', maxDistanceKm, 'a number of km ≥ 0');
+    if (k === 0) return [];
+    const { xyz, box, first, count, leaf, heapKey, heapNode, slots } = this;
+    const cosLat = Math.cos(lat * RAD);
+    const qx = cosLat * Math.cos(lon * RAD);
+    const qy = cosLat * Math.sin(lon * RAD);
+    const qz = Math.sin(lat * RAD);
+
+    // Candidates: `kept` is a max-heap of the k smallest chord² seen; anything it evicts that is
+    // still within the window of the k-th goes to `nearTies` and is re-checked at the end.
+    const maxChord = maxDistanceKm >= Math.PI * EARTH_RADIUS_KM ? Infinity : 2 * Math.sin(maxDistanceKm / (2 * EARTH_RADIUS_KM));
+    let limit = (maxChord + TIE_WINDOW) * (maxChord + TIE_WINDOW);
+    const keptD2: number[] = [];
+    const keptSlot: number[] = [];
+    const nearTies: Array<[number, number]> = [];
+    let size = 1;
+    heapKey[0] = 0;
+    heapNode[0] = 0;
+
+    while (size > 0) {
+      if (heapKey[0] > limit) break;
+      const node = heapNode[0];
+      size = heapPop(heapKey, heapNode, size);
+      const start = first[node];
+      const end = start + count[node];
+      if (leaf[node] === 1) {
+        for (let s = start; s < end; s++) {
+          const dx = xyz[3 * s] - qx;
+          const dy = xyz[3 * s + 1] - qy;
+          const dz = xyz[3 * s + 2] - qz;
+          const d2 = dx * dx + dy * dy + dz * dz;
+          if (d2 > limit) continue;
+          if (keptD2.length < k) {
+            maxHeapPush(keptD2, keptSlot, d2, s);
+          } else if (d2 < keptD2[0]) {
+            nearTies.push([keptD2[0], keptSlot[0]]);
+            maxHeapReplaceTop(keptD2, keptSlot, d2, s);
+          } else {
+            nearTies.push([d2, s]);
+          }
+          if (keptD2.length === k) {
+            const chord = Math.sqrt(keptD2[0]) + TIE_WINDOW;
+            limit = Math.min(limit, chord * chord);
+          }
+        }
+      } else {
+        for (let c = start; c < end; c++) {
+          const bound = boxDistance2(box, c, qx, qy, qz);
+          if (bound <= limit) size = heapPush(heapKey, heapNode, size, bound, c);
+        }
+      }
+    }
+
+    const result: Neighbour[] = [];
+    const consider = (d2: number, s: number) => {
+      if (d2 > limit) return;
+      const station = slots[s];
+      const distanceKm = haversineKm(lat, lon, station.latitude, station.longitude);
+      if (distanceKm <= maxDistanceKm) result.push({ station, distanceKm });
+    };
+    for (let i = 0; i < keptD2.length; i++) consider(keptD2[i], keptSlot[i]);
+    for (const [d2, s] of nearTies) consider(d2, s);
+    result.sort(compareNeighbours);
+    if (result.length > k) result.length = k;
+    return result;
+  }
+
+  private placeStation(slot: number, station: Station): void {
+    const lat = station.latitude * RAD;
+    const lon = station.longitude * RAD;
+    const cosLat = Math.cos(lat);
+    this.slots[slot] = station;
+    this.xyz[3 * slot] = cosLat * Math.cos(lon);
+    this.xyz[3 * slot + 1] = cosLat * Math.sin(lon);
+    this.xyz[3 * slot + 2] = Math.sin(lat);
+  }
+
+  private fillBox(node: number): void {
+    const { box, xyz } = this;
+    const b = 6 * node;
+    box.fill(Infinity, b, b + 3);
+    box.fill(-Infinity, b + 3, b + 6);
+    const start = this.first[node];
+    const end = start + this.count[node];
+    const source = this.leaf[node] === 1 ? xyz : box;
+    for (let c = start; c < end; c++) {
+      const lo = this.leaf[node] === 1 ? 3 * c : 6 * c;
+      const hi = this.leaf[node] === 1 ? 3 * c : 6 * c + 3;
+      for (let axis = 0; axis < 3; axis++) {
+        box[b + axis] = Math.min(box[b + axis], source[lo + axis]);
+        box[b + 3 + axis] = Math.max(box[b + 3 + axis], source[hi + axis]);
+      }
+    }
+  }
+}
+
+/** Squared distance from the query vector to node `c`'s 3-D box; 0 inside. */
+function boxDistance2(box: Float64Array, c: number, qx: number, qy: number, qz: number): number {
+  const b = 6 * c;
+  const dx = qx < box[b] ? box[b] - qx : qx > box[b + 3] ? qx - box[b + 3] : 0;
+  const dy = qy < box[b + 1] ? box[b + 1] - qy : qy > box[b + 4] ? qy - box[b + 4] : 0;
+  const dz = qz < box[b + 2] ? box[b + 2] - qz : qz > box[b + 5] ? qz - box[b + 5] : 0;
+  return dx * dx + dy * dy + dz * dz;
+}
+
+/** Binary min-heap push over parallel typed arrays; returns the new size. */
+function heapPush(key: Float64Array, value: Int32Array, size: number, k: number, v: number): number {
+  let i = size;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (key[parent] <= k) break;
+    key[i] = key[parent];
+    value[i] = value[parent];
+    i = parent;
+  }
+  key[i] = k;
+  value[i] = v;
+  return size + 1;
+}
+
+/** Removes the heap's minimum; returns the new size. */
+function heapPop(key: Float64Array, value: Int32Array, size: number): number {
+  const last = size - 1;
+  const k = key[last];
+  const v = value[last];
+  let i = 0;
+  const half = last >> 1;
+  while (i < half) {
+    let child = 2 * i + 1;
+    if (child + 1 < last && key[child + 1] < key[child]) child++;
+    if (key[child] >= k) break;
+    key[i] = key[child];
+    value[i] = value[child];
+    i = child;
+  }
+  key[i] = k;
+  value[i] = v;
+  return last;
+}
+
+function maxHeapPush(key: number[], value: number[], k: number, v: number): void {
+  let i = key.length;
+  key.push(k);
+  value.push(v);
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (key[parent] >= k) break;
+    key[i] = key[parent];
+    value[i] = value[parent];
+    i = parent;
+  }
+  key[i] = k;
+  value[i] = v;
+}
+
+function maxHeapReplaceTop(key: number[], value: number[], k: number, v: number): void {
+  const n = key.length;
+  let i = 0;
+  for (;;) {
+    let child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && key[child + 1] > key[child]) child++;
+    if (key[child] <= k) break;
+    key[i] = key[child];
+    value[i] = value[child];
+    i = child;
+  }
+  key[i] = k;
+  value[i] = v;
+}
+
+function compareNeighbours(a: Neighbour, b: Neighbour): number {
+  if (a.distanceKm !== b.distanceKm) return a.distanceKm - b.distanceKm;
+  return a.station.id < b.station.id ? -1 : a.station.id > b.station.id ? 1 : 0;
+}
+
+function checkPosition(lat: number, lon: number): void {
+  if (!(typeof lat === 'number' && lat >= -90 && lat <= 90)) {
+    throw new InvalidQueryError('latitude', lat, 'degrees in [-90, 90]');
+  }
+  if (!(typeof lon === 'number' && lon >= -180 && lon <= 180)) {
+    throw new InvalidQueryError('longitude', lon, 'degrees in [-180, 180]');
+  }
+}
+
+function validateCatalogue(stations: readonly Station[]): void {
+  if (stations.length === 0) {
+    throw new InvalidCatalogueError('cannot build a StationIndex from an empty catalogue; give it at least one station (e.g. DEFAULT_STATIONS)');
+  }
+  const seen = new Map<string, number>();
+  for (let i = 0; i < stations.length; i++) {
+    const { id, latitude, longitude } = stations[i];
+    if (typeof id !== 'string' || id === '') {
+      throw new InvalidCatalogueError(`station [${i}] has id ${JSON.stringify(id)}; every station needs a non-empty string id`);
+    }
+    if (!(typeof latitude === 'number' && latitude >= -90 && latitude <= 90)) {
+      throw new InvalidCatalogueError(`station [${i}] ${id} has latitude ${latitude}; expected degrees in [-90, 90]`);
+    }
+    if (!(typeof longitude === 'number' && longitude >= -180 && longitude <= 180)) {
+      throw new InvalidCatalogueError(`station [${i}] ${id} has longitude ${longitude}; expected degrees in [-180, 180]`);
+    }
+    const previous = seen.get(id);
+    if (previous !== undefined) {
+      throw new InvalidCatalogueError(`stations [${previous}] and [${i}] share id ${id}; ids must be unique for the tie rule`);
+    }
+    seen.set(id, i);
+  }
+}
