@@ -1,11 +1,12 @@
-/** The part of an SDK v3 client this needs: its middleware stack. */
-interface ClientWithMiddleware {
-  middlewareStack: {
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+
+/** The one middleware-stack method used, typed loosely enough for any client's stack. */
+interface UntypedStack {
     add(
       middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,
       options: { step: 'finalizeRequest'; priority: 'low'; name: string },
     ): void;
-  };
 }
 
 /** HTTP requests sent per SDK command name (`SendMessageBatchCommand` → 12). */
@@ -20,8 +21,8 @@ export type RequestCounts = Record<string, number>;
  * await s3.send(new PutObjectCommand({ Bucket, Key, Body }));
  * counts.PutObjectCommand; // → 1
  */
-export function countRequests(client: ClientWithMiddleware, counts: RequestCounts = {}): RequestCounts {
-  client.middlewareStack.add(
+export function countRequests(client: S3Client | SQSClient, counts: RequestCounts = {}): RequestCounts {
+  (client.middlewareStack as unknown as UntypedStack).add(
     (next, context) => async (args) => {
       const name = context.commandName ?? 'unknown';
       counts[name] = (counts[name] ?? 0) + 1;

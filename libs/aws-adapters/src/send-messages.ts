@@ -95,6 +95,7 @@ export async function sendMessages(
     }
     if (batch.length > 0 && failed.length === 0) await launch(batch);
   } catch (err) {
+    if (batch.length > 0 && failed.length === 0) await launch(batch);
     await Promise.all(inFlight);
     if (failed.length > 0) throw new SqsSendError(queueUrl, failed, stats.sent, err);
     throw err;

@@ -1,0 +1,102 @@
+import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { startLocalServers, type LocalServers } from '../src/local';
+import { countRequests, createSqsClient, sendMessages, SQS_BATCH_BYTES, SqsMessageTooLargeError } from '../src';
+
+describe('sendMessages against local-aws-sqs', () => {
+  let local: LocalServers;
+  let sqs: SQSClient;
+  beforeAll(async () => {
+    local = await startLocalServers();
+    sqs = createSqsClient(local.env);
+  });
+  afterAll(async () => {
+    sqs.destroy();
+    await local.close();
+  });
+
+  async function newQueue(name: string): Promise<string> {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+    return QueueUrl ?? '';
+  }
+
+  async function drain(queueUrl: string): Promise<string[]> {
+    const bodies: string[] = [];
+    for (;;) {
+      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+      const messages = got.Messages ?? [];
+      if (messages.length === 0) return bodies;
+      bodies.push(...messages.map((m) => m.Body ?? ''));
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: messages.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })),
+        }),
+      );
+    }
+  }
+
+  it('sends 1,234 messages in batches of 10 and every one is received once', async () => {
+    // Prepare
+    const queueUrl = await newQueue('many');
+    const bodies = Array.from({ length: 1234 }, (_, i) => JSON.stringify({ n: i, text: 'é✓'.repeat(i % 7) }));
+    const counts = countRequests(sqs, {});
+    // Act
+    const stats = await sendMessages(sqs, queueUrl, bodies);
+    // Assess
+    expect(stats).toEqual({ sent: 1234, calls: 124, retries: 0 });
+    expect(counts.SendMessageBatchCommand).toBe(124);
+    const received = await drain(queueUrl);
+    expect(received.sort()).toEqual([...bodies].sort());
+  });
+
+  it('reads an async source lazily: only a few calls ahead of what SQS accepted', async () => {
+    // Prepare
+    const queueUrl = await newQueue('lazy');
+    let produced = 0;
+    let maxAhead = 0;
+    let accepted = 0;
+    async function* source() {
+      for (let i = 0; i < 500; i++) {
+        produced++;
+        maxAhead = Math.max(maxAhead, produced - accepted);
+        yield `message ${i}`;
+      }
+    }
+    // Act
+    const stats = await sendMessages(sqs, queueUrl, source(), { concurrency: 2, onSent: (n) => (accepted += n) });
+    // Assess: two calls in flight, one batch being filled
+    expect(stats.sent).toBe(500);
+    expect(maxAhead).toBeLessThanOrEqual(3 * 10 + 1);
+    expect((await drain(queueUrl)).length).toBe(500);
+  });
+
+  it('splits batches so no call carries more than 262,144 payload bytes', async () => {
+    // Prepare: 100 KiB messages, so at most two fit in one call
+    const queueUrl = await newQueue('big');
+    const bodies = Array.from({ length: 7 }, (_, i) => String(i).repeat(100 * 1024));
+    const counts = countRequests(sqs, {});
+    // Act
+    const stats = await sendMessages(sqs, queueUrl, bodies);
+    // Assess
+    expect(stats.sent).toBe(7);
+    expect(counts.SendMessageBatchCommand).toBe(4);
+    expect((await drain(queueUrl)).sort()).toEqual(bodies);
+  });
+
+  it('refuses a single message over the limit, naming its position', async () => {
+    const queueUrl = await newQueue('huge');
+    const bodies = ['small', 'x'.repeat(SQS_BATCH_BYTES + 1)];
+    await expect(sendMessages(sqs, queueUrl, bodies)).rejects.toThrow(SqsMessageTooLargeError);
+    await expect(sendMessages(sqs, queueUrl, bodies)).rejects.toThrow(/message 1 is 262145 bytes/);
+  });
+
+  it('sends everything read before the source failed, then rethrows the source error', async () => {
+    const queueUrl = await newQueue('broken-source');
+    async function* source() {
+      for (let i = 0; i < 25; i++) yield `m${i}`;
+      throw new Error('parse failed at byte 99');
+    }
+    await expect(sendMessages(sqs, queueUrl, source())).rejects.toThrow('parse failed at byte 99');
+    expect((await drain(queueUrl)).length).toBe(25);
+  });
+});
