@@ -23,8 +23,8 @@ const CSV_OPTIONS = { bom: true, skip_empty_lines: true, relax_column_count: tru
 /**
  * Detects a catalogue's format from its first non-blank line (after an optional UTF-8 BOM):
  * `[` or `{` first → `json`; 11 upper-case letters/digits, blanks, then a number (a
- * `ghcnd-stations.txt` line) → `ghcn`; a first field `id` followed by commas (a CSV header) →
- * `csv`. Anything else throws {@link UnknownCatalogueFormatError}.
+ * `ghcnd-stations.txt` line) → `ghcn`; comma-separated fields one of which is `id` (a CSV
+ * header) → `csv`. Anything else throws {@link UnknownCatalogueFormatError}.
  *
  * @example
  * ```ts

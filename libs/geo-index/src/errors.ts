@@ -52,7 +52,7 @@ export class InvalidStationFieldError extends CatalogueError {
     readonly value: unknown,
     expected: string,
   ) {
-    super(place, `${place.field} is ${formatValue(value)}, expected ${expected}; fix or remove this station`);
+    super(place, `value ${formatValue(value)}, expected ${expected}; fix or remove this station`);
   }
 }
 
@@ -100,7 +100,7 @@ function describeLocation(place: CataloguePlace): string {
 }
 
 function formatValue(value: unknown): string {
-  if (typeof value === 'string') return value.trim() === '' ? 'empty' : JSON.stringify(value);
+  if (typeof value === 'string') return value.trim() === '' ? 'empty' : JSON.stringify(value.trim());
   if (value === undefined) return 'missing';
   return String(value);
 }

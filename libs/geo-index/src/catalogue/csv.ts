@@ -58,8 +58,8 @@ export function isBlankRecord(record: readonly string[]): boolean {
 
 /** True when a first line looks like our CSV header (used for format detection). */
 export function looksLikeCsvHeader(text: string): boolean {
-  const first = text.split(',')[0].trim().replace(/^"(.*)"$/, '$1').toLowerCase();
-  return first === 'id' && text.includes(',');
+  const fields = text.split(',').map((field) => field.trim().replace(/^"(.*)"$/, '$1').toLowerCase());
+  return fields.length > 1 && fields.includes('id');
 }
 
 /** Line on which a record starts, from csv-parse's end line and the newlines inside quoted fields. */
