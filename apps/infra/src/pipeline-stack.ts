@@ -136,7 +136,7 @@ export class PipelineStack extends Stack {
       IngestDlqUrl: ingestDlq.queueUrl,
       IngestFunctionName: this.ingest.functionName,
       TransformFunctionName: this.transform.functionName,
-      DashboardUrl: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${dashboard.dashboard.dashboardName}`,
+      DashboardUrl: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${config.stackName}`,
       GlueDatabase: table.databaseName,
       GlueTable: `${table.databaseName}.${table.tableName}`,
     };
