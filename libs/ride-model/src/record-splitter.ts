@@ -175,7 +175,7 @@ export class RecordSplitter {
       if (this.inValue) {
         i = this.scanValue(buf, i, out);
       } else {
-        i = this.scanGrammar(buf, i, out);
+        i = this.scanGrammar(buf, i);
       }
     }
     if (this.inValue && !this.error) this.keepPiece(buf.subarray(this.segStart, n));
@@ -329,7 +329,7 @@ export class RecordSplitter {
   }
 
   /** Scans between values from `i`; returns where to continue. */
-  private scanGrammar(buf: Buffer, i: number, out: RawRecord[]): number {
+  private scanGrammar(buf: Buffer, i: number): number {
     const n = buf.length;
     for (; i < n; i++) {
       const c = buf[i];

@@ -1,0 +1,207 @@
+import { pipeline, Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import { GeneratorOptionsError } from './errors';
+import { Ride } from './types';
+
+/** The workshop producer's starting point: 40.749167, -73.985184 (Midtown Manhattan). */
+export const START = { latitude: 40.749167, longitude: -73.985184 } as const;
+/** Unicorns of the generated fleet; each walks on its own bearing. */
+export const UNICORNS = ['Shadowfax', 'Rocinante', 'Bucephalus', 'Blossom', 'Sparkles', 'Twilight', 'Epona', 'Artax'] as const;
+
+const EARTH_RADIUS_M = 6371000;
+const YEAR_2018_MS = Date.UTC(2018, 0, 1);
+const SECONDS_IN_2018 = 365 * 86400;
+const DEG = Math.PI / 180;
+
+export interface GenerateOptions {
+  /** Number of records. */
+  count: number;
+  /** Any integer; the same seed gives the same records, byte for byte once written. */
+  seed: number;
+  /** Share of records made invalid, in [0, 1]; default 0 (generateRecords only). */
+  invalidRate?: number;
+}
+
+/** A generated record; `reason` is the reason validateRide gives when it was made invalid. */
+export interface GeneratedRecord {
+  index: number;
+  record: Ride | Record<string, unknown>;
+  reason?: string;
+}
+
+/** mulberry32: a 32-bit seeded PRNG, uniform in [0, 1); enough for test data, not for secrets. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const round6 = (x: number): number => Math.round(x * 1e6) / 1e6 + 0;
+
+/** Great-circle destination from (lat, lon) in degrees, bearing in radians, distance in metres. */
+function destination(lat: number, lon: number, bearing: number, metres: number): [number, number] {
+  const d = metres / EARTH_RADIUS_M;
+  const phi1 = lat * DEG;
+  const phi2 = Math.asin(Math.sin(phi1) * Math.cos(d) + Math.cos(phi1) * Math.sin(d) * Math.cos(bearing));
+  const dLambda = Math.atan2(Math.sin(bearing) * Math.sin(d) * Math.cos(phi1), Math.cos(d) - Math.sin(phi1) * Math.sin(phi2));
+  const lon2 = ((((lon * DEG + dLambda) / DEG + 540) % 360) + 360) % 360 - 180;
+  return [phi2 / DEG, lon2];
+}
+
+function checkOptions({ count, seed, invalidRate = 0 }: GenerateOptions): void {
+  if (!Number.isSafeInteger(count) || count < 0) throw new GeneratorOptionsError(`count is ${count}; use an integer >= 0`);
+  if (!Number.isSafeInteger(seed)) throw new GeneratorOptionsError(`seed is ${seed}; use an integer`);
+  if (!(invalidRate >= 0 && invalidRate <= 1)) throw new GeneratorOptionsError(`invalidRate is ${invalidRate}; use a number in [0, 1]`);
+}
+
+/**
+ * Deterministic rides modelled on the workshop's producer: every unicorn starts at
+ * {@link START} and walks on its own fixed random bearing, 29–31 m per step (great-circle
+ * destination, R = 6371 km); `distance` is that step in metres. statustime is a random second of
+ * 2018 with milliseconds; healthpoints and magicpoints are integers 0–10,000; fieldservice is 1
+ * with probability 0.9 at 0 healthpoints falling to 0.1 at 10,000. Coordinates and distance are
+ * rounded to 6 decimals.
+ *
+ * @example
+ * const rides = [...generateRides({ count: 3, seed: 42 })];
+ * rides[0].name; // one of UNICORNS
+ */
+export function* generateRides(options: GenerateOptions): Generator<Ride> {
+  checkOptions(options);
+  const rng = mulberry32(options.seed);
+  const walks = UNICORNS.map(() => ({ latitude: START.latitude as number, longitude: START.longitude as number, bearing: rng() * 2 * Math.PI }));
+  for (let i = 0; i < options.count; i++) {
+    const u = Math.floor(rng() * UNICORNS.length);
+    const walk = walks[u];
+    const step = 29 + 2 * rng();
+    [walk.latitude, walk.longitude] = destination(walk.latitude, walk.longitude, walk.bearing, step);
+    const ms = YEAR_2018_MS + Math.floor(rng() * SECONDS_IN_2018) * 1000 + Math.floor(rng() * 1000);
+    const healthpoints = Math.floor(rng() * 10001);
+    const magicpoints = Math.floor(rng() * 10001);
+    const fieldservice = rng() < 0.9 - 0.8 * (healthpoints / 10000) ? 1 : 0;
+    yield {
+      distance: round6(step),
+      healthpoints,
+      latitude: round6(walk.latitude),
+      longitude: round6(walk.longitude),
+      magicpoints,
+      name: UNICORNS[u],
+      statustime: new Date(ms).toISOString().replace('T', ' ').slice(0, 23),
+      fieldservice,
+    };
+  }
+}
+
+/** Ways to break a ride, each with the single reason validateRide gives for it. */
+const BREAKAGES: Array<{ reason: string; apply: (r: Record<string, unknown>) => void }> = [
+  { reason: 'latitude: 91 is outside [-90, 90]', apply: (r) => (r.latitude = 91) },
+  { reason: 'longitude: 181 is outside [-180, 180]', apply: (r) => (r.longitude = 181) },
+  { reason: 'name: is empty or blank', apply: (r) => (r.name = '') },
+  { reason: 'statustime: "2018-02-30 12:00:00" is not a real calendar time', apply: (r) => (r.statustime = '2018-02-30 12:00:00') },
+  { reason: 'distance: -1 is negative', apply: (r) => (r.distance = -1) },
+  { reason: 'healthpoints: 2.5 is not an integer', apply: (r) => (r.healthpoints = 2.5) },
+  { reason: 'magicpoints: missing', apply: (r) => delete r.magicpoints },
+  { reason: 'fieldservice: 2 is not 0/1, true/false or absent', apply: (r) => (r.fieldservice = 2) },
+];
+
+/**
+ * The rides of {@link generateRides} with a seeded share `invalidRate` replaced by broken copies;
+ * each broken record carries the `reason` validateRide will give. Which records break is drawn
+ * from a second PRNG, so the valid records are the same rides as with `invalidRate: 0`.
+ *
+ * @example
+ * for (const { index, record, reason } of generateRecords({ count: 1000, seed: 7, invalidRate: 0.01 })) {
+ *   if (reason) expectedRejects.set(index, reason);
+ * }
+ */
+export function* generateRecords(options: GenerateOptions): Generator<GeneratedRecord> {
+  checkOptions(options);
+  const rate = options.invalidRate ?? 0;
+  const rng = mulberry32(options.seed ^ 0x5bd1e995);
+  let index = 0;
+  for (const ride of generateRides(options)) {
+    if (rate > 0 && rng() < rate) {
+      const breakage = BREAKAGES[Math.floor(rng() * BREAKAGES.length)];
+      const record: Record<string, unknown> = { ...ride };
+      breakage.apply(record);
+      yield { index: index++, record, reason: breakage.reason };
+    } else {
+      yield { index: index++, record: ride };
+    }
+  }
+}
+
+export type RideFileShape = 'array' | 'travel_data' | 'concatenated' | 'ndjson';
+
+export interface WriteOptions {
+  shape: RideFileShape;
+  /** gzip-compress the output; default false. */
+  gzip?: boolean;
+  /** Indent with 2 spaces; default true except for ndjson, which is always one record per line. */
+  pretty?: boolean;
+}
+
+const BATCH_CHARS = 64 * 1024;
+
+function* fileText(records: Iterable<object>, shape: RideFileShape, pretty: boolean): Generator<string> {
+  const nested = shape === 'travel_data' ? 2 : 1;
+  const pad = pretty ? '\n' + '  '.repeat(nested) : '';
+  const open = { array: '[', travel_data: pretty ? '{\n  "travel_data": [' : '{"travel_data":[', concatenated: '', ndjson: '' }[shape];
+  const close = { array: pretty ? '\n]\n' : ']\n', travel_data: pretty ? '\n  ]\n}\n' : ']}\n', concatenated: '\n', ndjson: '' }[shape];
+  let batch = open;
+  let first = true;
+  for (const record of records) {
+    const json = pretty ? JSON.stringify(record, null, 2) : JSON.stringify(record);
+    if (shape === 'ndjson') batch += json + '\n';
+    else if (shape === 'concatenated') batch += json;
+    else batch += (first ? '' : ',') + pad + (pretty ? json.replace(/\n/g, pad) : json);
+    first = false;
+    if (batch.length >= BATCH_CHARS) {
+      yield batch;
+      batch = '';
+    }
+  }
+  batch += close;
+  if (batch.length > 0) yield batch;
+}
+
+/**
+ * Streams records as a ride file of the given shape, in batches of about 64 KiB (never one giant
+ * string); gzip-compressed when asked. `concatenated` writes objects back to back with no
+ * separator, as the workshop's pretty-printed dumps do.
+ *
+ * @example
+ * writeRides(generateRides({ count: 1000, seed: 1 }), { shape: 'array', gzip: true })
+ *   .pipe(fs.createWriteStream('rides.json.gz'));
+ */
+export function writeRides(records: Iterable<object>, options: WriteOptions): Readable {
+  const shape = options.shape;
+  if (!['array', 'travel_data', 'concatenated', 'ndjson'].includes(shape)) {
+    throw new GeneratorOptionsError(`shape is ${JSON.stringify(shape)}; use array, travel_data, concatenated or ndjson`);
+  }
+  if (shape === 'ndjson' && options.pretty === true) throw new GeneratorOptionsError('pretty NDJSON is not NDJSON; drop pretty or use shape concatenated');
+  const pretty = options.pretty ?? shape !== 'ndjson';
+  const text = Readable.from(fileText(records, shape, pretty), { objectMode: false });
+  return options.gzip ? pipeline(text, createGzip(), () => undefined) : text;
+}
+
+/**
+ * {@link generateRecords} written by {@link writeRides}: a whole deterministic ride file.
+ *
+ * @example
+ * generateRideFile({ count: 200_000, seed: 1, shape: 'array' }).pipe(fs.createWriteStream('rides.json'));
+ */
+export function generateRideFile(options: GenerateOptions & WriteOptions): Readable {
+  checkOptions(options);
+  return writeRides(
+    (function* () {
+      for (const generated of generateRecords(options)) yield generated.record;
+    })(),
+    options,
+  );
+}

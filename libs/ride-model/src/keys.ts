@@ -1,0 +1,78 @@
+import { ObjectKeyError } from './errors';
+import { SourceRef } from './types';
+
+/** Prefix of input objects. */
+export const RAW_PREFIX = 'raw/';
+/** Suffixes of ride files, longest first so `.json.gz` wins over `.json`. Case-sensitive, like S3 filters. */
+export const RIDE_FILE_SUFFIXES = ['.json.gz', '.ndjson', '.json'] as const;
+
+/** Output keys derived from one ride file (ARCHITECTURE.md, "Keys in the bucket"). */
+export interface ObjectKeys {
+  /** Key without `raw/` and the suffix; sub-folders kept: `raw/a/b.json` → `a/b`. */
+  stem: string;
+  /** First 8 hex characters of the ETag, lower-case. */
+  etag8: string;
+  /** `processed/<stem>-<etag8>-<chunk:000000>.csv` */
+  processed(chunk: number): string;
+  /** `rejects/<stem>-<etag8>.ndjson` */
+  rejects: string;
+  /** `manifests/<stem>-<etag8>.json` */
+  manifest: string;
+}
+
+function stemOf(key: string): string | undefined {
+  if (!key.startsWith(RAW_PREFIX)) return undefined;
+  const suffix = RIDE_FILE_SUFFIXES.find((s) => key.endsWith(s));
+  if (!suffix) return undefined;
+  const stem = key.slice(RAW_PREFIX.length, key.length - suffix.length);
+  // Every path segment must be a real name: no '', '.', '..' (raw//x.json, raw/../x.json, raw/a/.json).
+  const segments = stem.split('/');
+  return segments.every((s) => s !== '' && s !== '.' && s !== '..') ? stem : undefined;
+}
+
+/**
+ * True for keys of ride files: under `raw/`, ending in `.json`, `.ndjson` or `.json.gz`, with a
+ * non-empty name and no empty, `.` or `..` path segments.
+ *
+ * @example
+ * isRideFileKey('raw/2018/rides.json.gz'); // true
+ * isRideFileKey('processed/rides.csv');    // false
+ */
+export function isRideFileKey(key: string): boolean {
+  return stemOf(key) !== undefined;
+}
+
+/**
+ * Derives the stem, the ETag prefix and the output keys of a ride file. Sub-folders under `raw/`
+ * are kept in the stem, so `raw/a/b.json` writes `processed/a/b-<etag8>-000000.csv`. Quotes
+ * and a weak `W/` prefix are stripped from the ETag; a multipart ETag (`"…-3"`) works the same.
+ *
+ * @throws ObjectKeyError when the key is not a ride file key or the ETag has < 8 hex characters.
+ * @example
+ * const keys = objectKeys({ bucket: 'b', key: 'raw/rides.json', etag: '"0123456789abcdef"' });
+ * keys.processed(42); // 'processed/rides-01234567-000042.csv'
+ */
+export function objectKeys(source: SourceRef): ObjectKeys {
+  const stem = stemOf(source.key);
+  if (stem === undefined) {
+    throw new ObjectKeyError(
+      `key ${JSON.stringify(source.key)} is not a ride file: use raw/<name>${RIDE_FILE_SUFFIXES.map((s) => s).join('|')} (no empty, . or .. segments)`,
+    );
+  }
+  const etag = source.etag.replace(/^W\//, '').replace(/"/g, '');
+  if (!/^[0-9a-fA-F]{8}/.test(etag)) {
+    throw new ObjectKeyError(`ETag ${JSON.stringify(source.etag)} of ${source.key} does not start with 8 hex characters; pass the ETag S3 reported`);
+  }
+  const etag8 = etag.slice(0, 8).toLowerCase();
+  const base = `${stem}-${etag8}`;
+  return {
+    stem,
+    etag8,
+    processed(chunk: number): string {
+      if (!Number.isSafeInteger(chunk) || chunk < 0) throw new ObjectKeyError(`chunk ${chunk} is not an integer >= 0`);
+      return `processed/${base}-${String(chunk).padStart(6, '0')}.csv`;
+    },
+    rejects: `rejects/${base}.ndjson`,
+    manifest: `manifests/${base}.json`,
+  };
+}

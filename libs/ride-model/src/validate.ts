@@ -1,0 +1,113 @@
+import { normaliseRecord } from './normalise';
+import { Ride, SkippedRecord, ValidationResult } from './types';
+
+/** Longest accepted ride name, in UTF-16 code units. */
+export const MAX_NAME_LENGTH = 256;
+
+const STATUSTIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?$/;
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function show(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+function kind(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${show(value)}`;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+function checkNumber(field: string, value: unknown, reasons: string[]): value is number {
+  if (value === undefined) reasons.push(`${field}: missing`);
+  else if (typeof value !== 'number') reasons.push(`${field}: expected a number, got ${kind(value)}`);
+  else if (!Number.isFinite(value)) reasons.push(`${field}: ${show(value)} is not a finite number`);
+  else return true;
+  return false;
+}
+
+function checkRange(field: string, value: unknown, min: number, max: number, reasons: string[]): void {
+  if (checkNumber(field, value, reasons) && (value < min || value > max)) {
+    reasons.push(`${field}: ${show(value)} is outside [${min}, ${max}]`);
+  }
+}
+
+function checkCount(field: string, value: unknown, reasons: string[]): void {
+  if (!checkNumber(field, value, reasons)) return;
+  if (!Number.isInteger(value)) reasons.push(`${field}: ${show(value)} is not an integer`);
+  else if (value < 0) reasons.push(`${field}: ${show(value)} is negative`);
+  else if (value > Number.MAX_SAFE_INTEGER) reasons.push(`${field}: ${show(value)} is above ${Number.MAX_SAFE_INTEGER}`);
+}
+
+function checkName(value: unknown, reasons: string[]): void {
+  if (value === undefined) reasons.push('name: missing');
+  else if (typeof value !== 'string') reasons.push(`name: expected a string, got ${kind(value)}`);
+  else if (value.trim() === '') reasons.push('name: is empty or blank');
+  else if (value.length > MAX_NAME_LENGTH) reasons.push(`name: ${value.length} characters is over the ${MAX_NAME_LENGTH}-character limit`);
+  else if (UNPAIRED_SURROGATE.test(value)) reasons.push('name: contains an unpaired UTF-16 surrogate (not encodable as UTF-8)');
+}
+
+function checkStatustime(value: unknown, reasons: string[]): void {
+  if (value === undefined) return void reasons.push('statustime: missing');
+  if (typeof value !== 'string') return void reasons.push(`statustime: expected a string, got ${kind(value)}`);
+  const m = STATUSTIME.exec(value);
+  if (!m) return void reasons.push(`statustime: ${show(value)} is not YYYY-MM-DD HH:MM:SS[.fraction]`);
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const real = month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59;
+  if (!real) reasons.push(`statustime: ${show(value)} is not a real calendar time`);
+}
+
+function checkFieldservice(value: unknown, reasons: string[]): void {
+  if (value !== undefined && value !== null && value !== 0 && value !== 1) {
+    reasons.push(`fieldservice: ${show(value)} is not 0/1, true/false or absent`);
+  }
+}
+
+/**
+ * Normalises a parsed record (see {@link normaliseRecord}) and checks every field, listing every
+ * failure: name a non-blank string of at most 256 UTF-16 units; statustime
+ * `YYYY-MM-DD HH:MM:SS[.fraction]` naming a real time (kept as given); latitude in [-90, 90];
+ * longitude in [-180, 180]; distance ≥ 0; healthpoints and magicpoints integers ≥ 0; all numbers
+ * finite; fieldservice absent, null (= absent) or 0/1. `-0` becomes `0`. A {@link SkippedRecord}
+ * (oversize or too deep) is rejected with its own reason.
+ *
+ * @example
+ * validateRide({ Name: 'Shadowfax', StatusTime: '2018-05-07 20:11:04.247', Latitude: 91, Longitude: -73.9,
+ *                Distance: '29.2', HealthPoints: 217, MagicPoints: 112 });
+ * // { ok: false, reasons: ['latitude: 91 is outside [-90, 90]'] }
+ */
+export function validateRide(record: unknown): ValidationResult {
+  if (record instanceof SkippedRecord) return { ok: false, reasons: [record.reason] };
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    return { ok: false, reasons: [`record: expected a JSON object, got ${kind(record)}`] };
+  }
+  const { fields: f, dropped } = normaliseRecord(record);
+  const reasons: string[] = [];
+  if (checkNumber('distance', f.distance, reasons) && f.distance < 0) reasons.push(`distance: ${show(f.distance)} is negative`);
+  checkCount('healthpoints', f.healthpoints, reasons);
+  checkRange('latitude', f.latitude, -90, 90, reasons);
+  checkRange('longitude', f.longitude, -180, 180, reasons);
+  checkCount('magicpoints', f.magicpoints, reasons);
+  checkName(f.name, reasons);
+  checkStatustime(f.statustime, reasons);
+  checkFieldservice(f.fieldservice, reasons);
+  if (reasons.length > 0) return { ok: false, reasons };
+  // `+ 0` turns -0 into 0, so CSV and JSON agree on the value.
+  const ride: Ride = {
+    distance: (f.distance as number) + 0,
+    healthpoints: (f.healthpoints as number) + 0,
+    latitude: (f.latitude as number) + 0,
+    longitude: (f.longitude as number) + 0,
+    magicpoints: (f.magicpoints as number) + 0,
+    name: f.name as string,
+    statustime: f.statustime as string,
+  };
+  if (f.fieldservice === 0 || f.fieldservice === 1) ride.fieldservice = f.fieldservice;
+  return { ok: true, ride, dropped };
+}
