@@ -117,7 +117,7 @@ export class PipelineStack extends Stack {
     );
     if (config.stationsFile) this.deployStations(config.stationsFile);
 
-    const dashboard = new PipelineDashboard(this, 'Monitoring', {
+    new PipelineDashboard(this, 'Monitoring', {
       dashboardName: config.stackName,
       ingest: this.ingest,
       transform: this.transform,

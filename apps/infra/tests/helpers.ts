@@ -12,7 +12,11 @@ export function synthPipeline(context: Record<string, unknown> = {}) {
   return { app, stack, template: Template.fromStack(stack) };
 }
 
-type Resources = Record<string, { Type: string; Properties?: Record<string, any>; DeletionPolicy?: string }>;
+/** A synthesized CloudFormation value: untyped JSON, read the way the template assertions do. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Cfn = any;
+
+type Resources = Record<string, { Type: string; Properties?: Record<string, Cfn>; DeletionPolicy?: string }>;
 
 /** Logical id of the only resource of `type` whose id starts with `prefix`. */
 export function logicalId(template: Template, type: string, prefix: string): string {
@@ -54,9 +58,10 @@ export const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value
 /** `{"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/raw/*"]]}` → `<bucket>/raw/*`. */
 export function resourceText(resource: unknown): string {
   if (typeof resource === 'string') return resource;
-  const value = resource as Record<string, any>;
+  const value = resource as Record<string, Cfn>;
   if (value['Fn::Join']) return (value['Fn::Join'][1] as unknown[]).map(resourceText).join(value['Fn::Join'][0]);
   if (value['Fn::GetAtt']) return `<${value['Fn::GetAtt'].join('.')}>`;
   if (value.Ref) return `<${value.Ref}>`;
+  if (typeof value['Fn::Sub'] === 'string') return value['Fn::Sub'];
   return JSON.stringify(resource);
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BUNDLES_DIR } from '../src/config';
 import { OUTPUT_KEYS, RAW_SUFFIXES } from '../src/pipeline-stack';
-import { allStatements, asArray, logicalId, resourceText, roleStatements, synthPipeline } from './helpers';
+import { allStatements, asArray, type Cfn, logicalId, resourceText, roleStatements, synthPipeline } from './helpers';
 
 /** The processed/ CSV header from ARCHITECTURE.md: the oracle for the Glue table. */
 const CSV_HEADER =
@@ -68,10 +68,10 @@ describe('PipelineStack with default context', () => {
     it('invokes the ingest function for ObjectCreated under raw/, one notification per suffix', () => {
       const [notifications] = Object.values(template.findResources('Custom::S3BucketNotifications'));
       const configs = notifications.Properties.NotificationConfiguration.LambdaFunctionConfigurations;
-      const filters = configs.map((c: any) => {
+      const filters = configs.map((c: Cfn) => {
         expect(c.Events).toEqual(['s3:ObjectCreated:*']);
         expect(c.LambdaFunctionArn).toEqual({ 'Fn::GetAtt': [ingest, 'Arn'] });
-        const rules = Object.fromEntries(c.Filter.Key.FilterRules.map((r: any) => [r.Name.toLowerCase(), r.Value]));
+        const rules = Object.fromEntries(c.Filter.Key.FilterRules.map((r: Cfn) => [r.Name.toLowerCase(), r.Value]));
         return `${rules.prefix}*${rules.suffix}`;
       });
       expect(filters.sort()).toEqual(RAW_SUFFIXES.map((suffix) => `raw/*${suffix}`).sort());
