@@ -63,3 +63,10 @@ function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
 }
+
+/** A function's environment lacks a variable or holds a value it cannot use. */
+export class ConfigError extends AwsAdapterError {
+  constructor(readonly variable: string, problem: string) {
+    super(`${variable} ${problem}`);
+  }
+}

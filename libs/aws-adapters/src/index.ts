@@ -1,5 +1,6 @@
 export * from './clients';
 export * from './errors';
+export * from './env';
 export * from './open-object';
 export * from './put-object';
 export * from './list-keys';

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger, emfLine, emitMetrics } from '../src';
+import { ConfigError, createLogger, emfLine, emitMetrics, positiveIntEnv, requiredEnv } from '../src';
 
 describe('emfLine', () => {
   it('declares every value as a metric of namespace Rydes with the given dimensions', () => {
@@ -47,5 +47,20 @@ describe('createLogger', () => {
     logger.info('hidden');
     logger.warn('shown');
     expect(lines.map((l) => l.msg)).toEqual(['shown']);
+  });
+});
+
+describe('environment helpers', () => {
+  it('names a missing variable', () => {
+    expect(() => requiredEnv({}, 'OUTPUT_QUEUE')).toThrow(ConfigError);
+    expect(() => requiredEnv({ OUTPUT_QUEUE: '  ' }, 'OUTPUT_QUEUE')).toThrow(/^OUTPUT_QUEUE is required/);
+    expect(requiredEnv({ OUTPUT_QUEUE: 'https://q' }, 'OUTPUT_QUEUE')).toBe('https://q');
+  });
+
+  it('reads a positive integer or its default, and refuses anything else by name', () => {
+    expect(positiveIntEnv({}, 'RIDES_PER_MESSAGE', 100)).toBe(100);
+    expect(positiveIntEnv({ RIDES_PER_MESSAGE: '1' }, 'RIDES_PER_MESSAGE', 100)).toBe(1);
+    expect(() => positiveIntEnv({ RIDES_PER_MESSAGE: '0' }, 'RIDES_PER_MESSAGE', 100)).toThrow('RIDES_PER_MESSAGE must be a positive integer, got "0"');
+    expect(() => positiveIntEnv({ RIDES_PER_MESSAGE: '2.5' }, 'RIDES_PER_MESSAGE', 100)).toThrow(ConfigError);
   });
 });

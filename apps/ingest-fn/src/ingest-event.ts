@@ -1,0 +1,30 @@
+import type { S3Event } from 'aws-lambda';
+import { isRideFileKey, type Manifest } from '@rydes/ride-model';
+import { IngestEventError, IngestFileError } from './errors';
+import { ingestFile, type IngestDeps } from './ingest-file';
+
+/**
+ * Ingests every ride file of an S3 event, one after another (each is already streamed with
+ * several SQS calls in flight). Keys outside `raw/` or with other suffixes are skipped with a
+ * log line. A failed file does not stop the others; at the end {@link IngestEventError} is
+ * thrown so AWS retries the event (safe: every key and message is deterministic).
+ */
+export async function ingestEvent(event: S3Event, deps: IngestDeps): Promise<Manifest[]> {
+  const manifests: Manifest[] = [];
+  const failures: IngestFileError[] = [];
+  for (const record of event.Records ?? []) {
+    const bucket = record.s3.bucket.name;
+    const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
+    if (!isRideFileKey(key)) {
+      deps.logger.info({ bucket, key }, 'ignored: not a ride file (raw/<name>.json, .ndjson or .json.gz)');
+      continue;
+    }
+    try {
+      manifests.push(await ingestFile(deps, { bucket, key, eventEtag: record.s3.object.eTag }));
+    } catch (err) {
+      failures.push(err instanceof IngestFileError ? err : new IngestFileError(bucket, key, undefined, err));
+    }
+  }
+  if (failures.length > 0) throw new IngestEventError(failures);
+  return manifests;
+}

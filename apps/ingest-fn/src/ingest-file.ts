@@ -1,0 +1,167 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { emitMetrics, openObject, putObject, sendMessages, type Logger, type MetricsInput, type SendStats } from '@rydes/aws-adapters';
+import { Chunker, encodeMessage, objectKeys, parseRides, RideParseError, validateRide, type Manifest, type RawRecord, type SourceRef } from '@rydes/ride-model';
+import type { IngestConfig } from './config';
+import { IngestFileError } from './errors';
+import { RejectsWriter } from './rejects-writer';
+
+export interface IngestDeps {
+  s3: S3Client;
+  sqs: SQSClient;
+  config: IngestConfig;
+  logger: Logger;
+  metrics?: (input: MetricsInput) => void;
+  now?: () => Date;
+}
+
+/** Running counts of one file; `lastIndex`/`lastByteOffset` place a failure. */
+interface Progress {
+  total: number;
+  valid: number;
+  rejected: number;
+  droppedFields: number;
+  lastIndex: number;
+  lastByteOffset: number;
+}
+
+/**
+ * Ingests one ride file: streams it through parse → validate → chunk → SQS, rejects to
+ * `rejects/`, then writes the manifest once SQS has accepted every chunk. On a file-level failure
+ * (parse error, S3 or SQS error) the manifest records the error and {@link IngestFileError} is
+ * thrown; chunks sent before it stay valid and `manifest.chunks` counts them.
+ */
+export async function ingestFile(deps: IngestDeps, object: { bucket: string; key: string; eventEtag?: string }): Promise<Manifest> {
+  const { s3, sqs, config } = deps;
+  const now = deps.now ?? (() => new Date());
+  const startedAt = now();
+  const log = deps.logger.child({ source: `s3://${object.bucket}/${object.key}` });
+
+  let opened;
+  try {
+    opened = await openObject(s3, object.bucket, object.key);
+  } catch (err) {
+    const manifestKey = object.eventEtag ? await writeFailureManifest(deps, object, object.eventEtag, startedAt, err, log) : undefined;
+    throw new IngestFileError(object.bucket, object.key, manifestKey, err);
+  }
+
+  const source: SourceRef = { bucket: object.bucket, key: object.key, etag: opened.etag };
+  const keys = objectKeys(source);
+  const progress: Progress = { total: 0, valid: 0, rejected: 0, droppedFields: 0, lastIndex: -1, lastByteOffset: 0 };
+  const rejects = new RejectsWriter(s3, object.bucket, keys.rejects);
+  const stats: SendStats = { sent: 0, calls: 0, retries: 0 };
+  let failure: unknown;
+  try {
+    const records = parseRides(opened.body);
+    const chunker = new Chunker({ source, ridesPerMessage: config.ridesPerMessage });
+    await sendMessages(sqs, config.outputQueue, messages(records, chunker, rejects, progress), { stats });
+  } catch (err) {
+    failure = err;
+  } finally {
+    opened.body.destroy();
+  }
+  try {
+    await rejects.close();
+  } catch (err) {
+    failure ??= err;
+  }
+
+  const manifest: Manifest = {
+    bucket: object.bucket,
+    source: object.key,
+    etag: opened.etag,
+    total: progress.total,
+    valid: progress.valid,
+    rejected: progress.rejected,
+    // Counted from SQS's answers: the chunks it accepted, a prefix 0..chunks-1 after a parse error.
+    chunks: stats.sent,
+    ridesPerMessage: config.ridesPerMessage,
+    droppedFields: progress.droppedFields,
+    startedAt: startedAt.toISOString(),
+    finishedAt: now().toISOString(),
+    ...(failure !== undefined && { error: describeFailure(failure, progress) }),
+  };
+  await putObject(s3, object.bucket, keys.manifest, JSON.stringify(manifest, null, 2) + '\n', 'application/json');
+
+  (deps.metrics ?? emitMetrics)({
+    dimensions: { Function: 'ingest-fn' },
+    values: { RidesIngested: progress.valid, RidesRejected: progress.rejected },
+    properties: { source: object.key },
+  });
+  const summary = { total: manifest.total, valid: manifest.valid, rejected: manifest.rejected, chunks: manifest.chunks, sqsCalls: stats.calls, sqsRetries: stats.retries, ms: now().getTime() - startedAt.getTime() };
+  if (failure !== undefined) {
+    log.error({ ...summary, error: manifest.error }, 'ride file failed; manifest records the error');
+    throw new IngestFileError(object.bucket, object.key, keys.manifest, failure);
+  }
+  log.info(summary, 'ride file ingested');
+  return manifest;
+}
+
+/**
+ * Encoded fan-out messages of a file, produced only as fast as they are sent. On a parse error
+ * the open chunk is still emitted (its rides are valid), then the error propagates.
+ */
+async function* messages(records: AsyncIterable<RawRecord>, chunker: Chunker, rejects: RejectsWriter, progress: Progress): AsyncGenerator<string> {
+  try {
+    for await (const raw of records) {
+      progress.total++;
+      progress.lastIndex = raw.index;
+      progress.lastByteOffset = raw.byteOffset ?? progress.lastByteOffset;
+      const result = validateRide(raw.record);
+      if (!result.ok) {
+        progress.rejected++;
+        await rejects.add({ index: raw.index, reasons: result.reasons, record: raw.record });
+        continue;
+      }
+      progress.valid++;
+      progress.droppedFields += result.dropped.length;
+      for (const message of chunker.push(raw.index, result.ride)) yield encodeMessage(message);
+    }
+  } catch (err) {
+    const last = chunker.flush();
+    if (last) yield encodeMessage(last);
+    throw err;
+  }
+  const last = chunker.flush();
+  if (last) yield encodeMessage(last);
+}
+
+function describeFailure(err: unknown, progress: Progress): NonNullable<Manifest['error']> {
+  if (err instanceof RideParseError) return { message: err.message, byteOffset: err.byteOffset, lastGoodIndex: err.lastGoodIndex };
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return { message, byteOffset: progress.lastByteOffset, lastGoodIndex: progress.lastIndex };
+}
+
+/** The object could not even be opened: record that under the ETag the event announced. */
+async function writeFailureManifest(
+  deps: IngestDeps,
+  object: { bucket: string; key: string },
+  etag: string,
+  startedAt: Date,
+  err: unknown,
+  log: Logger,
+): Promise<string | undefined> {
+  try {
+    const keys = objectKeys({ bucket: object.bucket, key: object.key, etag });
+    const manifest: Manifest = {
+      bucket: object.bucket,
+      source: object.key,
+      etag,
+      total: 0,
+      valid: 0,
+      rejected: 0,
+      chunks: 0,
+      ridesPerMessage: deps.config.ridesPerMessage,
+      droppedFields: 0,
+      startedAt: startedAt.toISOString(),
+      finishedAt: (deps.now ?? (() => new Date()))().toISOString(),
+      error: { message: err instanceof Error ? err.message : String(err), byteOffset: 0, lastGoodIndex: -1 },
+    };
+    await putObject(deps.s3, object.bucket, keys.manifest, JSON.stringify(manifest, null, 2) + '\n', 'application/json');
+    log.error({ error: manifest.error }, 'ride file could not be opened');
+    return keys.manifest;
+  } catch (manifestErr) {
+    log.error({ err: manifestErr }, 'ride file could not be opened, nor its manifest written');
+    return undefined;
+  }
+}

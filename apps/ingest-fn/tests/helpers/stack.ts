@@ -1,0 +1,121 @@
+import { gzipSync } from 'node:zlib';
+import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Context, S3Event } from 'aws-lambda';
+import { createS3Client, createSqsClient, listKeys, openObject, putObject } from '@rydes/aws-adapters';
+import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
+import { decodeMessage, type FanoutMessage, type Manifest } from '@rydes/ride-model';
+
+export const BUCKET = 'rides-ingest-test';
+
+type Handler = (event: S3Event, context: Context) => Promise<Manifest[]>;
+
+/** Real s3rver + local-aws-sqs, a bucket and a fan-out queue; the handler loaded against them. */
+export interface Stack {
+  local: LocalServers;
+  s3: S3Client;
+  sqs: SQSClient;
+  queueUrl: string;
+  /** Loads `src/main.ts` afresh with these extra variables (module-scope config, as in Lambda). */
+  loadHandler(env?: Record<string, string | undefined>): Handler;
+  close(): Promise<void>;
+}
+
+export async function startStack(): Promise<Stack> {
+  const local = await startLocalServers({ buckets: [BUCKET] });
+  const s3 = createS3Client(local.env);
+  const sqs = createSqsClient(local.env);
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `fanout-${Date.now()}` }));
+  const queueUrl = QueueUrl ?? '';
+  const saved = { ...process.env };
+  return {
+    local,
+    s3,
+    sqs,
+    queueUrl,
+    loadHandler(env = {}) {
+      process.env = { ...saved, ...local.env, OUTPUT_QUEUE: queueUrl, LOG_LEVEL: 'silent' };
+      for (const [name, value] of Object.entries(env)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      let handler: Handler | undefined;
+      jest.isolateModules(() => {
+        handler = require('../../src/main').handler;
+      });
+      return handler as Handler;
+    },
+    async close() {
+      process.env = saved;
+      s3.destroy();
+      sqs.destroy();
+      await local.close();
+    },
+  };
+}
+
+export async function upload(s3: S3Client, key: string, body: string | Buffer): Promise<string> {
+  return (await putObject(s3, BUCKET, key, body)).etag;
+}
+
+export async function readText(s3: S3Client, key: string): Promise<string> {
+  const { body } = await openObject(s3, BUCKET, key);
+  const parts: Buffer[] = [];
+  for await (const part of body) parts.push(part as Buffer);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+export async function readManifest(s3: S3Client, key: string): Promise<Manifest> {
+  return JSON.parse(await readText(s3, key)) as Manifest;
+}
+
+export async function keysUnder(s3: S3Client, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of listKeys(s3, BUCKET, prefix)) keys.push(key);
+  return keys;
+}
+
+/** Receives and deletes every waiting message; returned in (source key, chunk) order. */
+export async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<FanoutMessage[]> {
+  const messages: FanoutMessage[] = [];
+  for (;;) {
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const batch = got.Messages ?? [];
+    if (batch.length === 0) break;
+    messages.push(...batch.map((m) => decodeMessage(m.Body ?? '')));
+    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: batch.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })) }));
+  }
+  return messages.sort((a, b) => a.source.key.localeCompare(b.source.key) || a.chunk - b.chunk);
+}
+
+/** A raw ride as a workshop file spells it (capitalised keys, a numeric string). */
+export function rawRide(i: number): Record<string, unknown> {
+  return {
+    Name: `Unicorn ${i}`,
+    StatusTime: `2019-05-07 20:${String(Math.floor(i / 60) % 60).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.247`,
+    Latitude: 40.5 + ((i * 37) % 100) / 250,
+    Longitude: -74.1 + ((i * 53) % 100) / 250,
+    Distance: String(10 + (i % 50)),
+    HealthPoints: 100 + (i % 150),
+    MagicPoints: 50 + (i % 120),
+    ...(i % 3 === 0 && { FieldService: i % 2 }),
+  };
+}
+
+export type Shape = 'array' | 'travel_data' | 'concatenated' | 'ndjson';
+
+/** A ride file in one of the accepted shapes. */
+export function rideFile(records: unknown[], shape: Shape): string {
+  switch (shape) {
+    case 'array':
+      return JSON.stringify(records);
+    case 'travel_data':
+      return JSON.stringify({ travel_data: records }, null, 2);
+    case 'concatenated':
+      return records.map((r) => JSON.stringify(r, null, 2)).join('');
+    case 'ndjson':
+      return records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+  }
+}
+
+export const gzip = (text: string) => gzipSync(Buffer.from(text, 'utf8'));
