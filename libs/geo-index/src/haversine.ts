@@ -1,5 +1,8 @@
 import { EARTH_RADIUS_KM } from './constants';
 
+// Module-scope aliases: inside Jest's vm context every global lookup (`Math`) is ~50× slower.
+const { sin, cos, asin, sqrt, min } = Math;
+
 const RAD = Math.PI / 180;
 
 /**
@@ -13,9 +16,9 @@ const RAD = Math.PI / 180;
  * ```
  */
 export function haversineKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
-  const sinDLat = Math.sin(((lat2 - lat1) * RAD) / 2);
-  const sinDLon = Math.sin(((lon2 - lon1) * RAD) / 2);
-  const a = sinDLat * sinDLat + Math.cos(lat1 * RAD) * Math.cos(lat2 * RAD) * sinDLon * sinDLon;
+  const sinDLat = sin(((lat2 - lat1) * RAD) / 2);
+  const sinDLon = sin(((lon2 - lon1) * RAD) / 2);
+  const a = sinDLat * sinDLat + cos(lat1 * RAD) * cos(lat2 * RAD) * sinDLon * sinDLon;
   // Rounding can push `a` a hair above 1 for antipodal points; asin would return NaN.
-  return 2 * EARTH_RADIUS_KM * Math.asin(Math.sqrt(Math.min(1, a)));
+  return 2 * EARTH_RADIUS_KM * asin(sqrt(min(1, a)));
 }

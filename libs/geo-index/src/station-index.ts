@@ -4,6 +4,9 @@ import { InvalidCatalogueError, InvalidQueryError } from './errors';
 import { haversineKm } from './haversine';
 import type { Neighbour, Station } from './types';
 
+// Module-scope aliases: inside Jest's vm context every global lookup (`Math`) is ~50× slower.
+const { sin, cos, sqrt, min, max } = Math;
+
 /*
  * Design: exact great-circle nearest neighbours on an rbush R-tree.
  *
@@ -38,15 +41,16 @@ const RAD = Math.PI / 180;
 const NODE_SIZE = 16;
 
 /**
- * The R-tree over station positions: items are indexes into `lon`/`lat`, so bulk load allocates
+ * The R-tree over station positions. Items are 1-based positions into `lon`/`lat` (rbush's
+ * `insert`, used for small loads, silently skips a falsy item such as 0), so bulk load allocates
  * no item objects. rbush calls these hooks unbound, hence closures rather than methods.
  */
 function buildTree(lon: Float64Array, lat: Float64Array): RBushNode {
   const tree = new RBush<number>(NODE_SIZE);
-  tree.toBBox = (i) => ({ minX: lon[i], minY: lat[i], maxX: lon[i], maxY: lat[i] });
-  tree.compareMinX = (a, b) => lon[a] - lon[b];
-  tree.compareMinY = (a, b) => lat[a] - lat[b];
-  tree.load(Array.from({ length: lon.length }, (_, i) => i));
+  tree.toBBox = (item) => ({ minX: lon[item - 1], minY: lat[item - 1], maxX: lon[item - 1], maxY: lat[item - 1] });
+  tree.compareMinX = (a, b) => lon[a - 1] - lon[b - 1];
+  tree.compareMinY = (a, b) => lat[a - 1] - lat[b - 1];
+  tree.load(Array.from({ length: lon.length }, (_, i) => i + 1));
   return (tree as unknown as { data: RBushNode }).data;
 }
 
@@ -130,7 +134,7 @@ export class StationIndex {
       if (node.leaf) {
         this.leaf[i] = 1;
         this.first[i] = nextSlot;
-        for (const item of node.children) this.placeStation(nextSlot++, stations[item as number]);
+        for (const item of node.children) this.placeStation(nextSlot++, stations[(item as number) - 1]);
       } else {
         this.first[i] = nextNode;
         nextNode += node.children.length;
@@ -164,10 +168,10 @@ export class StationIndex {
   nearest(lat: number, lon: number): Neighbour {
     checkPosition(lat, lon);
     const { xyz, box, first, count, leaf, heapKey, heapNode, slots } = this;
-    const cosLat = Math.cos(lat * RAD);
-    const qx = cosLat * Math.cos(lon * RAD);
-    const qy = cosLat * Math.sin(lon * RAD);
-    const qz = Math.sin(lat * RAD);
+    const cosLat = cos(lat * RAD);
+    const qx = cosLat * cos(lon * RAD);
+    const qy = cosLat * sin(lon * RAD);
+    const qz = sin(lat * RAD);
 
     let best = -1;
     let bestKm = NaN; // computed lazily, only when a possible tie needs it
@@ -201,7 +205,7 @@ export class StationIndex {
             best = s;
             bestKm = NaN;
           }
-          const chord = Math.sqrt(d2);
+          const chord = sqrt(d2);
           limit = (chord + TIE_WINDOW) * (chord + TIE_WINDOW);
           clearlyBetter = chord > TIE_WINDOW ? (chord - TIE_WINDOW) * (chord - TIE_WINDOW) : -1;
         }
@@ -234,14 +238,14 @@ export class StationIndex {
     if (!(maxDistanceKm >= 0)) throw new InvalidQueryError('maxDistanceKm', maxDistanceKm, 'a number of km ≥ 0');
     if (k === 0) return [];
     const { xyz, box, first, count, leaf, heapKey, heapNode, slots } = this;
-    const cosLat = Math.cos(lat * RAD);
-    const qx = cosLat * Math.cos(lon * RAD);
-    const qy = cosLat * Math.sin(lon * RAD);
-    const qz = Math.sin(lat * RAD);
+    const cosLat = cos(lat * RAD);
+    const qx = cosLat * cos(lon * RAD);
+    const qy = cosLat * sin(lon * RAD);
+    const qz = sin(lat * RAD);
 
     // Candidates: `kept` is a max-heap of the k smallest chord² seen; anything it evicts that is
     // still within the window of the k-th goes to `nearTies` and is re-checked at the end.
-    const maxChord = maxDistanceKm >= Math.PI * EARTH_RADIUS_KM ? Infinity : 2 * Math.sin(maxDistanceKm / (2 * EARTH_RADIUS_KM));
+    const maxChord = maxDistanceKm >= Math.PI * EARTH_RADIUS_KM ? Infinity : 2 * sin(maxDistanceKm / (2 * EARTH_RADIUS_KM));
     let limit = (maxChord + TIE_WINDOW) * (maxChord + TIE_WINDOW);
     const keptD2: number[] = [];
     const keptSlot: number[] = [];
@@ -272,8 +276,8 @@ export class StationIndex {
             nearTies.push([d2, s]);
           }
           if (keptD2.length === k) {
-            const chord = Math.sqrt(keptD2[0]) + TIE_WINDOW;
-            limit = Math.min(limit, chord * chord);
+            const chord = sqrt(keptD2[0]) + TIE_WINDOW;
+            limit = min(limit, chord * chord);
           }
         }
       } else {
@@ -301,11 +305,11 @@ export class StationIndex {
   private placeStation(slot: number, station: Station): void {
     const lat = station.latitude * RAD;
     const lon = station.longitude * RAD;
-    const cosLat = Math.cos(lat);
+    const cosLat = cos(lat);
     this.slots[slot] = station;
-    this.xyz[3 * slot] = cosLat * Math.cos(lon);
-    this.xyz[3 * slot + 1] = cosLat * Math.sin(lon);
-    this.xyz[3 * slot + 2] = Math.sin(lat);
+    this.xyz[3 * slot] = cosLat * cos(lon);
+    this.xyz[3 * slot + 1] = cosLat * sin(lon);
+    this.xyz[3 * slot + 2] = sin(lat);
   }
 
   private fillBox(node: number): void {
@@ -320,8 +324,8 @@ export class StationIndex {
       const lo = this.leaf[node] === 1 ? 3 * c : 6 * c;
       const hi = this.leaf[node] === 1 ? 3 * c : 6 * c + 3;
       for (let axis = 0; axis < 3; axis++) {
-        box[b + axis] = Math.min(box[b + axis], source[lo + axis]);
-        box[b + 3 + axis] = Math.max(box[b + 3 + axis], source[hi + axis]);
+        box[b + axis] = min(box[b + axis], source[lo + axis]);
+        box[b + 3 + axis] = max(box[b + 3 + axis], source[hi + axis]);
       }
     }
   }

@@ -1,0 +1,253 @@
+import { DEFAULT_STATIONS, InvalidCatalogueError, InvalidQueryError, StationIndex, haversineKm, type Neighbour, type Station } from '../src/index';
+import { bruteForceKNearest, bruteForceNearest, inBox, makeStations, seededRandom, uniformOnSphere, type LatLon } from '../src/testing';
+
+const ids = (neighbours: Neighbour[]) => neighbours.map((n) => n.station.id);
+
+/** Asserts the index answer equals the oracle's: same id, distance within 1e-9 km. */
+function expectSameNeighbour(actual: Neighbour, expected: Neighbour, query: LatLon): void {
+  if (actual.station.id !== expected.station.id || Math.abs(actual.distanceKm - expected.distanceKm) > 1e-9) {
+    throw new Error(
+      `query ${JSON.stringify(query)}: index gave ${actual.station.id} at ${actual.distanceKm} km, ` +
+        `brute force ${expected.station.id} at ${expected.distanceKm} km`,
+    );
+  }
+}
+
+function expectSameList(actual: Neighbour[], expected: Neighbour[], query: LatLon, k: number, max: number): void {
+  const same =
+    actual.length === expected.length &&
+    actual.every((n, i) => n.station.id === expected[i].station.id && Math.abs(n.distanceKm - expected[i].distanceKm) <= 1e-9);
+  if (!same) {
+    throw new Error(`query ${JSON.stringify(query)} k=${k} max=${max}: index gave ${ids(actual).join(' ')}, brute force ${ids(expected).join(' ')}`);
+  }
+}
+
+// Catalogues: each a function of a seeded generator so every run replays.
+const CATALOGUES: Record<string, (random: () => number) => Station[]> = {
+  'uniform on the sphere (2,000)': (random) => makeStations(2000, () => uniformOnSphere(random)),
+  'clustered in cities, on ±180° and near the poles (2,000)': (random) =>
+    makeStations(2000, (i) => {
+      const pick = i % 10;
+      if (pick < 5) return inBox(random, 40.6, 41.1, -74.1, -73.6);
+      if (pick === 5) return inBox(random, -18.5, -16, 177, 180);
+      if (pick === 6) return inBox(random, 64, 68, -180, -177);
+      if (pick === 7) return inBox(random, 84, 90, -180, 180);
+      if (pick === 8) return inBox(random, -90, -82, -180, 180);
+      return uniformOnSphere(random);
+    }),
+  'full of duplicated coordinates (1,200 ids on 150 positions)': (random) => {
+    const positions = Array.from({ length: 150 }, (_, i) =>
+      i % 5 === 0 ? inBox(random, 40.6, 41.1, -74.1, -73.6) : i % 5 === 1 ? { lat: i % 2 ? 90 : -90, lon: random() * 360 - 180 } : uniformOnSphere(random),
+    );
+    // Ids are assigned in shuffled order so the winning id is not simply the first one loaded.
+    const stations = makeStations(1200, () => positions[Math.floor(random() * positions.length)]);
+    return shuffle(stations, random);
+  },
+  'on the antimeridian and the poles exactly (300)': (random) =>
+    makeStations(300, (i) => {
+      if (i % 3 === 0) return { lat: random() * 170 - 85, lon: i % 2 ? 180 : -180 };
+      if (i % 3 === 1) return { lat: i % 2 ? 90 : -90, lon: random() * 360 - 180 };
+      return inBox(random, -89, 89, 179, 180);
+    }),
+  ...Object.fromEntries(
+    [1, 2, 3, 5, 8, 11].map((n) => [`tiny (${n})`, (random: () => number) => makeStations(n, () => (n % 2 ? inBox(random, 40.6, 41.1, -74.1, -73.6) : uniformOnSphere(random)))]),
+  ),
+};
+
+// Query mixes over a catalogue.
+const QUERIES: Record<string, (random: () => number, stations: Station[]) => LatLon> = {
+  'uniform on the sphere': (random) => uniformOnSphere(random),
+  'clustered in New York': (random) => inBox(random, 40.6, 41.1, -74.1, -73.6),
+  'in strips along ±180°': (random) => (random() < 0.5 ? inBox(random, -80, 80, 179.5, 180) : inBox(random, -80, 80, -180, -179.5)),
+  'in the polar caps, poles included': (random) => (random() < 0.1 ? { lat: random() < 0.5 ? 90 : -90, lon: random() * 360 - 180 } : random() < 0.5 ? inBox(random, 80, 90, -180, 180) : inBox(random, -90, -80, -180, 180)),
+  'exactly on stations': (random, stations) => {
+    const s = stations[Math.floor(random() * stations.length)];
+    return { lat: s.latitude, lon: s.longitude };
+  },
+};
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
+describe('StationIndex matches a brute-force haversine scan (seeded property test)', () => {
+  describe.each(Object.entries(CATALOGUES))('catalogue %s', (catalogueName, makeCatalogue) => {
+    const seed = [...catalogueName].reduce((h, c) => Math.imul(h, 31) + c.charCodeAt(0), 7);
+    const stations = makeCatalogue(seededRandom(seed));
+    const index = new StationIndex(stations);
+
+    it.each(Object.entries(QUERIES))('nearest: queries %s', (_mix, makeQuery) => {
+      // Prepare
+      const random = seededRandom(seed ^ 0x5bd1e995);
+      const queries = Array.from({ length: 600 }, () => makeQuery(random, stations));
+
+      for (const query of queries) {
+        // Act
+        const actual = index.nearest(query.lat, query.lon);
+        // Assess
+        expectSameNeighbour(actual, bruteForceNearest(stations, query.lat, query.lon), query);
+      }
+    });
+
+    it.each(Object.entries(QUERIES))('kNearest with k up to beyond the catalogue and km cut-offs: queries %s', (_mix, makeQuery) => {
+      const random = seededRandom(seed ^ 0x27d4eb2f);
+      for (let q = 0; q < 120; q++) {
+        const query = makeQuery(random, stations);
+        const k = [1, 2, 5, 17, stations.length, stations.length + 3][q % 6];
+        const max = [Infinity, 0, 50, 1000, 20015.1][Math.floor(random() * 5)];
+
+        const actual = index.kNearest(query.lat, query.lon, k, max);
+
+        expectSameList(actual, bruteForceKNearest(stations, query.lat, query.lon, k, max), query, k, max);
+      }
+    });
+  });
+});
+
+describe('StationIndex', () => {
+  it('finds Central Park for a ride in Central Park with the default stations', () => {
+    const index = new StationIndex(DEFAULT_STATIONS);
+
+    const { station, distanceKm } = index.nearest(40.7812, -73.9665);
+
+    expect(station.id).toBe('USW00094728');
+    expect(distanceKm).toBeCloseTo(haversineKm(40.7812, -73.9665, 40.7789, -73.9692), 12);
+  });
+
+  it('returns the smallest id when stations share coordinates, whatever the load order', () => {
+    const stations: Station[] = ['C', 'A', 'B'].map((id) => ({ id, latitude: 40.7, longitude: -74 }));
+    const index = new StationIndex(stations);
+
+    expect(index.nearest(40.8, -74).station.id).toBe('A');
+    expect(ids(index.kNearest(40.8, -74, 2))).toEqual(['A', 'B']);
+  });
+
+  it('returns the smallest id when two stations at different positions are exactly as far', () => {
+    const stations: Station[] = [
+      { id: 'NORTH', latitude: 1, longitude: 0 },
+      { id: 'EAST', latitude: 0, longitude: 1 },
+      { id: 'SOUTH', latitude: -1, longitude: 0 },
+    ];
+
+    const nearest = new StationIndex(stations).nearest(0, 0);
+
+    expect(haversineKm(0, 0, 1, 0)).toBe(haversineKm(0, 0, -1, 0));
+    expect(haversineKm(0, 0, 1, 0)).toBe(haversineKm(0, 0, 0, 1));
+    expect(nearest.station.id).toBe('EAST');
+  });
+
+  it('ranks by great-circle distance across the antimeridian and over the pole, where lon/lat planar order is wrong', () => {
+    const stations: Station[] = [
+      { id: 'WEST', latitude: 0, longitude: 179.9 },
+      { id: 'EAST', latitude: 0, longitude: -179.95 },
+      { id: 'SAME-MERIDIAN', latitude: 88, longitude: 0 },
+      { id: 'OVER-THE-POLE', latitude: 89.5, longitude: 180 },
+    ];
+    const index = new StationIndex(stations);
+
+    expect(index.nearest(0, -179.99).station.id).toBe('EAST');
+    expect(index.nearest(0, 179.99).station.id).toBe('EAST');
+    expect(index.nearest(89.5, 0).station.id).toBe('OVER-THE-POLE');
+  });
+
+  it('returns every station sorted when k exceeds the catalogue, and [] for k = 0', () => {
+    const index = new StationIndex(DEFAULT_STATIONS);
+
+    const all = index.kNearest(40.7, -74, 50);
+
+    expect(all).toHaveLength(11);
+    expect(all.map((n) => n.distanceKm)).toEqual([...all.map((n) => n.distanceKm)].sort((a, b) => a - b));
+    expect(index.kNearest(40.7, -74, 0)).toEqual([]);
+  });
+
+  it('keeps a station exactly at maxDistanceKm and drops everything farther', () => {
+    const index = new StationIndex(DEFAULT_STATIONS);
+    const cutoff = haversineKm(40.7, -74, 40.6, -73.9667);
+
+    const within = index.kNearest(40.7, -74, 11, cutoff);
+
+    expect(within.at(-1)?.station.id).toBe('USC00305798');
+    expect(within.every((n) => n.distanceKm <= cutoff)).toBe(true);
+    expect(within).toEqual(bruteForceKNearest(DEFAULT_STATIONS, 40.7, -74, 11, cutoff));
+    expect(index.kNearest(40.7, -74.0167, 5, 0).map((n) => n.station.id)).toEqual(['USC00305816']);
+  });
+
+  it('reports its size and builds the same index through StationIndex.build', () => {
+    const index = StationIndex.build(DEFAULT_STATIONS);
+
+    expect(index.size).toBe(11);
+    expect(index.nearest(40.64, -73.76)).toEqual(new StationIndex(DEFAULT_STATIONS).nearest(40.64, -73.76));
+  });
+
+  it.each([
+    [NaN, 0, 'latitude'],
+    [91, 0, 'latitude'],
+    [-90.0001, 0, 'latitude'],
+    [0, Infinity, 'longitude'],
+    [0, -180.5, 'longitude'],
+    [0, '12' as unknown as number, 'longitude'],
+  ])('rejects the query (%p, %p) naming the %s', (lat, lon, field) => {
+    const index = new StationIndex(DEFAULT_STATIONS);
+
+    expect(() => index.nearest(lat, lon)).toThrow(InvalidQueryError);
+    expect(() => index.kNearest(lat, lon, 1)).toThrow(new RegExp(`query ${field} is`));
+  });
+
+  it('rejects a negative or fractional k and a negative maxDistanceKm', () => {
+    const index = new StationIndex(DEFAULT_STATIONS);
+
+    expect(() => index.kNearest(40, -74, -1)).toThrow(/query k is -1/);
+    expect(() => index.kNearest(40, -74, 1.5)).toThrow(InvalidQueryError);
+    expect(() => index.kNearest(40, -74, 1, -2)).toThrow(/maxDistanceKm is -2/);
+  });
+
+  it('refuses to build from an empty catalogue, bad coordinates or a repeated id', () => {
+    expect(() => new StationIndex([])).toThrow(InvalidCatalogueError);
+    expect(() => new StationIndex([{ id: 'A', latitude: 95, longitude: 0 }])).toThrow(/station \[0\] A has latitude 95/);
+    expect(() => new StationIndex([{ id: 'A', latitude: 0, longitude: 0 }, { id: 'A', latitude: 1, longitude: 1 }])).toThrow(/share id A/);
+  });
+});
+
+describe('DEFAULT_STATIONS', () => {
+  it('holds the 11 GHCN stations of the workshop with elevations and the known names', () => {
+    expect(DEFAULT_STATIONS.map((s) => [s.id, s.latitude, s.longitude, s.elevation])).toEqual([
+      ['US1NYNY0074', 40.7969, -73.933, 6.1],
+      ['USC00305798', 40.6, -73.9667, 6.1],
+      ['USC00305799', 40.8667, -73.8833, 27.1],
+      ['USC00305804', 40.7333, -73.9333, 3.0],
+      ['USC00305806', 40.85, -73.9167, 54.9],
+      ['USC00305816', 40.7, -74.0167, 3.0],
+      ['USW00014732', 40.7794, -73.8803, 3.4],
+      ['USW00014786', 40.5833, -73.8833, 4.9],
+      ['USW00093732', 39.8, -72.6667, 25.9],
+      ['USW00094728', 40.7789, -73.9692, 39.6],
+      ['USW00094789', 40.6386, -73.7622, 3.4],
+    ]);
+    expect(Object.fromEntries(DEFAULT_STATIONS.filter((s) => s.name).map((s) => [s.id, s.name]))).toEqual({
+      USW00094728: 'NEW YORK CNTRL PK TWR',
+      USW00014732: 'NEW YORK LAGUARDIA AP',
+      USW00094789: 'NEW YORK JFK INTL AP',
+      USW00093732: 'NEW YORK SHOALS AFS',
+      US1NYNY0074: 'NEW YORK 8.8 N',
+    });
+  });
+
+  it('cannot be modified by a caller', () => {
+    expect(Object.isFrozen(DEFAULT_STATIONS)).toBe(true);
+    expect(DEFAULT_STATIONS.every((s) => Object.isFrozen(s))).toBe(true);
+  });
+});
+
+describe('bruteForceNearest (the oracle itself)', () => {
+  it('agrees with a sort of all stations by (distance, id) on the default stations', () => {
+    const random = seededRandom(3);
+    for (let i = 0; i < 200; i++) {
+      const q = uniformOnSphere(random);
+      expect(bruteForceNearest(DEFAULT_STATIONS, q.lat, q.lon)).toEqual(bruteForceKNearest(DEFAULT_STATIONS, q.lat, q.lon, 1)[0]);
+    }
+  });
+});
