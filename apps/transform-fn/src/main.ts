@@ -1,1 +1,16 @@
-export {};
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { createLogger, createS3Client } from '@rydes/aws-adapters';
+import { loadConfig } from './config';
+import { buildStationIndex, once } from './stations';
+import { transformBatch } from './transform-batch';
+
+const config = loadConfig(process.env);
+const s3 = createS3Client();
+const logger = createLogger({ name: 'transform-fn' });
+const stations = once(() => buildStationIndex(config, s3, logger));
+// Build during Lambda's init phase; a failure is logged there and thrown again by the handler.
+stations().catch(() => undefined);
+
+/** SQS fan-out messages → nearest station per ride → one processed/ CSV per message. */
+export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+  transformBatch(event, { s3, config, stations, logger: logger.child({ requestId: context.awsRequestId }) });

@@ -1,0 +1,18 @@
+/** Base class of the transform function's errors. */
+export class TransformError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The station catalogue could not be read or parsed: every message of the batch would fail. */
+export class StationCatalogueError extends TransformError {
+  constructor(readonly uri: string, cause: unknown) {
+    super(
+      `station catalogue ${uri} is unusable: ${cause instanceof Error ? cause.message : String(cause)}; ` +
+        'fix or replace the object (GHCN ghcnd-stations.txt, CSV id,latitude,longitude or JSON), or unset STATIONS_URI to use the bundled stations',
+      { cause },
+    );
+  }
+}
