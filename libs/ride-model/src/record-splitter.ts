@@ -145,9 +145,11 @@ export class RecordSplitter {
         this.finishValue(Buffer.alloc(0), 0, out);
         if (this.error) return out;
       } else {
+        // Point at the record, not at the end: the cause is the file being cut short or an
+        // unbalanced quote/bracket in that record, which made it swallow the rest of the file.
         this.fail(
-          `ride file ends inside the record that starts at byte ${this.start} (record ${this.index}): the file is truncated; re-upload the complete file`,
-          at,
+          `ride file ends at byte ${at} inside record ${this.index}, which starts at byte ${this.start}: the file is truncated, or that record has an unbalanced quote or bracket`,
+          this.start,
         );
         return out;
       }
