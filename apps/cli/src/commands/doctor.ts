@@ -1,0 +1,366 @@
+import type { Command } from 'commander';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { GetFunctionConfigurationCommand, LambdaClient, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
+import {
+  GetBucketNotificationConfigurationCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { createS3Client, createSqsClient } from '@rydes/aws-adapters';
+import { RydesCliError } from '../errors';
+import { BUCKET, FANOUT_DLQ, FANOUT_QUEUE, INGEST_DLQ } from '../stack/names';
+
+/**
+ * Output keys of the deployed stack (apps/infra/src/pipeline-stack.ts `OUTPUT_KEYS`); apps do not
+ * import each other, so the names are repeated here and the infra tests pin them.
+ */
+export interface StackOutputs {
+  BucketName: string;
+  FanoutQueueUrl: string;
+  FanoutDlqUrl: string;
+  IngestDlqUrl: string;
+  IngestFunctionName: string;
+  TransformFunctionName: string;
+  DashboardUrl?: string;
+  GlueTable?: string;
+}
+
+const REQUIRED_OUTPUTS = ['BucketName', 'FanoutQueueUrl', 'FanoutDlqUrl', 'IngestDlqUrl', 'IngestFunctionName', 'TransformFunctionName'] as const;
+
+export const DEFAULT_STACK = 'wildrydes-ride-pipeline';
+
+/** No CloudFormation stack of that name in the region (or no access to it). */
+export class StackNotFoundError extends RydesCliError {
+  override name = 'StackNotFoundError';
+  constructor(readonly stackName: string, detail: string) {
+    super(`stack ${stackName}: ${detail}. Deploy it with "npx nx deploy infra" or pass --stack NAME and --region.`);
+  }
+}
+
+/** The stack exists but lacks an output the CLI needs: it was deployed from another version. */
+export class StackOutputMissingError extends RydesCliError {
+  override name = 'StackOutputMissingError';
+  constructor(readonly stackName: string, readonly output: string) {
+    super(`stack ${stackName} has no output ${output}. Redeploy it from this repository: npx nx deploy infra.`);
+  }
+}
+
+/**
+ * The stack's outputs by key, from CloudFormation DescribeStacks.
+ * @example
+ * const outputs = await stackOutputs(new CloudFormationClient({}), 'wildrydes-ride-pipeline');
+ * outputs.BucketName; // 'wildrydes-ride-pipeline-databucket…'
+ */
+export async function stackOutputs(cloudformation: CloudFormationClient, stackName: string): Promise<StackOutputs> {
+  let stack;
+  try {
+    ({ Stacks: [stack] = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName })));
+  } catch (err) {
+    const error = err as Error;
+    if (error.name === 'ValidationError' && /does not exist/.test(error.message)) throw new StackNotFoundError(stackName, 'does not exist');
+    throw new StackNotFoundError(stackName, `DescribeStacks failed (${error.name}: ${error.message})`);
+  }
+  if (!stack) throw new StackNotFoundError(stackName, 'does not exist');
+  const outputs = Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+  for (const key of REQUIRED_OUTPUTS) if (!outputs[key]) throw new StackOutputMissingError(stackName, key);
+  return outputs as unknown as StackOutputs;
+}
+
+/** One line of the checklist; `hint` says how to fix it when `ok` is false. */
+export interface Check {
+  label: string;
+  ok: boolean;
+  hint?: string;
+}
+
+export interface DeployedClients {
+  cloudformation: CloudFormationClient;
+  lambda: LambdaClient;
+  s3: S3Client;
+  sqs: SQSClient;
+}
+
+type Probe = () => Promise<string | undefined>;
+
+/**
+ * Runs a probe: `undefined` means the check passed, a string is the hint. An error becomes the
+ * hint too, followed by `fix` when given.
+ */
+async function check(label: string, probe: Probe, fix?: string): Promise<Check> {
+  try {
+    const hint = await probe();
+    return hint === undefined ? { label, ok: true } : { label, ok: false, hint };
+  } catch (err) {
+    const error = err as Error;
+    return { label, ok: false, hint: `${error.name}: ${error.message || 'no message'}${fix ? `; ${fix}` : ''}` };
+  }
+}
+
+const blocked = (label: string, because: string): Check => ({ label, ok: false, hint: `not checked: ${because} failed` });
+
+async function processedHasData(s3: S3Client, bucket: string, uploadHint: string): Promise<string | undefined> {
+  const { KeyCount = 0 } = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'processed/', MaxKeys: 1 }));
+  return KeyCount > 0 ? undefined : `no objects under s3://${bucket}/processed/ yet: ${uploadHint}`;
+}
+
+async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
+  return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
+}
+
+async function dlqsEmpty(sqs: SQSClient, dlqs: Record<string, string>): Promise<string | undefined> {
+  const full: string[] = [];
+  for (const [name, url] of Object.entries(dlqs)) {
+    const depth = await queueDepth(sqs, url);
+    if (depth > 0) full.push(`${name} holds ${depth} message(s) (${url})`);
+  }
+  if (full.length === 0) return undefined;
+  return (
+    `${full.join('; ')}: read them (aws sqs receive-message --queue-url URL) and the function logs, fix the cause, ` +
+    'then redrive (aws sqs start-message-move-task --source-arn DLQ_ARN) or purge'
+  );
+}
+
+function prefixOf(rules: { Name?: string; Value?: string }[] = []): string | undefined {
+  return rules.find((r) => r.Name?.toLowerCase() === 'prefix')?.Value;
+}
+
+/**
+ * The workshop's checklist for a deployed stack, from its CloudFormation outputs: stack, bucket,
+ * queue, functions, S3 trigger on raw/, OUTPUT_QUEUE, SQS trigger, OUTPUT_BUCKET, processed/
+ * data, empty DLQs. Never throws; every failure is a `[ ]` line with a hint.
+ * @example
+ * const checks = await diagnoseDeployed('wildrydes-ride-pipeline', clients);
+ * process.stdout.write(formatChecks(checks));
+ */
+export async function diagnoseDeployed(stackName: string, clients: DeployedClients): Promise<Check[]> {
+  const { s3, sqs, lambda } = clients;
+  const labels = {
+    bucket: 'bucket exists',
+    queue: 'fan-out queue exists',
+    ingest: 'ingest function exists',
+    transform: 'transform function exists',
+    s3Trigger: 'S3 trigger on raw/ invokes the ingest function',
+    outputQueue: 'OUTPUT_QUEUE set on the ingest function',
+    sqsTrigger: 'SQS trigger from the fan-out queue on the transform function',
+    outputBucket: 'OUTPUT_BUCKET set on the transform function',
+    processed: 'processed/ has data',
+    dlqs: 'DLQs empty',
+  };
+
+  let outputs: StackOutputs;
+  try {
+    outputs = await stackOutputs(clients.cloudformation, stackName);
+  } catch (err) {
+    const first: Check = { label: `stack ${stackName} exists`, ok: false, hint: (err as Error).message };
+    return [first, ...Object.values(labels).map((label) => blocked(label, 'stack exists'))];
+  }
+  const checks: Check[] = [{ label: `stack ${stackName} exists`, ok: true }];
+
+  const redeploy = 'redeploy with "npx nx deploy infra" (console edits drift from the stack)';
+  const bucket = await check(
+    labels.bucket,
+    async () => {
+      await s3.send(new HeadBucketCommand({ Bucket: outputs.BucketName }));
+      return undefined;
+    },
+    `bucket ${outputs.BucketName} is gone or not yours: ${redeploy}`,
+  );
+  let fanoutArn = '';
+  const queue = await check(
+    labels.queue,
+    async () => {
+      const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: outputs.FanoutQueueUrl, AttributeNames: ['QueueArn'] }));
+      fanoutArn = Attributes.QueueArn ?? '';
+      return undefined;
+    },
+    `queue ${outputs.FanoutQueueUrl} is gone: ${redeploy}`,
+  );
+  const config = async (name: string) => lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+  let ingestArn = '';
+  let ingestEnv: Record<string, string> = {};
+  const ingest = await check(
+    labels.ingest,
+    async () => {
+      const found = await config(outputs.IngestFunctionName);
+      ingestArn = found.FunctionArn ?? '';
+      ingestEnv = found.Environment?.Variables ?? {};
+      return undefined;
+    },
+    `function ${outputs.IngestFunctionName} is gone: ${redeploy}`,
+  );
+  let transformEnv: Record<string, string> = {};
+  const transform = await check(
+    labels.transform,
+    async () => {
+      transformEnv = (await config(outputs.TransformFunctionName)).Environment?.Variables ?? {};
+      return undefined;
+    },
+    `function ${outputs.TransformFunctionName} is gone: ${redeploy}`,
+  );
+  checks.push(bucket, queue, ingest, transform);
+
+  checks.push(
+    !bucket.ok || !ingest.ok
+      ? blocked(labels.s3Trigger, bucket.ok ? labels.ingest : labels.bucket)
+      : await check(labels.s3Trigger, async () => {
+          const notifications = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: outputs.BucketName }));
+          const wired = (notifications.LambdaFunctionConfigurations ?? []).some(
+            (c) =>
+              c.LambdaFunctionArn?.startsWith(ingestArn) &&
+              (c.Events ?? []).some((e) => e.startsWith('s3:ObjectCreated:')) &&
+              (prefixOf(c.Filter?.Key?.FilterRules) ?? '').startsWith('raw'),
+          );
+          return wired ? undefined : `bucket ${outputs.BucketName} sends no ObjectCreated event under raw/ to ${outputs.IngestFunctionName}: ${redeploy}`;
+        }),
+    !ingest.ok
+      ? blocked(labels.outputQueue, labels.ingest)
+      : await check(labels.outputQueue, async () =>
+          ingestEnv.OUTPUT_QUEUE === outputs.FanoutQueueUrl
+            ? undefined
+            : `OUTPUT_QUEUE is ${JSON.stringify(ingestEnv.OUTPUT_QUEUE ?? null)}; set it to ${outputs.FanoutQueueUrl}: ${redeploy}`,
+        ),
+    !transform.ok || !queue.ok
+      ? blocked(labels.sqsTrigger, transform.ok ? labels.queue : labels.transform)
+      : await check(labels.sqsTrigger, async () => {
+          const { EventSourceMappings = [] } = await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: outputs.TransformFunctionName }));
+          const mapping = EventSourceMappings.find((m) => m.EventSourceArn === fanoutArn);
+          if (!mapping) return `${outputs.TransformFunctionName} has no event source mapping from ${fanoutArn}: ${redeploy}`;
+          if (mapping.State !== 'Enabled') return `the mapping ${mapping.UUID} is ${mapping.State}: enable it (aws lambda update-event-source-mapping --uuid ${mapping.UUID} --enabled)`;
+          return undefined;
+        }),
+    !transform.ok
+      ? blocked(labels.outputBucket, labels.transform)
+      : await check(labels.outputBucket, async () =>
+          transformEnv.OUTPUT_BUCKET === outputs.BucketName
+            ? undefined
+            : `OUTPUT_BUCKET is ${JSON.stringify(transformEnv.OUTPUT_BUCKET ?? null)}; set it to ${outputs.BucketName}: ${redeploy}`,
+        ),
+    !bucket.ok
+      ? blocked(labels.processed, labels.bucket)
+      : await check(labels.processed, () => processedHasData(s3, outputs.BucketName, `upload a ride file: rydes upload FILE --stack ${stackName}`)),
+    await check(labels.dlqs, () => dlqsEmpty(sqs, { 'fan-out DLQ': outputs.FanoutDlqUrl, 'ingest DLQ': outputs.IngestDlqUrl })),
+  );
+  return checks;
+}
+
+export interface LocalClients {
+  s3: S3Client;
+  sqs: SQSClient;
+}
+
+/**
+ * The same checklist for a stack started by `rydes up` (names from stack/names.ts). The functions
+ * and their triggers live inside the `rydes up` process, so they are not checked from outside.
+ * @example
+ * const checks = await diagnoseLocal({ s3: createS3Client(env), sqs: createSqsClient(env) });
+ */
+export async function diagnoseLocal(clients: LocalClients): Promise<Check[]> {
+  const { s3, sqs } = clients;
+  const upHint = 'start it with "rydes up" and pass the endpoints it prints';
+  const urls: Record<string, string> = {};
+  const queueExists = (label: string, name: string) =>
+    check(label, async () => {
+      urls[name] = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl ?? '';
+      return undefined;
+    });
+  const bucket = await check(`bucket ${BUCKET} exists`, async () => {
+    await s3.send(new HeadBucketCommand({ Bucket: BUCKET }));
+    return undefined;
+  });
+  if (!bucket.ok) bucket.hint = `${bucket.hint}; ${upHint}`;
+  const queues = [
+    await queueExists(`fan-out queue ${FANOUT_QUEUE} exists`, FANOUT_QUEUE),
+    await queueExists(`fan-out DLQ ${FANOUT_DLQ} exists`, FANOUT_DLQ),
+    await queueExists(`ingest DLQ ${INGEST_DLQ} exists`, INGEST_DLQ),
+  ];
+  for (const queue of queues) if (!queue.ok) queue.hint = `${queue.hint}; ${upHint}`;
+  const dlqsFound = queues[1].ok && queues[2].ok;
+  return [
+    bucket,
+    ...queues,
+    bucket.ok
+      ? await check('processed/ has data', () => processedHasData(s3, BUCKET, `drop a ride file into raw/ or run: rydes upload FILE --local --s3-endpoint URL`))
+      : blocked('processed/ has data', 'bucket exists'),
+    dlqsFound
+      ? await check('DLQs empty', () => dlqsEmpty(sqs, { 'fan-out DLQ': urls[FANOUT_DLQ], 'ingest DLQ': urls[INGEST_DLQ] }))
+      : blocked('DLQs empty', 'DLQs exist'),
+  ];
+}
+
+/**
+ * One `[x]`/`[ ]` line per check, each failed one followed by its hint.
+ * @example
+ * formatChecks([{ label: 'bucket exists', ok: false, hint: 'deploy' }]); // '[ ] bucket exists\n      → deploy\n'
+ */
+export function formatChecks(checks: Check[]): string {
+  return checks.map((c) => `[${c.ok ? 'x' : ' '}] ${c.label}\n${c.ok ? '' : `      → ${c.hint}\n`}`).join('');
+}
+
+interface DoctorFlags {
+  stack: string;
+  region?: string;
+  local?: boolean;
+  s3Endpoint?: string;
+  sqsEndpoint?: string;
+}
+
+/** Environment for SDK clients of a `rydes up` stack: its endpoints and s3rver's static keys. */
+export function localEnv(flags: { s3Endpoint?: string; sqsEndpoint?: string; region?: string }): Record<string, string> {
+  if (!flags.s3Endpoint || !flags.sqsEndpoint) {
+    throw new LocalEndpointsError();
+  }
+  return {
+    AWS_ENDPOINT_URL_S3: flags.s3Endpoint,
+    AWS_ENDPOINT_URL_SQS: flags.sqsEndpoint,
+    AWS_REGION: flags.region ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  };
+}
+
+/** `--local` without both endpoints. */
+export class LocalEndpointsError extends RydesCliError {
+  override name = 'LocalEndpointsError';
+  constructor() {
+    super('--local needs --s3-endpoint URL and --sqs-endpoint URL: copy both from the banner "rydes up" prints.');
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('doctor')
+    .description("Check a deployed stack (or a running `rydes up`) against the workshop's checklist; exit 1 on any [ ].")
+    .option('--stack <NAME>', 'CloudFormation stack name', DEFAULT_STACK)
+    .option('--region <REGION>', 'AWS region (default: AWS_REGION or your profile)')
+    .option('--local', 'check the stack started by "rydes up" instead')
+    .option('--s3-endpoint <URL>', 'with --local: the S3 endpoint "rydes up" printed')
+    .option('--sqs-endpoint <URL>', 'with --local: the SQS endpoint "rydes up" printed')
+    .action(async (flags: DoctorFlags) => {
+      let checks: Check[];
+      if (flags.local) {
+        const env = localEnv(flags);
+        process.stdout.write(`rydes doctor: local stack at ${env.AWS_ENDPOINT_URL_S3} and ${env.AWS_ENDPOINT_URL_SQS}\n`);
+        process.stdout.write('(functions and triggers run inside "rydes up"; its status lines show them)\n');
+        checks = await diagnoseLocal({ s3: createS3Client(env), sqs: createSqsClient(env) });
+      } else {
+        const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
+        const region = flags.region;
+        process.stdout.write(`rydes doctor: stack ${flags.stack}${region ? ` in ${region}` : ''}\n`);
+        checks = await diagnoseDeployed(flags.stack, {
+          cloudformation: new CloudFormationClient(region ? { region } : {}),
+          lambda: new LambdaClient(region ? { region } : {}),
+          s3: createS3Client(env),
+          sqs: createSqsClient(env),
+        });
+      }
+      process.stdout.write(formatChecks(checks));
+      const failed = checks.filter((c) => !c.ok).length;
+      process.stdout.write(failed === 0 ? 'All checks passed.\n' : `${failed} of ${checks.length} checks failed.\n`);
+      if (failed > 0) process.exitCode = 1;
+    });
+}
