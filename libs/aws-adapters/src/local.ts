@@ -85,7 +85,7 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
     onObjectCreated(listener) {
       // s3rver is a Koa app (an EventEmitter); its typings omit the emitter methods.
       const emitter = s3 as unknown as EventEmitter;
-      const wrapped = (event: S3Event) => listener(event);
+      const wrapped = (event: S3Event) => listener(encodeEventKeys(event));
       emitter.on('event', wrapped);
       return () => emitter.off('event', wrapped);
     },
@@ -99,5 +99,18 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
       ]);
       if (ownDir) await rm(directory, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * s3rver puts keys into its events verbatim; S3 form-encodes them (spaces as `+`, UTF-8
+ * percent-escapes, `/` kept), and handlers decode them, so `raw/a+b.json` would otherwise
+ * become `raw/a b.json`.
+ */
+function encodeEventKeys(event: S3Event): S3Event {
+  const encode = (key: string) => encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+');
+  return {
+    ...event,
+    Records: event.Records.map((r) => ({ ...r, s3: { ...r.s3, object: { ...r.s3.object, key: encode(r.s3.object.key) } } })),
   };
 }

@@ -28,6 +28,18 @@ describe('startLocalServers', () => {
     expect(events[0].Records[0].eventName).toMatch(/^ObjectCreated:/);
   });
 
+  it('encodes keys in events the way S3 does (spaces as +, UTF-8 percent-escapes, / kept)', async () => {
+    const s3 = new S3Client({
+      endpoint: local.s3Endpoint, region: local.region, forcePathStyle: true, credentials: creds(),
+      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    const events: S3Event[] = [];
+    const stop = local.onObjectCreated((e) => events.push(e));
+    await s3.send(new PutObjectCommand({ Bucket: 'rides-probe', Key: 'raw/my rides é+1.json', Body: '[]' }));
+    stop();
+    expect(events[0].Records[0].s3.object.key).toBe('raw/my+rides+%C3%A9%2B1.json');
+  });
+
   it('serves SQS on loopback with queue URLs that point back at it', async () => {
     const sqs = new SQSClient({ endpoint: local.sqsEndpoint, region: local.region, credentials: creds() });
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'probe' }));
