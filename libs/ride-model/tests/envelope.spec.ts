@@ -1,0 +1,169 @@
+import { Chunker, ChunkerError, decodeMessage, encodeMessage, EnvelopeError, FanoutMessage, generateRides, Ride } from '../src';
+import { aRide } from '../src/testing';
+
+const source = { bucket: 'rydes-bucket', key: 'raw/rides.json', etag: '"0123456789abcdef0123456789abcdef"' };
+
+function message(overrides: Partial<FanoutMessage> = {}): FanoutMessage {
+  return { v: 1, source, chunk: 42, firstIndex: 4200, rides: [aRide()], ...overrides };
+}
+
+function bodyWith(patch: Record<string, unknown>): string {
+  return JSON.stringify({ ...JSON.parse(encodeMessage(message())), ...patch });
+}
+
+describe('encodeMessage / decodeMessage', () => {
+  it('round-trips a message exactly', () => {
+    // Prepare
+    const m = message({ rides: [aRide(), aRide({ name: 'Rocinante', fieldservice: undefined })] });
+
+    // Act
+    const decoded = decodeMessage(encodeMessage(m));
+
+    // Assess
+    expect(decoded).toEqual(m);
+    expect(encodeMessage(decoded)).toBe(encodeMessage(m));
+  });
+
+  it('writes the version-1 layout of ARCHITECTURE.md', () => {
+    expect(encodeMessage(message())).toBe(
+      '{"v":1,"source":{"bucket":"rydes-bucket","key":"raw/rides.json","etag":"\\"0123456789abcdef0123456789abcdef\\""},"chunk":42,"firstIndex":4200,' +
+        '"rides":[{"distance":29.212845,"healthpoints":217,"latitude":40.749167,"longitude":-73.985184,"magicpoints":112,"name":"Shadowfax","statustime":"2018-05-07 20:11:04.247","fieldservice":0}]}',
+    );
+  });
+
+  it.each([
+    ['a body that is not JSON', '{"v":1,', /body is not JSON/],
+    ['a JSON array', '[]', /body is not a JSON object/],
+    ['version 2', bodyWith({ v: 2 }), /v is 2, expected 1/],
+    ['no version', bodyWith({ v: undefined }), /v is undefined, expected 1/],
+    ['no source', bodyWith({ source: undefined }), /source is missing/],
+    ['an empty bucket', bodyWith({ source: { ...source, bucket: '' } }), /source.bucket is not a non-empty string/],
+    ['a numeric key', bodyWith({ source: { ...source, key: 5 } }), /source.key is not a non-empty string/],
+    ['no etag', bodyWith({ source: { bucket: 'b', key: 'k' } }), /source.etag is not a non-empty string/],
+    ['a negative chunk', bodyWith({ chunk: -1 }), /chunk is -1, expected an integer >= 0/],
+    ['a fractional chunk', bodyWith({ chunk: 1.5 }), /chunk is 1.5/],
+    ['a string firstIndex', bodyWith({ firstIndex: '7' }), /firstIndex is "7", expected an integer >= 0/],
+    ['no rides', bodyWith({ rides: [] }), /rides is not a non-empty array/],
+    ['an invalid ride', bodyWith({ rides: [aRide(), aRide({ latitude: 91 })] }), /rides\[1\] \(ride_index 4201\) is invalid: latitude: 91 is outside \[-90, 90\]/],
+  ])('rejects %s with an EnvelopeError naming what is wrong', (_label, body, pattern) => {
+    expect(() => decodeMessage(body)).toThrow(EnvelopeError);
+    expect(() => decodeMessage(body)).toThrow(pattern);
+  });
+
+  it('normalises the rides it decodes', () => {
+    const decoded = decodeMessage(bodyWith({ rides: [{ ...aRide(), Latitude: '41.5', latitude: undefined }] }));
+    expect(decoded.rides[0].latitude).toBe(41.5);
+  });
+});
+
+describe('Chunker', () => {
+  const rides = [...generateRides({ count: 1000, seed: 3 })];
+
+  function chunkAll(chunker: Chunker, indexed: Array<[number, Ride]>): FanoutMessage[] {
+    const out = indexed.flatMap(([i, ride]) => chunker.push(i, ride));
+    const last = chunker.flush();
+    return last ? [...out, last] : out;
+  }
+
+  it('puts ridesPerMessage rides in each message and numbers chunks 0, 1, 2, …', () => {
+    // Act
+    const messages = chunkAll(new Chunker({ source }), rides.map((r, i) => [i, r]));
+
+    // Assess
+    expect(messages.map((m) => m.rides.length)).toEqual(Array(10).fill(100));
+    expect(messages.map((m) => m.chunk)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(messages.map((m) => m.firstIndex)).toEqual([0, 100, 200, 300, 400, 500, 600, 700, 800, 900]);
+  });
+
+  it('sends one ride per message when ridesPerMessage is 1', () => {
+    const messages = chunkAll(new Chunker({ source, ridesPerMessage: 1 }), rides.slice(0, 5).map((r, i) => [i, r]));
+    expect(messages.map((m) => [m.chunk, m.firstIndex, m.rides.length])).toEqual([
+      [0, 0, 1],
+      [1, 1, 1],
+      [2, 2, 1],
+      [3, 3, 1],
+      [4, 4, 1],
+    ]);
+  });
+
+  it('closes a message at a gap in indexes, so that ride_index = firstIndex + i holds', () => {
+    // Prepare: rides 3, 4 and 9 were rejected.
+    const kept = rides.slice(0, 12).map((r, i) => [i, r] as [number, Ride]).filter(([i]) => ![3, 4, 9].includes(i));
+
+    // Act
+    const messages = chunkAll(new Chunker({ source, ridesPerMessage: 4 }), kept);
+
+    // Assess: the oracle is the original index of every ride.
+    expect(messages.map((m) => [m.firstIndex, m.rides.length])).toEqual([
+      [0, 3],
+      [5, 4],
+      [10, 2],
+    ]);
+    for (const m of messages) m.rides.forEach((ride, i) => expect(ride).toBe(rides[m.firstIndex + i]));
+  });
+
+  it('keeps every encoded message within maxBytes, filling each as far as the next ride allows', () => {
+    // Prepare: 250-character names make 100 rides about 45 KB; a 20 KiB limit cuts by bytes.
+    const long = rides.slice(0, 300).map((r, i) => [i, { ...r, name: `${'🦄'.repeat(60)}${'n'.repeat(130)}` }] as [number, Ride]);
+    const maxBytes = 20 * 1024;
+
+    // Act
+    const messages = chunkAll(new Chunker({ source, maxBytes }), long);
+
+    // Assess
+    expect(messages.length).toBeGreaterThan(3);
+    for (const [k, m] of messages.entries()) {
+      const size = Buffer.byteLength(encodeMessage(m));
+      expect(size).toBeLessThanOrEqual(maxBytes);
+      if (k < messages.length - 1) {
+        const next = long[m.firstIndex + m.rides.length][1];
+        expect(Buffer.byteLength(encodeMessage({ ...m, rides: [...m.rides, next] }))).toBeGreaterThan(maxBytes);
+      }
+    }
+    expect(messages.flatMap((m) => m.rides)).toHaveLength(300);
+  });
+
+  it('keeps 100 rides with 256-character names under the default 200 KiB', () => {
+    const long = rides.slice(0, 100).map((r, i) => [i, { ...r, name: '"'.repeat(256) }] as [number, Ride]);
+    const messages = chunkAll(new Chunker({ source }), long);
+    expect(messages).toHaveLength(1);
+    expect(Buffer.byteLength(encodeMessage(messages[0]))).toBeLessThanOrEqual(200 * 1024);
+  });
+
+  it('splits by bytes at the default 200 KiB when ridesPerMessage allows more than fits', () => {
+    // Prepare: 256 emoji per name = 1 KiB of UTF-8 in each ride.
+    const heavy = rides.map((r, i) => [i, { ...r, name: '🦄'.repeat(128) }] as [number, Ride]);
+
+    // Act
+    const messages = chunkAll(new Chunker({ source, ridesPerMessage: 1000 }), heavy);
+
+    // Assess
+    const total = heavy.reduce((sum, [, ride]) => sum + Buffer.byteLength(JSON.stringify(ride)), 0);
+    expect(messages.length).toBeGreaterThanOrEqual(Math.ceil(total / (200 * 1024)));
+    for (const m of messages) expect(Buffer.byteLength(encodeMessage(m))).toBeLessThanOrEqual(200 * 1024);
+    expect(messages.flatMap((m) => m.rides)).toHaveLength(1000);
+  });
+
+  it('returns nothing from flush when no ride is pending', () => {
+    const chunker = new Chunker({ source, ridesPerMessage: 2 });
+    expect(chunker.flush()).toBeUndefined();
+    chunker.push(0, rides[0]);
+    chunker.push(1, rides[1]);
+    expect(chunker.flush()).toBeUndefined();
+    expect(chunker.chunks).toBe(1);
+  });
+
+  it.each([
+    ['a repeated index', [0, 0]],
+    ['a decreasing index', [5, 4]],
+    ['a fractional index', [1.5]],
+  ])('throws ChunkerError for %s', (_label, indexes) => {
+    const chunker = new Chunker({ source });
+    expect(() => indexes.forEach((i) => chunker.push(i, rides[0]))).toThrow(ChunkerError);
+  });
+
+  it('throws ChunkerError for ridesPerMessage below 1 and for a ride that alone exceeds maxBytes', () => {
+    expect(() => new Chunker({ source, ridesPerMessage: 0 })).toThrow(/ridesPerMessage is 0/);
+    expect(() => new Chunker({ source, maxBytes: 300 }).push(0, rides[0])).toThrow(/alone encodes to \d+ bytes, over maxBytes 300/);
+  });
+});

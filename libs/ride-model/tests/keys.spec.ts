@@ -1,0 +1,71 @@
+import { isRideFileKey, objectKeys, ObjectKeyError } from '../src';
+
+describe('objectKeys', () => {
+  it('derives the keys of ARCHITECTURE.md from the key and the first 8 hex characters of the ETag', () => {
+    // Act
+    const keys = objectKeys({ bucket: 'b', key: 'raw/rides.json', etag: '"0123456789ABCDEF0123456789abcdef"' });
+
+    // Assess
+    expect(keys.stem).toBe('rides');
+    expect(keys.etag8).toBe('01234567');
+    expect(keys.processed(42)).toBe('processed/rides-01234567-000042.csv');
+    expect(keys.processed(0)).toBe('processed/rides-01234567-000000.csv');
+    expect(keys.rejects).toBe('rejects/rides-01234567.ndjson');
+    expect(keys.manifest).toBe('manifests/rides-01234567.json');
+  });
+
+  it.each([
+    ['raw/rides.json', 'rides'],
+    ['raw/rides.ndjson', 'rides'],
+    ['raw/rides.json.gz', 'rides'],
+    ['raw/rides.v2.json', 'rides.v2'],
+    ['raw/a/b.json', 'a/b'],
+    ['raw/2018/05/day 7.json.gz', '2018/05/day 7'],
+  ])('takes %s to the stem %s', (key, stem) => {
+    expect(objectKeys({ bucket: 'b', key, etag: 'abcdef0123' }).stem).toBe(stem);
+  });
+
+  it.each([
+    ['a quoted ETag', '"d41d8cd98f00b204e9800998ecf8427e"', 'd41d8cd9'],
+    ['a multipart ETag', '"9b2cf535f27731c974343645a3985328-3"', '9b2cf535'],
+    ['an unquoted ETag', 'D41D8CD98F00B204', 'd41d8cd9'],
+    ['a weak ETag', 'W/"d41d8cd98f00b204"', 'd41d8cd9'],
+  ])('reads %s', (_label, etag, etag8) => {
+    expect(objectKeys({ bucket: 'b', key: 'raw/x.json', etag }).etag8).toBe(etag8);
+  });
+
+  it('throws ObjectKeyError for a key that is not a ride file and for an ETag without 8 hex characters', () => {
+    expect(() => objectKeys({ bucket: 'b', key: 'processed/x.json', etag: 'abcdef0123' })).toThrow(ObjectKeyError);
+    expect(() => objectKeys({ bucket: 'b', key: 'raw/x.json', etag: '"abc"' })).toThrow(/ETag "\\"abc\\"" of raw\/x.json does not start with 8 hex characters/);
+    expect(() => objectKeys({ bucket: 'b', key: 'raw/x.json', etag: 'zzzzzzzzzz' })).toThrow(ObjectKeyError);
+  });
+
+  it('throws ObjectKeyError for a chunk that is not an integer >= 0', () => {
+    const keys = objectKeys({ bucket: 'b', key: 'raw/x.json', etag: 'abcdef0123' });
+    expect(() => keys.processed(-1)).toThrow(ObjectKeyError);
+    expect(() => keys.processed(1.5)).toThrow(ObjectKeyError);
+  });
+});
+
+describe('isRideFileKey', () => {
+  it.each(['raw/rides.json', 'raw/rides.ndjson', 'raw/rides.json.gz', 'raw/a/b/c.json', 'raw/.hidden.json'])('accepts %s', (key) => {
+    expect(isRideFileKey(key)).toBe(true);
+  });
+
+  it.each([
+    'rides.json',
+    'processed/rides.json',
+    'raw/rides.csv',
+    'raw/rides.gz',
+    'raw/rides.JSON',
+    'raw/.json',
+    'raw/a/.json',
+    'raw//x.json',
+    'raw/../x.json',
+    'raw/a/./x.json',
+    'raw/',
+    'rawx/rides.json',
+  ])('rejects %s', (key) => {
+    expect(isRideFileKey(key)).toBe(false);
+  });
+});
