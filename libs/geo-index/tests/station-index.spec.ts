@@ -205,10 +205,11 @@ describe('StationIndex', () => {
     expect(() => index.kNearest(40, -74, 1, -2)).toThrow(/maxDistanceKm is -2/);
   });
 
-  it('refuses to build from an empty catalogue, bad coordinates or a repeated id', () => {
+  it('refuses to build from an empty catalogue, a missing id or bad coordinates', () => {
     expect(() => new StationIndex([])).toThrow(InvalidCatalogueError);
     expect(() => new StationIndex([{ id: 'A', latitude: 95, longitude: 0 }])).toThrow(/station \[0\] A has latitude 95/);
-    expect(() => new StationIndex([{ id: 'A', latitude: 0, longitude: 0 }, { id: 'A', latitude: 1, longitude: 1 }])).toThrow(/share id A/);
+    expect(() => new StationIndex([{ id: 'A', latitude: 0, longitude: -180.01 }])).toThrow(/station \[0\] A has longitude -180.01/);
+    expect(() => new StationIndex([{ id: '', latitude: 0, longitude: 0 }])).toThrow(/station \[0\] has id ""/);
   });
 });
 

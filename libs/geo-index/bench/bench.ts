@@ -1,0 +1,100 @@
+/*
+ * nx run geo-index:bench — brute force and the index side by side, same queries, same run.
+ * Run with --expose-gc so heap figures are measured after a collection.
+ */
+import knn from 'rbush-knn';
+import RBush from 'rbush';
+import { DEFAULT_STATIONS, StationIndex, type Station } from '../src/index';
+import { bruteForceNearest, inBox, makeStations, seededRandom, uniformOnSphere, type LatLon } from '../src/testing';
+import { NYC, fmt, loadRealCatalogue } from './common';
+
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+
+/** CPU milliseconds of this process (user + system): steadier than wall time on a shared machine. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+function queriesPerSecond(run: (q: LatLon) => unknown, queries: LatLon[], minMs = 400): number {
+  // Best of three timed passes, each long enough to be above timer noise.
+  let best = 0;
+  for (let pass = 0; pass < 3; pass++) {
+    let done = 0;
+    const start = cpuMs();
+    while (cpuMs() - start < minMs) {
+      for (const q of queries) run(q);
+      done += queries.length;
+    }
+    best = Math.max(best, done / ((cpuMs() - start) / 1000));
+  }
+  return best;
+}
+
+function buildMeasured(stations: readonly Station[], nodeSize?: number): { index: StationIndex; ms: number; mb: number } {
+  gc();
+  const before = process.memoryUsage();
+  const start = cpuMs();
+  const index = new StationIndex(stations, { nodeSize });
+  const ms = cpuMs() - start;
+  gc();
+  const after = process.memoryUsage();
+  const mb = (after.heapUsed - before.heapUsed + after.arrayBuffers - before.arrayBuffers) / 2 ** 20;
+  return { index, ms, mb };
+}
+
+function row(label: string, figures: Record<string, string>): void {
+  console.log(`${label.padEnd(66)} ${Object.entries(figures).map(([k, v]) => `${k} ${v}`).join('  ')}`);
+}
+
+function compare(label: string, stations: Station[], queries: LatLon[], bruteQueries: number): void {
+  // Build timing: best of 3 (the first run pays for JIT warm-up).
+  const builds = [buildMeasured(stations), buildMeasured(stations), buildMeasured(stations)];
+  const { index } = builds[2];
+  const buildMs = Math.min(...builds.map((b) => b.ms));
+  const heapMb = builds[2].mb;
+  const brute = queriesPerSecond((q) => bruteForceNearest(stations, q.lat, q.lon), queries.slice(0, bruteQueries), 300);
+  const indexed = queriesPerSecond((q) => index.nearest(q.lat, q.lon), queries);
+  row(`${label}: brute force`, { 'q/s': fmt(brute) });
+  row(`${label}: StationIndex`, { 'q/s': fmt(indexed), build: `${buildMs.toFixed(1)} ms`, heap: `${heapMb.toFixed(1)} MB`, speed_up: `${fmt(indexed / brute)}×` });
+}
+
+function planarReference(label: string, stations: Station[], queries: LatLon[]): void {
+  // rbush-knn on lon/lat: planar order, so NOT exact; shown only as the speed of the stock approach.
+  const tree = new RBush<{ minX: number; minY: number; maxX: number; maxY: number }>().load(
+    stations.map((s) => ({ minX: s.longitude, minY: s.latitude, maxX: s.longitude, maxY: s.latitude })),
+  );
+  row(`${label}: rbush-knn planar (not exact, reference)`, { 'q/s': fmt(queriesPerSecond((q) => knn(tree, q.lon, q.lat, 1), queries)) });
+}
+
+function nodeSizes(label: string, stations: Station[], queries: LatLon[]): void {
+  for (const nodeSize of [8, 12, 16, 24, 32]) {
+    const builds = [buildMeasured(stations, nodeSize), buildMeasured(stations, nodeSize)];
+    const index = builds[1].index;
+    row(`${label}: nodeSize ${nodeSize}`, {
+      'q/s': fmt(queriesPerSecond((q) => index.nearest(q.lat, q.lon), queries, 250)),
+      build: `${Math.min(...builds.map((b) => b.ms)).toFixed(1)} ms`,
+    });
+  }
+}
+
+const random = seededRandom(20240601);
+const nycQueries = Array.from({ length: 20000 }, () => inBox(random, ...NYC));
+const globalQueries = Array.from({ length: 20000 }, () => uniformOnSphere(random));
+
+console.log(`node ${process.version}, one core, times in CPU time of this process, ${(globalThis as { gc?: unknown }).gc ? 'gc exposed' : 'run with --expose-gc for heap figures'}\n`);
+compare('(a) N=11 default stations, NYC-area queries', [...DEFAULT_STATIONS], nycQueries, 20000);
+
+const real = loadRealCatalogue();
+if (real) {
+  compare(`(b) N=${fmt(real.length)} real stations, NYC-area queries`, real, nycQueries, 200);
+  compare(`(b) N=${fmt(real.length)} real stations, uniform global queries`, real, globalQueries, 200);
+  planarReference(`(b) N=${fmt(real.length)} real stations, NYC-area queries`, real, nycQueries);
+  if (process.argv.includes('--node-sizes')) nodeSizes(`(b) N=${fmt(real.length)} real, NYC`, real, nycQueries);
+} else {
+  console.log('(b) skipped: ../shared/data/stations-us-111k.csv not found');
+}
+
+const uniform = makeStations(125000, () => uniformOnSphere(random));
+compare('(c) N=125,000 uniform random stations, uniform global queries', uniform, globalQueries, 200);
+if (process.argv.includes('--node-sizes')) nodeSizes('(c) N=125,000 uniform, global', uniform, globalQueries);
