@@ -4,8 +4,15 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
-/** Namespace and names of the EMF metrics the functions print (see apps/*-fn/src). */
+/** Namespace of the EMF metrics the functions print (libs/aws-adapters/src/metrics.ts). */
 export const METRICS_NAMESPACE = 'Rydes';
+
+/**
+ * Value of the `Function` dimension each function's EMF lines carry: the project name, fixed in
+ * apps/ingest-fn/src/ingest-file.ts and apps/transform-fn/src/transform-batch.ts, not the deployed
+ * function name, so two stacks in one account and region add up in these graphs.
+ */
+export const EMF_FUNCTION_DIMENSION = { ingest: 'ingest-fn', transform: 'transform-fn' } as const;
 
 export interface PipelineDashboardProps {
   dashboardName: string;
@@ -44,11 +51,11 @@ export class PipelineDashboard extends Construct {
         }),
     );
 
-    const rides = (metricName: string, fn: lambda.IFunction, label: string) =>
+    const rides = (metricName: string, fn: string, label: string) =>
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName,
-        dimensionsMap: { Function: fn.functionName },
+        dimensionsMap: { Function: fn },
         statistic: 'Sum',
         period,
         label,
@@ -68,9 +75,9 @@ export class PipelineDashboard extends Construct {
             title: 'Rides',
             width: 8,
             left: [
-              rides('RidesIngested', props.ingest, 'ingested'),
-              rides('RidesRejected', props.ingest, 'rejected'),
-              rides('RidesProcessed', props.transform, 'processed'),
+              rides('RidesIngested', EMF_FUNCTION_DIMENSION.ingest, 'ingested'),
+              rides('RidesRejected', EMF_FUNCTION_DIMENSION.ingest, 'rejected'),
+              rides('RidesProcessed', EMF_FUNCTION_DIMENSION.transform, 'processed'),
             ],
           }),
           new cloudwatch.GraphWidget({

@@ -4,6 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BUNDLES_DIR } from '../src/config';
+import { EMF_FUNCTION_DIMENSION } from '../src/pipeline-dashboard';
 import { OUTPUT_KEYS, RAW_SUFFIXES } from '../src/pipeline-stack';
 import { allStatements, asArray, type Cfn, logicalId, resourceText, roleStatements, synthPipeline } from './helpers';
 
@@ -282,11 +283,18 @@ describe('PipelineStack with default context', () => {
     });
 
     it.each([
-      ['RidesIngested', 'IngestFunction'],
-      ['RidesRejected', 'IngestFunction'],
-      ['RidesProcessed', 'TransformFunction'],
-    ])('graphs the EMF metric Rydes/%s by Function = the %s name', (metric, prefix) => {
-      expect(graphed).toContain(`Rydes ${metric} Function=<${id('AWS::Lambda::Function', prefix)}>`);
+      ['RidesIngested', 'ingest-fn'],
+      ['RidesRejected', 'ingest-fn'],
+      ['RidesProcessed', 'transform-fn'],
+    ])('graphs the EMF metric Rydes/%s with the dimension Function=%s the function prints', (metric, dimension) => {
+      expect(graphed).toContain(`Rydes ${metric} Function=${dimension}`);
+    });
+
+    it('uses the Function dimension values the function sources emit', () => {
+      // A contract check across projects: the graphs stay empty if the two drift apart.
+      const source = (file: string) => readFileSync(join(__dirname, '../..', file), 'utf8');
+      expect(source('ingest-fn/src/ingest-file.ts')).toContain(`Function: '${EMF_FUNCTION_DIMENSION.ingest}'`);
+      expect(source('transform-fn/src/transform-batch.ts')).toContain(`Function: '${EMF_FUNCTION_DIMENSION.transform}'`);
     });
 
     it('alarms on the first message in each DLQ', () => {
