@@ -1,5 +1,5 @@
 import { DEFAULT_STATIONS, InvalidCatalogueError, InvalidQueryError, StationIndex, haversineKm, type Neighbour, type Station } from '../src/index';
-import { bruteForceKNearest, bruteForceNearest, inBox, makeStations, seededRandom, uniformOnSphere, type LatLon } from '../src/testing';
+import { CATALOGUE_MIXES, QUERY_MIXES, bruteForceKNearest, bruteForceNearest, seededRandom, uniformOnSphere, type LatLon, type QueryMaker } from '../src/testing';
 
 const ids = (neighbours: Neighbour[]) => neighbours.map((n) => n.station.id);
 
@@ -22,57 +22,21 @@ function expectSameList(actual: Neighbour[], expected: Neighbour[], query: LatLo
   }
 }
 
-// Catalogues: each a function of a seeded generator so every run replays.
 const CATALOGUES: Record<string, (random: () => number) => Station[]> = {
-  'uniform on the sphere (2,000)': (random) => makeStations(2000, () => uniformOnSphere(random)),
-  'clustered in cities, on ±180° and near the poles (2,000)': (random) =>
-    makeStations(2000, (i) => {
-      const pick = i % 10;
-      if (pick < 5) return inBox(random, 40.6, 41.1, -74.1, -73.6);
-      if (pick === 5) return inBox(random, -18.5, -16, 177, 180);
-      if (pick === 6) return inBox(random, 64, 68, -180, -177);
-      if (pick === 7) return inBox(random, 84, 90, -180, 180);
-      if (pick === 8) return inBox(random, -90, -82, -180, 180);
-      return uniformOnSphere(random);
-    }),
-  'full of duplicated coordinates (1,200 ids on 150 positions)': (random) => {
-    const positions = Array.from({ length: 150 }, (_, i) =>
-      i % 5 === 0 ? inBox(random, 40.6, 41.1, -74.1, -73.6) : i % 5 === 1 ? { lat: i % 2 ? 90 : -90, lon: random() * 360 - 180 } : uniformOnSphere(random),
-    );
-    // Ids are assigned in shuffled order so the winning id is not simply the first one loaded.
-    const stations = makeStations(1200, () => positions[Math.floor(random() * positions.length)]);
-    return shuffle(stations, random);
-  },
-  'on the antimeridian and the poles exactly (300)': (random) =>
-    makeStations(300, (i) => {
-      if (i % 3 === 0) return { lat: random() * 170 - 85, lon: i % 2 ? 180 : -180 };
-      if (i % 3 === 1) return { lat: i % 2 ? 90 : -90, lon: random() * 360 - 180 };
-      return inBox(random, -89, 89, 179, 180);
-    }),
-  ...Object.fromEntries(
-    [1, 2, 3, 5, 8, 11].map((n) => [`tiny (${n})`, (random: () => number) => makeStations(n, () => (n % 2 ? inBox(random, 40.6, 41.1, -74.1, -73.6) : uniformOnSphere(random)))]),
-  ),
+  'uniform on the sphere (2,000)': (random) => CATALOGUE_MIXES.uniform(random, 2000),
+  'clustered in cities, on ±180° and near the poles (2,000)': (random) => CATALOGUE_MIXES.clustered(random, 2000),
+  'full of duplicated coordinates (1,200 ids on 150 positions)': (random) => CATALOGUE_MIXES.duplicated(random, 1200),
+  'on the antimeridian and the poles exactly (300)': (random) => CATALOGUE_MIXES.antimeridianAndPoles(random, 300),
+  ...Object.fromEntries([1, 2, 3, 5, 8, 11].map((n) => [`tiny (${n})`, (random: () => number) => CATALOGUE_MIXES.tiny(random, n)])),
 };
 
-// Query mixes over a catalogue.
-const QUERIES: Record<string, (random: () => number, stations: Station[]) => LatLon> = {
-  'uniform on the sphere': (random) => uniformOnSphere(random),
-  'clustered in New York': (random) => inBox(random, 40.6, 41.1, -74.1, -73.6),
-  'in strips along ±180°': (random) => (random() < 0.5 ? inBox(random, -80, 80, 179.5, 180) : inBox(random, -80, 80, -180, -179.5)),
-  'in the polar caps, poles included': (random) => (random() < 0.1 ? { lat: random() < 0.5 ? 90 : -90, lon: random() * 360 - 180 } : random() < 0.5 ? inBox(random, 80, 90, -180, 180) : inBox(random, -90, -80, -180, 180)),
-  'exactly on stations': (random, stations) => {
-    const s = stations[Math.floor(random() * stations.length)];
-    return { lat: s.latitude, lon: s.longitude };
-  },
+const QUERIES: Record<string, QueryMaker> = {
+  'uniform on the sphere': QUERY_MIXES.uniform,
+  'clustered in New York': QUERY_MIXES.newYork,
+  'in strips along ±180°': QUERY_MIXES.antimeridianStrips,
+  'in the polar caps, poles included': QUERY_MIXES.polarCaps,
+  'exactly on stations': QUERY_MIXES.onStations,
 };
-
-function shuffle<T>(items: T[], random: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
 
 describe('StationIndex matches a brute-force haversine scan (seeded property test)', () => {
   describe.each(Object.entries(CATALOGUES))('catalogue %s', (catalogueName, makeCatalogue) => {
