@@ -115,9 +115,15 @@ export class StationIndex {
     const n = stations.length;
     const lon = new Float64Array(n);
     const lat = new Float64Array(n);
+    const unit = new Float64Array(3 * n); // unit vectors in input order, moved to leaf order below
     for (let i = 0; i < n; i++) {
-      lon[i] = stations[i].longitude;
-      lat[i] = stations[i].latitude;
+      const { latitude, longitude } = stations[i];
+      lon[i] = longitude;
+      lat[i] = latitude;
+      const cosLat = cos(latitude * RAD);
+      unit[3 * i] = cosLat * cos(longitude * RAD);
+      unit[3 * i + 1] = cosLat * sin(longitude * RAD);
+      unit[3 * i + 2] = sin(latitude * RAD);
     }
     const root = buildTree(lon, lat, options.nodeSize ?? NODE_SIZE);
 
@@ -137,18 +143,26 @@ export class StationIndex {
     this.heapKey = new Float64Array(m);
     this.heapNode = new Int32Array(m);
 
+    const { slots, xyz, first, count, leaf } = this;
     let nextNode = 1;
     let nextSlot = 0;
     for (let i = 0; i < m; i++) {
-      const node = nodes[i];
-      this.count[i] = node.children.length;
-      if (node.leaf) {
-        this.leaf[i] = 1;
-        this.first[i] = nextSlot;
-        for (const item of node.children) this.placeStation(nextSlot++, stations[(item as number) - 1]);
+      const children = nodes[i].children;
+      count[i] = children.length;
+      if (nodes[i].leaf) {
+        leaf[i] = 1;
+        first[i] = nextSlot;
+        for (let c = 0; c < children.length; c++) {
+          const item = (children[c] as number) - 1;
+          slots[nextSlot] = stations[item];
+          xyz[3 * nextSlot] = unit[3 * item];
+          xyz[3 * nextSlot + 1] = unit[3 * item + 1];
+          xyz[3 * nextSlot + 2] = unit[3 * item + 2];
+          nextSlot++;
+        }
       } else {
-        this.first[i] = nextNode;
-        nextNode += node.children.length;
+        first[i] = nextNode;
+        nextNode += children.length;
       }
     }
     // Children have larger ids than their parent, so one backward pass fills every box.
@@ -323,16 +337,6 @@ export class StationIndex {
     result.sort(compareNeighbours);
     if (result.length > k) result.length = k;
     return result;
-  }
-
-  private placeStation(slot: number, station: Station): void {
-    const lat = station.latitude * RAD;
-    const lon = station.longitude * RAD;
-    const cosLat = cos(lat);
-    this.slots[slot] = station;
-    this.xyz[3 * slot] = cosLat * cos(lon);
-    this.xyz[3 * slot + 1] = cosLat * sin(lon);
-    this.xyz[3 * slot + 2] = sin(lat);
   }
 
   private fillBox(node: number): void {
