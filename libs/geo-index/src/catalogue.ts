@@ -149,7 +149,8 @@ class CsvReader {
 function addGhcnLine(collector: StationCollector, raw: string, source: string, line: number): void {
   const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
   if (text.trim() === '') return;
-  collector.add(parseGhcnLine(text, source, line), { source, line });
+  const station = parseGhcnLine(text, source, line);
+  collector.add(station, { source, line });
 }
 
 function csvSyntaxError(err: unknown, source: string): Error {

@@ -40,14 +40,14 @@ export function readCsvRecord(record: readonly string[], layout: CsvLayout, sour
     );
   }
   const { position } = layout;
-  const at = (field: Column): CataloguePlace & { field: string } => ({ source, line, field });
+  const where: CataloguePlace = { source, line };
   const value = (column: Column) => (position[column] === undefined ? undefined : record[position[column]]);
   return makeStation(
-    requiredId(at('id'), value('id')),
-    requiredNumber(at('latitude'), value('latitude'), -90, 90, 'degrees'),
-    requiredNumber(at('longitude'), value('longitude'), -180, 180, 'degrees'),
-    optionalElevation(at('elevation'), value('elevation')),
-    optionalName(at('name'), value('name')),
+    requiredId(where, 'id', value('id')),
+    requiredNumber(where, 'latitude', value('latitude'), -90, 90, 'degrees'),
+    requiredNumber(where, 'longitude', value('longitude'), -180, 180, 'degrees'),
+    optionalElevation(where, 'elevation', value('elevation')),
+    optionalName(where, 'name', value('name')),
   );
 }
 

@@ -16,15 +16,15 @@ type Column = readonly [field: string, start: number, end: number];
  * needed for the join and are ignored; trailing blanks may be trimmed away.
  */
 export function parseGhcnLine(text: string, source: string, line: number): Station {
-  const at = (column: Column) => ({ source, line, field: column[0] });
+  const where = { source, line };
   if (text.length > ID[2] && text[ID[2]] !== ' ') {
-    throw new InvalidStationFieldError(at(ID), text.slice(0, 20), 'an 11-character id followed by a blank in column 12 (is this a GHCN fixed-width line?)');
+    throw new InvalidStationFieldError({ ...where, field: ID[0] }, text.slice(0, 20), 'an 11-character id followed by a blank in column 12 (is this a GHCN fixed-width line?)');
   }
-  const id = requiredId(at(ID), slice(text, ID));
-  const latitude = requiredNumber(at(LATITUDE), slice(text, LATITUDE), -90, 90, 'degrees');
-  const longitude = requiredNumber(at(LONGITUDE), slice(text, LONGITUDE), -180, 180, 'degrees');
-  const elevation = optionalElevation(at(ELEVATION), slice(text, ELEVATION));
-  const name = optionalName(at(NAME), slice(text, NAME));
+  const id = requiredId(where, ID[0], slice(text, ID));
+  const latitude = requiredNumber(where, LATITUDE[0], slice(text, LATITUDE), -90, 90, 'degrees');
+  const longitude = requiredNumber(where, LONGITUDE[0], slice(text, LONGITUDE), -180, 180, 'degrees');
+  const elevation = optionalElevation(where, ELEVATION[0], slice(text, ELEVATION));
+  const name = optionalName(where, NAME[0], slice(text, NAME));
   return makeStation(id, latitude, longitude, elevation, name);
 }
 

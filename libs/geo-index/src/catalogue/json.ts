@@ -19,15 +19,15 @@ export function parseJsonCatalogue(text: string, source: string): Station[] {
       throw new MalformedCatalogueError({ source, element }, `expected an object { id, latitude, longitude, elevation?, name? }, got ${JSON.stringify(item)}`);
     }
     const record = item as Record<string, unknown>;
-    const at = (field: string) => ({ source, element, field });
+    const where = { source, element };
     const station = makeStation(
-      requiredId(at('id'), record.id),
-      requiredNumber(at('latitude'), record.latitude, -90, 90, 'degrees'),
-      requiredNumber(at('longitude'), record.longitude, -180, 180, 'degrees'),
-      optionalElevation(at('elevation'), record.elevation),
-      optionalName(at('name'), record.name),
+      requiredId(where, 'id', record.id),
+      requiredNumber(where, 'latitude', record.latitude, -90, 90, 'degrees'),
+      requiredNumber(where, 'longitude', record.longitude, -180, 180, 'degrees'),
+      optionalElevation(where, 'elevation', record.elevation),
+      optionalName(where, 'name', record.name),
     );
-    collector.add(station, { source, element });
+    collector.add(station, where);
   });
   return collector.stations;
 }
