@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { generateRideFile, writeRides, generateRides } from '../src';
 
@@ -33,6 +34,18 @@ async function bytesPerRide(): Promise<number> {
   return bytes / 10_000;
 }
 
+/** `[ride, {"name": "xxx…" (fieldMB), …}, ride]`: one record far over the 64 KiB limit. */
+async function writeOversizeFile(file: string, fieldMB: number): Promise<void> {
+  const ride = JSON.stringify([...generateRides({ count: 1, seed: SEED })][0]);
+  const piece = 'x'.repeat(1 << 20);
+  async function* text(): AsyncGenerator<string> {
+    yield `[${ride},{"distance": 1, "name": "`;
+    for (let i = 0; i < (fieldMB * MB) / piece.length; i++) yield piece;
+    yield `"},${ride}]`;
+  }
+  await pipeline(Readable.from(text()), createWriteStream(file));
+}
+
 function measure(mode: string, file: string): Result {
   const worker = join(__dirname, 'parse.worker.ts');
   const out = execFileSync(process.execPath, ['--import', 'tsx', worker, mode, file], { encoding: 'utf8', maxBuffer: 1 << 20 });
@@ -43,7 +56,7 @@ function row(label: string, r: Result): string {
   const mbs = r.bytes / MB / r.seconds;
   const rides = r.records / r.seconds;
   const perRide = r.mode === 'read' ? '     - rides/s  ' : `${(rides / 1000).toFixed(0).padStart(6)} k rides/s`;
-  return `  ${label.padEnd(44)} ${mbs.toFixed(1).padStart(7)} MB/s ${perRide}   peak RSS ${r.maxRssMB.toFixed(0).padStart(4)} MB   ${r.seconds.toFixed(2)} s`;
+  return `  ${label.padEnd(50)} ${mbs.toFixed(1).padStart(7)} MB/s ${perRide}   peak RSS ${r.maxRssMB.toFixed(0).padStart(4)} MB   ${r.seconds.toFixed(2)} s`;
 }
 
 async function main(): Promise<void> {
@@ -73,6 +86,13 @@ async function main(): Promise<void> {
       else console.log(`  baseline: stream-json skipped above ${STREAM_JSON_MAX_MB} MB (RIDES_BENCH_STREAM_JSON_MB to include)`);
       rmSync(file);
     }
+    const fieldMB = Number(process.env.RIDES_BENCH_FIELD_MB ?? 100);
+    const oversize = join(dir, 'oversize.json');
+    await writeOversizeFile(oversize, fieldMB);
+    const skipped = measure('full', oversize);
+    console.log(`\nN = 3 records, one with a ${fieldMB} MB string field (constant memory: skipped, not buffered)`);
+    console.log(row(`parse + normalise + validate (${skipped.valid} valid of ${skipped.records})`, skipped));
+    rmSync(oversize);
   } finally {
     cleanup();
   }
