@@ -50,16 +50,19 @@ export interface StationIndexOptions {
 }
 
 /**
- * The R-tree over station positions. Items are 1-based positions into `lon`/`lat` (rbush's
- * `insert`, used for small loads, silently skips a falsy item such as 0), so bulk load allocates
- * no item objects. rbush calls these hooks unbound, hence closures rather than methods.
+ * The R-tree over station positions. Items are 1-based positions (rbush's `insert`, used for
+ * small loads, silently skips a falsy item such as 0) into `lon1`/`lat1`, whose slot 0 is unused;
+ * numbers rather than objects, so bulk load allocates no items. rbush calls these hooks unbound,
+ * hence closures rather than methods.
  */
-function buildTree(lon: Float64Array, lat: Float64Array, nodeSize: number): RBushNode {
+function buildTree(lon1: Float64Array, lat1: Float64Array, nodeSize: number): RBushNode {
   const tree = new RBush<number>(nodeSize);
-  tree.toBBox = (item) => ({ minX: lon[item - 1], minY: lat[item - 1], maxX: lon[item - 1], maxY: lat[item - 1] });
-  tree.compareMinX = (a, b) => lon[a - 1] - lon[b - 1];
-  tree.compareMinY = (a, b) => lat[a - 1] - lat[b - 1];
-  tree.load(Array.from({ length: lon.length }, (_, i) => i + 1));
+  tree.toBBox = (item) => ({ minX: lon1[item], minY: lat1[item], maxX: lon1[item], maxY: lat1[item] });
+  tree.compareMinX = (a, b) => lon1[a] - lon1[b];
+  tree.compareMinY = (a, b) => lat1[a] - lat1[b];
+  const items = new Array<number>(lon1.length - 1);
+  for (let i = 0; i < items.length; i++) items[i] = i + 1;
+  tree.load(items);
   return (tree as unknown as { data: RBushNode }).data;
 }
 
@@ -113,19 +116,19 @@ export class StationIndex {
   constructor(stations: readonly Station[], options: StationIndexOptions = {}) {
     validateCatalogue(stations);
     const n = stations.length;
-    const lon = new Float64Array(n);
-    const lat = new Float64Array(n);
+    const lon1 = new Float64Array(n + 1);
+    const lat1 = new Float64Array(n + 1);
     const unit = new Float64Array(3 * n); // unit vectors in input order, moved to leaf order below
     for (let i = 0; i < n; i++) {
       const { latitude, longitude } = stations[i];
-      lon[i] = longitude;
-      lat[i] = latitude;
+      lon1[i + 1] = longitude;
+      lat1[i + 1] = latitude;
       const cosLat = cos(latitude * RAD);
       unit[3 * i] = cosLat * cos(longitude * RAD);
       unit[3 * i + 1] = cosLat * sin(longitude * RAD);
       unit[3 * i + 2] = sin(latitude * RAD);
     }
-    const root = buildTree(lon, lat, options.nodeSize ?? NODE_SIZE);
+    const root = buildTree(lon1, lat1, options.nodeSize ?? NODE_SIZE);
 
     // Breadth-first flattening: children of one node get consecutive node ids.
     const nodes: RBushNode[] = [root];
