@@ -1,3 +1,5 @@
+import RBush from 'rbush';
+import knn from 'rbush-knn';
 import { DEFAULT_STATIONS, InvalidCatalogueError, InvalidQueryError, StationIndex, haversineKm, type Neighbour, type Station } from '../src/index';
 import { CATALOGUE_MIXES, QUERY_MIXES, bruteForceKNearest, bruteForceNearest, seededRandom, uniformOnSphere, type LatLon, type QueryMaker } from '../src/testing';
 
@@ -214,5 +216,26 @@ describe('bruteForceNearest (the oracle itself)', () => {
       const q = uniformOnSphere(random);
       expect(bruteForceNearest(DEFAULT_STATIONS, q.lat, q.lon)).toEqual(bruteForceKNearest(DEFAULT_STATIONS, q.lat, q.lon, 1)[0]);
     }
+  });
+});
+
+describe('why the index does not rank by lon/lat (the property tests can fail)', () => {
+  it('rbush-knn planar order disagrees with the great-circle oracle near the poles and ±180°, where the index agrees', () => {
+    // Prepare
+    const random = seededRandom(11);
+    const stations = CATALOGUE_MIXES.clustered(random, 2000);
+    const tree = new RBush<Station & { minX: number; minY: number; maxX: number; maxY: number }>().load(
+      stations.map((s) => ({ ...s, minX: s.longitude, minY: s.latitude, maxX: s.longitude, maxY: s.latitude })),
+    );
+    const index = new StationIndex(stations);
+    const queries = Array.from({ length: 300 }, () => (random() < 0.5 ? QUERY_MIXES.polarCaps(random, stations) : QUERY_MIXES.antimeridianStrips(random, stations)));
+
+    // Act
+    const planarWrong = queries.filter((q) => knn(tree, q.lon, q.lat, 1)[0].id !== bruteForceNearest(stations, q.lat, q.lon).station.id).length;
+    const indexWrong = queries.filter((q) => index.nearest(q.lat, q.lon).station.id !== bruteForceNearest(stations, q.lat, q.lon).station.id).length;
+
+    // Assess
+    expect(planarWrong).toBeGreaterThan(30);
+    expect(indexWrong).toBe(0);
   });
 });
