@@ -90,7 +90,7 @@ export type QueryMaker = (random: () => number, stations: readonly Station[]) =>
  * const stations = CATALOGUE_MIXES.clustered(seededRandom(1), 2000);
  * ```
  */
-export const CATALOGUE_MIXES = {
+export const CATALOGUE_MIXES: Record<'uniform' | 'clustered' | 'duplicated' | 'antimeridianAndPoles' | 'tiny', CatalogueMaker> = {
   uniform: (random, n) => makeStations(n, () => uniformOnSphere(random)),
   clustered: (random, n) =>
     makeStations(n, (i) => {
@@ -116,7 +116,7 @@ export const CATALOGUE_MIXES = {
     }),
   /** Tiny catalogues (1–11 stations): odd sizes in New York, even sizes spread over the globe. */
   tiny: (random, n) => makeStations(n, () => (n % 2 ? inBox(random, 40.6, 41.1, -74.1, -73.6) : uniformOnSphere(random))),
-} satisfies Record<string, CatalogueMaker>;
+};
 
 /**
  * Query shapes: uniform on the sphere (by area), a New York cluster, strips along ±180°, the
@@ -127,7 +127,7 @@ export const CATALOGUE_MIXES = {
  * const q = QUERY_MIXES.polarCaps(seededRandom(2), stations);
  * ```
  */
-export const QUERY_MIXES = {
+export const QUERY_MIXES: Record<'uniform' | 'newYork' | 'antimeridianStrips' | 'polarCaps' | 'onStations', QueryMaker> = {
   uniform: (random) => uniformOnSphere(random),
   newYork: (random) => inBox(random, 40.6, 41.1, -74.1, -73.6),
   antimeridianStrips: (random) => (random() < 0.5 ? inBox(random, -80, 80, 179.5, 180) : inBox(random, -80, 80, -180, -179.5)),
@@ -139,7 +139,7 @@ export const QUERY_MIXES = {
     const s = stations[floor(random() * stations.length)];
     return { lat: s.latitude, lon: s.longitude };
   },
-} satisfies Record<string, QueryMaker>;
+};
 
 /**
  * Fisher–Yates shuffle in place with a seeded generator.
