@@ -23,9 +23,9 @@ const { sin, cos, sqrt, min, max } = Math;
  *    computed from the same floats as the station vectors and rounding is monotone, so the bound
  *    never exceeds the station's own computed chord². No trigonometry per node or per station,
  *    no special case for the antimeridian or the poles: they do not exist in 3-D.
- * 4. `nearest` is a depth-first branch and bound: a node's children go on a typed-array stack in
- *    decreasing bound order, so the nearest child is expanded first, the first leaf reached is the
- *    greedy one, and its distance prunes most of the rest before they are pushed. (A best-first
+ * 4. `nearest` is a depth-first branch and bound on a typed-array stack: a node's children in range
+ *    are pushed with the nearest on top, so the first leaf reached is the greedy one and its
+ *    distance prunes most of the rest when they are popped. (A best-first
  *    heap expands fewer nodes but paid a heap push per child before any distance was known; it
  *    measured ~1.5x slower on New York queries.) `kNearest` keeps the best-first heap, whose
  *    ordering makes the k-th distance shrink steadily. Either way the search stops at nodes whose
@@ -246,19 +246,27 @@ export class StationIndex {
           clearlyBetter = chord > TIE_WINDOW ? (chord - TIE_WINDOW) * (chord - TIE_WINDOW) : -1;
         }
       } else {
-        // Insertion into the stack segment [base, top), kept in decreasing bound order.
+        // Push the children in range, then swap the nearest to the top: it is expanded first and
+        // sets the limit; the rest are re-checked against that limit when popped (a full sort
+        // of up to 16 siblings measured ~35% slower overall).
         const base = top;
         for (let c = start; c < end; c++) {
           const bound = boxDistance2(box, c, qx, qy, qz);
           if (bound > limit) continue;
-          let i = top++;
-          while (i > base && stackKey[i - 1] < bound) {
-            stackKey[i] = stackKey[i - 1];
-            stackNode[i] = stackNode[i - 1];
-            i--;
-          }
-          stackKey[i] = bound;
-          stackNode[i] = c;
+          stackKey[top] = bound;
+          stackNode[top] = c;
+          top++;
+        }
+        let nearestChild = base;
+        for (let i = base + 1; i < top; i++) if (stackKey[i] < stackKey[nearestChild]) nearestChild = i;
+        const last = top - 1;
+        if (nearestChild < last) {
+          const key = stackKey[nearestChild];
+          const child = stackNode[nearestChild];
+          stackKey[nearestChild] = stackKey[last];
+          stackNode[nearestChild] = stackNode[last];
+          stackKey[last] = key;
+          stackNode[last] = child;
         }
       }
     }
