@@ -87,10 +87,12 @@ async function healthyDeployment() {
     LambdaFunctionConfigurations: ['.json', '.ndjson', '.json.gz'].map((suffix) => ({
       LambdaFunctionArn: INGEST_ARN,
       Events: ['s3:ObjectCreated:*'],
-      Filter: { Key: { FilterRules: [{ Name: 'Prefix', Value: 'raw/' }, { Name: 'Suffix', Value: suffix }] } },
+      Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'raw/' }, { Name: 'suffix', Value: suffix }] } },
     })),
   };
-  await s3.send(new PutObjectCommand({ Bucket: DEPLOYED_BUCKET, Key: 'processed/rides-0123abcd-000000.csv', Body: 'distance\n1\n' }));
+  for (const chunk of ['000000', '000001']) {
+    await s3.send(new PutObjectCommand({ Bucket: DEPLOYED_BUCKET, Key: `processed/rides-0123abcd-${chunk}.csv`, Body: 'distance\n1\n' }));
+  }
   return { fanoutArn };
 }
 
@@ -141,7 +143,7 @@ describe('rydes doctor on a deployed stack (mocked CloudFormation and Lambda, S3
   it('reports a trigger on another prefix as missing (mocked S3 notification configuration)', async () => {
     await healthyDeployment();
     notifications = {
-      LambdaFunctionConfigurations: [{ LambdaFunctionArn: INGEST_ARN, Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'Prefix', Value: 'input/' }] } } }],
+      LambdaFunctionConfigurations: [{ LambdaFunctionArn: INGEST_ARN, Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'input/' }] } } }],
     };
     const checks = await diagnoseDeployed(STACK, { cloudformation: new CloudFormationClient({}), lambda: new LambdaClient({}), s3, sqs });
     expect(failed(checks)).toEqual(['S3 trigger on raw/ invokes the ingest function']);

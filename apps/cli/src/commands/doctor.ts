@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { GetFunctionConfigurationCommand, LambdaClient, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
 import {
   GetBucketNotificationConfigurationCommand,
   HeadBucketCommand,
-  ListObjectsV2Command,
+  ListObjectsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -54,9 +54,9 @@ export class StackOutputMissingError extends RydesCliError {
  * outputs.BucketName; // 'wildrydes-ride-pipeline-databucket…'
  */
 export async function stackOutputs(cloudformation: CloudFormationClient, stackName: string): Promise<StackOutputs> {
-  let stack;
+  let stack: Stack | undefined;
   try {
-    ({ Stacks: [stack] = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName })));
+    stack = (await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
   } catch (err) {
     const error = err as Error;
     if (error.name === 'ValidationError' && /does not exist/.test(error.message)) throw new StackNotFoundError(stackName, 'does not exist');
@@ -100,9 +100,10 @@ async function check(label: string, probe: Probe, fix?: string): Promise<Check> 
 
 const blocked = (label: string, because: string): Check => ({ label, ok: false, hint: `not checked: ${because} failed` });
 
+/** ListObjects v1: s3rver cannot continue a truncated v2 listing (see listKeys in aws-adapters). */
 async function processedHasData(s3: S3Client, bucket: string, uploadHint: string): Promise<string | undefined> {
-  const { KeyCount = 0 } = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'processed/', MaxKeys: 1 }));
-  return KeyCount > 0 ? undefined : `no objects under s3://${bucket}/processed/ yet: ${uploadHint}`;
+  const { Contents = [] } = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: 'processed/', MaxKeys: 1 }));
+  return Contents.length > 0 ? undefined : `no objects under s3://${bucket}/processed/ yet: ${uploadHint}`;
 }
 
 async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
@@ -309,25 +310,31 @@ interface DoctorFlags {
   sqsEndpoint?: string;
 }
 
-/** Environment for SDK clients of a `rydes up` stack: its endpoints and s3rver's static keys. */
-export function localEnv(flags: { s3Endpoint?: string; sqsEndpoint?: string; region?: string }): Record<string, string> {
-  if (!flags.s3Endpoint || !flags.sqsEndpoint) {
-    throw new LocalEndpointsError();
-  }
+/**
+ * Environment for SDK clients of a `rydes up` stack: its endpoints and s3rver's static keys.
+ * @example
+ * createS3Client(localEnv({ s3Endpoint: 'http://127.0.0.1:4568' }, ['s3']));
+ */
+export function localEnv(
+  flags: { s3Endpoint?: string; sqsEndpoint?: string; region?: string },
+  services: Array<'s3' | 'sqs'> = ['s3', 'sqs'],
+): Record<string, string> {
+  const missing = services.filter((service) => !(service === 's3' ? flags.s3Endpoint : flags.sqsEndpoint));
+  if (missing.length > 0) throw new LocalEndpointsError(missing.map((service) => `--${service}-endpoint URL`));
   return {
-    AWS_ENDPOINT_URL_S3: flags.s3Endpoint,
-    AWS_ENDPOINT_URL_SQS: flags.sqsEndpoint,
+    ...(flags.s3Endpoint && { AWS_ENDPOINT_URL_S3: flags.s3Endpoint }),
+    ...(flags.sqsEndpoint && { AWS_ENDPOINT_URL_SQS: flags.sqsEndpoint }),
     AWS_REGION: flags.region ?? 'us-east-1',
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
   };
 }
 
-/** `--local` without both endpoints. */
+/** `--local` without the endpoints it needs. */
 export class LocalEndpointsError extends RydesCliError {
   override name = 'LocalEndpointsError';
-  constructor() {
-    super('--local needs --s3-endpoint URL and --sqs-endpoint URL: copy both from the banner "rydes up" prints.');
+  constructor(readonly missing: string[]) {
+    super(`--local needs ${missing.join(' and ')}: copy it from the banner "rydes up" prints.`);
   }
 }
 
