@@ -141,6 +141,21 @@ describe('ingest-fn handler (real s3rver and local-aws-sqs)', () => {
     expect(emfLines()).toEqual([expect.objectContaining({ Function: 'ingest-fn', RidesIngested: 13, RidesRejected: 2, source: key })]);
   });
 
+  it('writes every reject of a file with 30,000 invalid rides (about 10 MB of reject lines)', async () => {
+    // Prepare: 30,000 invalid rides, about 7 MB of reject lines (parts are 5 MiB)
+    const records = Array.from({ length: 30_000 }, (_, i) => ({ ...rawRide(i), Latitude: 100 + (i % 50), Note: 'x'.repeat(100) }));
+    const key = 'raw/all-invalid.ndjson';
+    const etag = await upload(stack.s3, key, rideFile(records, 'ndjson'));
+    // Act
+    const [manifest] = await stack.loadHandler()(s3Event(BUCKET, [{ key, eTag: etag }]), lambdaContext());
+    // Assess
+    expect(manifest).toMatchObject({ total: 30_000, valid: 0, rejected: 30_000, chunks: 0 });
+    const text = await readText(stack.s3, `rejects/all-invalid-${etag8(etag)}.ndjson`);
+    const lines = text.trimEnd().split('\n');
+    expect(lines).toHaveLength(30_000);
+    expect(JSON.parse(lines[29_999])).toEqual({ index: 29_999, reasons: [`latitude: ${100 + (29_999 % 50)} is outside [-90, 90]`], record: records[29_999] });
+  }, 30_000);
+
   it('on a malformed file sends the chunks before the break, writes the manifest with the error, and throws', async () => {
     // Prepare: 250 good NDJSON lines, then a broken one
     const good = rideFile(Array.from({ length: 250 }, (_, i) => rawRide(i)), 'ndjson');
