@@ -1,15 +1,24 @@
 import type { S3Event } from 'aws-lambda';
 import { isRideFileKey, type Manifest } from '@rydes/ride-model';
+import { isContinuationEvent, type ContinuationEvent } from './continuation';
 import { IngestEventError, IngestFileError } from './errors';
 import { ingestFile, type IngestDeps } from './ingest-file';
 
 /**
  * Ingests every ride file of an S3 event, one after another (each is already streamed with
- * several SQS calls in flight). Keys outside `raw/` or with other suffixes are skipped with a
- * log line. A failed file does not stop the others; at the end {@link IngestEventError} is
- * thrown so AWS retries the event (safe: every key and message is deterministic).
+ * several SQS calls in flight), or the rest of one file for a continuation event. Keys outside
+ * `raw/` or with other suffixes are skipped with a log line. A failed file does not stop the
+ * others; at the end {@link IngestEventError} is thrown so AWS retries the event (safe: every
+ * key and message is deterministic). Returns the manifests of the files finished here.
  */
-export async function ingestEvent(event: S3Event, deps: IngestDeps): Promise<Manifest[]> {
+export async function ingestEvent(event: S3Event | ContinuationEvent, deps: IngestDeps): Promise<Manifest[]> {
+  if (isContinuationEvent(event)) {
+    const c = event.rydesContinuation;
+    const outcome = await ingestFile(deps, { bucket: c.bucket, key: c.key, eventEtag: c.etag }, c).catch((err: unknown) => {
+      throw new IngestEventError([err instanceof IngestFileError ? err : new IngestFileError(c.bucket, c.key, undefined, err)]);
+    });
+    return 'manifest' in outcome ? [outcome.manifest] : [];
+  }
   const manifests: Manifest[] = [];
   const failures: IngestFileError[] = [];
   for (const record of event.Records ?? []) {
@@ -20,7 +29,8 @@ export async function ingestEvent(event: S3Event, deps: IngestDeps): Promise<Man
       continue;
     }
     try {
-      manifests.push(await ingestFile(deps, { bucket, key, eventEtag: record.s3.object.eTag }));
+      const outcome = await ingestFile(deps, { bucket, key, eventEtag: record.s3.object.eTag });
+      if ('manifest' in outcome) manifests.push(outcome.manifest);
     } catch (err) {
       failures.push(err instanceof IngestFileError ? err : new IngestFileError(bucket, key, undefined, err));
     }

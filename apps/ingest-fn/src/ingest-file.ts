@@ -3,7 +3,8 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { emitMetrics, openObject, putObject, sendMessages, type Logger, type MetricsInput, type SendStats } from '@rydes/aws-adapters';
 import { Chunker, encodeMessage, objectKeys, parseRides, RideParseError, validateRide, type Manifest, type RawRecord, type SourceRef } from '@rydes/ride-model';
 import type { IngestConfig } from './config';
-import { IngestFileError } from './errors';
+import type { Continuation } from './continuation';
+import { IngestFileError, ObjectChangedError } from './errors';
 import { RejectsWriter } from './rejects-writer';
 
 export interface IngestDeps {
@@ -13,7 +14,14 @@ export interface IngestDeps {
   logger: Logger;
   metrics?: (input: MetricsInput) => void;
   now?: () => Date;
+  /** Time left in this invocation (Lambda's `context.getRemainingTimeInMillis`). */
+  remainingMs?: () => number;
+  /** Starts a continuation; without it a file is read to the end in one invocation. */
+  handOff?: (continuation: Continuation) => Promise<void>;
 }
+
+/** A file either finished (manifest written) or was handed to a continuation. */
+export type IngestOutcome = { manifest: Manifest } | { continuation: Continuation };
 
 /** Running counts of one file; `lastIndex`/`lastByteOffset` place a failure. */
 interface Progress {
@@ -23,6 +31,16 @@ interface Progress {
   droppedFields: number;
   lastIndex: number;
   lastByteOffset: number;
+  /** Chunks completed before `resumeAt`: sent by earlier parts, replayed here without sending. */
+  replayedChunks: number;
+  /** Set when this invocation stops early: the index the continuation starts at. */
+  handOffAt?: number;
+}
+
+/** Where sending starts and when to stop. */
+interface Plan {
+  resumeAt: number;
+  shouldHandOff: () => boolean;
 }
 
 /**
@@ -31,15 +49,24 @@ interface Progress {
  * (parse error, S3 or SQS error) the manifest records the error and {@link IngestFileError} is
  * thrown; chunks sent before it stay valid and `manifest.chunks` counts them.
  */
-export async function ingestFile(deps: IngestDeps, object: { bucket: string; key: string; eventEtag?: string }): Promise<Manifest> {
+export async function ingestFile(
+  deps: IngestDeps,
+  object: { bucket: string; key: string; eventEtag?: string },
+  resume?: Continuation,
+): Promise<IngestOutcome> {
   const { s3, sqs, config } = deps;
   const now = deps.now ?? (() => new Date());
-  const startedAt = now();
+  const startedAt = resume ? new Date(resume.startedAt) : now();
   const log = deps.logger.child({ source: `s3://${object.bucket}/${object.key}` });
 
   let opened;
   try {
-    opened = await openObject(s3, object.bucket, object.key);
+    opened = await openObject(s3, object.bucket, object.key, resume && { ifMatch: resume.etag });
+    // Real S3 answers 412 to If-Match already; S3-compatible servers may not (s3rver ignores it).
+    if (resume && opened.etag !== resume.etag) {
+      opened.body.destroy();
+      throw new ObjectChangedError(object.key, resume.etag, opened.etag);
+    }
   } catch (err) {
     const manifestKey = object.eventEtag ? await writeFailureManifest(deps, object, object.eventEtag, startedAt, err, log) : undefined;
     throw new IngestFileError(object.bucket, object.key, manifestKey, err);
@@ -47,14 +74,19 @@ export async function ingestFile(deps: IngestDeps, object: { bucket: string; key
 
   const source: SourceRef = { bucket: object.bucket, key: object.key, etag: opened.etag };
   const keys = objectKeys(source);
-  const progress: Progress = { total: 0, valid: 0, rejected: 0, droppedFields: 0, lastIndex: -1, lastByteOffset: 0 };
+  const progress: Progress = { total: 0, valid: 0, rejected: 0, droppedFields: 0, lastIndex: -1, lastByteOffset: 0, replayedChunks: 0 };
+  const { handOff, remainingMs } = deps;
+  const plan: Plan = {
+    resumeAt: resume?.nextIndex ?? 0,
+    shouldHandOff: () => handOff !== undefined && remainingMs !== undefined && remainingMs() < config.continueBelowMs,
+  };
   const rejects = new RejectsWriter(s3, object.bucket, keys.rejects);
   const stats: SendStats = { sent: 0, calls: 0, retries: 0 };
   let failure: unknown;
   try {
     const records = parseRides(opened.body);
     const chunker = new Chunker({ source, ridesPerMessage: config.ridesPerMessage });
-    await sendMessages(sqs, config.outputQueue, messages(records, chunker, rejects, progress), { stats });
+    await sendMessages(sqs, config.outputQueue, messages(records, chunker, rejects, progress, plan), { stats });
   } catch (err) {
     failure = err;
   } finally {
@@ -62,6 +94,15 @@ export async function ingestFile(deps: IngestDeps, object: { bucket: string; key
   }
   try {
     await rejects.close();
+    if (failure === undefined && progress.handOffAt !== undefined && handOff) {
+      const continuation: Continuation = {
+        v: 1, bucket: object.bucket, key: object.key, etag: opened.etag,
+        nextIndex: progress.handOffAt, part: (resume?.part ?? 0) + 1, startedAt: startedAt.toISOString(),
+      };
+      await handOff(continuation);
+      log.info({ nextIndex: continuation.nextIndex, part: continuation.part, sentChunks: stats.sent, ms: now().getTime() - startedAt.getTime() }, 'time running out: rest of the file handed to a continuation');
+      return { continuation };
+    }
   } catch (err) {
     failure ??= err;
   }
@@ -73,8 +114,8 @@ export async function ingestFile(deps: IngestDeps, object: { bucket: string; key
     total: progress.total,
     valid: progress.valid,
     rejected: progress.rejected,
-    // Counted from SQS's answers: the chunks it accepted, a prefix 0..chunks-1 after a parse error.
-    chunks: stats.sent,
+    // Counted from SQS's answers (plus earlier parts'): a prefix 0..chunks-1 after a parse error.
+    chunks: progress.replayedChunks + stats.sent,
     ridesPerMessage: config.ridesPerMessage,
     droppedFields: progress.droppedFields,
     startedAt: startedAt.toISOString(),
@@ -94,14 +135,16 @@ export async function ingestFile(deps: IngestDeps, object: { bucket: string; key
     throw new IngestFileError(object.bucket, object.key, keys.manifest, failure);
   }
   log.info(summary, 'ride file ingested');
-  return manifest;
+  return { manifest };
 }
 
 /**
- * Encoded fan-out messages of a file, produced only as fast as they are sent. On a parse error
- * the open chunk is still emitted (its rides are valid), then the error propagates.
+ * Encoded fan-out messages of a file, produced only as fast as they are sent. Records before
+ * `plan.resumeAt` are replayed (validated, chunked, rejects rewritten) but not sent. The file is
+ * only ever left just after a completed chunk, so a continuation chunks exactly as one run would.
+ * On a parse error the open chunk is still emitted (its rides are valid), then the error propagates.
  */
-async function* messages(records: AsyncIterable<RawRecord>, chunker: Chunker, rejects: RejectsWriter, progress: Progress): AsyncGenerator<string> {
+async function* messages(records: AsyncIterable<RawRecord>, chunker: Chunker, rejects: RejectsWriter, progress: Progress, plan: Plan): AsyncGenerator<string> {
   try {
     for await (const raw of records) {
       progress.total++;
@@ -115,7 +158,17 @@ async function* messages(records: AsyncIterable<RawRecord>, chunker: Chunker, re
       }
       progress.valid++;
       progress.droppedFields += result.dropped.length;
-      for (const message of chunker.push(raw.index, result.ride)) yield encodeMessage(message);
+      const done = chunker.push(raw.index, result.ride);
+      for (const message of done) {
+        if (message.firstIndex < plan.resumeAt) progress.replayedChunks++;
+        else yield encodeMessage(message);
+      }
+      const last = done[done.length - 1];
+      const nothingOpen = last !== undefined && last.firstIndex + last.rides.length - 1 === raw.index;
+      if (nothingOpen && raw.index >= plan.resumeAt && plan.shouldHandOff()) {
+        progress.handOffAt = raw.index + 1;
+        return;
+      }
     }
   } catch (err) {
     const last = chunker.flush();

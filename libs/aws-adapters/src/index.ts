@@ -6,6 +6,7 @@ export * from './put-object';
 export * from './list-keys';
 export * from './s3-uri';
 export * from './send-messages';
+export * from './invoke';
 export * from './logger';
 export * from './metrics';
 export * from './request-counter';
