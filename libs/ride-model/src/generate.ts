@@ -18,7 +18,7 @@ export interface GenerateOptions {
   count: number;
   /** Any integer; the same seed gives the same records, byte for byte once written. */
   seed: number;
-  /** Share of records made invalid, in [0, 1]; default 0 (generateRecords only). */
+  /** Share of records made invalid, in [0, 1]; default 0. */
   invalidRate?: number;
 }
 
@@ -65,14 +65,25 @@ function checkOptions({ count, seed, invalidRate = 0 }: GenerateOptions): void {
  * destination, R = 6371 km); `distance` is that step in metres. statustime is a random second of
  * 2018 with milliseconds; healthpoints and magicpoints are integers 0–10,000; fieldservice is 1
  * with probability 0.9 at 0 healthpoints falling to 0.1 at 10,000. Coordinates and distance are
- * rounded to 6 decimals.
+ * rounded to 6 decimals. With `invalidRate` > 0, that share of records comes out broken, as
+ * {@link generateRecords} describes (use that to know which and why).
  *
  * @example
  * const rides = [...generateRides({ count: 3, seed: 42 })];
  * rides[0].name; // one of UNICORNS
  */
-export function* generateRides(options: GenerateOptions): Generator<Ride> {
+export function generateRides(options: { count: number; seed: number; invalidRate?: 0 }): Generator<Ride>;
+export function generateRides(options: GenerateOptions): Generator<Ride | Record<string, unknown>>;
+export function generateRides(options: GenerateOptions): Generator<Ride | Record<string, unknown>> {
   checkOptions(options);
+  return options.invalidRate ? recordsOnly(generateRecords(options)) : validRides(options);
+}
+
+function* recordsOnly(generated: Iterable<GeneratedRecord>): Generator<Ride | Record<string, unknown>> {
+  for (const g of generated) yield g.record;
+}
+
+function* validRides(options: GenerateOptions): Generator<Ride> {
   const rng = mulberry32(options.seed);
   const walks = UNICORNS.map(() => ({ latitude: START.latitude as number, longitude: START.longitude as number, bearing: rng() * 2 * Math.PI }));
   for (let i = 0; i < options.count; i++) {
@@ -124,7 +135,7 @@ export function* generateRecords(options: GenerateOptions): Generator<GeneratedR
   const rate = options.invalidRate ?? 0;
   const rng = mulberry32(options.seed ^ 0x5bd1e995);
   let index = 0;
-  for (const ride of generateRides(options)) {
+  for (const ride of validRides(options)) {
     if (rate > 0 && rng() < rate) {
       const breakage = BREAKAGES[Math.floor(rng() * BREAKAGES.length)];
       const record: Record<string, unknown> = { ...ride };
@@ -198,10 +209,5 @@ export function writeRides(records: Iterable<object>, options: WriteOptions): Re
  */
 export function generateRideFile(options: GenerateOptions & WriteOptions): Readable {
   checkOptions(options);
-  return writeRides(
-    (function* () {
-      for (const generated of generateRecords(options)) yield generated.record;
-    })(),
-    options,
-  );
+  return writeRides(recordsOnly(generateRecords(options)), options);
 }

@@ -109,6 +109,13 @@ describe('generateRecords with invalidRate', () => {
       else expect(r.record).toEqual(plain[r.index]);
     }
   });
+
+  it('gives generateRides the same records when it is asked for an invalidRate', () => {
+    const viaRides = [...generateRides({ count: 2000, seed: 5, invalidRate: 0.1 })];
+    const viaRecords = [...generateRecords({ count: 2000, seed: 5, invalidRate: 0.1 })].map((r) => r.record);
+    expect(viaRides).toEqual(viaRecords);
+    expect(viaRides.filter((r) => !validateRide(r).ok).length).toBeGreaterThan(150);
+  });
 });
 
 describe('writeRides', () => {
