@@ -1,7 +1,12 @@
 import { stringify } from 'csv-stringify/sync';
 import { ProcessedRow } from './types';
 
-/** processed/ CSV columns, in order; the first nine match the workshop's Athena table. */
+/**
+ * processed/ CSV columns, in order; the first nine match the workshop's Athena table.
+ *
+ * @example
+ * CSV_COLUMNS.join(','); // the header line of every processed/ object
+ */
 export const CSV_COLUMNS = [
   'distance',
   'healthpoints',

@@ -2,9 +2,19 @@ import { ChunkerError, EnvelopeError } from './errors';
 import { FanoutMessage, Ride, SourceRef } from './types';
 import { validateRide } from './validate';
 
-/** Default rides per fan-out message (`RIDES_PER_MESSAGE`). */
+/**
+ * Default rides per fan-out message (`RIDES_PER_MESSAGE`).
+ *
+ * @example
+ * const ridesPerMessage = Number(process.env.RIDES_PER_MESSAGE ?? DEFAULT_RIDES_PER_MESSAGE);
+ */
 export const DEFAULT_RIDES_PER_MESSAGE = 100;
-/** Default ceiling of an encoded message, in bytes; SQS allows 256 KiB per message. */
+/**
+ * Default ceiling of an encoded message, in bytes; SQS allows 256 KiB per message.
+ *
+ * @example
+ * new Chunker({ source, maxBytes: DEFAULT_MAX_MESSAGE_BYTES });
+ */
 export const DEFAULT_MAX_MESSAGE_BYTES = 200 * 1024;
 
 /**

@@ -1,4 +1,9 @@
-/** Base class of every error thrown by `@rydes/ride-model`; catch this to catch them all. */
+/**
+ * Base class of every error thrown by `@rydes/ride-model`; catch this to catch them all.
+ *
+ * @example
+ * if (e instanceof RideModelError) log.warn({ kind: e.name }, e.message);
+ */
 export class RideModelError extends Error {
   constructor(message: string) {
     super(message);

@@ -3,9 +3,19 @@ import { createGzip } from 'node:zlib';
 import { GeneratorOptionsError } from './errors';
 import { Ride } from './types';
 
-/** The workshop producer's starting point: 40.749167, -73.985184 (Midtown Manhattan). */
+/**
+ * The workshop producer's starting point: 40.749167, -73.985184 (Midtown Manhattan).
+ *
+ * @example
+ * const { latitude, longitude } = START;
+ */
 export const START = { latitude: 40.749167, longitude: -73.985184 } as const;
-/** Unicorns of the generated fleet; each walks on its own bearing. */
+/**
+ * Unicorns of the generated fleet; each walks on its own bearing.
+ *
+ * @example
+ * UNICORNS.includes(ride.name as (typeof UNICORNS)[number]);
+ */
 export const UNICORNS = ['Shadowfax', 'Rocinante', 'Bucephalus', 'Blossom', 'Sparkles', 'Twilight', 'Epona', 'Artax'] as const;
 
 const EARTH_RADIUS_M = 6371000;

@@ -1,8 +1,8 @@
 export * from './types';
 export * from './errors';
-export * from './parse';
-export * from './normalise';
-export * from './validate';
+export { parseRides, DEFAULT_MAX_DEPTH, DEFAULT_MAX_RECORD_BYTES, type ParseOptions } from './parse';
+export { normaliseRecord, RIDE_FIELDS, type NormalisedRecord, type RideField } from './normalise';
+export { validateRide, MAX_NAME_LENGTH } from './validate';
 export * from './envelope';
 export * from './keys';
 export * from './csv';

@@ -1,9 +1,19 @@
 import { ObjectKeyError } from './errors';
 import { SourceRef } from './types';
 
-/** Prefix of input objects. */
+/**
+ * Prefix of input objects.
+ *
+ * @example
+ * key.startsWith(RAW_PREFIX);
+ */
 export const RAW_PREFIX = 'raw/';
-/** Suffixes of ride files, longest first so `.json.gz` wins over `.json`. Case-sensitive, like S3 filters. */
+/**
+ * Suffixes of ride files, longest first so `.json.gz` wins over `.json`. Case-sensitive, like S3 filters.
+ *
+ * @example
+ * RIDE_FILE_SUFFIXES.map((suffix) => ({ prefix: RAW_PREFIX, suffix })); // S3 notification filters
+ */
 export const RIDE_FILE_SUFFIXES = ['.json.gz', '.ndjson', '.json'] as const;
 
 /** Output keys derived from one ride file (ARCHITECTURE.md, "Keys in the bucket"). */

@@ -1,4 +1,9 @@
-/** The fields of a ride, lower-case, in CSV column order. */
+/**
+ * The fields of a ride, lower-case, in CSV column order.
+ *
+ * @example
+ * RIDE_FIELDS.includes('latitude'); // true
+ */
 export const RIDE_FIELDS = ['distance', 'healthpoints', 'latitude', 'longitude', 'magicpoints', 'name', 'statustime', 'fieldservice'] as const;
 
 export type RideField = (typeof RIDE_FIELDS)[number];

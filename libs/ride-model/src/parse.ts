@@ -4,9 +4,19 @@ import { RideParseError } from './errors';
 import { RecordSplitter } from './record-splitter';
 import { RawRecord } from './types';
 
-/** Records larger than this many bytes are skipped and rejected (ARCHITECTURE.md). */
+/**
+ * Records larger than this many bytes are skipped and rejected (ARCHITECTURE.md).
+ *
+ * @example
+ * parseRides(stream, { maxRecordBytes: DEFAULT_MAX_RECORD_BYTES });
+ */
 export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024;
-/** A ride is one level deep; anything nested deeper than this is skipped and rejected. */
+/**
+ * A ride is one level deep; anything nested deeper than this is skipped and rejected.
+ *
+ * @example
+ * parseRides(stream, { maxDepth: DEFAULT_MAX_DEPTH });
+ */
 export const DEFAULT_MAX_DEPTH = 64;
 
 export interface ParseOptions {

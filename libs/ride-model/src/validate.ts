@@ -1,7 +1,12 @@
 import { FieldSlots, readFields } from './normalise';
 import { Ride, SkippedRecord, ValidationResult } from './types';
 
-/** Longest accepted ride name, in UTF-16 code units. */
+/**
+ * Longest accepted ride name, in UTF-16 code units.
+ *
+ * @example
+ * name.length <= MAX_NAME_LENGTH;
+ */
 export const MAX_NAME_LENGTH = 256;
 
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
