@@ -75,20 +75,17 @@ function describeByte(c: number): string {
   return c >= 0x20 && c < 0x7f ? `'${String.fromCharCode(c)}'` : `byte 0x${c.toString(16).padStart(2, '0')}`;
 }
 
-/** Index of the first byte where `bytes` stops being valid UTF-8 (slow path, errors only). */
+/** Index of the first byte of the first invalid UTF-8 sequence (error path only, linear). */
 function firstInvalidUtf8(bytes: Buffer): number {
-  let lo = 0;
-  let hi = bytes.length;
-  // isUtf8 of a prefix fails iff it contains an invalid sequence or ends mid-sequence; a
-  // binary search finds the shortest failing prefix, then back off to the sequence start.
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (isUtf8(bytes.subarray(0, mid + 1))) lo = mid + 1;
-    else hi = mid;
+  let i = 0;
+  while (i < bytes.length) {
+    const c = bytes[i];
+    const length = c < 0x80 ? 1 : (c & 0xe0) === 0xc0 ? 2 : (c & 0xf0) === 0xe0 ? 3 : (c & 0xf8) === 0xf0 ? 4 : 0;
+    // isUtf8 on one character also rules out overlong forms, surrogates and code points > U+10FFFF.
+    if (length === 0 || !isUtf8(bytes.subarray(i, i + length)) || i + length > bytes.length) return i;
+    i += length;
   }
-  let at = lo;
-  while (at > 0 && (bytes[at] & 0xc0) === 0x80 && lo - at < 3) at--;
-  return isUtf8(bytes.subarray(0, at)) ? at : lo;
+  return bytes.length;
 }
 
 /**

@@ -204,6 +204,31 @@ describe('parseRides: hostile inputs and their defined outcomes', () => {
     expect(error?.message).toMatch(/not valid UTF-8/);
   });
 
+  it.each([
+    ['a lone continuation byte', [0x80]],
+    ['a truncated 3-byte sequence', [0xe2, 0x82]],
+    ['an overlong encoding of /', [0xc0, 0xaf]],
+    ['an encoded surrogate', [0xed, 0xa0, 0x80]],
+    ['a code point above U+10FFFF', [0xf4, 0x90, 0x80, 0x80]],
+  ])('points at %s after valid multi-byte characters', async (_label, bad) => {
+    // Prepare
+    const head = Buffer.from('{"name":"é🦄€');
+    const file = Buffer.concat([head, Buffer.from(bad), Buffer.from('"}')]);
+
+    // Act
+    const { error } = await collectRides(file, 3);
+
+    // Assess
+    expect(error).toBeInstanceOf(RideParseError);
+    expect(error?.byteOffset).toBe(head.length);
+  });
+
+  it('accepts a genuine U+FFFD in a name', async () => {
+    const { records, error } = await collectRides(JSON.stringify([aRide({ name: 'repl\uFFFDacement' })]), 4);
+    expect(error).toBeUndefined();
+    expect(records[0].record).toEqual(aRide({ name: 'repl\uFFFDacement' }));
+  });
+
   it('accepts multi-byte UTF-8 split across chunk boundaries', async () => {
     const text = JSON.stringify([aRide({ name: '🦄 Ünïcödé' })]);
     const { records, error } = await collectRides(text, 1);
