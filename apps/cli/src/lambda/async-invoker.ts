@@ -1,0 +1,103 @@
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { FunctionPool, InvokeOutcome } from './pool';
+
+export interface AsyncInvokerOptions {
+  sqs: SQSClient;
+  /** The function's on-failure destination (Lambda's DLQ setting for async invocations). */
+  deadLetterQueueUrl: string;
+  /** Lambda retries a failed async invocation twice. */
+  retries?: number;
+  /** Delays before each retry, ms. Lambda waits ~1 min then ~2 min; local runs wait less. */
+  retryDelaysMs?: number[];
+}
+
+export interface AsyncInvokerStats {
+  invoked: number;
+  succeeded: number;
+  retries: number;
+  deadLettered: number;
+  pending: number;
+}
+
+/**
+ * Lambda's asynchronous invocation (how S3 notifications reach a function): the event is
+ * queued, a failed invocation is retried twice after a delay, and an event that still fails is
+ * sent to the dead-letter queue with Lambda's message attributes (RequestID, ErrorCode,
+ * ErrorMessage).
+ * @example
+ * const invoker = new AsyncInvoker(ingestPool, { sqs, deadLetterQueueUrl });
+ * local.onObjectCreated((event) => invoker.invoke(event));
+ */
+export class AsyncInvoker {
+  readonly stats: AsyncInvokerStats = { invoked: 0, succeeded: 0, retries: 0, deadLettered: 0, pending: 0 };
+  /** Final outcome per event, in completion order (for summaries and tests). */
+  readonly failures: Array<{ event: unknown; outcome: InvokeOutcome }> = [];
+  private readonly settled = new Set<Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly pool: FunctionPool, private readonly options: AsyncInvokerOptions) {}
+
+  /** Queues the event and returns at once, as `InvocationType: 'Event'` does. */
+  invoke(event: unknown): void {
+    this.stats.invoked++;
+    this.stats.pending++;
+    const run = this.attempt(event, 0).finally(() => {
+      this.stats.pending--;
+      this.settled.delete(run);
+    });
+    this.settled.add(run);
+  }
+
+  /** Resolves once every queued event has succeeded or reached the DLQ. */
+  async drain(): Promise<void> {
+    while (this.settled.size) await Promise.all([...this.settled]);
+  }
+
+  /** Cancels pending retries (shutdown). */
+  stop(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private async attempt(event: unknown, attempt: number): Promise<void> {
+    const outcome = await this.pool.invoke(event);
+    if (outcome.ok) {
+      this.stats.succeeded++;
+      return;
+    }
+    const retries = this.options.retries ?? 2;
+    if (attempt < retries) {
+      this.stats.retries++;
+      const delays = this.options.retryDelaysMs ?? [1000, 2000];
+      await this.sleep(delays[Math.min(attempt, delays.length - 1)]);
+      return this.attempt(event, attempt + 1);
+    }
+    this.failures.push({ event, outcome });
+    await this.deadLetter(event, outcome);
+  }
+
+  private async deadLetter(event: unknown, outcome: InvokeOutcome & { ok: false }): Promise<void> {
+    await this.options.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.options.deadLetterQueueUrl,
+        MessageBody: JSON.stringify(event),
+        MessageAttributes: {
+          RequestID: { DataType: 'String', StringValue: outcome.awsRequestId },
+          ErrorCode: { DataType: 'Number', StringValue: '200' },
+          ErrorMessage: { DataType: 'String', StringValue: `${outcome.errorType}: ${outcome.errorMessage}`.slice(0, 1000) },
+        },
+      }),
+    );
+    this.stats.deadLettered++;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        resolve();
+      }, ms);
+      this.timers.add(timer);
+    });
+  }
+}

@@ -1,0 +1,176 @@
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { Consumer } from 'sqs-consumer';
+import type { FunctionPool } from './pool';
+
+export interface EventSourceOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  region: string;
+  /** Pollers, each handing one batch at a time to the function (Lambda scales pollers too). */
+  pollers: number;
+  /** ≤ 10, SQS's ReceiveMessage limit and Lambda's default batch size. */
+  batchSize?: number;
+  /**
+   * Long-poll wait, s. local-aws-sqs holds a receive until the batch is full or the wait ends
+   * (real SQS returns as soon as any message is there), so a short wait bounds the tail latency.
+   */
+  waitTimeSeconds?: number;
+  /** Called after each batch with what it did, for progress. */
+  onBatch?: (batch: BatchReport) => void;
+}
+
+export interface BatchReport {
+  received: number;
+  deleted: number;
+  failed: number;
+  /** The invocation failed as a whole (exception, timeout, crash, bad response). */
+  wholeBatchFailed: boolean;
+  errorMessage?: string;
+  /** Bodies of the messages deleted (processed successfully). */
+  deletedBodies: string[];
+}
+
+export interface EventSourceStats {
+  batches: number;
+  received: number;
+  deleted: number;
+  itemFailures: number;
+  wholeBatchFailures: number;
+  inFlight: number;
+}
+
+/** A received message as the function sees it, in AWS's exact SQS event shape. */
+export function toSqsRecord(message: Message, queueArn: string, region: string): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? 'AIDAIENQZJOLO23YVJ4VO',
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      ...(attributes.AWSTraceHeader && { AWSTraceHeader: attributes.AWSTraceHeader }),
+    },
+    messageAttributes: Object.fromEntries(
+      Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [
+        name,
+        {
+          dataType: value.DataType ?? 'String',
+          ...(value.StringValue !== undefined && { stringValue: value.StringValue }),
+          ...(value.BinaryValue !== undefined && { binaryValue: Buffer.from(value.BinaryValue).toString('base64') }),
+          stringListValues: [],
+          binaryListValues: [],
+        },
+      ]),
+    ),
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: region,
+  };
+}
+
+/**
+ * Which messages of a batch may be deleted, given the function's outcome, with Lambda's
+ * ReportBatchItemFailures rules: an exception fails the whole batch; a response naming an
+ * unknown or empty itemIdentifier fails the whole batch; otherwise all but the named ones
+ * succeeded.
+ * @example
+ * toDelete(messages, { ok: true, result: { batchItemFailures: [{ itemIdentifier: 'id-3' }] } });
+ */
+export function toDelete(messages: Message[], outcome: { ok: boolean; result?: unknown }): Message[] | undefined {
+  if (!outcome.ok) return undefined;
+  const response = outcome.result as { batchItemFailures?: Array<{ itemIdentifier?: unknown }> } | null;
+  const failures = response?.batchItemFailures ?? [];
+  if (!Array.isArray(failures)) return undefined;
+  const ids = new Set(messages.map((m) => m.MessageId));
+  const failed = new Set<string>();
+  for (const failure of failures) {
+    const id = failure?.itemIdentifier;
+    if (typeof id !== 'string' || !ids.has(id)) return undefined;
+    failed.add(id);
+  }
+  return messages.filter((m) => !failed.has(m.MessageId ?? ''));
+}
+
+/** local-aws-sqs may hand out the same message twice in one long poll; keep its last receipt. */
+function distinct(messages: Message[]): Message[] {
+  const byId = new Map<string, Message>();
+  for (const message of messages) byId.set(message.MessageId ?? '', message);
+  return [...byId.values()];
+}
+
+/**
+ * Lambda's SQS event source mapping: pollers long-poll the queue, hand batches of ≤ 10 messages
+ * to the function as an SQS event, delete the successful ones (DeleteMessageBatch) and leave the
+ * failed ones to come back after the visibility timeout, until the queue's redrive policy moves
+ * them to the DLQ.
+ * @example
+ * const source = new SqsEventSource(transformPool, { sqs, queueUrl, queueArn, region, pollers: 2 });
+ * source.start();
+ * await source.stop();
+ */
+export class SqsEventSource {
+  readonly stats: EventSourceStats = { batches: 0, received: 0, deleted: 0, itemFailures: 0, wholeBatchFailures: 0, inFlight: 0 };
+  private readonly consumers: Consumer[];
+
+  constructor(private readonly pool: FunctionPool, private readonly options: EventSourceOptions) {
+    this.consumers = Array.from({ length: Math.max(1, options.pollers) }, () =>
+      Consumer.create({
+        queueUrl: options.queueUrl,
+        sqs: options.sqs,
+        batchSize: options.batchSize ?? 10,
+        waitTimeSeconds: options.waitTimeSeconds ?? 1,
+        attributeNames: ['All'],
+        messageSystemAttributeNames: ['All'],
+        messageAttributeNames: ['All'],
+        strictReturn: true,
+        handleMessageBatch: (messages) => this.handleBatch(messages),
+      }),
+    );
+    // Receive/delete errors are retried by the next poll; a closed server at shutdown is expected.
+    for (const consumer of this.consumers) consumer.on('error', () => undefined);
+    for (const consumer of this.consumers) consumer.on('processing_error', () => undefined);
+  }
+
+  start(): void {
+    for (const consumer of this.consumers) consumer.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const consumer of this.consumers) consumer.stop({ abort: true });
+  }
+
+  private async handleBatch(received: Message[]): Promise<Message[]> {
+    const messages = distinct(received);
+    const { queueArn, region } = this.options;
+    const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, queueArn, region)) };
+    this.stats.batches++;
+    this.stats.received += messages.length;
+    this.stats.inFlight += messages.length;
+    try {
+      const outcome = await this.pool.invoke(event);
+      const deletable = toDelete(messages, outcome);
+      const deleted = deletable ?? [];
+      const report: BatchReport = {
+        received: messages.length,
+        deleted: deleted.length,
+        failed: messages.length - deleted.length,
+        wholeBatchFailed: deletable === undefined,
+        errorMessage: outcome.ok ? undefined : `${outcome.errorType}: ${outcome.errorMessage}`,
+        deletedBodies: deleted.map((m) => m.Body ?? ''),
+      };
+      this.stats.deleted += report.deleted;
+      if (report.wholeBatchFailed) this.stats.wholeBatchFailures++;
+      else this.stats.itemFailures += report.failed;
+      this.options.onBatch?.(report);
+      return deleted;
+    } finally {
+      this.stats.inFlight -= messages.length;
+    }
+  }
+}

@@ -1,0 +1,210 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BundleNotFoundError } from '../errors';
+import type { HostReply, InvokeRequest } from './protocol';
+
+export interface FunctionConfig {
+  /** Lambda function name, e.g. `rydes-transform`. */
+  name: string;
+  /** The built bundle, e.g. `dist/apps/transform-fn/main.js`. */
+  bundle: string;
+  /** The function's own environment (OUTPUT_BUCKET, …), as the stack sets it. */
+  environment: Record<string, string>;
+  timeoutSeconds: number;
+  memoryMb: number;
+  /** Execution environments that may run at once (Lambda's concurrency). */
+  maxConcurrency: number;
+  /** Where the environments' stdout/stderr go: a file descriptor (function log) or 'inherit'. */
+  logFd: number | 'inherit';
+}
+
+export type InvokeOutcome =
+  | { ok: true; result: unknown; awsRequestId: string; durationMs: number }
+  | { ok: false; errorType: string; errorMessage: string; awsRequestId: string; durationMs: number };
+
+interface Environment {
+  child: ChildProcess;
+  ready: Promise<void>;
+  busy: boolean;
+  pending?: { id: number; settle: (reply: HostReply | { type: 'exit'; reason: string }) => void };
+}
+
+/** The host entry: the bundled host.js beside the CLI bundle, else the TypeScript source via tsx. */
+function hostEntry(): { path: string; execArgv: string[] } {
+  const built = join(__dirname, 'host.js');
+  if (existsSync(built)) return { path: built, execArgv: [] };
+  return { path: join(__dirname, 'host.ts'), execArgv: ['--import', 'tsx'] };
+}
+
+/**
+ * Lambda's execution model for one function on this machine: each execution environment is a
+ * child process that `require`s the built bundle once (cold start) and then runs one invocation
+ * at a time; environments are created on demand up to `maxConcurrency` and reused while warm.
+ * A timeout or crash kills the environment, as Lambda does.
+ * @example
+ * const pool = new FunctionPool({ name: 'rydes-transform', bundle, environment, timeoutSeconds: 30,
+ *   memoryMb: 1024, maxConcurrency: 2, logFd: 'inherit' });
+ * const outcome = await pool.invoke(sqsEvent);
+ * await pool.close();
+ */
+export class FunctionPool {
+  private readonly environments: Environment[] = [];
+  private readonly waiting: Array<() => void> = [];
+  private nextId = 1;
+  private closed = false;
+  invocations = 0;
+  coldStarts = 0;
+
+  constructor(readonly config: FunctionConfig) {
+    if (!existsSync(config.bundle)) throw new BundleNotFoundError(config.name, config.bundle);
+  }
+
+  async invoke(event: unknown): Promise<InvokeOutcome> {
+    const environment = await this.acquire();
+    const awsRequestId = randomUUID();
+    const started = Date.now();
+    this.invocations++;
+    try {
+      await environment.ready;
+      const reply = await this.exchange(environment, event, awsRequestId, started + this.config.timeoutSeconds * 1000);
+      const durationMs = Date.now() - started;
+      if (reply.type === 'result') return { ok: true, result: reply.result, awsRequestId, durationMs };
+      if (reply.type === 'error') {
+        return { ok: false, errorType: reply.errorType, errorMessage: reply.errorMessage, awsRequestId, durationMs };
+      }
+      const errorMessage = reply.type === 'exit' ? reply.reason : `unexpected reply ${reply.type}`;
+      return { ok: false, errorType: 'Runtime.ExitError', errorMessage, awsRequestId, durationMs };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return { ok: false, errorType: 'Runtime.InitError', errorMessage: message, awsRequestId, durationMs: Date.now() - started };
+    } finally {
+      this.release(environment);
+    }
+  }
+
+  /** Invocations running right now. */
+  get inFlight(): number {
+    return this.environments.filter((e) => e.busy).length;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.environments.map((e) => this.kill(e)));
+    this.environments.length = 0;
+  }
+
+  private acquire(): Promise<Environment> {
+    if (this.closed) return Promise.reject(new Error(`${this.config.name}: pool closed`));
+    const idle = this.environments.find((e) => !e.busy);
+    if (idle) {
+      idle.busy = true;
+      return Promise.resolve(idle);
+    }
+    if (this.environments.length < this.config.maxConcurrency) {
+      const created = this.spawn();
+      created.busy = true;
+      return Promise.resolve(created);
+    }
+    return new Promise((resolve) => this.waiting.push(() => resolve(this.acquire())));
+  }
+
+  private release(environment: Environment): void {
+    environment.busy = false;
+    this.waiting.shift()?.();
+  }
+
+  private spawn(): Environment {
+    const { config } = this;
+    const host = hostEntry();
+    const logStdio = config.logFd === 'inherit' ? 2 : config.logFd;
+    const child = fork(host.path, [], {
+      execArgv: host.execArgv,
+      stdio: ['ignore', logStdio, logStdio, 'ipc'],
+      env: lambdaEnvironment(config),
+    });
+    this.coldStarts++;
+    const environment: Environment = { child, busy: false, ready: Promise.resolve() };
+    environment.ready = new Promise<void>((resolve, reject) => {
+      const onReply = (reply: HostReply) => {
+        if (reply.type === 'ready') resolve();
+        else if (reply.type === 'init-error') reject(new Error(`${reply.errorType}: ${reply.errorMessage}`));
+        else if ((reply.type === 'result' || reply.type === 'error') && environment.pending?.id === reply.id) {
+          environment.pending.settle(reply);
+        }
+      };
+      child.on('message', onReply);
+      child.once('exit', (code, signal) => {
+        this.forget(environment);
+        const reason = `exited (code ${code}, signal ${signal})`;
+        reject(new Error(`${config.name}: execution environment ${reason} during init`));
+        environment.pending?.settle({ type: 'exit', reason: `execution environment ${reason}` });
+      });
+    });
+    // An init failure is reported to the invocation that waits for it; keep Node quiet here.
+    environment.ready.catch(() => undefined);
+    this.environments.push(environment);
+    return environment;
+  }
+
+  private exchange(environment: Environment, event: unknown, awsRequestId: string, deadlineMs: number) {
+    return new Promise<HostReply | { type: 'exit'; reason: string }>((resolve) => {
+      const id = this.nextId++;
+      const timer = setTimeout(() => {
+        // Lambda stops the environment at the deadline; the next invocation starts cold.
+        void this.kill(environment);
+        settle({ type: 'exit', reason: `Task timed out after ${this.config.timeoutSeconds}.00 seconds` });
+      }, Math.max(0, deadlineMs - Date.now()));
+      const settle = (reply: HostReply | { type: 'exit'; reason: string }) => {
+        clearTimeout(timer);
+        environment.pending = undefined;
+        resolve(reply);
+      };
+      environment.pending = { id, settle };
+      const request: InvokeRequest = { type: 'invoke', id, event, awsRequestId, deadlineMs };
+      environment.child.send(request);
+    });
+  }
+
+  private forget(environment: Environment): void {
+    const index = this.environments.indexOf(environment);
+    if (index >= 0) this.environments.splice(index, 1);
+  }
+
+  private kill(environment: Environment): Promise<void> {
+    this.forget(environment);
+    const { child } = environment;
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+}
+
+/** The variables Lambda's Node.js runtime sets, plus the function's own. */
+function lambdaEnvironment(config: FunctionConfig): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(
+    ['PATH', 'HOME', 'TMPDIR', 'NODE_OPTIONS'].flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])),
+  );
+  return {
+    ...inherited,
+    AWS_LAMBDA_FUNCTION_NAME: config.name,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(config.memoryMb),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${config.name}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]${randomUUID().replace(/-/g, '')}`,
+    AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9001',
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    LAMBDA_TASK_ROOT: join(config.bundle, '..'),
+    LAMBDA_RUNTIME_DIR: '/var/runtime',
+    _HANDLER: 'main.handler',
+    TZ: 'UTC',
+    LANG: 'en_US.UTF-8',
+    NODE_OPTIONS: process.env.NODE_OPTIONS ?? '',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...config.environment,
+    RYDES_LAMBDA_BUNDLE: config.bundle,
+  };
+}

@@ -1,0 +1,154 @@
+import { listKeys, openObject } from '@rydes/aws-adapters';
+import type { Manifest } from '@rydes/ride-model';
+import type { LocalStack, QueueDepth } from '../stack/local-stack';
+
+export interface SourceStatus {
+  /** The raw/ key uploaded. */
+  key: string;
+  manifestKey?: string;
+  manifest?: Manifest;
+  /** Distinct chunk numbers found in processed/ (only counted once the queues are quiet). */
+  chunksPresent?: number;
+  missingChunks?: number[];
+  /** The ingest invocation's final error when it went to the ingest DLQ. */
+  ingestError?: string;
+}
+
+export interface CompletionCheck {
+  /** Nothing more will happen by itself: ingests settled, fan-out queue empty, no batch running. */
+  settled: boolean;
+  /** Settled, every manifest without error and every chunk present in processed/. */
+  complete: boolean;
+  sources: SourceStatus[];
+  fanout: QueueDepth;
+  fanoutDlq: number;
+  ingestDlq: number;
+}
+
+/** `manifests/<stem>-<etag8>.json` → `<stem>-<etag8>`, the prefix of its processed/ chunks. */
+export function manifestBase(manifestKey: string): string {
+  return manifestKey.replace(/^manifests\//, '').replace(/\.json$/, '');
+}
+
+/** processed/<base>-<chunk:000000>.csv → chunk number, or undefined for another base. */
+export function chunkOf(key: string, base: string): number | undefined {
+  const prefix = `processed/${base}-`;
+  if (!key.startsWith(prefix) || !key.endsWith('.csv')) return undefined;
+  const digits = key.slice(prefix.length, -'.csv'.length);
+  return /^\d{6,}$/.test(digits) ? Number(digits) : undefined;
+}
+
+/**
+ * Decides when a run is over by looking, not by sleeping: manifests in manifests/ (one per
+ * ingested file, with its chunk count), chunk objects in processed/, the queues' attributes and
+ * the invocations still running.
+ */
+export class CompletionTracker {
+  private readonly manifests = new Map<string, { manifestKey: string; manifest: Manifest }>();
+  private readonly seenManifestKeys = new Set<string>();
+
+  constructor(private readonly stack: LocalStack, private readonly sourceKeys: string[]) {}
+
+  async check(): Promise<CompletionCheck> {
+    const { stack } = this;
+    const [fanout, fanoutDlq, ingestDlq] = await Promise.all([
+      stack.depth(stack.queues.fanout),
+      stack.depth(stack.queues.fanoutDlq),
+      stack.depth(stack.queues.ingestDlq),
+    ]);
+    await this.readNewManifests();
+    const ingestErrors = this.ingestErrors();
+    const sources: SourceStatus[] = this.sourceKeys.map((key) => ({
+      key,
+      ...this.manifests.get(key),
+      ...(ingestErrors.has(key) && { ingestError: ingestErrors.get(key) }),
+    }));
+    const quiet =
+      stack.ingest.stats.pending === 0 &&
+      fanout.visible + fanout.inFlight + fanout.delayed === 0 &&
+      stack.transform.stats.inFlight === 0;
+    const settled = quiet && sources.every((s) => s.manifest || s.ingestError);
+    if (settled) await this.countChunks(sources);
+    const complete =
+      settled && sources.every((s) => s.manifest && !s.manifest.error && s.missingChunks?.length === 0);
+    return {
+      settled,
+      complete,
+      sources,
+      fanout,
+      fanoutDlq: fanoutDlq.visible + fanoutDlq.inFlight + fanoutDlq.delayed,
+      ingestDlq: ingestDlq.visible + ingestDlq.inFlight + ingestDlq.delayed,
+    };
+  }
+
+  /** Manifests found so far, by source key. */
+  manifestFor(key: string): Manifest | undefined {
+    return this.manifests.get(key)?.manifest;
+  }
+
+  private async readNewManifests(): Promise<void> {
+    const { s3, bucket } = this.stack;
+    for await (const manifestKey of listKeys(s3, bucket, 'manifests/')) {
+      if (this.seenManifestKeys.has(manifestKey)) continue;
+      const { body } = await openObject(s3, bucket, manifestKey);
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk as Buffer);
+      const manifest = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Manifest;
+      this.seenManifestKeys.add(manifestKey);
+      const source = manifest.source.replace(/^s3:\/\/[^/]+\//, '');
+      const known = this.manifests.get(source);
+      if (!known || known.manifest.finishedAt < manifest.finishedAt) this.manifests.set(source, { manifestKey, manifest });
+    }
+  }
+
+  private ingestErrors(): Map<string, string> {
+    const errors = new Map<string, string>();
+    for (const { event, outcome } of this.stack.ingest.failures) {
+      const record = (event as { Records?: Array<{ s3?: { object?: { key?: string } } }> }).Records?.[0];
+      const key = decodeURIComponent((record?.s3?.object?.key ?? '').replace(/\+/g, ' '));
+      if (!outcome.ok) errors.set(key, `${outcome.errorType}: ${outcome.errorMessage}`);
+    }
+    return errors;
+  }
+
+  private async countChunks(sources: SourceStatus[]): Promise<void> {
+    const keys: string[] = [];
+    for await (const key of listKeys(this.stack.s3, this.stack.bucket, 'processed/')) keys.push(key);
+    for (const source of sources) {
+      if (!source.manifestKey || !source.manifest) continue;
+      const base = manifestBase(source.manifestKey);
+      const present = new Set<number>();
+      for (const key of keys) {
+        const chunk = chunkOf(key, base);
+        if (chunk !== undefined && chunk < source.manifest.chunks) present.add(chunk);
+      }
+      source.chunksPresent = present.size;
+      source.missingChunks = [];
+      for (let chunk = 0; chunk < source.manifest.chunks; chunk++) {
+        if (!present.has(chunk)) source.missingChunks.push(chunk);
+      }
+    }
+  }
+}
+
+/** One line per source that is not complete, for stall and failure messages. */
+export function describeMissing(check: CompletionCheck): string {
+  const lines: string[] = [];
+  for (const source of check.sources) {
+    if (source.ingestError) lines.push(`${source.key}: ingest failed after retries (${source.ingestError}); event in the ingest DLQ`);
+    else if (!source.manifest) lines.push(`${source.key}: no manifest yet (ingest still running or never triggered)`);
+    else if (source.manifest.error) lines.push(`${source.key}: ingest stopped at byte ${source.manifest.error.byteOffset}: ${source.manifest.error.message}`);
+    else if (source.missingChunks === undefined) lines.push(`${source.key}: ${source.manifest.chunks} chunks expected, not all written yet`);
+    else if (source.missingChunks.length) {
+      const shown = source.missingChunks.slice(0, 10).join(', ');
+      const more = source.missingChunks.length > 10 ? ', …' : '';
+      lines.push(`${source.key}: ${source.missingChunks.length} of ${source.manifest.chunks} chunks missing from processed/ (chunk ${shown}${more})`);
+    }
+  }
+  if (check.fanout.visible + check.fanout.inFlight) {
+    lines.push(`fan-out queue: ${check.fanout.visible} waiting, ${check.fanout.inFlight} in flight`);
+  }
+  if (check.fanoutDlq) lines.push(`fan-out DLQ: ${check.fanoutDlq} message(s)`);
+  if (check.ingestDlq) lines.push(`ingest DLQ: ${check.ingestDlq} event(s)`);
+  return lines.length ? lines.join('\n  ') : 'nothing';
+}

@@ -1,0 +1,151 @@
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { InputFileError, StallError } from '../errors';
+import type { BatchReport } from '../lambda/event-source';
+import { startStack, type LocalStack, type StackOptions } from '../stack/local-stack';
+import { CompletionTracker, describeMissing, type CompletionCheck } from './completion';
+import { downloadOutputs, mergeRides } from './output';
+import { createProgress } from './progress';
+import { figuresOf, formatSummary, verdictOf, type RunFigures, type Verdict } from './summary';
+
+export interface RunOptions extends Omit<StackOptions, 'onBatch'> {
+  files: string[];
+  outDir: string;
+  stallTimeoutSeconds: number;
+  /** Rides expected, when known up front (the generated sample). */
+  expectedRides?: number;
+  /** How often the completion check runs, ms. */
+  checkIntervalMs?: number;
+  /** Where progress and the summary go. */
+  stderr?: NodeJS.WriteStream;
+  stdout?: NodeJS.WritableStream;
+}
+
+export interface RunResult {
+  figures: RunFigures;
+  verdict: Verdict;
+  check: CompletionCheck;
+  exitCode: number;
+}
+
+/** Rides in a fan-out message body, for progress only (a malformed body counts as 0). */
+function ridesIn(body: string): number {
+  try {
+    const rides = (JSON.parse(body) as { rides?: unknown[] }).rides;
+    return Array.isArray(rides) ? rides.length : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function checkInputs(files: string[]): void {
+  for (const file of files) {
+    if (!existsSync(file)) throw new InputFileError(file, 'no such file');
+    if (!statSync(file).isFile()) throw new InputFileError(file, 'not a regular file');
+  }
+}
+
+/**
+ * `rydes run`: the whole pipeline on this machine. Starts the stack, uploads every file to
+ * raw/, waits until every manifest's chunks are in processed/ and the queues are empty (or no
+ * progress for the stall timeout), mirrors the outputs into `outDir`, merges `rides.csv` and
+ * prints the summary. The stack is closed on every path.
+ */
+export async function runPipeline(options: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const stderr = options.stderr ?? process.stderr;
+  const stdout = options.stdout ?? process.stdout;
+  checkInputs(options.files);
+  let written = 0;
+  const onBatch = (batch: BatchReport) => {
+    for (const body of batch.deletedBodies) written += ridesIn(body);
+  };
+  const stack = await startStack({ ...options, onBatch });
+  const stop = stopOnSignal(stack, stderr);
+  try {
+    const keys: string[] = [];
+    for (const file of options.files) keys.push((await stack.upload(resolve(file))).key);
+    const tracker = new CompletionTracker(stack, keys);
+    const progress = createProgress(stderr);
+    let check: CompletionCheck;
+    let stalled: string | undefined;
+    try {
+      ({ check, stalled } = await waitUntilSettled(stack, tracker, options, () => written, (state) => progress.update(state)));
+    } finally {
+      progress.stop();
+    }
+    await downloadOutputs(stack.s3, stack.bucket, options.outDir);
+    const rows = await mergeRides(options.outDir, check.sources);
+    const figures = figuresOf(check, rows, (Date.now() - started) / 1000, {
+      ingestRetries: stack.ingest.stats.retries,
+      transformRedeliveries: stack.transform.stats.received - stack.transform.stats.deleted,
+    });
+    const verdict = verdictOf(figures, check, stalled);
+    stdout.write(`${formatSummary(figures, verdict)}\n`);
+    if (!verdict.ok && !check.complete) stderr.write(`missing:\n  ${describeMissing(check)}\n`);
+    return { figures, verdict, check, exitCode: verdict.ok ? 0 : 1 };
+  } finally {
+    stop();
+    await stack.close();
+  }
+}
+
+async function waitUntilSettled(
+  stack: LocalStack,
+  tracker: CompletionTracker,
+  options: RunOptions,
+  written: () => number,
+  report: (state: { ingested: number; written: number; inFlightMessages: number; total?: number }) => void,
+): Promise<{ check: CompletionCheck; stalled?: string }> {
+  const interval = options.checkIntervalMs ?? 250;
+  let signature = '';
+  let lastChange = Date.now();
+  for (;;) {
+    const check = await tracker.check();
+    const manifests = check.sources.flatMap((s) => (s.manifest ? [s.manifest] : []));
+    const allManifests = manifests.length === check.sources.length;
+    const queued = (check.fanout.visible + check.fanout.inFlight) * options.ridesPerMessage;
+    const valid = manifests.reduce((n, m) => n + m.valid, 0);
+    report({
+      ingested: allManifests ? valid : Math.max(valid, written() + queued),
+      written: written(),
+      inFlightMessages: check.fanout.visible + check.fanout.inFlight,
+      total: allManifests ? valid : options.expectedRides,
+    });
+    if (check.settled) return { check };
+    const now = JSON.stringify([
+      written(),
+      stack.transform.stats.received,
+      stack.ingest.stats,
+      manifests.length,
+      check.fanout,
+      check.fanoutDlq,
+      check.ingestDlq,
+    ]);
+    if (now !== signature) {
+      signature = now;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > options.stallTimeoutSeconds * 1000) {
+      const error = new StallError(options.stallTimeoutSeconds, describeMissing(check));
+      return { check, stalled: error.message };
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** Ctrl-C / SIGTERM: stop pollers and functions, close the servers, exit 130 / 143. */
+export function stopOnSignal(stack: LocalStack, stderr: NodeJS.WritableStream): () => void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    stderr.write(`\n${signal}: stopping pollers and functions, closing the local servers…\n`);
+    void stack.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}

@@ -1,0 +1,79 @@
+import type { CompletionCheck } from './completion';
+
+export interface RunFigures {
+  files: number;
+  ridesRead: number;
+  valid: number;
+  rejected: number;
+  rowsWritten: number;
+  fanoutDlq: number;
+  ingestDlq: number;
+  wallSeconds: number;
+  ingestRetries: number;
+  transformRedeliveries: number;
+}
+
+export interface Verdict {
+  ok: boolean;
+  /** Why the run failed, one reason per entry; empty when ok. */
+  reasons: string[];
+}
+
+/** Totals of a settled run: manifests give what was read, the merged CSV what was written. */
+export function figuresOf(check: CompletionCheck, rowsWritten: number, wallSeconds: number, extra: Pick<RunFigures, 'ingestRetries' | 'transformRedeliveries'>): RunFigures {
+  const manifests = check.sources.flatMap((s) => (s.manifest ? [s.manifest] : []));
+  const sum = (pick: (m: (typeof manifests)[number]) => number) => manifests.reduce((n, m) => n + pick(m), 0);
+  return {
+    files: check.sources.length,
+    ridesRead: sum((m) => m.total),
+    valid: sum((m) => m.valid),
+    rejected: sum((m) => m.rejected),
+    rowsWritten,
+    fanoutDlq: check.fanoutDlq,
+    ingestDlq: check.ingestDlq,
+    wallSeconds,
+    ...extra,
+  };
+}
+
+/** Exit 0 only when every valid ride became a row and both DLQs are empty. */
+export function verdictOf(figures: RunFigures, check: CompletionCheck, stalled?: string): Verdict {
+  const reasons: string[] = [];
+  if (stalled) reasons.push(stalled);
+  if (figures.rowsWritten !== figures.valid) {
+    reasons.push(`rows written (${figures.rowsWritten}) ≠ valid rides (${figures.valid})`);
+  }
+  if (figures.fanoutDlq) reasons.push(`${figures.fanoutDlq} fan-out message(s) in the DLQ after ${5} receives`);
+  if (figures.ingestDlq) reasons.push(`${figures.ingestDlq} ingest event(s) in the ingest DLQ after 2 retries`);
+  for (const source of check.sources) {
+    if (source.manifest?.error) reasons.push(`${source.key}: ingest error at byte ${source.manifest.error.byteOffset}: ${source.manifest.error.message}`);
+    else if (!source.manifest) reasons.push(`${source.key}: no manifest`);
+  }
+  return { ok: reasons.length === 0, reasons };
+}
+
+/** The summary table, aligned for a terminal. */
+export function formatSummary(figures: RunFigures, verdict: Verdict): string {
+  const rate = figures.wallSeconds > 0 ? Math.round(figures.ridesRead / figures.wallSeconds) : 0;
+  const rows: Array<[string, string]> = [
+    ['files', String(figures.files)],
+    ['rides read', n(figures.ridesRead)],
+    ['valid', n(figures.valid)],
+    ['rejected', n(figures.rejected)],
+    ['rows written', n(figures.rowsWritten)],
+    ['DLQ messages', `${figures.fanoutDlq + figures.ingestDlq} (fan-out ${figures.fanoutDlq}, ingest ${figures.ingestDlq})`],
+    ['retries', `ingest ${figures.ingestRetries}, transform redeliveries ${figures.transformRedeliveries}`],
+    ['wall time', `${figures.wallSeconds.toFixed(1)} s`],
+    ['rides/s', n(rate)],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  const table = rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join('\n');
+  const status = verdict.ok
+    ? 'OK: every valid ride was written, DLQs empty.'
+    : `FAILED: ${verdict.reasons.join('; ')}`;
+  return `${table}\n${status}`;
+}
+
+function n(value: number): string {
+  return value.toLocaleString('en-US');
+}

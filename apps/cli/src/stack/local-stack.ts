@@ -1,0 +1,223 @@
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createS3Client, createSqsClient, putObject } from '@rydes/aws-adapters';
+import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
+import { closeSync, createReadStream, mkdirSync, openSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { AsyncInvoker } from '../lambda/async-invoker';
+import { SqsEventSource, type BatchReport } from '../lambda/event-source';
+import { FunctionPool } from '../lambda/pool';
+import { defaultBundles, type BundlePaths } from './bundles';
+import {
+  BUCKET,
+  FANOUT_DLQ,
+  FANOUT_QUEUE,
+  INGEST_DLQ,
+  INGEST_FUNCTION,
+  INGEST_MEMORY_MB,
+  INGEST_TIMEOUT_SECONDS,
+  LOCAL_VISIBILITY_TIMEOUT_SECONDS,
+  MAX_RECEIVE_COUNT,
+  TRANSFORM_FUNCTION,
+  TRANSFORM_MEMORY_MB,
+  TRANSFORM_TIMEOUT_SECONDS,
+  isRawKey,
+} from './names';
+
+export interface StackOptions {
+  /** s3rver's folder; kept between runs when given, a temp dir removed on close otherwise. */
+  dataDir?: string;
+  /** Transform pollers and execution environments. */
+  concurrency: number;
+  ridesPerMessage: number;
+  /** Local station catalogue, uploaded to stations/ and passed as STATIONS_URI. */
+  stationsFile?: string;
+  visibilityTimeoutSeconds?: number;
+  /** Async-retry delays of the ingest function, ms (Lambda: about 1 and 2 minutes). */
+  ingestRetryDelaysMs?: number[];
+  /** Function logs to stderr instead of `<data dir>/logs/`. */
+  verbose?: boolean;
+  logLevel?: string;
+  bundles?: BundlePaths;
+  /** Extra variables for both functions (test bundles, fault injection). */
+  extraEnvironment?: Record<string, string>;
+  onBatch?: (batch: BatchReport) => void;
+}
+
+export interface QueueRef {
+  url: string;
+  arn: string;
+}
+
+export interface QueueDepth {
+  visible: number;
+  inFlight: number;
+  delayed: number;
+}
+
+/** The embedded pipeline: servers, bucket, queues and both functions wired as the CDK stack does. */
+export interface LocalStack {
+  servers: LocalServers;
+  s3: S3Client;
+  sqs: SQSClient;
+  bucket: string;
+  queues: { fanout: QueueRef; fanoutDlq: QueueRef; ingestDlq: QueueRef };
+  stationsUri?: string;
+  ingest: AsyncInvoker;
+  ingestPool: FunctionPool;
+  transformPool: FunctionPool;
+  transform: SqsEventSource;
+  logDir: string;
+  depth(queue: QueueRef): Promise<QueueDepth>;
+  /** Uploads a local file to raw/ (multipart above 5 MiB); its notification starts an ingest. */
+  upload(file: string, key?: string): Promise<{ key: string; etag: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts s3rver and local-aws-sqs on free loopback ports and wires the built bundles to them:
+ * raw/ notifications → ingest (async invocation, 2 retries, ingest DLQ); fan-out queue → transform
+ * (event source mapping, batches of ≤ 10, ReportBatchItemFailures, redrive after 5 receives).
+ * @example
+ * const stack = await startStack({ concurrency: 2, ridesPerMessage: 100 });
+ * await stack.upload('rides.json');
+ * await stack.close();
+ */
+export async function startStack(options: StackOptions): Promise<LocalStack> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const servers = await startLocalServers({
+    directory: options.dataDir ? join(options.dataDir, 's3') : undefined,
+    buckets: [BUCKET],
+  });
+  const closers: Array<() => Promise<void> | void> = [() => servers.close()];
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      for (const closer of closers.reverse()) await closer();
+    })());
+  try {
+    const s3 = createS3Client(servers.env);
+    const sqs = createSqsClient(servers.env);
+    closers.push(() => s3.destroy(), () => sqs.destroy());
+
+    const visibility = options.visibilityTimeoutSeconds ?? LOCAL_VISIBILITY_TIMEOUT_SECONDS;
+    const fanoutDlq = await createQueue(sqs, FANOUT_DLQ, {});
+    const ingestDlq = await createQueue(sqs, INGEST_DLQ, {});
+    const fanout = await createQueue(sqs, FANOUT_QUEUE, {
+      VisibilityTimeout: String(visibility),
+      RedrivePolicy: JSON.stringify({ maxReceiveCount: MAX_RECEIVE_COUNT, deadLetterTargetArn: fanoutDlq.arn }),
+    });
+
+    let stationsUri: string | undefined;
+    if (options.stationsFile) {
+      const key = `stations/${basename(options.stationsFile)}`;
+      await putObject(s3, BUCKET, key, createReadStream(options.stationsFile));
+      stationsUri = `s3://${BUCKET}/${key}`;
+    }
+
+    const logDir = join(options.dataDir ?? servers.directory, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const logFd = (name: string): number | 'inherit' => {
+      if (options.verbose) return 'inherit';
+      const fd = openSync(join(logDir, `${name}.log`), 'a');
+      closers.push(() => closeSync(fd));
+      return fd;
+    };
+    const awsEnv = { ...servers.env, LOG_LEVEL: options.logLevel ?? 'info', ...options.extraEnvironment };
+    const bundles = options.bundles ?? defaultBundles();
+
+    const ingestPool = new FunctionPool({
+      name: INGEST_FUNCTION,
+      bundle: bundles.ingest,
+      environment: { ...awsEnv, OUTPUT_QUEUE: fanout.url, RIDES_PER_MESSAGE: String(options.ridesPerMessage) },
+      timeoutSeconds: INGEST_TIMEOUT_SECONDS,
+      memoryMb: INGEST_MEMORY_MB,
+      maxConcurrency: Math.max(1, options.concurrency),
+      logFd: logFd('ingest-fn'),
+    });
+    const transformPool = new FunctionPool({
+      name: TRANSFORM_FUNCTION,
+      bundle: bundles.transform,
+      environment: { ...awsEnv, OUTPUT_BUCKET: BUCKET, ...(stationsUri && { STATIONS_URI: stationsUri }) },
+      timeoutSeconds: Math.min(TRANSFORM_TIMEOUT_SECONDS, visibility),
+      memoryMb: TRANSFORM_MEMORY_MB,
+      maxConcurrency: Math.max(1, options.concurrency),
+      logFd: logFd('transform-fn'),
+    });
+    closers.push(() => ingestPool.close(), () => transformPool.close());
+
+    const ingest = new AsyncInvoker(ingestPool, {
+      sqs,
+      deadLetterQueueUrl: ingestDlq.url,
+      retryDelaysMs: options.ingestRetryDelaysMs,
+    });
+    closers.push(() => ingest.stop());
+    const unsubscribe = servers.onObjectCreated((event) => {
+      const records = event.Records.filter((r) => r.s3.bucket.name === BUCKET && isRawKey(decodeKey(r.s3.object.key)));
+      // S3 sends one notification per object; each is its own async invocation.
+      for (const record of records) ingest.invoke({ Records: [record] });
+    });
+    closers.push(unsubscribe);
+
+    const transform = new SqsEventSource(transformPool, {
+      sqs,
+      queueUrl: fanout.url,
+      queueArn: fanout.arn,
+      region: servers.region,
+      pollers: Math.max(1, options.concurrency),
+      onBatch: options.onBatch,
+    });
+    transform.start();
+    closers.push(() => transform.stop());
+
+    return {
+      servers,
+      s3,
+      sqs,
+      bucket: BUCKET,
+      queues: { fanout, fanoutDlq, ingestDlq },
+      stationsUri,
+      ingest,
+      ingestPool,
+      transformPool,
+      transform,
+      logDir,
+      depth: (queue) => depth(sqs, queue),
+      async upload(file, key = `raw/${basename(file)}`) {
+        const { etag } = await putObject(s3, BUCKET, key, createReadStream(file));
+        return { key, etag };
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** S3 notifications URL-encode keys (spaces as '+'). */
+function decodeKey(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}
+
+async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<QueueRef> {
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  const url = QueueUrl ?? '';
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  return { url, arn: Attributes?.QueueArn ?? '' };
+}
+
+async function depth(sqs: SQSClient, queue: QueueRef): Promise<QueueDepth> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queue.url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+    }),
+  );
+  return {
+    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+  };
+}
