@@ -1,12 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-
-type Env = Record<string, string | undefined>;
-
-/** The endpoint the SDK would use for a service, from the standard variables (service first). */
-function customEndpoint(env: Env, service: 'S3' | 'SQS'): string | undefined {
-  return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
-}
+import { customEndpoint, localCredentials, regionOf, type Env } from './endpoints';
 
 /**
  * S3 client honouring `AWS_ENDPOINT_URL(_S3)` and `AWS_REGION`. With a custom endpoint
@@ -19,7 +13,7 @@ function customEndpoint(env: Env, service: 'S3' | 'SQS'): string | undefined {
 export function createS3Client(env: Env = process.env): S3Client {
   const endpoint = customEndpoint(env, 'S3');
   return new S3Client({
-    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+    region: regionOf(env),
     ...(endpoint && {
       endpoint,
       forcePathStyle: true,
@@ -38,17 +32,8 @@ export function createS3Client(env: Env = process.env): S3Client {
 export function createSqsClient(env: Env = process.env): SQSClient {
   const endpoint = customEndpoint(env, 'SQS');
   return new SQSClient({
-    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+    region: regionOf(env),
     ...(endpoint && { endpoint }),
     ...localCredentials(env, endpoint),
   });
-}
-
-/**
- * Credentials come from the SDK's default chain; only when an env object other than
- * process.env carries keys (tests, the local stack) are they passed explicitly.
- */
-function localCredentials(env: Env, endpoint: string | undefined) {
-  if (env === process.env || !endpoint || !env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return {};
-  return { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } };
 }

@@ -1,14 +1,18 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { customEndpoint, localCredentials, regionOf, type Env } from './endpoints';
 import { AwsAdapterError } from './errors';
 
 /**
- * Lambda client honouring `AWS_ENDPOINT_URL(_LAMBDA)` and `AWS_REGION`.
+ * Lambda client honouring `AWS_ENDPOINT_URL(_LAMBDA)` and `AWS_REGION`, like the S3 and SQS
+ * factories: the local stack points `AWS_ENDPOINT_URL_LAMBDA` at its own Invoke endpoint so
+ * an ingest bundle run on a laptop can hand a file to a continuation exactly as in Lambda.
  * @example
- * const lambda = createLambdaClient();
+ * const lambda = createLambdaClient();    // real AWS
+ * const local = createLambdaClient({ AWS_ENDPOINT_URL_LAMBDA: 'http://127.0.0.1:9001', AWS_REGION: 'us-east-1' });
  */
-export function createLambdaClient(env: Record<string, string | undefined> = process.env): LambdaClient {
-  const endpoint = env.AWS_ENDPOINT_URL_LAMBDA || env.AWS_ENDPOINT_URL || undefined;
-  return new LambdaClient({ region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1', ...(endpoint && { endpoint }) });
+export function createLambdaClient(env: Env = process.env): LambdaClient {
+  const endpoint = customEndpoint(env, 'LAMBDA');
+  return new LambdaClient({ region: regionOf(env), ...(endpoint && { endpoint }), ...localCredentials(env, endpoint) });
 }
 
 /**
