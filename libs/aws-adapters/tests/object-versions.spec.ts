@@ -34,7 +34,7 @@ describe('object versions against s3rver (currentEtag, deleteKeys)', () => {
   });
 
   it('names the operation and the key when HeadObject fails for another reason than a missing key (server down)', async () => {
-    const down = new S3Client({ ...s3.config, endpoint: 'http://127.0.0.1:9', maxAttempts: 1 });
+    const down = new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
     const call = currentEtag(down, BUCKET, 'raw/a.json');
     await expect(call).rejects.toThrow(S3ObjectError);
     await expect(call).rejects.toThrow(/HeadObject s3:\/\/adapters-versions\/raw\/a\.json failed/);
