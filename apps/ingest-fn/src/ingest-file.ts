@@ -1,11 +1,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { emitMetrics, openObject, putObject, sendMessages, type Logger, type MetricsInput, type SendStats } from '@rydes/aws-adapters';
-import { Chunker, encodeMessage, objectKeys, parseRides, RideParseError, validateRide, type Manifest, type RawRecord, type SourceRef } from '@rydes/ride-model';
+import { Chunker, encodeMessage, objectKeys, parseRides, RideParseError, validateRide, type Manifest, type ObjectKeys, type RawRecord, type SourceRef } from '@rydes/ride-model';
 import type { IngestConfig } from './config';
 import type { Continuation } from './continuation';
 import { IngestFileError, ObjectChangedError } from './errors';
 import { RejectsWriter } from './rejects-writer';
+import { removeOtherVersions, removeVersion, stillCurrent, writeManifest, type Removed } from './versions';
 
 export interface IngestDeps {
   s3: S3Client;
@@ -47,7 +48,8 @@ interface Plan {
  * Ingests one ride file: streams it through parse → validate → chunk → SQS, rejects to
  * `rejects/`, then writes the manifest once SQS has accepted every chunk. On a file-level failure
  * (parse error, S3 or SQS error) the manifest records the error and {@link IngestFileError} is
- * thrown; chunks sent before it stay valid and `manifest.chunks` counts them.
+ * thrown; chunks sent before it stay valid and `manifest.chunks` counts them. After the manifest,
+ * the outputs of other versions of the same key are removed (versions.ts explains re-uploads).
  */
 export async function ingestFile(
   deps: IngestDeps,
@@ -68,7 +70,9 @@ export async function ingestFile(
       throw new ObjectChangedError(object.key, resume.etag, opened.etag);
     }
   } catch (err) {
-    const manifestKey = object.eventEtag ? await writeFailureManifest(deps, object, object.eventEtag, startedAt, err, log) : undefined;
+    // A continuation of a replaced version writes nothing: that version's outputs are superseded.
+    const record = object.eventEtag && !(err instanceof ObjectChangedError);
+    const manifestKey = record ? await writeFailureManifest(deps, object, object.eventEtag ?? '', startedAt, err, log) : undefined;
     throw new IngestFileError(object.bucket, object.key, manifestKey, err);
   }
 
@@ -107,7 +111,7 @@ export async function ingestFile(
     failure ??= err;
   }
 
-  const manifest: Manifest = {
+  const built: Manifest = {
     bucket: object.bucket,
     source: object.key,
     etag: opened.etag,
@@ -122,14 +126,25 @@ export async function ingestFile(
     finishedAt: now().toISOString(),
     ...(failure !== undefined && { error: describeFailure(failure, progress) }),
   };
-  await putObject(s3, object.bucket, keys.manifest, JSON.stringify(manifest, null, 2) + '\n', 'application/json');
+  let manifest: Manifest | undefined;
+  let removed: Removed;
+  try {
+    manifest = await writeManifest(s3, object.bucket, keys, built);
+    removed = await settleVersions(deps, source, keys, log);
+  } catch (err) {
+    // Thrown so the event is retried: the rerun rewrites the same outputs and finishes the cleanup.
+    throw new IngestFileError(object.bucket, object.key, manifest && keys.manifest, err);
+  }
 
   (deps.metrics ?? emitMetrics)({
     dimensions: { Function: 'ingest-fn' },
     values: { RidesIngested: progress.valid, RidesRejected: progress.rejected },
     properties: { source: object.key },
   });
-  const summary = { total: manifest.total, valid: manifest.valid, rejected: manifest.rejected, chunks: manifest.chunks, sqsCalls: stats.calls, sqsRetries: stats.retries, ms: now().getTime() - startedAt.getTime() };
+  const summary = {
+    total: manifest.total, valid: manifest.valid, rejected: manifest.rejected, chunks: manifest.chunks,
+    sqsCalls: stats.calls, sqsRetries: stats.retries, staleVersionsRemoved: removed.versions, ms: now().getTime() - startedAt.getTime(),
+  };
   if (failure !== undefined) {
     log.error({ ...summary, error: manifest.error }, 'ride file failed; manifest records the error');
     throw new IngestFileError(object.bucket, object.key, keys.manifest, failure);
@@ -177,6 +192,19 @@ async function* messages(records: AsyncIterable<RawRecord>, chunker: Chunker, re
   }
   const last = chunker.flush();
   if (last) yield encodeMessage(last);
+}
+
+/**
+ * After the manifest: if the key still holds this version, remove every other version's
+ * outputs; if it was overwritten or deleted meanwhile, remove this version's own (versions.ts).
+ */
+async function settleVersions(deps: IngestDeps, source: SourceRef, keys: ObjectKeys, log: Logger): Promise<Removed> {
+  if (await stillCurrent(deps.s3, source.bucket, source.key, source.etag)) {
+    return removeOtherVersions(deps.s3, source.bucket, source.key, source.etag, log);
+  }
+  const objects = await removeVersion(deps.s3, source.bucket, keys);
+  log.warn({ etag: source.etag, objects }, 'the file was replaced or deleted while it was ingested; this version\'s outputs removed');
+  return { versions: 1, objects };
 }
 
 function describeFailure(err: unknown, progress: Progress): NonNullable<Manifest['error']> {

@@ -9,8 +9,16 @@ const config = loadConfig(process.env);
 const s3 = createS3Client();
 const sqs = createSqsClient();
 const logger = createLogger({ name: 'ingest-fn' });
-// Only inside Lambda can the function invoke itself; elsewhere a file runs to its end in one call.
-const lambda = process.env.AWS_LAMBDA_FUNCTION_NAME ? createLambdaClient() : undefined;
+/*
+ * Continuation needs nothing only real Lambda provides except AWS_LAMBDA_FUNCTION_NAME: the
+ * trigger is `context.getRemainingTimeInMillis()` (any runner passes a context) below
+ * CONTINUE_BELOW_MS, and the hand-off is an Invoke (InvocationType Event) through a Lambda
+ * client that honours AWS_ENDPOINT_URL_LAMBDA / AWS_ENDPOINT_URL. A local runner that sets
+ * AWS_LAMBDA_FUNCTION_NAME and serves the Invoke API there gets continuations too; without the
+ * variable a file runs to its end in one call.
+ */
+const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME;
+const lambda = functionName ? createLambdaClient() : undefined;
 
 /**
  * S3 ObjectCreated (raw/) → validated rides in chunks on OUTPUT_QUEUE; returns one manifest per
@@ -23,5 +31,6 @@ export const handler = (event: S3Event | ContinuationEvent, context: Context): P
     config,
     logger: logger.child({ requestId: context.awsRequestId }),
     remainingMs: () => context.getRemainingTimeInMillis(),
-    ...(lambda && { handOff: (c: Continuation) => invokeEvent(lambda, context.invokedFunctionArn, { rydesContinuation: c }) }),
+    // The ARN keeps an alias or version qualifier; a local runner may leave it empty.
+    ...(lambda && { handOff: (c: Continuation) => invokeEvent(lambda, context.invokedFunctionArn || (functionName ?? ''), { rydesContinuation: c }) }),
   });
