@@ -1,14 +1,15 @@
 import { join } from 'node:path';
-import { encodeMessage, CSV_COLUMNS, generateRides, type FanoutMessage, type Ride } from '@rydes/ride-model';
+import { deleteKeys } from '@rydes/aws-adapters';
+import { encodeMessage, CSV_COLUMNS, generateRides, type FanoutMessage, type Ride, type SourceRef } from '@rydes/ride-model';
 import { DEFAULT_STATIONS, type Station } from '@rydes/geo-index';
 import { bruteForceNearest } from '@rydes/geo-index/testing';
 import { lambdaContext, sqsEvent } from './helpers/lambda';
 import { BUCKET, keysUnder, readBytes, readCsv, startStack, upload, type Stack, type TransformHandler } from './helpers/stack';
 
 const MAIN = join(__dirname, '../src/main');
-const SOURCE = { bucket: BUCKET, key: 'raw/rides.json', etag: '"0a1b2c3d4e5f60718293a4b5c6d7e8f9"' };
 const rides = (count: number, seed: number): Ride[] => [...generateRides({ count, seed })];
-const message = (chunk: number, firstIndex: number, list: Ride[], source = SOURCE): FanoutMessage => ({ v: 1, source, chunk, firstIndex, rides: list });
+const message = (chunk: number, firstIndex: number, list: Ride[], source: SourceRef): FanoutMessage => ({ v: 1, source, chunk, firstIndex, rides: list });
+const etag8 = (source: SourceRef) => source.etag.replace(/"/g, '').slice(0, 8);
 
 /** Every row of a processed/ object against the full-scan oracle and the ride it came from. */
 function expectRows(rows: Record<string, string>[], m: FanoutMessage, stations: readonly Station[]) {
@@ -35,46 +36,48 @@ describe('transform-fn handler (real s3rver)', () => {
     stdout = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
   });
   afterEach(() => stdout.mockRestore());
+  /** Messages name a source object that must exist (transform checks its ETag): upload one. */
+  const sourceAt = async (key: string, content = `[] ${key}`): Promise<SourceRef> => ({ bucket: BUCKET, key, etag: await upload(stack.s3, key, content) });
   const handlerWith = (env: Record<string, string | undefined> = {}) => stack.load<{ handler: TransformHandler }>(MAIN, env).handler;
   const emfLines = () => stdout.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
 
   it('writes one CSV per message at its deterministic key, each groundstation equal to brute force', async () => {
     // Prepare
-    const batch = [message(0, 0, rides(100, 1)), message(1, 100, rides(37, 2)), message(7, 812, rides(1, 3))];
+    const source = await sourceAt('raw/rides.json');
+    const prefix = `processed/rides-${etag8(source)}-`;
+    const batch = [message(0, 0, rides(100, 1), source), message(1, 100, rides(37, 2), source), message(7, 812, rides(1, 3), source)];
     const handler = handlerWith();
     // Act
     const response = await handler(sqsEvent(batch.map((m, i) => ({ messageId: `id-${i}`, body: encodeMessage(m) }))), lambdaContext());
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
-    expect(await keysUnder(stack.s3, 'processed/rides-0a1b2c3d-')).toEqual([
-      'processed/rides-0a1b2c3d-000000.csv',
-      'processed/rides-0a1b2c3d-000001.csv',
-      'processed/rides-0a1b2c3d-000007.csv',
-    ]);
-    const text = (await readBytes(stack.s3, 'processed/rides-0a1b2c3d-000001.csv')).toString('utf8');
+    expect(await keysUnder(stack.s3, prefix)).toEqual([`${prefix}000000.csv`, `${prefix}000001.csv`, `${prefix}000007.csv`]);
+    const text = (await readBytes(stack.s3, `${prefix}000001.csv`)).toString('utf8');
     expect(text.split('\n')[0]).toBe(CSV_COLUMNS.join(','));
     expect(text.endsWith('\n')).toBe(true);
-    for (const m of batch) expectRows(await readCsv(stack.s3, `processed/rides-0a1b2c3d-${String(m.chunk).padStart(6, '0')}.csv`), m, DEFAULT_STATIONS);
-    expect(emfLines()).toEqual([expect.objectContaining({ Function: 'transform-fn', RidesProcessed: 138 })]);
+    for (const m of batch) expectRows(await readCsv(stack.s3, `${prefix}${String(m.chunk).padStart(6, '0')}.csv`), m, DEFAULT_STATIONS);
+    expect(emfLines()).toEqual([expect.objectContaining({ Function: 'transform-fn', RidesProcessed: 138, MessagesSuperseded: 0 })]);
   });
 
   it('rewrites the same object with the same bytes when a message is delivered twice', async () => {
     // Prepare
-    const body = encodeMessage(message(3, 300, rides(50, 4)));
+    const source = await sourceAt('raw/twice.json');
+    const key = `processed/twice-${etag8(source)}-000003.csv`;
+    const body = encodeMessage(message(3, 300, rides(50, 4), source));
     const handler = handlerWith();
     await handler(sqsEvent([{ messageId: 'first', body }]), lambdaContext());
-    const before = await readBytes(stack.s3, 'processed/rides-0a1b2c3d-000003.csv');
+    const before = await readBytes(stack.s3, key);
     // Act
     const response = await handler(sqsEvent([{ messageId: 'again', body }]), lambdaContext('redelivery'));
     // Assess
     expect(response.batchItemFailures).toEqual([]);
-    expect((await readBytes(stack.s3, 'processed/rides-0a1b2c3d-000003.csv')).equals(before)).toBe(true);
-    expect((await keysUnder(stack.s3, 'processed/rides-0a1b2c3d-000003')).length).toBe(1);
+    expect((await readBytes(stack.s3, key)).equals(before)).toBe(true);
+    expect(await keysUnder(stack.s3, 'processed/twice-')).toEqual([key]);
   });
 
   it('reports exactly the undecodable messages as batch item failures and writes the others', async () => {
     // Prepare
-    const source = { ...SOURCE, key: 'raw/mixed.json' };
+    const source = await sourceAt('raw/mixed.json');
     const good = [message(0, 0, rides(5, 5), source), message(1, 5, rides(5, 6), source)];
     const event = sqsEvent([
       { messageId: 'good-0', body: encodeMessage(good[0]) },
@@ -86,12 +89,38 @@ describe('transform-fn handler (real s3rver)', () => {
     const response = await handlerWith()(event, lambdaContext());
     // Assess
     expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['not-json', 'wrong-version']);
-    expect(await keysUnder(stack.s3, 'processed/mixed-')).toEqual(['processed/mixed-0a1b2c3d-000000.csv', 'processed/mixed-0a1b2c3d-000001.csv']);
+    expect(await keysUnder(stack.s3, 'processed/mixed-')).toEqual([`processed/mixed-${etag8(source)}-000000.csv`, `processed/mixed-${etag8(source)}-000001.csv`]);
+  });
+
+  it('acknowledges a message whose source was overwritten since as superseded, leaving no output and nothing for the DLQ', async () => {
+    // Prepare: a message of the first version, then the key overwritten by a second version
+    const old = await sourceAt('raw/replaced.json', '[] first version');
+    const current = await sourceAt('raw/replaced.json', '[] second version');
+    const event = sqsEvent([
+      { messageId: 'late', body: encodeMessage(message(0, 0, rides(3, 11), old)) },
+      { messageId: 'fresh', body: encodeMessage(message(0, 0, rides(3, 12), current)) },
+    ]);
+    // Act
+    const response = await handlerWith()(event, lambdaContext());
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await keysUnder(stack.s3, 'processed/replaced-')).toEqual([`processed/replaced-${etag8(current)}-000000.csv`]);
+    expect(emfLines()).toEqual([expect.objectContaining({ RidesProcessed: 3, MessagesSuperseded: 1 })]);
+  });
+
+  it('acknowledges a message whose source object was deleted as superseded', async () => {
+    const source = await sourceAt('raw/deleted.json');
+    await deleteKeys(stack.s3, BUCKET, ['raw/deleted.json']);
+    const response = await handlerWith()(sqsEvent([{ messageId: 'orphan', body: encodeMessage(message(0, 0, rides(2, 13), source)) }]), lambdaContext());
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await keysUnder(stack.s3, 'processed/deleted-')).toEqual([]);
+    expect(emfLines()).toEqual([expect.objectContaining({ RidesProcessed: 0, MessagesSuperseded: 1 })]);
   });
 
   it('reports S3 write failures per message instead of failing the batch', async () => {
+    const source = await sourceAt('raw/unwritable.json');
     const response = await handlerWith({ OUTPUT_BUCKET: 'no-such-bucket' })(
-      sqsEvent([{ messageId: 'a', body: encodeMessage(message(0, 0, rides(2, 7))) }, { messageId: 'b', body: encodeMessage(message(1, 2, rides(2, 8))) }]),
+      sqsEvent([{ messageId: 'a', body: encodeMessage(message(0, 0, rides(2, 7), source)) }, { messageId: 'b', body: encodeMessage(message(1, 2, rides(2, 8), source)) }]),
       lambdaContext(),
     );
     expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['a', 'b']);
@@ -105,12 +134,13 @@ describe('transform-fn handler (real s3rver)', () => {
       { id: 'TEST0000003', latitude: 40.7495, longitude: -73.9850 },
     ];
     await upload(stack.s3, 'stations/three.csv', 'id,latitude,longitude\n' + stations.map((s) => `${s.id},${s.latitude},${s.longitude}`).join('\n') + '\n');
-    const m = message(0, 0, rides(60, 9), { ...SOURCE, key: 'raw/custom-stations.json' });
+    const source = await sourceAt('raw/custom-stations.json');
+    const m = message(0, 0, rides(60, 9), source);
     // Act
     const response = await handlerWith({ STATIONS_URI: `s3://${BUCKET}/stations/three.csv` })(sqsEvent([{ messageId: 'm', body: encodeMessage(m) }]), lambdaContext());
     // Assess
     expect(response.batchItemFailures).toEqual([]);
-    const rows = await readCsv(stack.s3, 'processed/custom-stations-0a1b2c3d-000000.csv');
+    const rows = await readCsv(stack.s3, `processed/custom-stations-${etag8(source)}-000000.csv`);
     expectRows(rows, m, stations);
     expect(new Set(rows.map((r) => r.groundstation)).size).toBeGreaterThan(1);
   });
@@ -122,7 +152,7 @@ describe('transform-fn handler (real s3rver)', () => {
     // Prepare
     await upload(stack.s3, 'stations/broken.csv', 'id,latitude,longitude\nX1,91.5,-74\n');
     const handler = handlerWith({ STATIONS_URI: `s3://${BUCKET}/${key}` });
-    const event = sqsEvent([{ messageId: 'm', body: encodeMessage(message(0, 0, rides(1, 10), { ...SOURCE, key: 'raw/never.json' })) }]);
+    const event = sqsEvent([{ messageId: 'm', body: encodeMessage(message(0, 0, rides(1, 10), await sourceAt('raw/never.json'))) }]);
     // Act / Assess
     await expect(handler(event, lambdaContext())).rejects.toThrow(reason);
     expect(await keysUnder(stack.s3, 'processed/never-')).toEqual([]);
