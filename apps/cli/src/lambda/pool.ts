@@ -33,8 +33,9 @@ interface Environment {
 
 /** The host entry: the bundled host.js beside the CLI bundle, else the TypeScript source via tsx. */
 function hostEntry(): { path: string; execArgv: string[] } {
-  const built = join(__dirname, 'host.js');
-  if (existsSync(built)) return { path: built, execArgv: [] };
+  for (const built of [join(__dirname, 'host.js'), join(__dirname, 'lambda', 'host.js')]) {
+    if (existsSync(built)) return { path: built, execArgv: [] };
+  }
   return { path: join(__dirname, 'host.ts'), execArgv: ['--import', 'tsx'] };
 }
 
@@ -91,7 +92,7 @@ export class FunctionPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.environments.map((e) => this.kill(e)));
+    await Promise.all([...this.environments].map((e) => this.kill(e)));
     this.environments.length = 0;
   }
 
