@@ -1,0 +1,146 @@
+/**
+ * Peak memory of the ingest function on huge files (NOT part of `test`; run it by hand):
+ *
+ *   npx nx build ingest-fn && npx tsx tools/ingest-memory.ts [--mb 100,1000] [--receivers 4]
+ *
+ * For each size: generates a pretty-printed JSON array of seeded rides of about that many MB
+ * (cached in the temp folder), uploads it to s3rver with a multipart upload, runs the BUILT
+ * ingest bundle (dist/apps/ingest-fn/main.js) on an S3 event in a child `node` process against
+ * s3rver and local-aws-sqs, drains the queue concurrently (so the SQS server's memory stays flat)
+ * and prints the child's peak RSS (getrusage maxRSS and /proc VmHWM), MB/s, rides and messages.
+ * The servers and the drainers run in this process, the ingest alone in the child.
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { createS3Client, createSqsClient, putObject } from '../libs/aws-adapters/src';
+import { startLocalServers } from '../libs/aws-adapters/src/local';
+import { generateRides, writeRides, type Manifest } from '../libs/ride-model/src';
+
+const BUCKET = 'rides-memory';
+const SEED = 7;
+const BUNDLE = join(__dirname, '../dist/apps/ingest-fn/main.js');
+const CACHE = join(tmpdir(), 'rydes-ingest-memory');
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+/** Runs in the child: the bundle as Lambda loads it, one S3 event, then its own peak RSS. */
+const CHILD = `
+const { readFileSync } = require('node:fs');
+const started = process.hrtime.bigint();
+const { handler } = require(process.env.BUNDLE);
+const event = { Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: process.env.BUCKET }, object: { key: process.env.KEY, eTag: process.env.ETAG, size: 0 } } }] };
+const context = { awsRequestId: 'memory', invokedFunctionArn: '', getRemainingTimeInMillis: () => 900000 };
+let hwm = 0;
+const sample = () => { const m = /VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8')); if (m) hwm = Number(m[1]); };
+handler(event, context).then(([manifest]) => {
+  sample();
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  process.stderr.write('RESULT ' + JSON.stringify({ manifest, ms, maxRssKB: process.resourceUsage().maxRSS, vmHwmKB: hwm }) + '\\n');
+  process.exit(0); // SDK keep-alive sockets would hold the process open
+}, (err) => { process.stderr.write('FAILED ' + (err && err.stack || err) + '\\n'); process.exit(1); });`;
+
+/** A cached pretty-printed array file of about `mb` MB; the ride count scaled from a sample. */
+async function rideFile(mb: number): Promise<{ path: string; rides: number; bytes: number }> {
+  mkdirSync(CACHE, { recursive: true });
+  let sampleBytes = 0;
+  for await (const part of writeRides(generateRides({ count: 10_000, seed: SEED }), { shape: 'array', pretty: true })) sampleBytes += (part as Buffer).length;
+  const rides = Math.round((mb * 1e6 * 10_000) / sampleBytes);
+  const path = join(CACHE, `array-pretty-${rides}-seed${SEED}.json`);
+  if (!existsSync(path)) {
+    const started = Date.now();
+    await pipeline(writeRides(generateRides({ count: rides, seed: SEED }), { shape: 'array', pretty: true }), createWriteStream(path + '.part'));
+    renameSync(path + '.part', path);
+    console.log(`  generated ${path} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+  return { path, rides, bytes: statSync(path).size };
+}
+
+/** Receives and deletes messages until `stop()` and the queue is empty; counts them. */
+function startDrainers(sqs: SQSClient, queueUrl: string, receivers: number) {
+  let stopping = false;
+  let messages = 0;
+  const one = async () => {
+    for (;;) {
+      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      const batch = got.Messages ?? [];
+      if (batch.length === 0) {
+        if (stopping) return;
+        continue;
+      }
+      messages += batch.length;
+      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: batch.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })) }));
+    }
+  };
+  const done = Promise.all(Array.from({ length: receivers }, one));
+  return {
+    count: () => messages,
+    async stop() {
+      stopping = true;
+      await done;
+      return messages;
+    },
+  };
+}
+
+function runChild(env: NodeJS.ProcessEnv): Promise<{ manifest: Manifest; ms: number; maxRssKB: number; vmHwmKB: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--no-warnings', '-e', CHILD], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      const line = stderr.split('\n').find((l) => l.startsWith('RESULT '));
+      if (status !== 0 || !line) reject(new Error(`ingest child failed (${status}): ${stderr.slice(-2000)}`));
+      else resolve(JSON.parse(line.slice('RESULT '.length)));
+    });
+  });
+}
+
+async function main() {
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "npx nx build ingest-fn" first`);
+  const sizes = arg('mb', '100,1000').split(',').map(Number);
+  const receivers = Number(arg('receivers', '4'));
+  console.log(`ingest memory: built bundle in a child process, pretty-printed JSON array, seed ${SEED}, RIDES_PER_MESSAGE=100, ${receivers} concurrent drainers (measured on a shared 2-core machine)`);
+  for (const mb of sizes) {
+    const file = await rideFile(mb);
+    const local = await startLocalServers({ buckets: [BUCKET] });
+    const s3 = createS3Client(local.env);
+    const sqs = createSqsClient(local.env);
+    try {
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `memory-${mb}` }));
+      const key = `raw/memory-${mb}mb.json`;
+      let started = Date.now();
+      const { etag } = await putObject(s3, BUCKET, key, createReadStream(file.path));
+      console.log(`  uploaded ${key} (${(file.bytes / 1e6).toFixed(1)} MB, multipart) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      const drainers = startDrainers(sqs, QueueUrl ?? '', receivers);
+      started = Date.now();
+      const result = await runChild({ ...process.env, ...local.env, BUNDLE, BUCKET, KEY: key, ETAG: etag, OUTPUT_QUEUE: QueueUrl, LOG_LEVEL: 'warn', AWS_LAMBDA_FUNCTION_NAME: '' });
+      const wallS = (Date.now() - started) / 1000;
+      const drained = await drainers.stop();
+      const m = result.manifest;
+      const mbs = file.bytes / 1e6 / (result.ms / 1000);
+      console.log(
+        `N=${(file.bytes / 1e6).toFixed(0)} MB pretty array, ${m.total.toLocaleString('en-US')} rides: ingest child peak RSS ${(result.maxRssKB / 1024).toFixed(0)} MB ` +
+          `(VmHWM ${(result.vmHwmKB / 1024).toFixed(0)} MB), ${mbs.toFixed(1)} MB/s (${(result.ms / 1000).toFixed(1)} s in the handler, child wall ${wallS.toFixed(1)} s), ` +
+          `valid ${m.valid.toLocaleString('en-US')}, rejected ${m.rejected}, messages ${m.chunks.toLocaleString('en-US')} sent / ${drained.toLocaleString('en-US')} drained${m.error ? `, ERROR ${m.error.message}` : ''}`,
+      );
+      if (m.total !== file.rides || drained !== m.chunks) console.log(`  MISMATCH: expected ${file.rides} rides and ${m.chunks} drained messages`);
+    } finally {
+      s3.destroy();
+      sqs.destroy();
+      await local.close();
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
