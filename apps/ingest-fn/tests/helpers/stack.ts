@@ -18,6 +18,8 @@ export interface Stack {
   queueUrl: string;
   /** Loads `src/main.ts` afresh with these extra variables (module-scope config, as in Lambda). */
   loadHandler(env?: Record<string, string | undefined>): Handler;
+  /** Requires any module afresh (e.g. the transform bundle) with the stack's environment plus `env`. */
+  load<T>(modulePath: string, env?: Record<string, string | undefined>): T;
   close(): Promise<void>;
 }
 
@@ -28,23 +30,25 @@ export async function startStack(): Promise<Stack> {
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `fanout-${Date.now()}` }));
   const queueUrl = QueueUrl ?? '';
   const saved = { ...process.env };
+  const load = <T>(modulePath: string, env: Record<string, string | undefined> = {}): T => {
+    process.env = { ...saved, ...local.env, OUTPUT_QUEUE: queueUrl, OUTPUT_BUCKET: BUCKET, LOG_LEVEL: 'silent' };
+    for (const [name, value] of Object.entries(env)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    let loaded: T | undefined;
+    jest.isolateModules(() => {
+      loaded = require(modulePath);
+    });
+    return loaded as T;
+  };
   return {
     local,
     s3,
     sqs,
     queueUrl,
-    loadHandler(env = {}) {
-      process.env = { ...saved, ...local.env, OUTPUT_QUEUE: queueUrl, LOG_LEVEL: 'silent' };
-      for (const [name, value] of Object.entries(env)) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-      let handler: Handler | undefined;
-      jest.isolateModules(() => {
-        handler = require('../../src/main').handler;
-      });
-      return handler as Handler;
-    },
+    load,
+    loadHandler: (env = {}) => load<{ handler: Handler }>('../../src/main', env).handler,
     async close() {
       process.env = saved;
       s3.destroy();
