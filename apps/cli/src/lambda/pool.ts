@@ -65,10 +65,12 @@ export class FunctionPool {
   async invoke(event: unknown): Promise<InvokeOutcome> {
     const environment = await this.acquire();
     const awsRequestId = randomUUID();
-    const started = Date.now();
+    let started = Date.now();
     this.invocations++;
     try {
+      // Lambda's timeout covers the invoke phase; init (the cold start) has its own budget.
       await environment.ready;
+      started = Date.now();
       const reply = await this.exchange(environment, event, awsRequestId, started + this.config.timeoutSeconds * 1000);
       const durationMs = Date.now() - started;
       if (reply.type === 'result') return { ok: true, result: reply.result, awsRequestId, durationMs };

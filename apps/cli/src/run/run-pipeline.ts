@@ -60,11 +60,19 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const onBatch = (batch: BatchReport) => {
     for (const body of batch.deletedBodies) written += ridesIn(body);
   };
+  const phases: Array<[string, number]> = [];
+  let mark = Date.now();
+  const phase = (name: string) => {
+    phases.push([name, (Date.now() - mark) / 1000]);
+    mark = Date.now();
+  };
   const stack = await startStack({ ...options, onBatch });
   const stop = stopOnSignal(stack, stderr);
   try {
+    phase('start');
     const keys: string[] = [];
     for (const file of options.files) keys.push((await stack.upload(resolve(file))).key);
+    phase('upload');
     const tracker = new CompletionTracker(stack, keys);
     const progress = createProgress(stderr);
     let check: CompletionCheck;
@@ -74,14 +82,18 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     } finally {
       progress.stop();
     }
+    phase('pipeline');
     await downloadOutputs(stack.s3, stack.bucket, options.outDir);
+    phase('download');
     const rows = await mergeRides(options.outDir, check.sources);
+    phase('merge');
     const figures = figuresOf(check, rows, (Date.now() - started) / 1000, {
       ingestRetries: stack.ingest.stats.retries,
       transformRedeliveries: stack.transform.stats.received - stack.transform.stats.deleted,
     });
     const verdict = verdictOf(figures, check, stalled);
     stdout.write(`${formatSummary(figures, verdict)}\n`);
+    stderr.write(`phases: ${phases.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}\n`);
     if (!verdict.ok && !check.complete) stderr.write(`missing:\n  ${describeMissing(check)}\n`);
     return { figures, verdict, check, exitCode: verdict.ok ? 0 : 1 };
   } finally {
