@@ -15,7 +15,8 @@ export function createProgram(): Command {
   return program;
 }
 
-async function main(argv: string[]): Promise<void> {
+/** Runs the CLI on `argv` (node, script, …args); sets process.exitCode. */
+export async function main(argv: string[]): Promise<void> {
   try {
     await createProgram().parseAsync(argv);
   } catch (err) {
