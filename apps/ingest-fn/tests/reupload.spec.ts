@@ -3,7 +3,7 @@ import type { Manifest } from '@rydes/ride-model';
 import { ingestEvent } from '../src/ingest-event';
 import { lambdaContext, s3Event } from './helpers/lambda';
 import { drainThroughTransform, loadTransform, outputsOf, processedRows } from './helpers/pipeline';
-import { BUCKET, keysUnder, rawRide, readManifest, rideFile, startStack, upload, type Stack } from './helpers/stack';
+import { BUCKET, keysUnder, rawRide, rideFile, startStack, upload, type Stack } from './helpers/stack';
 
 const etag8 = (etag: string) => etag.replace(/"/g, '').slice(0, 8);
 /**
