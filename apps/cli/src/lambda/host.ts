@@ -61,7 +61,6 @@ function main(): void {
   process.on('disconnect', () => process.exit(0));
   let handler: Handler;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(bundlePath) as Record<string, unknown>;
     handler = mod[handlerName] as Handler;
     if (typeof handler !== 'function') throw new TypeError(`${bundlePath} exports no function "${handlerName}"`);
