@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Message } from '@aws-sdk/client-sqs';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { createLambdaClient, invokeEvent } from '@rydes/aws-adapters';
 import { toDelete } from '../src/lambda/event-source';
 import { FunctionPool, type FunctionConfig } from '../src/lambda/pool';
 import { startStack, type LocalStack } from '../src/stack/local-stack';
@@ -170,5 +172,20 @@ describe('local stack wiring on real s3rver + local-aws-sqs (test bundles, no AW
     );
     expect(JSON.parse(Messages[0].Body ?? '')).toEqual({ fail: 'poison file' });
     expect(Messages[0].MessageAttributes?.ErrorMessage?.StringValue).toBe('TypeError: asked to fail: poison file');
+  });
+
+  it('serves the Lambda Invoke API: Event invocations are queued, RequestResponse ones answer', async () => {
+    // Prepare: the client the ingest bundle uses for its continuation hand-off
+    const lambda = createLambdaClient({ ...stack.servers.env, AWS_ENDPOINT_URL_LAMBDA: stack.lambdaEndpoint });
+    const before = stack.ingest.stats.succeeded;
+    // Act
+    await invokeEvent(lambda, 'arn:aws:lambda:us-east-1:123456789012:function:rydes-ingest', { rydesContinuation: { offset: 42 } });
+    await stack.ingest.drain();
+    const direct = await lambda.send(new InvokeCommand({ FunctionName: 'rydes-ingest', Payload: Buffer.from('{"hello":1}') }));
+    lambda.destroy();
+    // Assess
+    expect(stack.ingest.stats.succeeded).toBe(before + 1);
+    expect(direct.StatusCode).toBe(200);
+    expect(JSON.parse(Buffer.from(direct.Payload ?? []).toString()).event).toEqual({ hello: 1 });
   });
 });

@@ -26,6 +26,7 @@ export function describeStack(stack: LocalStack): string {
     `  fan-out queue    ${queues.fanout.url}`,
     `  fan-out DLQ      ${queues.fanoutDlq.url}`,
     `  ingest DLQ       ${queues.ingestDlq.url}`,
+    `  Lambda endpoint  ${stack.lambdaEndpoint}   (Invoke API of rydes-ingest)`,
     `  function logs    ${stack.logDir}`,
     '',
     'Drop a ride file into raw/ and it is processed live:',

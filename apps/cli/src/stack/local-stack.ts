@@ -8,6 +8,7 @@ import { AsyncInvoker } from '../lambda/async-invoker';
 import { SqsEventSource, type BatchReport } from '../lambda/event-source';
 import { FunctionPool } from '../lambda/pool';
 import { defaultBundles, type BundlePaths } from './bundles';
+import { startInvokeEndpoint, type LocalFunction } from './invoke-endpoint';
 import {
   BUCKET,
   FANOUT_DLQ,
@@ -68,6 +69,8 @@ export interface LocalStack {
   transformPool: FunctionPool;
   transform: SqsEventSource;
   logDir: string;
+  /** The Lambda Invoke API of the local functions (AWS_ENDPOINT_URL_LAMBDA). */
+  lambdaEndpoint: string;
   depth(queue: QueueRef): Promise<QueueDepth>;
   /** Uploads a local file to raw/ (multipart above 5 MiB); its notification starts an ingest. */
   upload(file: string, key?: string): Promise<{ key: string; etag: string }>;
@@ -124,7 +127,15 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       closers.push(() => closeSync(fd));
       return fd;
     };
-    const awsEnv = { ...servers.env, LOG_LEVEL: options.logLevel ?? 'info', ...options.extraEnvironment };
+    const functions: Record<string, LocalFunction> = {};
+    const invokeEndpoint = await startInvokeEndpoint(functions);
+    closers.push(() => invokeEndpoint.close());
+    const awsEnv = {
+      ...servers.env,
+      AWS_ENDPOINT_URL_LAMBDA: invokeEndpoint.url,
+      LOG_LEVEL: options.logLevel ?? 'info',
+      ...options.extraEnvironment,
+    };
     const bundles = options.bundles ?? defaultBundles();
 
     const ingestPool = new FunctionPool({
@@ -153,6 +164,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       retryDelaysMs: options.ingestRetryDelaysMs,
     });
     closers.push(() => ingest.stop());
+    functions[INGEST_FUNCTION] = { pool: ingestPool, async: ingest };
     const unsubscribe = servers.onObjectCreated((event) => {
       const records = event.Records.filter((r) => r.s3.bucket.name === BUCKET && isRawKey(decodeKey(r.s3.object.key)));
       // S3 sends one notification per object; each is its own async invocation.
@@ -183,6 +195,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       transformPool,
       transform,
       logDir,
+      lambdaEndpoint: invokeEndpoint.url,
       depth: (queue) => depth(sqs, queue),
       async upload(file, key = `raw/${basename(file)}`) {
         const { etag } = await putObject(s3, BUCKET, key, createReadStream(file));
