@@ -76,7 +76,7 @@ function untilSignal(stack: LocalStack): Promise<void> {
       const { ingest, transform } = stack;
       const line =
         `ingest: ${ingest.stats.succeeded} done, ${ingest.stats.pending} running, ${ingest.stats.deadLettered} to DLQ | ` +
-        `transform: ${transform.stats.deleted} messages done, ${transform.stats.received - transform.stats.deleted} failed deliveries`;
+        `transform: ${transform.stats.deleted} messages done, ${transform.stats.failedDeliveries} failed deliveries`;
       if (line !== last) process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
       last = line;
     }, 2000);

@@ -38,6 +38,8 @@ export interface EventSourceStats {
   deleted: number;
   itemFailures: number;
   wholeBatchFailures: number;
+  /** Messages handed back (not deleted) after their batch ran: they return after the visibility timeout. */
+  failedDeliveries: number;
   inFlight: number;
 }
 
@@ -115,7 +117,7 @@ function distinct(messages: Message[]): Message[] {
  * await source.stop();
  */
 export class SqsEventSource {
-  readonly stats: EventSourceStats = { batches: 0, received: 0, deleted: 0, itemFailures: 0, wholeBatchFailures: 0, inFlight: 0 };
+  readonly stats: EventSourceStats = { batches: 0, received: 0, deleted: 0, itemFailures: 0, wholeBatchFailures: 0, failedDeliveries: 0, inFlight: 0 };
   private readonly consumers: Consumer[];
 
   constructor(private readonly pool: FunctionPool, private readonly options: EventSourceOptions) {
@@ -165,6 +167,7 @@ export class SqsEventSource {
         deletedBodies: deleted.map((m) => m.Body ?? ''),
       };
       this.stats.deleted += report.deleted;
+      this.stats.failedDeliveries += report.failed;
       if (report.wholeBatchFailed) this.stats.wholeBatchFailures++;
       else this.stats.itemFailures += report.failed;
       this.options.onBatch?.(report);

@@ -89,7 +89,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     phase('merge');
     const figures = figuresOf(check, rows, (Date.now() - started) / 1000, {
       ingestRetries: stack.ingest.stats.retries,
-      transformRedeliveries: stack.transform.stats.received - stack.transform.stats.deleted,
+      transformRedeliveries: stack.transform.stats.failedDeliveries,
     });
     const verdict = verdictOf(figures, check, stalled);
     stdout.write(`${formatSummary(figures, verdict)}\n`);

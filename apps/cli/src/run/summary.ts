@@ -62,7 +62,7 @@ export function formatSummary(figures: RunFigures, verdict: Verdict): string {
     ['rejected', n(figures.rejected)],
     ['rows written', n(figures.rowsWritten)],
     ['DLQ messages', `${figures.fanoutDlq + figures.ingestDlq} (fan-out ${figures.fanoutDlq}, ingest ${figures.ingestDlq})`],
-    ['retries', `ingest ${figures.ingestRetries}, transform redeliveries ${figures.transformRedeliveries}`],
+    ['retries', `ingest ${figures.ingestRetries}, transform failed deliveries ${figures.transformRedeliveries}`],
     ['wall time', `${figures.wallSeconds.toFixed(1)} s`],
     ['rides/s', n(rate)],
   ];
