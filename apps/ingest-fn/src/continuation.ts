@@ -9,7 +9,7 @@ export interface Continuation {
   bucket: string;
   key: string;
   etag: string;
-  /** First ride index this invocation sends; always just after a completed chunk. */
+  /** First ride index this invocation sends; every valid ride before it is in a chunk already sent (ingest-file.ts). */
   nextIndex: number;
   /** 1 for the first continuation. */
   part: number;

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { emitMetrics, openObject, putObject, sendMessages, type Logger, type MetricsInput, type SendStats } from '@rydes/aws-adapters';
-import { Chunker, encodeMessage, objectKeys, parseRides, RideParseError, validateRide, type Manifest, type ObjectKeys, type RawRecord, type SourceRef } from '@rydes/ride-model';
+import { Chunker, encodeMessage, objectKeys, parseRides, RideParseError, validateRide, type FanoutMessage, type Manifest, type ObjectKeys, type RawRecord, type SourceRef } from '@rydes/ride-model';
 import type { IngestConfig } from './config';
 import type { Continuation } from './continuation';
 import { IngestFileError, ObjectChangedError } from './errors';
@@ -155,11 +155,35 @@ export async function ingestFile(
 
 /**
  * Encoded fan-out messages of a file, produced only as fast as they are sent. Records before
- * `plan.resumeAt` are replayed (validated, chunked, rejects rewritten) but not sent. The file is
- * only ever left just after a completed chunk, so a continuation chunks exactly as one run would.
+ * `plan.resumeAt` are replayed (validated, chunked, rejects rewritten) but not sent.
+ *
+ * A file may be left at index k only where every valid ride before k sits in a chunk whose
+ * content is final, so the continuation, replaying 0..k-1 through a fresh Chunker, numbers and
+ * fills every later chunk exactly as one run would:
+ * - a push filled a chunk and nothing is open: k = this ride + 1;
+ * - a push closed a chunk (gap or size) and this ride alone opened the next: k = this ride (the
+ *   continuation rebuilds that chunk from it);
+ * - a ride is rejected: any later valid ride starts a new chunk (a gap), so the open chunk is
+ *   final already; it is sent now and k = this ride + 1.
+ * The last two matter: when rejects are closer together than RIDES_PER_MESSAGE, no chunk ever
+ * fills, and a file cut only at full chunks would never be handed off.
  * On a parse error the open chunk is still emitted (its rides are valid), then the error propagates.
  */
 async function* messages(records: AsyncIterable<RawRecord>, chunker: Chunker, rejects: RejectsWriter, progress: Progress, plan: Plan): AsyncGenerator<string> {
+  // A chunk holding rides before resumeAt was sent by an earlier part: count it, never resend it.
+  const send = (message: FanoutMessage | undefined): string | undefined => {
+    if (message === undefined) return undefined;
+    if (message.firstIndex < plan.resumeAt) {
+      progress.replayedChunks++;
+      return undefined;
+    }
+    return encodeMessage(message);
+  };
+  const cutAt = (index: number): boolean => {
+    if (index <= plan.resumeAt || !plan.shouldHandOff()) return false;
+    progress.handOffAt = index;
+    return true;
+  };
   try {
     for await (const raw of records) {
       progress.total++;
@@ -169,29 +193,32 @@ async function* messages(records: AsyncIterable<RawRecord>, chunker: Chunker, re
       if (!result.ok) {
         progress.rejected++;
         await rejects.add({ index: raw.index, reasons: result.reasons, record: raw.record });
+        if (cutAt(raw.index + 1)) {
+          const body = send(chunker.flush());
+          if (body !== undefined) yield body;
+          return;
+        }
         continue;
       }
       progress.valid++;
       progress.droppedFields += result.dropped.length;
       const done = chunker.push(raw.index, result.ride);
       for (const message of done) {
-        if (message.firstIndex < plan.resumeAt) progress.replayedChunks++;
-        else yield encodeMessage(message);
+        const body = send(message);
+        if (body !== undefined) yield body;
       }
       const last = done[done.length - 1];
-      const nothingOpen = last !== undefined && last.firstIndex + last.rides.length - 1 === raw.index;
-      if (nothingOpen && raw.index >= plan.resumeAt && plan.shouldHandOff()) {
-        progress.handOffAt = raw.index + 1;
-        return;
-      }
+      if (last === undefined) continue;
+      const nothingOpen = last.firstIndex + last.rides.length - 1 === raw.index;
+      if (cutAt(nothingOpen ? raw.index + 1 : raw.index)) return;
     }
   } catch (err) {
-    const last = chunker.flush();
-    if (last) yield encodeMessage(last);
+    const body = send(chunker.flush());
+    if (body !== undefined) yield body;
     throw err;
   }
-  const last = chunker.flush();
-  if (last) yield encodeMessage(last);
+  const body = send(chunker.flush());
+  if (body !== undefined) yield body;
 }
 
 /**
