@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { runPipeline } from '../run/run-pipeline';
 import { generateSample } from '../run/sample';
+import { FaultInjector, FAULTS, parseChaos } from '../chaos/spec';
 import { LOCAL_VISIBILITY_TIMEOUT_SECONDS } from '../stack/names';
 import { CORES, integer } from './options';
 
@@ -16,6 +17,7 @@ interface RunFlags {
   seed: number;
   visibilityTimeout: number;
   verbose?: boolean;
+  chaos?: string;
 }
 
 export function register(program: Command): void {
@@ -41,6 +43,10 @@ export function register(program: Command): void {
       LOCAL_VISIBILITY_TIMEOUT_SECONDS,
     )
     .option('--verbose', "show the functions' JSON logs on stderr (default: <data dir>/logs/)")
+    .option(
+      '--chaos <SPEC>',
+      `inject faults beneath the functions, e.g. s3-put-error=0.1,sqs-send-error=0.05,transform-crash=0.05,seed=7 (${FAULTS.join(', ')})`,
+    )
     .action(async (files: string[], flags: RunFlags) => {
       const sample = files.length ? undefined : await generateSample(flags.rides, flags.seed, flags.dataDir);
       try {
@@ -55,6 +61,7 @@ export function register(program: Command): void {
           visibilityTimeoutSeconds: flags.visibilityTimeout,
           expectedRides: sample?.rides,
           verbose: flags.verbose,
+          ...(flags.chaos && { chaos: new FaultInjector(parseChaos(flags.chaos)) }),
         });
         process.exitCode = result.exitCode;
       } finally {

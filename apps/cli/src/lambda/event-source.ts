@@ -17,6 +17,11 @@ export interface EventSourceOptions {
    * (real SQS returns as soon as any message is there), so a short wait bounds the tail latency.
    */
   waitTimeSeconds?: number;
+  /**
+   * Fault injection: true leaves a successfully processed message undeleted, so SQS delivers it
+   * again after the visibility timeout (at-least-once delivery made visible).
+   */
+  duplicate?: () => boolean;
   /** Called after each batch with what it did, for progress. */
   onBatch?: (batch: BatchReport) => void;
 }
@@ -40,6 +45,8 @@ export interface EventSourceStats {
   wholeBatchFailures: number;
   /** Messages handed back (not deleted) after their batch ran: they return after the visibility timeout. */
   failedDeliveries: number;
+  /** Processed messages left undeleted on purpose (fault injection). */
+  duplicated: number;
   inFlight: number;
 }
 
@@ -117,7 +124,7 @@ function distinct(messages: Message[]): Message[] {
  * await source.stop();
  */
 export class SqsEventSource {
-  readonly stats: EventSourceStats = { batches: 0, received: 0, deleted: 0, itemFailures: 0, wholeBatchFailures: 0, failedDeliveries: 0, inFlight: 0 };
+  readonly stats: EventSourceStats = { batches: 0, received: 0, deleted: 0, itemFailures: 0, wholeBatchFailures: 0, failedDeliveries: 0, duplicated: 0, inFlight: 0 };
   private readonly consumers: Consumer[];
 
   constructor(private readonly pool: FunctionPool, private readonly options: EventSourceOptions) {
@@ -157,16 +164,17 @@ export class SqsEventSource {
     try {
       const outcome = await this.pool.invoke(event);
       const deletable = toDelete(messages, outcome);
-      const deleted = deletable ?? [];
+      const deleted = (deletable ?? []).filter(() => !this.options.duplicate?.());
       const report: BatchReport = {
         received: messages.length,
         deleted: deleted.length,
-        failed: messages.length - deleted.length,
+        failed: messages.length - (deletable ?? []).length,
         wholeBatchFailed: deletable === undefined,
         errorMessage: outcome.ok ? undefined : `${outcome.errorType}: ${outcome.errorMessage}`,
         deletedBodies: deleted.map((m) => m.Body ?? ''),
       };
       this.stats.deleted += report.deleted;
+      this.stats.duplicated += (deletable ?? []).length - deleted.length;
       this.stats.failedDeliveries += report.failed;
       if (report.wholeBatchFailed) this.stats.wholeBatchFailures++;
       else this.stats.itemFailures += report.failed;

@@ -18,6 +18,8 @@ export interface FunctionConfig {
   maxConcurrency: number;
   /** Where the environments' stdout/stderr go: a file descriptor (function log) or 'inherit'. */
   logFd: number | 'inherit';
+  /** Fault injection: true kills the environment mid-invocation (a crash Lambda would report). */
+  crash?: () => boolean;
 }
 
 export type InvokeOutcome =
@@ -167,6 +169,7 @@ export class FunctionPool {
       environment.pending = { id, settle };
       const request: InvokeRequest = { type: 'invoke', id, event, awsRequestId, deadlineMs };
       environment.child.send(request);
+      if (this.config.crash?.()) setImmediate(() => void this.kill(environment));
     });
   }
 

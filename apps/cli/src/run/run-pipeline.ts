@@ -89,7 +89,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     phase('merge');
     const figures = figuresOf(check, rows, (Date.now() - started) / 1000, {
       ingestRetries: stack.ingest.stats.retries,
-      transformRedeliveries: stack.transform.stats.failedDeliveries,
+      transformRedeliveries: stack.transform.stats.failedDeliveries + stack.transform.stats.duplicated,
+      ...(options.chaos && { faults: { ...options.chaos.injected } }),
     });
     const verdict = verdictOf(figures, check, stalled);
     stdout.write(`${formatSummary(figures, verdict)}\n`);

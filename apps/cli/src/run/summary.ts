@@ -11,6 +11,8 @@ export interface RunFigures {
   wallSeconds: number;
   ingestRetries: number;
   transformRedeliveries: number;
+  /** Faults injected by --chaos, by kind; absent without it. */
+  faults?: Record<string, number>;
 }
 
 export interface Verdict {
@@ -20,7 +22,7 @@ export interface Verdict {
 }
 
 /** Totals of a settled run: manifests give what was read, the merged CSV what was written. */
-export function figuresOf(check: CompletionCheck, rowsWritten: number, wallSeconds: number, extra: Pick<RunFigures, 'ingestRetries' | 'transformRedeliveries'>): RunFigures {
+export function figuresOf(check: CompletionCheck, rowsWritten: number, wallSeconds: number, extra: Pick<RunFigures, 'ingestRetries' | 'transformRedeliveries' | 'faults'>): RunFigures {
   const manifests = check.sources.flatMap((s) => (s.manifest ? [s.manifest] : []));
   const sum = (pick: (m: (typeof manifests)[number]) => number) => manifests.reduce((n, m) => n + pick(m), 0);
   return {
@@ -63,6 +65,9 @@ export function formatSummary(figures: RunFigures, verdict: Verdict): string {
     ['rows written', n(figures.rowsWritten)],
     ['DLQ messages', `${figures.fanoutDlq + figures.ingestDlq} (fan-out ${figures.fanoutDlq}, ingest ${figures.ingestDlq})`],
     ['retries', `ingest ${figures.ingestRetries}, transform failed deliveries ${figures.transformRedeliveries}`],
+    ...(figures.faults
+      ? [['faults injected', Object.entries(figures.faults).map(([k, v]) => `${k} ${v}`).join(', ')] as [string, string]]
+      : []),
     ['wall time', `${figures.wallSeconds.toFixed(1)} s`],
     ['rides/s', n(rate)],
   ];

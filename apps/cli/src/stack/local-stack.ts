@@ -8,6 +8,8 @@ import { AsyncInvoker } from '../lambda/async-invoker';
 import { SqsEventSource, type BatchReport } from '../lambda/event-source';
 import { FunctionPool } from '../lambda/pool';
 import { defaultBundles, type BundlePaths } from './bundles';
+import { startFaultProxy } from '../chaos/fault-proxy';
+import type { FaultInjector } from '../chaos/spec';
 import { startInvokeEndpoint, type LocalFunction } from './invoke-endpoint';
 import {
   BUCKET,
@@ -40,6 +42,8 @@ export interface StackOptions {
   verbose?: boolean;
   logLevel?: string;
   bundles?: BundlePaths;
+  /** Fault injection beneath the functions: proxies in front of S3/SQS, crashes, duplicates. */
+  chaos?: FaultInjector;
   /** Extra variables for both functions (test bundles, fault injection). */
   extraEnvironment?: Record<string, string>;
   onBatch?: (batch: BatchReport) => void;
@@ -130,8 +134,17 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     const functions: Record<string, LocalFunction> = {};
     const invokeEndpoint = await startInvokeEndpoint(functions);
     closers.push(() => invokeEndpoint.close());
+    const { chaos } = options;
+    const faultEndpoints: Record<string, string> = {};
+    if (chaos) {
+      const s3Proxy = await startFaultProxy('S3', servers.s3Endpoint, chaos);
+      const sqsProxy = await startFaultProxy('SQS', servers.sqsEndpoint, chaos);
+      closers.push(() => s3Proxy.close(), () => sqsProxy.close());
+      Object.assign(faultEndpoints, { AWS_ENDPOINT_URL_S3: s3Proxy.url, AWS_ENDPOINT_URL_SQS: sqsProxy.url });
+    }
     const awsEnv = {
       ...servers.env,
+      ...faultEndpoints,
       AWS_ENDPOINT_URL_LAMBDA: invokeEndpoint.url,
       LOG_LEVEL: options.logLevel ?? 'info',
       ...options.extraEnvironment,
@@ -155,6 +168,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       memoryMb: TRANSFORM_MEMORY_MB,
       maxConcurrency: Math.max(1, options.concurrency),
       logFd: logFd('transform-fn'),
+      ...(chaos && { crash: () => chaos.strike('transform-crash') }),
     });
     closers.push(() => ingestPool.close(), () => transformPool.close());
 
@@ -179,6 +193,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       region: servers.region,
       pollers: Math.max(1, options.concurrency),
       onBatch: options.onBatch,
+      ...(chaos && { duplicate: () => chaos.strike('duplicate-delivery') }),
     });
     transform.start();
     closers.push(() => transform.stop());
