@@ -11,6 +11,15 @@ export interface BucketAccess {
   read?: string[];
   /** Key prefixes the function may write objects to (single and multipart PUT). */
   write?: string[];
+  /** Key prefixes the function may delete objects from (superseded outputs of a re-upload). */
+  remove?: string[];
+  /**
+   * s3:ListBucket on the bucket: the function lists keys (stale versions' outputs), or needs S3 to
+   * answer 404 rather than 403 for a missing key — HeadObject of a deleted source, GetObject of a
+   * manifest not yet written. S3 only tells "no such key" apart from "access denied" to callers
+   * that may list the bucket, whatever the prefix.
+   */
+  list?: boolean;
 }
 
 /**
@@ -18,12 +27,13 @@ export interface BucketAccess {
  * name in an environment variable. Exact action names, not `bucket.grantRead`, whose
  * `s3:GetObject*`/`s3:List*` wildcards grant more than the pipeline uses.
  * @example
- * wireBucket(transform, bucket, { env: 'OUTPUT_BUCKET', read: ['stations/'], write: ['processed/'] });
+ * wireBucket(transform, bucket, { env: 'OUTPUT_BUCKET', read: ['stations/', 'raw/'], write: ['processed/'], remove: ['processed/'], list: true });
  */
 export function wireBucket(fn: lambda.Function, bucket: s3.IBucket, access: BucketAccess): void {
   if (access.env) fn.addEnvironment(access.env, bucket.bucketName);
   // A prefix wildcard is the narrowest resource for objects whose keys are chosen at run time.
-  for (const prefix of [...(access.read ?? []), ...(access.write ?? [])]) acknowledgePrefixWildcard(fn.role ?? fn, bucket, prefix);
+  const prefixes = new Set([...(access.read ?? []), ...(access.write ?? []), ...(access.remove ?? [])]);
+  for (const prefix of prefixes) acknowledgePrefixWildcard(fn.role ?? fn, bucket, prefix);
   if (access.read?.length) {
     fn.addToRolePolicy(
       new PolicyStatement({ actions: ['s3:GetObject'], resources: access.read.map((prefix) => bucket.arnForObjects(`${prefix}*`)) }),
@@ -38,6 +48,12 @@ export function wireBucket(fn: lambda.Function, bucket: s3.IBucket, access: Buck
       }),
     );
   }
+  if (access.remove?.length) {
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['s3:DeleteObject'], resources: access.remove.map((prefix) => bucket.arnForObjects(`${prefix}*`)) }),
+    );
+  }
+  if (access.list) fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
 }
 
 /**

@@ -91,7 +91,15 @@ export class PipelineStack extends Stack {
       environment: { RIDES_PER_MESSAGE: String(config.ridesPerMessage), LOG_LEVEL: config.logLevel },
     }, config, removalPolicy);
     wireQueue(this.ingest, this.fanout, 'OUTPUT_QUEUE');
-    wireBucket(this.ingest, this.bucket, { read: ['raw/'], write: ['rejects/', 'manifests/'] });
+    // Reads its file and the manifests of earlier versions; writes rejects and manifests; deletes
+    // the outputs of a version a re-upload superseded (ingest-fn/src/versions.ts).
+    wireBucket(this.ingest, this.bucket, {
+      read: ['raw/', 'manifests/'],
+      write: ['rejects/', 'manifests/'],
+      remove: ['processed/', 'rejects/', 'manifests/'],
+      list: true,
+    });
+    this.allowSelfInvoke(this.ingest);
     for (const suffix of RAW_SUFFIXES) {
       this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(this.ingest), {
         prefix: 'raw/',
@@ -106,7 +114,15 @@ export class PipelineStack extends Stack {
       memorySize: 512,
       environment: { LOG_LEVEL: config.logLevel },
     }, config, removalPolicy);
-    wireBucket(this.transform, this.bucket, { env: 'OUTPUT_BUCKET', read: ['stations/'], write: ['processed/'] });
+    // HeadObject of the ride file after each write (s3:GetObject on raw/, ListBucket for a 404 once
+    // it is deleted): a chunk of a superseded version is deleted again (transform-batch.ts).
+    wireBucket(this.transform, this.bucket, {
+      env: 'OUTPUT_BUCKET',
+      read: ['stations/', 'raw/'],
+      write: ['processed/'],
+      remove: ['processed/'],
+      list: true,
+    });
     this.transform.addEventSource(
       new SqsEventSource(this.fanout, {
         batchSize: 10,
@@ -143,6 +159,19 @@ export class PipelineStack extends Stack {
     for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
 
     acknowledgeStackFindings(this, { bucket: this.bucket, ingestDlq, ingest: this.ingest, transform: this.transform });
+  }
+
+  /**
+   * An ingest invocation near its time limit hands the rest of the file to an asynchronous
+   * invocation of itself (ingest-fn/src/continuation.ts). A separate policy, not the role's
+   * default one: the function depends on its default policy, which cannot name the function's
+   * own ARN without a dependency cycle.
+   */
+  private allowSelfInvoke(fn: lambda.Function): void {
+    new iam.Policy(this, `${fn.node.id}SelfInvoke`, {
+      roles: [fn.role as iam.IRole],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] })],
+    });
   }
 
   private deadLetterQueue(id: string): sqs.Queue {

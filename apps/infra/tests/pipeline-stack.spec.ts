@@ -193,24 +193,42 @@ describe('PipelineStack with default context', () => {
         .sort();
     const s3Grants = (rolePrefix: string) => grants(rolePrefix, 's3:');
 
-    it('lets ingest read raw/ and write rejects/ and manifests/, nothing else in the bucket', () => {
+    it('lets ingest read raw/ and manifests/, write rejects/ and manifests/, delete superseded outputs, nothing else', () => {
       const arn = `<${bucket}.Arn>`;
       expect(s3Grants('IngestRole')).toEqual(
         [
           `s3:GetObject ${arn}/raw/*`,
+          `s3:GetObject ${arn}/manifests/*`,
           `s3:PutObject ${arn}/rejects/*`,
           `s3:PutObject ${arn}/manifests/*`,
           `s3:AbortMultipartUpload ${arn}/rejects/*`,
           `s3:AbortMultipartUpload ${arn}/manifests/*`,
+          `s3:DeleteObject ${arn}/processed/*`,
+          `s3:DeleteObject ${arn}/rejects/*`,
+          `s3:DeleteObject ${arn}/manifests/*`,
+          `s3:ListBucket ${arn}`,
         ].sort(),
       );
     });
 
-    it('lets transform read stations/ and write processed/, nothing else in the bucket', () => {
+    it('lets transform read stations/ and raw/ (HeadObject), write and delete processed/, nothing else', () => {
       const arn = `<${bucket}.Arn>`;
       expect(s3Grants('TransformRole')).toEqual(
-        [`s3:GetObject ${arn}/stations/*`, `s3:PutObject ${arn}/processed/*`, `s3:AbortMultipartUpload ${arn}/processed/*`].sort(),
+        [
+          `s3:GetObject ${arn}/stations/*`,
+          `s3:GetObject ${arn}/raw/*`,
+          `s3:PutObject ${arn}/processed/*`,
+          `s3:AbortMultipartUpload ${arn}/processed/*`,
+          `s3:DeleteObject ${arn}/processed/*`,
+          `s3:ListBucket ${arn}`,
+        ].sort(),
       );
+    });
+
+    it('lets ingest invoke itself (continuations of long files) and nothing else in Lambda', () => {
+      const ingestFn = id('AWS::Lambda::Function', 'IngestFunction');
+      expect(grants('IngestRole', 'lambda:')).toEqual([`lambda:InvokeFunction <${ingestFn}.Arn>`]);
+      expect(grants('TransformRole', 'lambda:')).toEqual([]);
     });
 
     it('lets ingest send to the fan-out queue and its DLQ only', () => {
