@@ -14,7 +14,7 @@ export interface PipelineConfig {
   destroyable: boolean;
   /** Upper bound of concurrent transform invocations the SQS event source starts (2–1000). */
   transformMaxConcurrency: number;
-  /** Local station catalogue deployed to `stations/` and passed as `STATIONS_URI`. */
+  /** Local station catalogue (absolute, or relative to the repository root) deployed to `stations/` and passed as `STATIONS_URI`. */
   stationsFile?: string;
   /** pino level of both functions. */
   logLevel: string;
@@ -25,7 +25,8 @@ export interface PipelineConfig {
 export const DEFAULT_STACK_NAME = 'wildrydes-ride-pipeline';
 
 /** Resolved from this file, never the working directory: jest and cdk run in different folders. */
-export const DEFAULT_BUNDLES_DIR = resolve(__dirname, '../../../dist/apps');
+export const WORKSPACE_ROOT = resolve(__dirname, '../../..');
+export const DEFAULT_BUNDLES_DIR = resolve(WORKSPACE_ROOT, 'dist/apps');
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -44,7 +45,9 @@ export function configFromContext(get: Context): PipelineConfig {
   }
   const logLevel = text(get, 'logLevel', 'info');
   if (!LOG_LEVELS.includes(logLevel)) throw new InvalidContextError('logLevel', logLevel, LOG_LEVELS.join('|'));
-  const stationsFile = get('stationsFile') === undefined ? undefined : resolve(String(get('stationsFile')));
+  // Relative to the repository root: `nx deploy infra` runs cdk inside apps/infra, a folder the
+  // user did not type the path from.
+  const stationsFile = get('stationsFile') === undefined ? undefined : resolve(WORKSPACE_ROOT, String(get('stationsFile')));
   if (stationsFile !== undefined && !existsSync(stationsFile)) throw new MissingStationsFileError(stationsFile);
   return {
     stackName,

@@ -125,6 +125,11 @@ describe('configFromContext', () => {
     expect(() => configFromContext(context({ [key]: value }))).toThrow(`Context "${key}" is "${value}"`);
   });
 
+  it('reads a relative stationsFile from the repository root, wherever cdk runs', () => {
+    const config = configFromContext(context({ stationsFile: 'package.json' }));
+    expect(config.stationsFile).toBe(join(__dirname, '../../..', 'package.json'));
+  });
+
   it('rejects a stationsFile that does not exist', () => {
     expect(() => configFromContext(context({ stationsFile: '/nonexistent/stations.txt' }))).toThrow(MissingStationsFileError);
   });
