@@ -279,6 +279,33 @@ describe('parseRides: hostile inputs and their defined outcomes', () => {
     expect(records[2].record).toEqual(aRide({ name: 'after' }));
   });
 
+  it('streams past a 100 MB string field (never held whole, here or in the parser) and keeps its neighbours', async () => {
+    // Prepare: the file is produced 64 KiB at a time, so neither the test nor the parser can
+    // rely on having the 100 MB field in memory.
+    const fieldBytes = 100 * 1024 * 1024;
+    const piece = 'x'.repeat(64 * 1024);
+    const open = '{"name":"';
+    const close = '","latitude":40.7,"longitude":-73.9}';
+    const head = `[${JSON.stringify(aRide())},${open}`;
+    const tail = `${close},${JSON.stringify(aRide({ name: 'after' }))}]`;
+    function* file(): Generator<Buffer> {
+      yield Buffer.from(head);
+      for (let sent = 0; sent < fieldBytes; sent += piece.length) yield Buffer.from(piece);
+      yield Buffer.from(tail);
+    }
+    const bigRecordBytes = open.length + fieldBytes + close.length;
+
+    // Act
+    const records = [];
+    for await (const raw of parseRides(Readable.from(file(), { objectMode: false }))) records.push(raw);
+
+    // Assess
+    expect(records.map((r) => r.index)).toEqual([0, 1, 2]);
+    expect(records[1].oversize).toBe(bigRecordBytes);
+    expect(validateRide(records[1].record)).toEqual({ ok: false, reasons: [`record: ${bigRecordBytes} bytes exceeds the 65536-byte limit`] });
+    expect(records[2].record).toEqual(aRide({ name: 'after' }));
+  });
+
   it('honours maxRecordBytes: a record one byte over is skipped, one at the limit is parsed', async () => {
     const ride = JSON.stringify(aRide());
     const size = Buffer.byteLength(ride);
