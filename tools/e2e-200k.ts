@@ -145,7 +145,7 @@ async function runMode(servers: Servers, rides: number, ridesPerMessage: number,
   console.log(`check: ${rows} CSV rows in ${objects} objects, ${rides - duplicates - (rides - rows)} unique (source, ride_index) [duplicates/strays ${duplicates}], groundstation != brute force: ${wrongStation} → ${ok ? 'OK' : 'FAILED'}`);
   console.log(
     `requests per 1,000 rides (counted at the servers): SQS SendMessageBatch ${per1k(pipelineCounts.SendMessageBatch)}, ReceiveMessage ${per1k(pipelineCounts.ReceiveMessage)}, DeleteMessageBatch ${per1k(pipelineCounts.DeleteMessageBatch)}; ` +
-      `S3 GetObject ${per1k(pipelineCounts.GetObject)}, PutObject ${per1k(pipelineCounts.PutObject)}` +
+      `S3 GetObject ${per1k(pipelineCounts.GetObject)}, PutObject ${per1k(pipelineCounts.PutObject)}, HeadObject ${per1k(pipelineCounts.HeadObject)}, ListObjects ${per1k(pipelineCounts.ListObjects)}` +
       `${pipelineCounts.UploadPart ? `, multipart parts ${per1k(pipelineCounts.UploadPart)}` : ''}`,
   );
   console.log(`raw counts: ${JSON.stringify(pipelineCounts)}; EMF metrics summed: ${JSON.stringify(emf)}`);
