@@ -45,7 +45,14 @@ export function register(program: Command): void {
     .option('--verbose', "show the functions' JSON logs on stderr (default: <data dir>/logs/)")
     .option(
       '--chaos <SPEC>',
-      `inject faults beneath the functions, e.g. s3-put-error=0.1,sqs-send-error=0.05,transform-crash=0.05,seed=7 (${FAULTS.join(', ')})`,
+      'inject faults beneath the functions: comma-separated NAME=RATE (probability 0..1) and seed=N, e.g. ' +
+        's3-put-error=0.1,s3-get-error=0.05,sqs-send-error=0.05,transform-crash=0.05,duplicate-delivery=0.05,seed=7. ' +
+        `NAME is one of ${FAULTS.join(', ')}. Transient: s3-put-error / s3-get-error (a function's S3 write / GET ` +
+        'answered 503), sqs-send-error (SendMessage(Batch) answered 503), transform-crash (the environment dies after ' +
+        'the handler ran, response lost), duplicate-delivery (a processed message delivered again); the run must still ' +
+        'write every valid ride once. Permanent: poison-message (a message whose processed/ object is always refused ' +
+        "with 403, so it ends in the DLQ; exit 1, the summary checks the lost rides are the DLQ's). The summary lists " +
+        'faults injected and retries spent by kind',
     )
     .action(async (files: string[], flags: RunFlags) => {
       const sample = files.length ? undefined : await generateSample(flags.rides, flags.seed, flags.dataDir);
