@@ -8,7 +8,7 @@ import { AsyncInvoker } from '../lambda/async-invoker';
 import { SqsEventSource, type BatchReport } from '../lambda/event-source';
 import { FunctionPool } from '../lambda/pool';
 import { defaultBundles, type BundlePaths } from './bundles';
-import { startFaultProxy } from '../chaos/fault-proxy';
+import { startFaultProxy, type FaultProxy } from '../chaos/fault-proxy';
 import type { FaultInjector } from '../chaos/spec';
 import { startInvokeEndpoint, type LocalFunction } from './invoke-endpoint';
 import {
@@ -75,6 +75,8 @@ export interface LocalStack {
   logDir: string;
   /** The Lambda Invoke API of the local functions (AWS_ENDPOINT_URL_LAMBDA). */
   lambdaEndpoint: string;
+  /** With chaos: the proxies the functions reach S3 and SQS through (the stack's own clients bypass them). */
+  faultProxies?: { S3: FaultProxy; SQS: FaultProxy };
   depth(queue: QueueRef): Promise<QueueDepth>;
   /** Uploads a local file to raw/ (multipart above 5 MiB); its notification starts an ingest. */
   upload(file: string, key?: string): Promise<{ key: string; etag: string }>;
@@ -135,16 +137,18 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     const invokeEndpoint = await startInvokeEndpoint(functions);
     closers.push(() => invokeEndpoint.close());
     const { chaos } = options;
-    const faultEndpoints: Record<string, string> = {};
+    let faultProxies: LocalStack['faultProxies'];
     if (chaos) {
       const s3Proxy = await startFaultProxy('S3', servers.s3Endpoint, chaos);
+      closers.push(() => s3Proxy.close());
       const sqsProxy = await startFaultProxy('SQS', servers.sqsEndpoint, chaos);
-      closers.push(() => s3Proxy.close(), () => sqsProxy.close());
-      Object.assign(faultEndpoints, { AWS_ENDPOINT_URL_S3: s3Proxy.url, AWS_ENDPOINT_URL_SQS: sqsProxy.url });
+      closers.push(() => sqsProxy.close());
+      faultProxies = { S3: s3Proxy, SQS: sqsProxy };
     }
     const awsEnv = {
       ...servers.env,
-      ...faultEndpoints,
+      // Only the functions' environment: s3/sqs above (uploads, completion checks, downloads, the event source) stay direct.
+      ...(faultProxies && { AWS_ENDPOINT_URL_S3: faultProxies.S3.url, AWS_ENDPOINT_URL_SQS: faultProxies.SQS.url }),
       AWS_ENDPOINT_URL_LAMBDA: invokeEndpoint.url,
       LOG_LEVEL: options.logLevel ?? 'info',
       ...options.extraEnvironment,
@@ -211,6 +215,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       transform,
       logDir,
       lambdaEndpoint: invokeEndpoint.url,
+      faultProxies,
       depth: (queue) => depth(sqs, queue),
       async upload(file, key = `raw/${basename(file)}`) {
         const { etag } = await putObject(s3, BUCKET, key, createReadStream(file));
