@@ -1,4 +1,4 @@
-import type { Message, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { Consumer } from 'sqs-consumer';
 import type { FunctionPool } from './pool';
@@ -18,8 +18,10 @@ export interface EventSourceOptions {
    */
   waitTimeSeconds?: number;
   /**
-   * Fault injection: true leaves a successfully processed message undeleted, so SQS delivers it
-   * again after the visibility timeout (at-least-once delivery made visible).
+   * Fault injection, asked once per successfully processed message: true delivers it once more
+   * (at-least-once delivery made visible) by putting an identical copy back on the queue before
+   * deleting it. Leaving it undeleted instead would spend one of its receives, and a processed
+   * message could reach the DLQ through duplicates alone.
    */
   duplicate?: () => boolean;
   /** Called after each batch with what it did, for progress. */
@@ -45,7 +47,7 @@ export interface EventSourceStats {
   wholeBatchFailures: number;
   /** Messages handed back (not deleted) after their batch ran: they return after the visibility timeout. */
   failedDeliveries: number;
-  /** Processed messages left undeleted on purpose (fault injection). */
+  /** Processed messages put back on the queue once more (fault injection). */
   duplicated: number;
   inFlight: number;
 }
@@ -164,17 +166,20 @@ export class SqsEventSource {
     try {
       const outcome = await this.pool.invoke(event);
       const deletable = toDelete(messages, outcome);
-      const deleted = (deletable ?? []).filter(() => !this.options.duplicate?.());
+      const deleted = deletable ?? [];
+      const duplicated = new Set(deleted.filter(() => this.options.duplicate?.() ?? false));
+      // The copy is queued before the original is deleted, so the queue never looks drained in between.
+      await Promise.all([...duplicated].map((m) => this.requeue(m)));
       const report: BatchReport = {
         received: messages.length,
         deleted: deleted.length,
-        failed: messages.length - (deletable ?? []).length,
+        failed: messages.length - deleted.length,
         wholeBatchFailed: deletable === undefined,
         errorMessage: outcome.ok ? undefined : `${outcome.errorType}: ${outcome.errorMessage}`,
         deletedBodies: deleted.map((m) => m.Body ?? ''),
       };
       this.stats.deleted += report.deleted;
-      this.stats.duplicated += (deletable ?? []).length - deleted.length;
+      this.stats.duplicated += duplicated.size;
       this.stats.failedDeliveries += report.failed;
       if (report.wholeBatchFailed) this.stats.wholeBatchFailures++;
       else this.stats.itemFailures += report.failed;
@@ -183,5 +188,10 @@ export class SqsEventSource {
     } finally {
       this.stats.inFlight -= messages.length;
     }
+  }
+
+  private async requeue(message: Message): Promise<void> {
+    const attributes = message.MessageAttributes && Object.keys(message.MessageAttributes).length ? message.MessageAttributes : undefined;
+    await this.options.sqs.send(new SendMessageCommand({ QueueUrl: this.options.queueUrl, MessageBody: message.Body ?? '', MessageAttributes: attributes }));
   }
 }

@@ -18,7 +18,10 @@ export interface FunctionConfig {
   maxConcurrency: number;
   /** Where the environments' stdout/stderr go: a file descriptor (function log) or 'inherit'. */
   logFd: number | 'inherit';
-  /** Fault injection: true kills the environment mid-invocation (a crash Lambda would report). */
+  /**
+   * Fault injection, asked once per invocation: true kills the environment when the handler has
+   * finished, before its response is delivered (a crash Lambda would report as Runtime.ExitError).
+   */
   crash?: () => boolean;
 }
 
@@ -30,7 +33,7 @@ interface Environment {
   child: ChildProcess;
   ready: Promise<void>;
   busy: boolean;
-  pending?: { id: number; settle: (reply: HostReply | { type: 'exit'; reason: string }) => void };
+  pending?: { id: number; crash: boolean; settle: (reply: HostReply | { type: 'exit'; reason: string }) => void };
 }
 
 /** The host entry: the bundled host.js beside the CLI bundle, else the TypeScript source via tsx. */
@@ -136,7 +139,9 @@ export class FunctionPool {
         if (reply.type === 'ready') resolve();
         else if (reply.type === 'init-error') reject(new Error(`${reply.errorType}: ${reply.errorMessage}`));
         else if ((reply.type === 'result' || reply.type === 'error') && environment.pending?.id === reply.id) {
-          environment.pending.settle(reply);
+          // An injected crash loses the response after every side effect happened: the hardest case for idempotency.
+          if (environment.pending.crash) void this.kill(environment);
+          else environment.pending.settle(reply);
         }
       };
       child.on('message', onReply);
@@ -166,10 +171,9 @@ export class FunctionPool {
         environment.pending = undefined;
         resolve(reply);
       };
-      environment.pending = { id, settle };
+      environment.pending = { id, settle, crash: this.config.crash?.() ?? false };
       const request: InvokeRequest = { type: 'invoke', id, event, awsRequestId, deadlineMs };
       environment.child.send(request);
-      if (this.config.crash?.()) setImmediate(() => void this.kill(environment));
     });
   }
 
