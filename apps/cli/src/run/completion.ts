@@ -45,12 +45,15 @@ export function chunkOf(key: string, base: string): number | undefined {
  */
 export class CompletionTracker {
   private readonly manifests = new Map<string, { manifestKey: string; manifest: Manifest }>();
-  private readonly seenManifestKeys = new Set<string>();
+  /** Manifests read and final; one with an `error` is not, an ingest retry may rewrite it (below). */
+  private readonly finalManifestKeys = new Set<string>();
 
   constructor(private readonly stack: LocalStack, private readonly sourceKeys: string[]) {}
 
   async check(): Promise<CompletionCheck> {
     const { stack } = this;
+    // Taken before the manifests are read: an ingest that ends meanwhile may have rewritten one.
+    const ingestPending = stack.ingest.stats.pending;
     const [fanout, fanoutDlq, ingestDlq] = await Promise.all([
       stack.depth(stack.queues.fanout),
       stack.depth(stack.queues.fanoutDlq),
@@ -64,7 +67,7 @@ export class CompletionTracker {
       ...(ingestErrors.has(key) && { ingestError: ingestErrors.get(key) }),
     }));
     const quiet =
-      stack.ingest.stats.pending === 0 &&
+      ingestPending === 0 &&
       fanout.visible + fanout.inFlight + fanout.delayed === 0 &&
       stack.transform.stats.inFlight === 0;
     const settled = quiet && sources.every((s) => s.manifest || s.ingestError);
@@ -89,15 +92,20 @@ export class CompletionTracker {
   private async readNewManifests(): Promise<void> {
     const { s3, bucket } = this.stack;
     for await (const manifestKey of listKeys(s3, bucket, 'manifests/')) {
-      if (this.seenManifestKeys.has(manifestKey)) continue;
+      // A failed ingest attempt (e.g. S3 or SQS errors past the SDK's retries) writes a manifest
+      // with `error` under the same key its async retry later overwrites with the good one: keep
+      // re-reading it until it has no error, or the run would report a failure that healed.
+      if (this.finalManifestKeys.has(manifestKey)) continue;
       const { body } = await openObject(s3, bucket, manifestKey);
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(chunk as Buffer);
       const manifest = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Manifest;
-      this.seenManifestKeys.add(manifestKey);
+      if (!manifest.error) this.finalManifestKeys.add(manifestKey);
       const source = manifest.source.replace(/^s3:\/\/[^/]+\//, '');
       const known = this.manifests.get(source);
-      if (!known || known.manifest.finishedAt < manifest.finishedAt) this.manifests.set(source, { manifestKey, manifest });
+      if (!known || known.manifestKey === manifestKey || known.manifest.finishedAt < manifest.finishedAt) {
+        this.manifests.set(source, { manifestKey, manifest });
+      }
     }
   }
 
