@@ -1,48 +1,21 @@
 import { parse } from 'csv-parse/sync';
 import { DEFAULT_STATIONS } from '@rydes/geo-index';
 import { bruteForceNearest } from '@rydes/geo-index/testing';
-import { CSV_COLUMNS, generateRecords, writeRides, type Manifest } from '@rydes/ride-model';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { CSV_COLUMNS, type Manifest, type RideFileShape } from '@rydes/ride-model';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { runPipeline, type RunResult } from '../src/run/run-pipeline';
+import type { RunResult } from '../src/run/run-pipeline';
 import { defaultBundles } from '../src/stack/bundles';
+import { runQuietly, writeInput, type InputFile } from './helpers/pipeline';
 
-type Shape = 'array' | 'travel_data' | 'concatenated' | 'ndjson';
-interface InputFile {
-  path: string;
-  key: string;
-  total: number;
-  invalid: Map<number, string>;
-}
-
-const SHAPES: Array<{ shape: Shape; gzip: boolean; name: string }> = [
+const SHAPES: Array<{ shape: RideFileShape; gzip: boolean; name: string }> = [
   { shape: 'array', gzip: true, name: 'a-array.json.gz' },
   { shape: 'travel_data', gzip: false, name: 'b-travel.json' },
   { shape: 'concatenated', gzip: false, name: 'c-concatenated.json' },
   { shape: 'ndjson', gzip: false, name: 'd-lines.ndjson' },
 ];
 const RIDES_PER_FILE = 1500;
-
-async function writeInput(dir: string, { shape, gzip, name }: (typeof SHAPES)[number], seed: number): Promise<InputFile> {
-  const generated = [...generateRecords({ count: RIDES_PER_FILE, seed, invalidRate: 0.04 })];
-  const path = join(dir, name);
-  await pipeline(writeRides(generated.map((g) => g.record), { shape, gzip }), createWriteStream(path));
-  const invalid = new Map(generated.flatMap((g) => (g.reason ? [[g.index, g.reason] as [number, string]] : [])));
-  return { path, key: `raw/${name}`, total: generated.length, invalid };
-}
-
-function quietStreams() {
-  const stdout = new PassThrough();
-  const stderr = Object.assign(new PassThrough(), { isTTY: false }) as unknown as NodeJS.WriteStream;
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => (out += c));
-  (stderr as unknown as PassThrough).on('data', (c) => (err += c));
-  return { stdout, stderr, text: () => ({ out, err }) };
-}
 
 const bundlesBuilt = existsSync(defaultBundles().ingest) && existsSync(defaultBundles().transform);
 
@@ -56,19 +29,9 @@ describe('rydes run end to end (real s3rver + local-aws-sqs, the BUILT ingest an
   beforeAll(async () => {
     if (!bundlesBuilt) throw new Error('build the bundles first: npx nx run-many -t build -p ingest-fn transform-fn');
     dir = mkdtempSync(join(tmpdir(), 'rydes-e2e-'));
-    inputs = await Promise.all(SHAPES.map((s, i) => writeInput(dir, s, 100 + i)));
+    inputs = await Promise.all(SHAPES.map((s, i) => writeInput(dir, s, 100 + i, RIDES_PER_FILE)));
     outDir = join(dir, 'out');
-    const streams = quietStreams();
-    result = await runPipeline({
-      files: inputs.map((i) => i.path),
-      outDir,
-      concurrency: 2,
-      ridesPerMessage: 100,
-      stallTimeoutSeconds: 30,
-      stdout: streams.stdout,
-      stderr: streams.stderr,
-    });
-    output = streams.text();
+    ({ result, output } = await runQuietly({ files: inputs.map((i) => i.path), outDir, ridesPerMessage: 100 }));
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -140,25 +103,19 @@ describe('rydes run with a transform that fails one message on purpose (test-onl
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rydes-e2e-poison-'));
-    input = await writeInput(dir, SHAPES[3], 7);
+    input = await writeInput(dir, SHAPES[3], 7, RIDES_PER_FILE);
     process.env.RYDES_TRANSFORM_BUNDLE = join(__dirname, 'fixtures/poison-transform.js');
-    const streams = quietStreams();
     try {
-      result = await runPipeline({
+      ({ result, output } = await runQuietly({
         files: [input.path],
         outDir: join(dir, 'out'),
-        concurrency: 2,
         ridesPerMessage: 100,
-        stallTimeoutSeconds: 30,
         visibilityTimeoutSeconds: 1,
         extraEnvironment: { REAL_TRANSFORM_BUNDLE: defaultBundles({}).transform, POISON_SOURCE: 'd-lines', POISON_CHUNK: '3' },
-        stdout: streams.stdout,
-        stderr: streams.stderr,
-      });
+      }));
     } finally {
       delete process.env.RYDES_TRANSFORM_BUNDLE;
     }
-    output = streams.text();
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -173,9 +130,18 @@ describe('rydes run with a transform that fails one message on purpose (test-onl
     expect(result.figures.valid).toBe(valid);
   });
 
+  it('accounts for the lost work: the rides missing from rides.csv are exactly the rides of the DLQ message', () => {
+    const rows = parse(readFileSync(join(dir, 'out', 'rides.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const written = new Set(rows.map((r) => Number(r.ride_index)));
+    const missing = Array.from({ length: input.total }, (_, i) => i).filter((i) => !input.invalid.has(i) && !written.has(i));
+    expect(result.figures.lost).toMatchObject({ rides: missing.length, dlqRides: missing.length, dlqMessages: 1, unaccounted: [], accounted: true });
+    expect(result.figures.lost.dlqChunks).toEqual(['raw/d-lines.ndjson chunks 3']);
+    expect(output.out).toMatch(new RegExp(`lost rides +${missing.length} = ${missing.length} rides in 1 fan-out DLQ message\\(s\\) \\(raw/d-lines\\.ndjson chunks 3\\): the DLQs hold exactly the lost work`));
+  });
+
   it('exits non-zero with a line saying why', () => {
     expect(result.exitCode).toBe(1);
-    expect(output.out).toMatch(/FAILED: rows written \(\d+\) ≠ valid rides \(\d+\); 1 fan-out message\(s\) in the DLQ/);
+    expect(output.out).toMatch(/FAILED: rows written \(\d+\) ≠ valid rides \(\d+\); 1 fan-out message\(s\) in the DLQ.*; lost work: \d+ rides, exactly the rides the DLQs hold$/m);
     expect(output.err).toMatch(/raw\/d-lines\.ndjson: 1 of \d+ chunks missing from processed\/ \(chunk 3\)/);
   });
 });

@@ -68,14 +68,21 @@ async function readText(path: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Rows written to rides.csv, in all and by source key. */
+export interface MergedRides {
+  rows: number;
+  bySource: Record<string, number>;
+}
+
 /**
  * Streams `out/rides.csv`: one header, then every row of every downloaded chunk, ordered by
  * source key then chunk number — chunks hold consecutive ride indexes, so this is ride_index
  * order. Returns the rows written.
  */
-export async function mergeRides(outDir: string, sources: SourceStatus[]): Promise<number> {
+export async function mergeRides(outDir: string, sources: SourceStatus[]): Promise<MergedRides> {
   const target = join(outDir, 'rides.csv');
   const out = createWriteStream(target);
+  const bySource: Record<string, number> = {};
   let rows = 0;
   let headerWritten = false;
   const ordered = [...sources].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -92,7 +99,9 @@ export async function mergeRides(outDir: string, sources: SourceStatus[]): Promi
           if (!out.write(header)) await once(out, 'drain');
           headerWritten = true;
         }
-        rows += countRows(body);
+        const count = countRows(body);
+        rows += count;
+        bySource[source.key] = (bySource[source.key] ?? 0) + count;
         if (!out.write(body)) await once(out, 'drain');
       }
     }
@@ -100,5 +109,5 @@ export async function mergeRides(outDir: string, sources: SourceStatus[]): Promi
     out.end();
     await once(out, 'close');
   }
-  return rows;
+  return { rows, bySource };
 }

@@ -4,6 +4,7 @@ import { InputFileError, StallError } from '../errors';
 import type { BatchReport } from '../lambda/event-source';
 import { startStack, type LocalStack, type StackOptions } from '../stack/local-stack';
 import { CompletionTracker, describeMissing, type CompletionCheck } from './completion';
+import { lostWork, readDeadLetters } from './dead-letters';
 import { downloadOutputs, mergeRides } from './output';
 import { createProgress } from './progress';
 import { figuresOf, formatSummary, verdictOf, type RunFigures, type Verdict } from './summary';
@@ -26,15 +27,18 @@ export interface RunResult {
   verdict: Verdict;
   check: CompletionCheck;
   exitCode: number;
+  /** With --chaos: requests the functions sent through each fault proxy, by operation. */
+  proxiedRequests?: { S3: Record<string, number>; SQS: Record<string, number> };
 }
 
-/** Rides in a fan-out message body, for progress only (a malformed body counts as 0). */
-function ridesIn(body: string): number {
+/** A fan-out message body's chunk identity and rides, for progress only (malformed: undefined). */
+function chunkIn(body: string): { id: string; rides: number } | undefined {
   try {
-    const rides = (JSON.parse(body) as { rides?: unknown[] }).rides;
-    return Array.isArray(rides) ? rides.length : 0;
+    const message = JSON.parse(body) as { source?: { key?: string; etag?: string }; chunk?: number; rides?: unknown[] };
+    if (!Array.isArray(message.rides)) return undefined;
+    return { id: `${message.source?.key}#${message.source?.etag}#${message.chunk}`, rides: message.rides.length };
   } catch {
-    return 0;
+    return undefined;
   }
 }
 
@@ -57,8 +61,15 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const stdout = options.stdout ?? process.stdout;
   checkInputs(options.files);
   let written = 0;
+  // A chunk can be processed more than once (an ingest retry resends its chunks, duplicate deliveries): count it once.
+  const writtenChunks = new Set<string>();
   const onBatch = (batch: BatchReport) => {
-    for (const body of batch.deletedBodies) written += ridesIn(body);
+    for (const body of batch.deletedBodies) {
+      const chunk = chunkIn(body);
+      if (!chunk || writtenChunks.has(chunk.id)) continue;
+      writtenChunks.add(chunk.id);
+      written += chunk.rides;
+    }
   };
   const phases: Array<[string, number]> = [];
   let mark = Date.now();
@@ -85,18 +96,28 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     phase('pipeline');
     await downloadOutputs(stack.s3, stack.bucket, options.outDir);
     phase('download');
-    const rows = await mergeRides(options.outDir, check.sources);
+    const merged = await mergeRides(options.outDir, check.sources);
+    const dead = await readDeadLetters(stack.sqs, stack.queues, check);
     phase('merge');
-    const figures = figuresOf(check, rows, (Date.now() - started) / 1000, {
+    const proxies = stack.faultProxies;
+    const figures = figuresOf(check, merged.rows, (Date.now() - started) / 1000, {
       ingestRetries: stack.ingest.stats.retries,
-      transformRedeliveries: stack.transform.stats.failedDeliveries + stack.transform.stats.duplicated,
+      transformRedeliveries: stack.transform.stats.failedDeliveries,
+      ...(proxies && { sdkRetries: { S3: proxies.S3.stats.retries, SQS: proxies.SQS.stats.retries } }),
       ...(options.chaos && { faults: { ...options.chaos.injected } }),
+      lost: lostWork(check, merged.bySource, dead),
     });
     const verdict = verdictOf(figures, check, stalled);
     stdout.write(`${formatSummary(figures, verdict)}\n`);
     stderr.write(`phases: ${phases.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}\n`);
     if (!verdict.ok && !check.complete) stderr.write(`missing:\n  ${describeMissing(check)}\n`);
-    return { figures, verdict, check, exitCode: verdict.ok ? 0 : 1 };
+    return {
+      figures,
+      verdict,
+      check,
+      exitCode: verdict.ok ? 0 : 1,
+      ...(proxies && { proxiedRequests: { S3: { ...proxies.S3.stats.requests }, SQS: { ...proxies.SQS.stats.requests } } }),
+    };
   } finally {
     stop();
     await stack.close();

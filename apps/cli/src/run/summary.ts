@@ -1,4 +1,5 @@
 import type { CompletionCheck } from './completion';
+import type { LostWork } from './dead-letters';
 
 export interface RunFigures {
   files: number;
@@ -9,10 +10,15 @@ export interface RunFigures {
   fanoutDlq: number;
   ingestDlq: number;
   wallSeconds: number;
+  /** Async invocations of the ingest function run again after a failure. */
   ingestRetries: number;
+  /** Fan-out messages handed back after a failed delivery; each comes back after the visibility timeout. */
   transformRedeliveries: number;
+  /** Requests the functions' SDK clients sent again (attempt > 1), seen by the --chaos proxies. */
+  sdkRetries?: { S3: number; SQS: number };
   /** Faults injected by --chaos, by kind; absent without it. */
   faults?: Record<string, number>;
+  lost: LostWork;
 }
 
 export interface Verdict {
@@ -22,7 +28,7 @@ export interface Verdict {
 }
 
 /** Totals of a settled run: manifests give what was read, the merged CSV what was written. */
-export function figuresOf(check: CompletionCheck, rowsWritten: number, wallSeconds: number, extra: Pick<RunFigures, 'ingestRetries' | 'transformRedeliveries' | 'faults'>): RunFigures {
+export function figuresOf(check: CompletionCheck, rowsWritten: number, wallSeconds: number, extra: Pick<RunFigures, 'ingestRetries' | 'transformRedeliveries' | 'sdkRetries' | 'faults' | 'lost'>): RunFigures {
   const manifests = check.sources.flatMap((s) => (s.manifest ? [s.manifest] : []));
   const sum = (pick: (m: (typeof manifests)[number]) => number) => manifests.reduce((n, m) => n + pick(m), 0);
   return {
@@ -47,6 +53,14 @@ export function verdictOf(figures: RunFigures, check: CompletionCheck, stalled?:
   }
   if (figures.fanoutDlq) reasons.push(`${figures.fanoutDlq} fan-out message(s) in the DLQ after ${5} receives`);
   if (figures.ingestDlq) reasons.push(`${figures.ingestDlq} ingest event(s) in the ingest DLQ after 2 retries`);
+  const { lost } = figures;
+  if (lost.rides || lost.dlqMessages || lost.undecodable || lost.ingestFiles.length) {
+    reasons.push(
+      lost.accounted
+        ? `lost work: ${n(lost.rides)} rides, exactly the rides the DLQs hold`
+        : `lost work NOT accounted for by the DLQs: ${lost.unaccounted.slice(0, 5).join('; ')}${lost.undecodable ? `; ${lost.undecodable} undecodable DLQ message(s)` : ''}`,
+    );
+  }
   for (const source of check.sources) {
     if (source.manifest?.error) reasons.push(`${source.key}: ingest error at byte ${source.manifest.error.byteOffset}: ${source.manifest.error.message}`);
     else if (!source.manifest) reasons.push(`${source.key}: no manifest`);
@@ -64,9 +78,10 @@ export function formatSummary(figures: RunFigures, verdict: Verdict): string {
     ['rejected', n(figures.rejected)],
     ['rows written', n(figures.rowsWritten)],
     ['DLQ messages', `${figures.fanoutDlq + figures.ingestDlq} (fan-out ${figures.fanoutDlq}, ingest ${figures.ingestDlq})`],
-    ['retries', `ingest ${figures.ingestRetries}, transform failed deliveries ${figures.transformRedeliveries}`],
+    ['lost rides', describeLost(figures.lost)],
+    ['retries', describeRetries(figures)],
     ...(figures.faults
-      ? [['faults injected', Object.entries(figures.faults).map(([k, v]) => `${k} ${v}`).join(', ')] as [string, string]]
+      ? [['faults injected', Object.entries(figures.faults).map(([k, v]) => `${k} ${n(v)}`).join(', ')] as [string, string]]
       : []),
     ['wall time', `${figures.wallSeconds.toFixed(1)} s`],
     ['rides/s', n(rate)],
@@ -77,6 +92,27 @@ export function formatSummary(figures: RunFigures, verdict: Verdict): string {
     ? 'OK: every valid ride was written, DLQs empty.'
     : `FAILED: ${verdict.reasons.join('; ')}`;
   return `${table}\n${status}`;
+}
+
+function describeRetries(figures: RunFigures): string {
+  const sdk = figures.sdkRetries ? `S3 requests ${n(figures.sdkRetries.S3)}, SQS requests ${n(figures.sdkRetries.SQS)}, ` : '';
+  return `${sdk}ingest invocations ${n(figures.ingestRetries)}, transform redeliveries ${n(figures.transformRedeliveries)}`;
+}
+
+/** Lost rides next to what the DLQs hold, and whether they are the same work. */
+function describeLost(lost: LostWork): string {
+  if (!lost.rides && !lost.dlqMessages && !lost.undecodable && !lost.ingestFiles.length) return '0';
+  const held = [
+    `${n(lost.dlqRides)} rides in ${n(lost.dlqMessages)} fan-out DLQ message(s)${chunkList(lost.dlqChunks)}`,
+    ...(lost.undecodable ? [`${lost.undecodable} undecodable fan-out DLQ message(s)`] : []),
+    ...(lost.ingestFiles.length ? [`whole file(s) in the ingest DLQ: ${lost.ingestFiles.join(', ')}`] : []),
+  ].join(' + ');
+  if (lost.accounted) return `${n(lost.rides)} = ${held}: the DLQs hold exactly the lost work`;
+  return `${n(lost.rides)}, DLQs hold ${held}: NOT the same work (${lost.unaccounted.slice(0, 3).join('; ')})`;
+}
+
+function chunkList(chunks: string[]): string {
+  return chunks.length ? ` (${chunks.slice(0, 3).join('; ')}${chunks.length > 3 ? '; …' : ''})` : '';
 }
 
 function n(value: number): string {

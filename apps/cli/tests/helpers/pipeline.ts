@@ -1,0 +1,52 @@
+import { generateRecords, writeRides, type RideFileShape } from '@rydes/ride-model';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { runPipeline, type RunOptions, type RunResult } from '../../src/run/run-pipeline';
+
+/** A generated ride file on disk and what the generator knows about it. */
+export interface InputFile {
+  path: string;
+  key: string;
+  total: number;
+  /** Ride index → the reason the generator made it invalid. */
+  invalid: Map<number, string>;
+}
+
+/** Writes `count` seeded rides (about `invalidRate` of them invalid) as `name` in `dir`. */
+export async function writeInput(
+  dir: string,
+  file: { shape: RideFileShape; gzip: boolean; name: string },
+  seed: number,
+  count: number,
+  invalidRate = 0.04,
+): Promise<InputFile> {
+  const generated = [...generateRecords({ count, seed, invalidRate })];
+  const path = join(dir, file.name);
+  await pipeline(writeRides(generated.map((g) => g.record), { shape: file.shape, gzip: file.gzip }), createWriteStream(path));
+  const invalid = new Map(generated.flatMap((g) => (g.reason ? [[g.index, g.reason] as [number, string]] : [])));
+  return { path, key: `raw/${file.name}`, total: generated.length, invalid };
+}
+
+/** stdout/stderr for runPipeline that collect the text (stderr not a TTY: no progress redraws). */
+function quietStreams() {
+  const stdout = new PassThrough();
+  const stderr = Object.assign(new PassThrough(), { isTTY: false }) as unknown as NodeJS.WriteStream;
+  let out = '';
+  let err = '';
+  stdout.on('data', (c) => (out += c));
+  (stderr as unknown as PassThrough).on('data', (c) => (err += c));
+  return { stdout, stderr, text: () => ({ out, err }) };
+}
+
+/** Options a test sets; two transform environments and a 30 s stall timeout unless given. */
+export type TestRunOptions = Omit<RunOptions, 'stdout' | 'stderr' | 'concurrency' | 'stallTimeoutSeconds'> &
+  Partial<Pick<RunOptions, 'concurrency' | 'stallTimeoutSeconds'>>;
+
+/** `rydes run` in-process with its summary and progress captured instead of printed. */
+export async function runQuietly(options: TestRunOptions): Promise<{ result: RunResult; output: { out: string; err: string } }> {
+  const streams = quietStreams();
+  const result = await runPipeline({ concurrency: 2, stallTimeoutSeconds: 30, ...options, stdout: streams.stdout, stderr: streams.stderr });
+  return { result, output: streams.text() };
+}
