@@ -6,19 +6,12 @@
  * from /proc every 100 ms). Run with `npx nx run cli:bench` (builds first) or
  * `npx tsx tools/bench-local.ts [--rides N] [--only default,stations,rpm1]`.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { arg, CLI as cli, runBuiltCli } from './cli-process';
 
-const root = resolve(__dirname, '..');
-const cli = join(root, 'dist/apps/cli/main.js');
-const stations = resolve(root, '../shared/data/stations-us-111k.csv');
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const stations = resolve(__dirname, '../../shared/data/stations-us-111k.csv');
 const rides = Number(arg('--rides', '200000'));
 const only = arg('--only', 'default,stations,rpm1').split(',');
 
@@ -28,47 +21,12 @@ const workloads = [
   { id: 'rpm1', label: 'default stations, 1 ride/msg', args: ['--rides-per-message', '1', '--stall-timeout', '120'] },
 ].filter((w) => only.includes(w.id));
 
-/** RSS of a process and all its descendants, bytes (Linux /proc). */
-function treeRss(pid: number): number {
-  const children = new Map<number, number[]>();
-  let rss = 0;
-  const rssOf = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ppid = Number(fields[1]);
-      rssOf.set(Number(entry), Number(fields[21]) * 4096);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  const stack = [pid];
-  while (stack.length) {
-    const p = stack.pop() as number;
-    rss += rssOf.get(p) ?? 0;
-    stack.push(...(children.get(p) ?? []));
-  }
-  return rss;
-}
-
 async function runOnce(args: string[]) {
   const out = mkdtempSync(join(tmpdir(), 'rydes-bench-'));
-  const started = Date.now();
-  const child = spawn(process.execPath, [cli, 'run', '--rides', String(rides), '--out', out, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, treeRss(child.pid ?? 0))), 100);
-  const code: number = await new Promise((r) => child.on('exit', (c) => r(c ?? 1)));
-  clearInterval(sampler);
-  const elapsed = (Date.now() - started) / 1000;
+  const run = await runBuiltCli(['run', '--rides', String(rides), '--out', out, ...args]);
+  const { code, stdout, stderr } = run;
+  const elapsed = run.seconds;
+  const peak = run.peakBytes;
   rmSync(out, { recursive: true, force: true });
   const field = (label: string) => stdout.match(new RegExp(`${label}\\s+([\\d,.]+)`))?.[1] ?? '?';
   return {
