@@ -55,6 +55,8 @@ export function register(program: Command): void {
         'faults injected and retries spent by kind',
     )
     .action(async (files: string[], flags: RunFlags) => {
+      // Before the sample is generated: a typo in the spec should not cost 200,000 rides first.
+      const chaos = flags.chaos ? new FaultInjector(parseChaos(flags.chaos)) : undefined;
       const sample = files.length ? undefined : await generateSample(flags.rides, flags.seed, flags.dataDir);
       try {
         const result = await runPipeline({
@@ -68,7 +70,7 @@ export function register(program: Command): void {
           visibilityTimeoutSeconds: flags.visibilityTimeout,
           expectedRides: sample?.rides,
           verbose: flags.verbose,
-          ...(flags.chaos && { chaos: new FaultInjector(parseChaos(flags.chaos)) }),
+          chaos,
         });
         process.exitCode = result.exitCode;
       } finally {
