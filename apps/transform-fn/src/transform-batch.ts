@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { currentEtag, deleteKeys, emitMetrics, putObject, sameEtag, type Logger, type MetricsInput } from '@rydes/aws-adapters';
 import type { StationIndex } from '@rydes/geo-index';
-import { decodeMessage } from '@rydes/ride-model';
+import { decodeMessage, type FanoutMessage } from '@rydes/ride-model';
 import type { TransformConfig } from './config';
 import { transformMessage } from './transform-message';
 
@@ -18,55 +18,95 @@ export interface TransformDeps {
 /** Records handled at once; an SQS event source delivers at most 10 (or more with a batching window). */
 const CONCURRENCY = 10;
 
+/** A message whose CSV is in processed/, waiting for the check of its source version. */
+interface Written {
+  record: SQSRecord;
+  source: FanoutMessage['source'];
+  key: string;
+  rides: number;
+}
+
 /**
- * Turns each SQS record into one processed/ CSV object, records concurrently. Messages of a source
- * version that was replaced since are acknowledged and counted as superseded. Returns exactly the
- * records that failed (undecodable body, S3 error, …) as batch item failures so SQS redelivers
- * only those; throws only when the whole batch cannot work (the station index cannot be built).
+ * Turns each SQS record into one processed/ CSV object, records concurrently, then checks once
+ * per source version (one HeadObject, not one per message) that the source still holds that
+ * version. Messages of a version replaced since are acknowledged and counted as superseded.
+ * Returns exactly the records that failed (undecodable body, S3 error, …) as batch item failures
+ * so SQS redelivers only those; throws only when the whole batch cannot work (the station index
+ * cannot be built).
  */
 export async function transformBatch(event: SQSEvent, deps: TransformDeps): Promise<SQSBatchResponse> {
   const started = Date.now();
   const index = await deps.stations();
   const failures: SQSBatchItemFailure[] = [];
-  let rides = 0;
-  let superseded = 0;
+  const fail = (record: SQSRecord, err: unknown) => {
+    failures.push({ itemIdentifier: record.messageId });
+    deps.logger.warn({ messageId: record.messageId, reason: err instanceof Error ? err.message : String(err) }, 'message failed; left for redelivery');
+  };
   const records = event.Records ?? [];
+  const written: Written[] = [];
   let next = 0;
   const worker = async () => {
     while (next < records.length) {
       const record = records[next++];
       try {
-        const outcome = await transformRecord(record, index, deps);
-        if (outcome === 'superseded') superseded++;
-        else rides += outcome;
+        written.push(await writeRecord(record, index, deps));
       } catch (err) {
-        failures.push({ itemIdentifier: record.messageId });
-        deps.logger.warn({ messageId: record.messageId, reason: err instanceof Error ? err.message : String(err) }, 'message failed; left for redelivery');
+        fail(record, err);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, records.length) }, worker));
+
+  let rides = 0;
+  let superseded = 0;
+  await Promise.all(
+    groupBySource(written).map(async (group) => {
+      try {
+        if (await keepOrRemove(group, deps)) rides += group.reduce((n, w) => n + w.rides, 0);
+        else superseded += group.length;
+      } catch (err) {
+        for (const w of group) fail(w.record, err);
+      }
+    }),
+  );
 
   (deps.metrics ?? emitMetrics)({ dimensions: { Function: 'transform-fn' }, values: { RidesProcessed: rides, MessagesSuperseded: superseded } });
   deps.logger.info({ messages: records.length, failed: failures.length, superseded, rides, ms: Date.now() - started }, 'batch transformed');
   return { batchItemFailures: failures };
 }
 
-/**
- * Writes one message's CSV, then checks (one HeadObject) that its source object still holds the
- * message's version. If the file was replaced or deleted, the object just written is deleted
- * and the message is acknowledged as `superseded`: retrying could never succeed, so it must not
- * reach the DLQ. Checking after the write, not before, leaves no window for a late message to
- * resurrect stale output (ingest-fn's versions.ts has the argument).
- */
-async function transformRecord(record: SQSRecord, index: StationIndex, deps: TransformDeps): Promise<number | 'superseded'> {
+/** Decodes one message, joins its rides with their stations and writes its CSV object. */
+async function writeRecord(record: SQSRecord, index: StationIndex, deps: TransformDeps): Promise<Written> {
   const message = decodeMessage(record.body);
   const processed = transformMessage(message, index);
   await putObject(deps.s3, deps.config.outputBucket, processed.key, processed.csv, 'text/csv; charset=utf-8');
-  const { bucket, key, etag } = message.source;
+  return { record, source: message.source, key: processed.key, rides: processed.rides };
+}
+
+function groupBySource(written: Written[]): Written[][] {
+  const groups = new Map<string, Written[]>();
+  for (const w of written) {
+    const id = JSON.stringify([w.source.bucket, w.source.key, w.source.etag]);
+    groups.set(id, [...(groups.get(id) ?? []), w]);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * Checks (one HeadObject) that the group's source object still holds the version its messages
+ * came from; returns true if so. If the file was replaced or deleted, the objects just written
+ * are deleted and the messages count as superseded: retrying could never succeed, so they must
+ * not reach the DLQ. Checking after the writes, not before, leaves no window for a late message
+ * to resurrect stale output (ingest-fn's versions.ts has the argument).
+ */
+async function keepOrRemove(group: Written[], deps: TransformDeps): Promise<boolean> {
+  const { bucket, key, etag } = group[0].source;
   const current = await currentEtag(deps.s3, bucket, key);
-  if (current !== undefined && sameEtag(current, etag)) return processed.rides;
-  await deleteKeys(deps.s3, deps.config.outputBucket, [processed.key]);
-  deps.logger.info({ messageId: record.messageId, source: key, etag, current: current ?? null, chunk: message.chunk }, 'superseded: the source changed since this message was sent; output removed');
-  return 'superseded';
+  if (current !== undefined && sameEtag(current, etag)) return true;
+  await deleteKeys(deps.s3, deps.config.outputBucket, group.map((w) => w.key));
+  deps.logger.info(
+    { messageIds: group.map((w) => w.record.messageId), source: key, etag, current: current ?? null, outputs: group.map((w) => w.key) },
+    'superseded: the source changed since these messages were sent; output removed',
+  );
+  return false;
 }

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { deleteKeys } from '@rydes/aws-adapters';
+import { countRequests, createLogger, createS3Client, deleteKeys } from '@rydes/aws-adapters';
 import { encodeMessage, CSV_COLUMNS, generateRides, type FanoutMessage, type Ride, type SourceRef } from '@rydes/ride-model';
-import { DEFAULT_STATIONS, type Station } from '@rydes/geo-index';
+import { DEFAULT_STATIONS, StationIndex, type Station } from '@rydes/geo-index';
 import { bruteForceNearest } from '@rydes/geo-index/testing';
 import { lambdaContext, sqsEvent } from './helpers/lambda';
+import { transformBatch } from '../src/transform-batch';
 import { BUCKET, keysUnder, readBytes, readCsv, startStack, upload, type Stack, type TransformHandler } from './helpers/stack';
 
 const MAIN = join(__dirname, '../src/main');
@@ -106,6 +107,35 @@ describe('transform-fn handler (real s3rver)', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(await keysUnder(stack.s3, 'processed/replaced-')).toEqual([`processed/replaced-${etag8(current)}-000000.csv`]);
     expect(emfLines()).toEqual([expect.objectContaining({ RidesProcessed: 3, MessagesSuperseded: 1 })]);
+  });
+
+  it('checks each source version once per batch, after its writes: one HeadObject for ten messages of a file', async () => {
+    // Prepare: ten messages of one file and two of a file replaced since, through a counting client
+    const kept = await sourceAt('raw/once.json');
+    const old = await sourceAt('raw/once-replaced.json', '[] v1');
+    await sourceAt('raw/once-replaced.json', '[] v2');
+    const s3 = createS3Client(stack.local.env);
+    const counts = countRequests(s3);
+    const batch = [
+      ...Array.from({ length: 10 }, (_, i) => ({ messageId: `kept-${i}`, body: encodeMessage(message(i, i * 5, rides(5, 40 + i), kept)) })),
+      ...[0, 1].map((i) => ({ messageId: `old-${i}`, body: encodeMessage(message(i, i * 5, rides(5, 60 + i), old)) })),
+    ];
+    const metrics = jest.fn();
+    // Act
+    const response = await transformBatch(sqsEvent(batch), {
+      s3,
+      config: { outputBucket: BUCKET },
+      stations: async () => new StationIndex(DEFAULT_STATIONS),
+      logger: createLogger({ level: 'silent' }),
+      metrics,
+    });
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(counts).toEqual({ PutObjectCommand: 12, HeadObjectCommand: 2, DeleteObjectsCommand: 1 });
+    expect(await keysUnder(stack.s3, `processed/once-${etag8(kept)}-`)).toHaveLength(10);
+    expect(await keysUnder(stack.s3, 'processed/once-replaced-')).toEqual([]);
+    expect(metrics).toHaveBeenCalledWith(expect.objectContaining({ values: { RidesProcessed: 50, MessagesSuperseded: 2 } }));
+    s3.destroy();
   });
 
   it('acknowledges a message whose source object was deleted as superseded', async () => {

@@ -6,6 +6,37 @@ export interface ListKeysOptions {
   pageSize?: number;
 }
 
+/** One entry of a listing. */
+export interface ListedObject {
+  key: string;
+  /** Bytes. */
+  size: number;
+  /** As S3 reports it, quotes included. */
+  etag: string;
+}
+
+/**
+ * Every object under a prefix with its size and ETag, in S3's (UTF-8 binary) order, page after
+ * page (see {@link listKeys} for why ListObjects v1).
+ * @example
+ * for await (const { key, size } of listObjects(s3, 'rides-local', 'processed/')) console.log(key, size);
+ */
+export async function* listObjects(s3: S3Client, bucket: string, prefix: string, options: ListKeysOptions = {}): AsyncGenerator<ListedObject> {
+  let marker: string | undefined;
+  for (;;) {
+    let page;
+    try {
+      page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker, MaxKeys: options.pageSize }));
+    } catch (err) {
+      throw new S3ObjectError('ListObjects', bucket, prefix, err);
+    }
+    const objects = (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '' }]));
+    yield* objects;
+    if (!page.IsTruncated || objects.length === 0) return;
+    marker = objects[objects.length - 1].key;
+  }
+}
+
 /**
  * Every key under a prefix, in S3's (UTF-8 binary) order, page after page.
  *
@@ -16,17 +47,5 @@ export interface ListKeysOptions {
  * for await (const key of listKeys(s3, 'rides-local', 'processed/')) console.log(key);
  */
 export async function* listKeys(s3: S3Client, bucket: string, prefix: string, options: ListKeysOptions = {}): AsyncGenerator<string> {
-  let marker: string | undefined;
-  for (;;) {
-    let page;
-    try {
-      page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker, MaxKeys: options.pageSize }));
-    } catch (err) {
-      throw new S3ObjectError('ListObjects', bucket, prefix, err);
-    }
-    const keys = (page.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [object.Key]));
-    yield* keys;
-    if (!page.IsTruncated || keys.length === 0) return;
-    marker = keys[keys.length - 1];
-  }
+  for await (const object of listObjects(s3, bucket, prefix, options)) yield object.key;
 }

@@ -5,6 +5,7 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,12 @@ export interface LocalServersOptions {
   /** Buckets to create at start (3–63 chars, s3rver checks). */
   buckets?: string[];
   region?: string;
+  /**
+   * Run s3rver in a worker thread, with an event loop (and so a core) of its own. A pipeline that
+   * keeps both servers and its pollers on one event loop is bound by that one core: every
+   * transform PUT and HEAD, every SQS receive and delete queue up behind each other.
+   */
+  s3Thread?: boolean;
 }
 
 export interface LocalServers {
@@ -48,15 +55,15 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
   const ownDir = options.directory === undefined;
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'rydes-s3-')));
 
-  const s3 = new S3rver({
+  const s3Options = {
     address: '127.0.0.1',
     port: 0,
     silent: true,
     directory,
     configureBuckets: (options.buckets ?? []).map((name) => ({ name, configs: [] })),
-  });
-  const s3Address = (await s3.run()) as unknown as AddressInfo;
-  const s3Endpoint = `http://127.0.0.1:${s3Address.port}`;
+  };
+  const s3 = options.s3Thread ? await startS3Thread(s3Options) : await startS3InProcess(s3Options);
+  const s3Endpoint = `http://127.0.0.1:${s3.port}`;
 
   let sqs: Server;
   try {
@@ -83,11 +90,7 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
     directory,
     env,
     onObjectCreated(listener) {
-      // s3rver is a Koa app (an EventEmitter); its typings omit the emitter methods.
-      const emitter = s3 as unknown as EventEmitter;
-      const wrapped = (event: S3Event) => listener(encodeEventKeys(event));
-      emitter.on('event', wrapped);
-      return () => emitter.off('event', wrapped);
+      return s3.onEvent((event) => listener(encodeEventKeys(event)));
     },
     async close() {
       await Promise.all([
@@ -98,6 +101,82 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
         }),
       ]);
       if (ownDir) await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+type S3rverOptions = ConstructorParameters<typeof S3rver>[0];
+
+/** A running s3rver, wherever it runs. */
+interface S3Handle {
+  port: number;
+  onEvent(listener: (event: S3Event) => void): () => void;
+  close(): Promise<void>;
+}
+
+async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
+  const s3 = new S3rver(options);
+  const address = (await s3.run()) as unknown as AddressInfo;
+  // s3rver is a Koa app (an EventEmitter); its typings omit the emitter methods.
+  const emitter = s3 as unknown as EventEmitter;
+  return {
+    port: address.port,
+    onEvent(listener) {
+      emitter.on('event', listener);
+      return () => emitter.off('event', listener);
+    },
+    close: () => s3.close(),
+  };
+}
+
+/*
+ * The worker's whole program. Plain CommonJS evaluated by the worker, so it works the same from
+ * ts-jest, tsx and the esbuild bundle of the CLI; s3rver is required by the path the parent
+ * resolved. Events are forwarded as messages (structured clone keeps their Dates).
+ */
+const S3_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const S3rver = require(workerData.s3rverPath);
+const s3 = new S3rver(workerData.options);
+s3.on('event', (event) => parentPort.postMessage({ type: 'event', event }));
+parentPort.on('message', (message) => {
+  if (message.type === 'close') s3.close().then(() => parentPort.postMessage({ type: 'closed' }));
+});
+s3.run().then(
+  (address) => parentPort.postMessage({ type: 'ready', port: address.port }),
+  (err) => parentPort.postMessage({ type: 'error', message: String((err && err.stack) || err) }),
+);
+`;
+
+async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
+  const worker = new Worker(S3_WORKER, { eval: true, workerData: { s3rverPath: require.resolve('s3rver'), options } });
+  const listeners = new Set<(event: S3Event) => void>();
+  worker.on('message', (message: { type: string; event?: S3Event }) => {
+    if (message.type === 'event' && message.event) for (const listener of listeners) listener(message.event);
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const onMessage = (message: { type: string; port?: number; message?: string }) => {
+      if (message.type === 'ready') resolve(message.port as number);
+      if (message.type === 'error') reject(new Error(`s3rver did not start: ${message.message}`));
+    };
+    worker.on('message', onMessage);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`s3rver worker exited with code ${code} before it was ready`)));
+  });
+  return {
+    port,
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => {
+        worker.on('message', (message: { type: string }) => message.type === 'closed' && resolve());
+        worker.once('exit', () => resolve());
+      });
+      worker.postMessage({ type: 'close' });
+      await closed;
+      await worker.terminate();
     },
   };
 }

@@ -1,8 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { listKeys, openObject } from '@rydes/aws-adapters';
+import { listObjects, openObject, sameEtag } from '@rydes/aws-adapters';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import type { SourceStatus } from './completion';
@@ -12,28 +12,101 @@ import { chunkOf, manifestBase } from './completion';
 export const OUTPUT_PREFIXES = ['processed/', 'rejects/', 'manifests/'];
 
 /**
- * Copies every object under processed/, rejects/ and manifests/ into `outDir`, mirroring the
- * keys (`out/processed/…`), several downloads at a time. Earlier copies of those folders are
- * replaced so the folder shows this bucket only.
+ * Mirrors processed/, rejects/ and manifests/ into `outDir` (`out/processed/…`). Chunks are
+ * copied while the pipeline runs, as soon as the transform reports them written ({@link fetch}),
+ * so little is left for the end; {@link finish} then lists the bucket and makes the folder equal
+ * to it: copies what is missing or differs in size or ETag from what was fetched (an early GET
+ * may have raced a redelivery rewriting the same key), and deletes local files of keys no longer
+ * there (a superseded version's chunks, or an earlier run's files in the same folder).
  */
-export async function downloadOutputs(s3: S3Client, bucket: string, outDir: string, parallel = 16): Promise<number> {
-  const keys: string[] = [];
-  for (const prefix of OUTPUT_PREFIXES) {
-    await rm(join(outDir, prefix), { recursive: true, force: true });
-    for await (const key of listKeys(s3, bucket, prefix)) keys.push(key);
+export class OutputMirror {
+  private readonly fetched = new Map<string, { etag: string; size: number }>();
+  private readonly pending: string[] = [];
+  private readonly idle: Array<() => void> = [];
+  private running = 0;
+
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly outDir: string,
+    private readonly parallel = 8,
+  ) {}
+
+  /** Starts copying `key` in the background; a failure only means {@link finish} copies it. */
+  fetch(key: string): void {
+    this.pending.push(key);
+    this.pump();
   }
-  let next = 0;
-  const worker = async () => {
-    while (next < keys.length) {
-      const key = keys[next++];
-      const target = join(outDir, key);
-      await mkdir(dirname(target), { recursive: true });
-      const { body } = await openObject(s3, bucket, key);
-      await pipeline(body, createWriteStream(target));
+
+  /** Makes `outDir` mirror the prefixes exactly; returns the number of objects mirrored. */
+  async finish(): Promise<number> {
+    await this.drained();
+    let mirrored = 0;
+    for (const prefix of OUTPUT_PREFIXES) {
+      const listed = new Set<string>();
+      const stale: string[] = [];
+      for await (const object of listObjects(this.s3, this.bucket, prefix)) {
+        listed.add(object.key);
+        mirrored++;
+        const copy = this.fetched.get(object.key);
+        if (!copy || copy.size !== object.size || !sameEtag(copy.etag, object.etag)) stale.push(object.key);
+      }
+      await this.copyAll(stale, true);
+      await removeUnlisted(join(this.outDir, prefix), prefix, listed);
     }
-  };
-  await Promise.all(Array.from({ length: parallel }, worker));
-  return keys.length;
+    return mirrored;
+  }
+
+  private pump(): void {
+    while (this.running < this.parallel && this.pending.length > 0) {
+      const key = this.pending.shift() as string;
+      this.running++;
+      void this.copy(key, false).finally(() => {
+        this.running--;
+        this.pump();
+        if (this.running === 0 && this.pending.length === 0) for (const resolve of this.idle.splice(0)) resolve();
+      });
+    }
+  }
+
+  private drained(): Promise<void> {
+    return this.running === 0 && this.pending.length === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private async copyAll(keys: string[], mustSucceed: boolean): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < keys.length) await this.copy(keys[next++], mustSucceed);
+    };
+    await Promise.all(Array.from({ length: this.parallel * 2 }, worker));
+  }
+
+  private async copy(key: string, mustSucceed: boolean): Promise<void> {
+    try {
+      const target = join(this.outDir, key);
+      await mkdir(dirname(target), { recursive: true });
+      const { body, etag } = await openObject(this.s3, this.bucket, key);
+      await pipeline(body, createWriteStream(target));
+      this.fetched.set(key, { etag, size: (await stat(target)).size });
+    } catch (err) {
+      this.fetched.delete(key);
+      if (mustSucceed) throw err;
+    }
+  }
+}
+
+/** Deletes files under `dir` (mirroring `prefix`) whose key is not in `listed`. */
+async function removeUnlisted(dir: string, prefix: string, listed: Set<string>): Promise<void> {
+  let entries: string[];
+  try {
+    entries = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  } catch {
+    return;
+  }
+  for (const file of entries) {
+    const key = prefix + relative(dir, file).split(sep).join('/');
+    if (!listed.has(key)) await rm(file, { force: true });
+  }
 }
 
 /**

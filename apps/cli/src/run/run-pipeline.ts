@@ -1,11 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { objectKeys, type SourceRef } from '@rydes/ride-model';
 import { InputFileError, StallError } from '../errors';
 import type { BatchReport } from '../lambda/event-source';
 import { startStack, type LocalStack, type StackOptions } from '../stack/local-stack';
 import { CompletionTracker, describeMissing, type CompletionCheck } from './completion';
 import { lostWork, readDeadLetters } from './dead-letters';
-import { downloadOutputs, mergeRides } from './output';
+import { OutputMirror, mergeRides } from './output';
 import { createProgress } from './progress';
 import { figuresOf, formatSummary, verdictOf, type RunFigures, type Verdict } from './summary';
 
@@ -32,11 +33,13 @@ export interface RunResult {
 }
 
 /** A fan-out message body's chunk identity and rides, for progress only (malformed: undefined). */
-function chunkIn(body: string): { id: string; rides: number } | undefined {
+function chunkIn(body: string): { id: string; rides: number; key?: string } | undefined {
   try {
-    const message = JSON.parse(body) as { source?: { key?: string; etag?: string }; chunk?: number; rides?: unknown[] };
+    const message = JSON.parse(body) as { source?: SourceRef; chunk?: number; rides?: unknown[] };
     if (!Array.isArray(message.rides)) return undefined;
-    return { id: `${message.source?.key}#${message.source?.etag}#${message.chunk}`, rides: message.rides.length };
+    const { source, chunk } = message;
+    const key = source && typeof source.key === 'string' && typeof source.etag === 'string' && Number.isSafeInteger(chunk) ? objectKeys(source).processed(chunk as number) : undefined;
+    return { id: `${source?.key}#${source?.etag}#${chunk}`, rides: message.rides.length, key };
   } catch {
     return undefined;
   }
@@ -63,12 +66,16 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   let written = 0;
   // A chunk can be processed more than once (an ingest retry resends its chunks, duplicate deliveries): count it once.
   const writtenChunks = new Set<string>();
+  // The stack's S3 client exists only once the stack runs, after onBatch is handed to it.
+  const outputs: { mirror?: OutputMirror } = {};
   const onBatch = (batch: BatchReport) => {
     for (const body of batch.deletedBodies) {
       const chunk = chunkIn(body);
       if (!chunk || writtenChunks.has(chunk.id)) continue;
       writtenChunks.add(chunk.id);
       written += chunk.rides;
+      // Copied into --out while the run goes on; the final pass fixes whatever this got wrong.
+      if (chunk.key) outputs.mirror?.fetch(chunk.key);
     }
   };
   const phases: Array<[string, number]> = [];
@@ -78,6 +85,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     mark = Date.now();
   };
   const stack = await startStack({ ...options, onBatch });
+  const mirror = (outputs.mirror = new OutputMirror(stack.s3, stack.bucket, options.outDir));
   const stop = stopOnSignal(stack, stderr);
   try {
     phase('start');
@@ -94,7 +102,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       progress.stop();
     }
     phase('pipeline');
-    await downloadOutputs(stack.s3, stack.bucket, options.outDir);
+    await mirror.finish();
     phase('download');
     const merged = await mergeRides(options.outDir, check.sources);
     const dead = await readDeadLetters(stack.sqs, stack.queues, check);

@@ -98,6 +98,8 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
   const servers = await startLocalServers({
     directory: options.dataDir ? join(options.dataDir, 's3') : undefined,
     buckets: [BUCKET],
+    // The CLI's event loop also runs local-aws-sqs, the pollers and the completion checks.
+    s3Thread: true,
   });
   const closers: Array<() => Promise<void> | void> = [() => servers.close()];
   let closing: Promise<void> | undefined;
