@@ -7,11 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
-import { createSqsServer } from 'local-aws-sqs';
+import { createRequestHandler } from 'local-aws-sqs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { S3Event } from 'aws-lambda';
 
 export interface LocalServersOptions {
@@ -26,6 +26,8 @@ export interface LocalServersOptions {
    * transform PUT and HEAD, every SQS receive and delete queue up behind each other.
    */
   s3Thread?: boolean;
+  /** Waiting messages above which sends are held (default {@link LOCAL_SQS_HIGH_WATER}). */
+  sqsHighWater?: number;
 }
 
 export interface LocalServers {
@@ -65,14 +67,14 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
   const s3 = options.s3Thread ? await startS3Thread(s3Options) : await startS3InProcess(s3Options);
   const s3Endpoint = `http://127.0.0.1:${s3.port}`;
 
-  let sqs: Server;
+  let sqs: Awaited<ReturnType<typeof startSqs>>;
   try {
-    sqs = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+    sqs = await startSqs(options.sqsHighWater);
   } catch (err) {
     await s3.close();
     throw err;
   }
-  const sqsEndpoint = `http://127.0.0.1:${(sqs.address() as AddressInfo).port}`;
+  const sqsEndpoint = `http://127.0.0.1:${sqs.port}`;
 
   const env = {
     AWS_ENDPOINT_URL_S3: s3Endpoint,
@@ -95,13 +97,61 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
     async close() {
       await Promise.all([
         s3.close(),
-        new Promise<void>((resolve) => {
-          sqs.closeAllConnections?.();
-          sqs.close(() => resolve());
-        }),
+        sqs.close(),
       ]);
       if (ownDir) await rm(directory, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Messages waiting in a queue above which SendMessage(Batch) requests are held until consumers
+ * catch up. local-aws-sqs checks SQS's 120,000 in-flight limit against the *visible* messages,
+ * so once about 120,000 wait, every ReceiveMessage fails with OverLimit and nothing can drain the
+ * queue again (real SQS has no limit on waiting messages); it also scans every message on each
+ * receive, so a long queue slows consumers down. Holding a send looks to the sender like a slow
+ * network, which AWS's own SDK and our batch sender tolerate.
+ */
+export const LOCAL_SQS_HIGH_WATER = 50_000;
+
+/** local-aws-sqs on its own HTTP server, with the send gate in front of its request handler. */
+async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<{ port: number; close(): Promise<void> }> {
+  const { service, requestHandler } = createRequestHandler({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+  let depth = 0;
+  let measuredAt = 0;
+  const deepest = () => {
+    // getAttributes scans every message: measure at most every 100 ms.
+    if (Date.now() - measuredAt > 100) {
+      depth = Math.max(0, ...service.Queues.map((q) => Number(q.getAttributes(['ApproximateNumberOfMessages'])?.ApproximateNumberOfMessages ?? 0)));
+      measuredAt = Date.now();
+    }
+    return depth;
+  };
+  const held = new Set<NodeJS.Timeout>();
+  const gate = (req: IncomingMessage, res: ServerResponse) => {
+    if (!/\.SendMessage(Batch)?$/.test(String(req.headers['x-amz-target'] ?? '')) || deepest() < highWater) return requestHandler(req, res);
+    const timer = setTimeout(() => {
+      held.delete(timer);
+      gate(req, res);
+    }, 50);
+    held.add(timer);
+  };
+  const server = createServer(gate);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  // Queue URLs carry the port; createSqsServer sets it the same way once listening.
+  service.PORT = port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const timer of held) clearTimeout(timer);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

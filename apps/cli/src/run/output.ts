@@ -167,7 +167,10 @@ export async function mergeRides(outDir: string, sources: SourceStatus[]): Promi
         if (source.missingChunks?.includes(chunk)) continue;
         const key = `processed/${base}-${String(chunk).padStart(6, '0')}.csv`;
         if (chunkOf(key, base) !== chunk) continue;
-        const { header, body } = splitHeader(await readText(join(outDir, key)));
+        // A run that stalled before the queues settled has no missingChunks: absent files are the gaps.
+        const text = await readText(join(outDir, key)).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+        if (text === undefined) continue;
+        const { header, body } = splitHeader(text);
         if (!headerWritten) {
           if (!out.write(header)) await once(out, 'drain');
           headerWritten = true;

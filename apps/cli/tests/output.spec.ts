@@ -4,7 +4,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OutputMirror } from '../src/run/output';
+import type { Manifest } from '@rydes/ride-model';
+import { OutputMirror, mergeRides } from '../src/run/output';
 
 const BUCKET = 'rides-mirror-test';
 
@@ -88,3 +89,21 @@ describe('OutputMirror (real s3rver in its worker thread)', () => {
   });
 });
 
+describe('mergeRides', () => {
+  it('merges the chunks that are there when a stalled run never learnt which were missing', async () => {
+    // Prepare: three chunks announced, chunk 1 never written, missingChunks unknown (queues not quiet)
+    const dir = mkdtempSync(join(tmpdir(), 'rydes-merge-'));
+    mkdirSync(join(dir, 'processed'), { recursive: true });
+    writeFileSync(join(dir, 'processed/a-1-000000.csv'), 'h\nr0\n');
+    writeFileSync(join(dir, 'processed/a-1-000002.csv'), 'h\nr2\nr3\n');
+    const manifest = { source: 'raw/a.json', etag: '1', total: 4, valid: 4, rejected: 0, chunks: 3 } as Manifest;
+
+    // Act
+    const merged = await mergeRides(dir, [{ key: 'raw/a.json', manifestKey: 'manifests/a-1.json', manifest }]);
+
+    // Assess
+    expect(merged).toEqual({ rows: 3, bySource: { 'raw/a.json': 3 } });
+    expect(readFileSync(join(dir, 'rides.csv'), 'utf8')).toBe('h\nr0\nr2\nr3\n');
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
