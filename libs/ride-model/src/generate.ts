@@ -39,8 +39,14 @@ export interface GeneratedRecord {
   reason?: string;
 }
 
-/** mulberry32: a 32-bit seeded PRNG, uniform in [0, 1); enough for test data, not for secrets. */
-function mulberry32(seed: number): () => number {
+/**
+ * mulberry32: a 32-bit seeded PRNG, uniform in [0, 1); enough for test data and fault
+ * injection, not for secrets. The same seed gives the same sequence on every platform.
+ * @example
+ * const random = seededRandom(7);
+ * random(); // the same number in every run
+ */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -94,7 +100,7 @@ function* recordsOnly(generated: Iterable<GeneratedRecord>): Generator<Ride | Re
 }
 
 function* validRides(options: GenerateOptions): Generator<Ride> {
-  const rng = mulberry32(options.seed);
+  const rng = seededRandom(options.seed);
   const walks = UNICORNS.map(() => ({ latitude: START.latitude as number, longitude: START.longitude as number, bearing: rng() * 2 * Math.PI }));
   for (let i = 0; i < options.count; i++) {
     const u = Math.floor(rng() * UNICORNS.length);
@@ -143,7 +149,7 @@ const BREAKAGES: Array<{ reason: string; apply: (r: Record<string, unknown>) => 
 export function* generateRecords(options: GenerateOptions): Generator<GeneratedRecord> {
   checkOptions(options);
   const rate = options.invalidRate ?? 0;
-  const rng = mulberry32(options.seed ^ 0x5bd1e995);
+  const rng = seededRandom(options.seed ^ 0x5bd1e995);
   let index = 0;
   for (const ride of validRides(options)) {
     if (rate > 0 && rng() < rate) {

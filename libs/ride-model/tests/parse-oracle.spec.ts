@@ -1,20 +1,13 @@
 import { isUtf8 } from 'node:buffer';
 import { gzipSync } from 'node:zlib';
+import { seededRandom } from '../src';
 import { collectRides } from '../src/testing';
 
 // Brute-force oracle for the record splitter: random JSON documents full of the characters it
 // must track (quotes, backslashes, brackets inside strings, multi-byte UTF-8), cut into random
 // chunk sizes, must yield exactly what JSON.parse of the whole document gives.
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const ALPHABET = ['a', 'Z', ' ', '"', '\\', '{', '}', '[', ']', ',', ':', '\n', 'é', '🦄', '\u0000', '\\u', '/'];
 

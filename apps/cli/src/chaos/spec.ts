@@ -42,6 +42,7 @@
  * (the `amz-sdk-request: attempt=N` header, N > 1), ingest invocation retries and transform
  * redeliveries.
  */
+import { seededRandom } from '@rydes/ride-model';
 import { InvalidOptionError } from '../errors';
 
 export const FAULTS = ['s3-put-error', 's3-get-error', 'sqs-send-error', 'transform-crash', 'duplicate-delivery', 'poison-message'] as const;
@@ -69,18 +70,6 @@ export function parseChaos(text: string): ChaosSpec {
     else throw new InvalidOptionError('--chaos', part, `NAME=RATE with NAME one of ${FAULTS.join(', ')} and RATE in [0, 1], or seed=INTEGER`);
   }
   return { rates, seed };
-}
-
-/** mulberry32: seeded, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** FNV-1a, 32 bits: turns seed + name into an independent stream seed. */
