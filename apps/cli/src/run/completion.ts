@@ -1,4 +1,5 @@
 import { listKeys, openObject } from '@rydes/aws-adapters';
+import { LIST_PAGE_KEYS } from '../stack/names';
 import type { Manifest } from '@rydes/ride-model';
 import type { LocalStack, QueueDepth } from '../stack/local-stack';
 
@@ -121,7 +122,7 @@ export class CompletionTracker {
 
   private async countChunks(sources: SourceStatus[]): Promise<void> {
     const keys: string[] = [];
-    for await (const key of listKeys(this.stack.s3, this.stack.bucket, 'processed/')) keys.push(key);
+    for await (const key of listKeys(this.stack.s3, this.stack.bucket, 'processed/', { pageSize: LIST_PAGE_KEYS })) keys.push(key);
     for (const source of sources) {
       if (!source.manifestKey || !source.manifest) continue;
       const base = manifestBase(source.manifestKey);

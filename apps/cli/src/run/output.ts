@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, openObject, sameEtag } from '@rydes/aws-adapters';
+import { LIST_PAGE_KEYS } from '../stack/names';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
@@ -45,7 +46,7 @@ export class OutputMirror {
     for (const prefix of OUTPUT_PREFIXES) {
       const listed = new Set<string>();
       const stale: string[] = [];
-      for await (const object of listObjects(this.s3, this.bucket, prefix)) {
+      for await (const object of listObjects(this.s3, this.bucket, prefix, { pageSize: LIST_PAGE_KEYS })) {
         listed.add(object.key);
         mirrored++;
         const copy = this.fetched.get(object.key);

@@ -31,3 +31,11 @@ export const RAW_SUFFIXES = ['.json', '.ndjson', '.json.gz'];
 export function isRawKey(key: string): boolean {
   return key.startsWith(RAW_PREFIX) && RAW_SUFFIXES.some((suffix) => key.endsWith(suffix));
 }
+
+/**
+ * Keys asked for per ListObjects page by the CLI's own listings (completion check, ./out mirror).
+ * Real S3 returns at most 1,000 whatever is asked; s3rver honours more, and it walks its whole
+ * bucket directory for every page, so 200,000 one-ride objects (--rides-per-message 1) took 200
+ * walks per listing with 1,000-key pages and take 20 with these.
+ */
+export const LIST_PAGE_KEYS = 10_000;

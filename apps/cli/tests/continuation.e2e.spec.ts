@@ -1,0 +1,76 @@
+import { parse } from 'csv-parse/sync';
+import type { Manifest } from '@rydes/ride-model';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunResult } from '../src/run/run-pipeline';
+import { defaultBundles } from '../src/stack/bundles';
+import { INGEST_TIMEOUT_SECONDS } from '../src/stack/names';
+import { runQuietly, writeInput, type InputFile } from './helpers/pipeline';
+
+const bundlesBuilt = existsSync(defaultBundles().ingest) && existsSync(defaultBundles().transform);
+/**
+ * Each ingest part may run about this long before it hands the rest of the file on. One ride per
+ * message makes sending (not re-reading the prefix) the slow part, so each part gets well ahead
+ * of the last even on a loaded machine: a part's replay of the rides before it stays far below
+ * its budget.
+ */
+const PART_MS = 400;
+
+describe('rydes run with an ingest time limit short enough to force continuations (the BUILT bundles, local Lambda Invoke API)', () => {
+  let dir: string;
+  let input: InputFile;
+  let result: RunResult;
+  let outDir: string;
+
+  beforeAll(async () => {
+    if (!bundlesBuilt) throw new Error('build the bundles first: npx nx run-many -t build -p ingest-fn transform-fn');
+    dir = mkdtempSync(join(tmpdir(), 'rydes-continue-'));
+    input = await writeInput(dir, { shape: 'array', gzip: true, name: 'long.json.gz' }, 77, 6_000, 0.02);
+    outDir = join(dir, 'out');
+    ({ result } = await runQuietly({
+      files: [input.path],
+      outDir,
+      dataDir: join(dir, 'data'),
+      ridesPerMessage: 1,
+      // The ingest hands off once less than this remains of its 15 minutes: after ~PART_MS of work.
+      extraEnvironment: { CONTINUE_BELOW_MS: String(INGEST_TIMEOUT_SECONDS * 1000 - PART_MS) },
+      stallTimeoutSeconds: 60,
+    }));
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('splits the file over at least three ingest invocations', () => {
+    const logs = readdirSync(join(dir, 'data', 'logs')).filter((f) => f.startsWith('ingest'));
+    const handOffs = logs
+      .flatMap((f) => readFileSync(join(dir, 'data', 'logs', f), 'utf8').split('\n'))
+      .filter((line) => line.includes('rest of the file handed to a continuation'))
+      .map((line) => JSON.parse(line) as { part: number; nextIndex: number });
+    expect(handOffs.length).toBeGreaterThanOrEqual(2);
+    expect(handOffs.map((h) => h.part)).toEqual(handOffs.map((_, i) => i + 1));
+    const starts = handOffs.map((h) => h.nextIndex);
+    expect(starts).toEqual([...starts].sort((a, b) => a - b));
+  });
+
+  it('writes every valid ride exactly once and every invalid one to rejects/, like one uninterrupted run', () => {
+    expect(result.exitCode).toBe(0);
+    const rows = parse(readFileSync(join(outDir, 'rides.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const indexes = rows.map((r) => Number(r.ride_index));
+    const valid = Array.from({ length: input.total }, (_, i) => i).filter((i) => !input.invalid.has(i));
+    expect(indexes).toEqual(valid);
+    const rejects = readFileSync(join(outDir, 'rejects', readdirSync(join(outDir, 'rejects'))[0]), 'utf8').trim().split('\n').map((l) => JSON.parse(l).index);
+    expect(rejects).toEqual([...input.invalid.keys()].sort((a, b) => a - b));
+  });
+
+  it('writes one manifest with the totals and the chunks of the whole file', () => {
+    const [name] = readdirSync(join(outDir, 'manifests'));
+    const manifest = JSON.parse(readFileSync(join(outDir, 'manifests', name), 'utf8')) as Manifest;
+    expect({ total: manifest.total, valid: manifest.valid, rejected: manifest.rejected, error: manifest.error }).toEqual({
+      total: input.total,
+      valid: input.total - input.invalid.size,
+      rejected: input.invalid.size,
+      error: undefined,
+    });
+    expect(readdirSync(join(outDir, 'processed'))).toHaveLength(manifest.chunks);
+  });
+});
