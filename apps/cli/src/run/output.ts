@@ -12,6 +12,9 @@ import { chunkOf, manifestBase } from './completion';
 /** The prefixes mirrored into --out. */
 export const OUTPUT_PREFIXES = ['processed/', 'rejects/', 'manifests/'];
 
+/** Background copies queued at most; see {@link OutputMirror.fetch}. */
+const MAX_PENDING_FETCHES = 2_000;
+
 /**
  * Mirrors processed/, rejects/ and manifests/ into `outDir` (`out/processed/…`). Chunks are
  * copied while the pipeline runs, as soon as the transform reports them written ({@link fetch}),
@@ -33,8 +36,13 @@ export class OutputMirror {
     private readonly parallel = 8,
   ) {}
 
-  /** Starts copying `key` in the background; a failure only means {@link finish} copies it. */
+  /**
+   * Starts copying `key` in the background; a failure only means {@link finish} copies it. When
+   * copies fall far behind (one object per ride: 200,000 small objects), further keys are left
+   * for {@link finish} rather than queued, so a backlog never competes with the pipeline.
+   */
   fetch(key: string): void {
+    if (this.pending.length >= MAX_PENDING_FETCHES) return;
     this.pending.push(key);
     this.pump();
   }
