@@ -87,7 +87,9 @@ function groupBySource(written: Written[]): Written[][] {
   const groups = new Map<string, Written[]>();
   for (const w of written) {
     const id = JSON.stringify([w.source.bucket, w.source.key, w.source.etag]);
-    groups.set(id, [...(groups.get(id) ?? []), w]);
+    const group = groups.get(id);
+    if (group) group.push(w);
+    else groups.set(id, [w]);
   }
   return [...groups.values()];
 }

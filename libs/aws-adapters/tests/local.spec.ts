@@ -62,7 +62,8 @@ describe('startLocalServers', () => {
         await s3.send(new PutObjectCommand({ Bucket: 'rides-thread', Key: 'raw/x y.json', Body: '[1]' }));
         const got = await s3.send(new GetObjectCommand({ Bucket: 'rides-thread', Key: 'raw/x y.json' }));
         expect(await got.Body?.transformToString()).toBe('[1]');
-        await new Promise((r) => setTimeout(r, 50)); // a worker's event arrives as a message
+        // A worker's event arrives as a message, possibly after the GET's answer: wait for it (≤ 5 s).
+        for (const deadline = Date.now() + 5000; events.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
         expect(events.map((e) => e.Records[0].s3.object.key)).toEqual(['raw/x+y.json']);
         s3.destroy();
       } finally {
