@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { RideParseError } from './errors';
-import { RawRecord, SkippedRecord } from './types';
+import { FileLayout, RawRecord, SkippedRecord } from './types';
 
 /*
  * Why a hand-written splitter and not stream-json: on a 46.8 MB pretty-printed array of 200,000
@@ -53,6 +53,12 @@ export interface SplitterOptions {
   maxRecordBytes: number;
   /** Records nested deeper than this are skipped the same way (a ride is one level deep). */
   maxDepth: number;
+  /**
+   * Start just after a record instead of at the top of the file: the first byte pushed is at
+   * `byteOffset`, the next record gets `index`, and the grammar state is the one that follows a
+   * record in `layout` (`,` or `]` in an array, the next value in a stream).
+   */
+  resume?: { index: number; byteOffset: number; layout: FileLayout };
 }
 
 function isWhitespace(c: number): boolean {
@@ -117,11 +123,33 @@ export class RecordSplitter {
   private pieceBytes = 0;
   private segStart = 0; // where the current value's bytes start in the current chunk
 
-  constructor(private readonly options: SplitterOptions) {}
+  constructor(private readonly options: SplitterOptions) {
+    const resume = options.resume;
+    if (resume) {
+      if (!Number.isSafeInteger(resume.index) || resume.index < 1 || !Number.isSafeInteger(resume.byteOffset) || resume.byteOffset < 1) {
+        throw new RangeError(`resume point ${JSON.stringify(resume)}: index and byteOffset must be integers >= 1 (a point just after a record)`);
+      }
+      this.offset = resume.byteOffset;
+      this.index = resume.index;
+      this.state = resume.layout === 'stream' ? S_STREAM : S_ARR_AFTER;
+      this.inWrapper = resume.layout === 'wrapper';
+    }
+  }
 
-  /** Records emitted so far (valid or not). */
+  /** Records emitted so far (valid or not), counting those before a resume point. */
   get recordsSeen(): number {
     return this.index;
+  }
+
+  /**
+   * The file's layout, known once the first record has come out (or the splitter resumed):
+   * what a {@link ResumePoint} after any later record needs besides offsets.
+   */
+  get layout(): FileLayout | undefined {
+    if (this.inWrapper) return 'wrapper';
+    if (this.state === S_STREAM) return 'stream';
+    if (this.state === S_START) return undefined;
+    return 'array';
   }
 
   /**
@@ -293,16 +321,17 @@ export class RecordSplitter {
     this.state = state === S_STREAM ? S_STREAM : S_ARR_AFTER;
     const index = this.index;
     const byteOffset = this.start;
+    const endOffset = this.offset + endExclusive;
     const size = this.pieceBytes + endExclusive - this.segStart;
     if (this.tooDeep) {
       this.index++;
-      out.push({ index, byteOffset, record: new SkippedRecord(`record: nested deeper than ${this.options.maxDepth} levels`, size) });
+      out.push({ index, byteOffset, endOffset, record: new SkippedRecord(`record: nested deeper than ${this.options.maxDepth} levels`, size) });
       return;
     }
     if (this.oversize || size > this.options.maxRecordBytes) {
       this.index++;
       const reason = `record: ${size} bytes exceeds the ${this.options.maxRecordBytes}-byte limit`;
-      out.push({ index, byteOffset, oversize: size, record: new SkippedRecord(reason, size) });
+      out.push({ index, byteOffset, endOffset, oversize: size, record: new SkippedRecord(reason, size) });
       this.pieces = [];
       return;
     }
@@ -336,7 +365,7 @@ export class RecordSplitter {
       return;
     }
     this.index++;
-    out.push({ index, byteOffset, record });
+    out.push({ index, byteOffset, endOffset, record });
   }
 
   /** Scans between values from `i`; returns where to continue. */
@@ -430,7 +459,8 @@ export class RecordSplitter {
     return Number.MAX_SAFE_INTEGER;
   }
 
-  private fail(message: string, byteOffset: number): void {
+  /** Records a file-level failure at `byteOffset`; later pushes yield nothing. */
+  fail(message: string, byteOffset: number): void {
     this.error = new RideParseError(message, byteOffset, this.index - 1);
   }
 }

@@ -25,6 +25,8 @@ export interface RawRecord {
   record: unknown;
   /** Offset of the record's first byte in the decompressed stream. */
   byteOffset?: number;
+  /** Offset just past the record's last byte: where parsing resumes after it (see {@link ResumePoint}). */
+  endOffset?: number;
   /** Set when the record was larger than `maxRecordBytes`: its size in bytes (it was skipped). */
   oversize?: number;
 }
@@ -93,4 +95,25 @@ export interface Manifest {
   startedAt: string;
   finishedAt: string;
   error?: { message: string; byteOffset: number; lastGoodIndex: number };
+}
+
+/** The top-level shape of a ride file: `[…]`, `{"travel_data": […]}`, or values one after another. */
+export type FileLayout = 'array' | 'wrapper' | 'stream';
+
+/**
+ * Where parsing of a file can pick up again without reading what came before: just after a
+ * record (between records, the splitter's state is only the layout). `byteOffset` counts
+ * decompressed bytes; a plain file is read from there (an S3 byte range), a gzip file is
+ * inflated from its start and the first `byteOffset` bytes are dropped unparsed.
+ *
+ * @example
+ * parseRides(rangedStream, { resume: { index: 1200, byteOffset: 281_344, layout: 'array', gzip: false } });
+ */
+export interface ResumePoint {
+  /** Index of the first record after the resume point. */
+  index: number;
+  /** Decompressed offset just past the record before it (its `endOffset`). */
+  byteOffset: number;
+  layout: FileLayout;
+  gzip: boolean;
 }
