@@ -10,10 +10,9 @@ import { runQuietly, writeInput, type InputFile } from './helpers/pipeline';
 
 const bundlesBuilt = existsSync(defaultBundles().ingest) && existsSync(defaultBundles().transform);
 /**
- * Each ingest part may run about this long before it hands the rest of the file on. One ride per
- * message makes sending (not re-reading the prefix) the slow part, so each part gets well ahead
- * of the last even on a loaded machine: a part's replay of the rides before it stays far below
- * its budget.
+ * Each ingest part may run about this long before it hands the rest of the file on. The file is
+ * gzip, so each part inflates the prefix again (without parsing it); one ride per message makes
+ * sending the slow part, so every part still gets well ahead on a loaded machine.
  */
 const PART_MS = 400;
 

@@ -91,10 +91,11 @@ export class PipelineStack extends Stack {
       environment: { RIDES_PER_MESSAGE: String(config.ridesPerMessage), LOG_LEVEL: config.logLevel },
     }, config, removalPolicy);
     wireQueue(this.ingest, this.fanout, 'OUTPUT_QUEUE');
-    // Reads its file and the manifests of earlier versions; writes rejects and manifests; deletes
-    // the outputs of a version a re-upload superseded (ingest-fn/src/versions.ts).
+    // Reads its file and the manifests of earlier versions; writes rejects and manifests; reads
+    // rejects/ to copy and join the rejects of a file's continuation parts; deletes the outputs
+    // of a version a re-upload superseded (ingest-fn/src/versions.ts).
     wireBucket(this.ingest, this.bucket, {
-      read: ['raw/', 'manifests/'],
+      read: ['raw/', 'rejects/', 'manifests/'],
       write: ['rejects/', 'manifests/'],
       remove: ['processed/', 'rejects/', 'manifests/'],
       list: true,

@@ -193,11 +193,12 @@ describe('PipelineStack with default context', () => {
         .sort();
     const s3Grants = (rolePrefix: string) => grants(rolePrefix, 's3:');
 
-    it('lets ingest read raw/ and manifests/, write rejects/ and manifests/, delete superseded outputs, nothing else', () => {
+    it('lets ingest read raw/, rejects/ (joining continuation parts) and manifests/, write rejects/ and manifests/, delete superseded outputs, nothing else', () => {
       const arn = `<${bucket}.Arn>`;
       expect(s3Grants('IngestRole')).toEqual(
         [
           `s3:GetObject ${arn}/raw/*`,
+          `s3:GetObject ${arn}/rejects/*`,
           `s3:GetObject ${arn}/manifests/*`,
           `s3:PutObject ${arn}/rejects/*`,
           `s3:PutObject ${arn}/manifests/*`,

@@ -1,16 +1,27 @@
+import type { ResumePoint } from '@rydes/ride-model';
+
 /**
- * Where a continuation picks a ride file up. The next invocation re-reads the file from the start
- * and replays records before `nextIndex` through validation and the Chunker without sending them:
- * counts, rejects and chunk numbering come out exactly as in one uninterrupted run, for every
- * input shape, gzip included. `etag` pins the object version (read with If-Match).
+ * Where a continuation picks a ride file up: just after the last record the previous part read
+ * (`resume`), with that part's running counts. Nothing before the point is parsed again: a plain
+ * file is read from `resume.byteOffset` (an S3 byte range), a gzip file is inflated from the
+ * start and the bytes before the point dropped unparsed. Every valid ride before
+ * `resume.index` is in a chunk already sent, so chunk numbering goes on from `counts.chunks`
+ * and counts, rejects and chunks come out exactly as in one uninterrupted run. `etag` pins the
+ * object version (read with If-Match).
  */
 export interface Continuation {
-  v: 1;
+  v: 2;
   bucket: string;
   key: string;
   etag: string;
-  /** First ride index this invocation sends; every valid ride before it is in a chunk already sent (ingest-file.ts). */
-  nextIndex: number;
+  resume: ResumePoint;
+  /** Totals of the parts before this one. */
+  counts: { total: number; valid: number; rejected: number; droppedFields: number; chunks: number };
+  /**
+   * Parts before this one that rejected rides: each left them in `rejectsPart(part)`, which the
+   * last part joins, in order, into the file's one rejects object.
+   */
+  rejectParts: number[];
   /** 1 for the first continuation. */
   part: number;
   /** When the first part started (the manifest's `startedAt`). */
@@ -24,5 +35,9 @@ export interface ContinuationEvent {
 
 export function isContinuationEvent(event: unknown): event is ContinuationEvent {
   const c = (event as Partial<ContinuationEvent> | null)?.rydesContinuation;
-  return typeof c === 'object' && c !== null && c.v === 1 && typeof c.key === 'string' && Number.isSafeInteger(c.nextIndex);
+  return (
+    typeof c === 'object' && c !== null && c.v === 2 && typeof c.key === 'string' &&
+    typeof c.resume === 'object' && c.resume !== null && Number.isSafeInteger(c.resume.index) && Number.isSafeInteger(c.resume.byteOffset) &&
+    typeof c.counts === 'object' && c.counts !== null && Array.isArray(c.rejectParts)
+  );
 }

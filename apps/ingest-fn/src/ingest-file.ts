@@ -1,12 +1,13 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { emitMetrics, openObject, putObject, sendMessages, type Logger, type MetricsInput, type SendStats } from '@rydes/aws-adapters';
-import { Chunker, encodeMessage, objectKeys, parseRides, RideParseError, validateRide, type FanoutMessage, type Manifest, type ObjectKeys, type RawRecord, type SourceRef } from '@rydes/ride-model';
+import { Readable } from 'node:stream';
+import { copyObject, currentEtag, deleteKeys, emitMetrics, openObject, putObject, sendMessages, type Logger, type MetricsInput, type SendStats } from '@rydes/aws-adapters';
+import { Chunker, encodeMessage, objectKeys, parseRides, RideParseError, validateRide, type FanoutMessage, type Manifest, type ObjectKeys, type RawRecord, type ResumePoint, type RideRecords, type SourceRef } from '@rydes/ride-model';
 import type { IngestConfig } from './config';
 import type { Continuation } from './continuation';
 import { IngestFileError, ObjectChangedError } from './errors';
 import { RejectsWriter } from './rejects-writer';
-import { removeOtherVersions, removeVersion, stillCurrent, writeManifest, type Removed } from './versions';
+import { readManifest, removeOtherVersions, removeVersion, sameContent, stillCurrent, writeManifest, type Removed } from './versions';
 
 export interface IngestDeps {
   s3: S3Client;
@@ -24,7 +25,7 @@ export interface IngestDeps {
 /** A file either finished (manifest written) or was handed to a continuation. */
 export type IngestOutcome = { manifest: Manifest } | { continuation: Continuation };
 
-/** Running counts of one file; `lastIndex`/`lastByteOffset` place a failure. */
+/** Running counts of one file (earlier parts included); `lastIndex`/`lastByteOffset` place a failure. */
 interface Progress {
   total: number;
   valid: number;
@@ -32,15 +33,15 @@ interface Progress {
   droppedFields: number;
   lastIndex: number;
   lastByteOffset: number;
-  /** Chunks completed before `resumeAt`: sent by earlier parts, replayed here without sending. */
-  replayedChunks: number;
-  /** Set when this invocation stops early: the index the continuation starts at. */
-  handOffAt?: number;
+  /** Chunks sent by earlier parts. */
+  priorChunks: number;
+  /** Set when this invocation stops early: where the continuation starts. */
+  handOff?: ResumePoint;
 }
 
-/** Where sending starts and when to stop. */
+/** Where this part starts and when to stop. */
 interface Plan {
-  resumeAt: number;
+  startIndex: number;
   shouldHandOff: () => boolean;
 }
 
@@ -61,9 +62,13 @@ export async function ingestFile(
   const startedAt = resume ? new Date(resume.startedAt) : now();
   const log = deps.logger.child({ source: `s3://${object.bucket}/${object.key}` });
 
+  const point = resume?.resume;
+  // A plain file is read from one byte before the resume point and that byte dropped: a range
+  // starting at the very end of the object (a cut after its last record) would be refused (416).
+  const rangeStart = point && !point.gzip ? point.byteOffset - 1 : undefined;
   let opened;
   try {
-    opened = await openObject(s3, object.bucket, object.key, resume && { ifMatch: resume.etag });
+    opened = await openObject(s3, object.bucket, object.key, resume && { ifMatch: resume.etag, ...(rangeStart !== undefined && { start: rangeStart }) });
     // Real S3 answers 412 to If-Match already; S3-compatible servers may not (s3rver ignores it).
     if (resume && opened.etag !== resume.etag) {
       opened.body.destroy();
@@ -78,35 +83,55 @@ export async function ingestFile(
 
   const source: SourceRef = { bucket: object.bucket, key: object.key, etag: opened.etag };
   const keys = objectKeys(source);
-  const progress: Progress = { total: 0, valid: 0, rejected: 0, droppedFields: 0, lastIndex: -1, lastByteOffset: 0, replayedChunks: 0 };
+  const prior = resume?.counts;
+  const progress: Progress = {
+    total: prior?.total ?? 0, valid: prior?.valid ?? 0, rejected: prior?.rejected ?? 0, droppedFields: prior?.droppedFields ?? 0,
+    lastIndex: (point?.index ?? 0) - 1, lastByteOffset: point?.byteOffset ?? 0, priorChunks: prior?.chunks ?? 0,
+  };
   const { handOff, remainingMs } = deps;
   const plan: Plan = {
-    resumeAt: resume?.nextIndex ?? 0,
+    startIndex: point?.index ?? 0,
     shouldHandOff: () => handOff !== undefined && remainingMs !== undefined && remainingMs() < config.continueBelowMs,
   };
-  const rejects = new RejectsWriter(s3, object.bucket, keys.rejects);
+  const part = resume?.part ?? 0;
+  const rejects = new RejectsWriter(s3, object.bucket, resume ? keys.rejectsPart(part) : keys.rejects);
   const stats: SendStats = { sent: 0, calls: 0, retries: 0 };
+  const body = rangeStart !== undefined ? dropBytes(opened.body, 1) : opened.body;
   let failure: unknown;
   try {
-    const records = parseRides(opened.body);
-    const chunker = new Chunker({ source, ridesPerMessage: config.ridesPerMessage });
+    const records = parseRides(body, point && { resume: point });
+    const chunker = new Chunker({ source, ridesPerMessage: config.ridesPerMessage, ...(point && { continueAt: { chunk: progress.priorChunks, index: point.index } }) });
     await sendMessages(sqs, config.outputQueue, messages(records, chunker, rejects, progress, plan), { stats });
   } catch (err) {
     failure = err;
   } finally {
+    body.destroy();
     opened.body.destroy();
   }
+  // Parts of this file (this one included) whose rejects wait in rejectsPart(n) for the last part.
+  const rejectParts = [...(resume?.rejectParts ?? [])];
   try {
     await rejects.close();
-    if (failure === undefined && progress.handOffAt !== undefined && handOff) {
+    if (failure === undefined && progress.handOff !== undefined && handOff) {
+      if (rejects.count > 0) {
+        // The first part wrote the file's rejects object as if it were the only part; its copy
+        // under rejectsPart(0) is what the last part joins, so a rerun of the join starts clean.
+        if (!resume) await copyObject(s3, object.bucket, keys.rejects, keys.rejectsPart(0));
+        rejectParts.push(part);
+      }
       const continuation: Continuation = {
-        v: 1, bucket: object.bucket, key: object.key, etag: opened.etag,
-        nextIndex: progress.handOffAt, part: (resume?.part ?? 0) + 1, startedAt: startedAt.toISOString(),
+        v: 2, bucket: object.bucket, key: object.key, etag: opened.etag, resume: progress.handOff,
+        counts: { total: progress.total, valid: progress.valid, rejected: progress.rejected, droppedFields: progress.droppedFields, chunks: progress.priorChunks + stats.sent },
+        rejectParts, part: part + 1, startedAt: startedAt.toISOString(),
       };
       await handOff(continuation);
-      log.info({ nextIndex: continuation.nextIndex, part: continuation.part, sentChunks: stats.sent, ms: now().getTime() - startedAt.getTime() }, 'time running out: rest of the file handed to a continuation');
+      log.info(
+        { nextIndex: continuation.resume.index, byteOffset: continuation.resume.byteOffset, part: continuation.part, sentChunks: stats.sent, ms: now().getTime() - startedAt.getTime() },
+        'time running out: rest of the file handed to a continuation',
+      );
       return { continuation };
     }
+    if (resume && rejects.count > 0) rejectParts.push(part);
   } catch (err) {
     failure ??= err;
   }
@@ -119,7 +144,7 @@ export async function ingestFile(
     valid: progress.valid,
     rejected: progress.rejected,
     // Counted from SQS's answers (plus earlier parts'): a prefix 0..chunks-1 after a parse error.
-    chunks: progress.replayedChunks + stats.sent,
+    chunks: progress.priorChunks + stats.sent,
     ridesPerMessage: config.ridesPerMessage,
     droppedFields: progress.droppedFields,
     startedAt: startedAt.toISOString(),
@@ -129,7 +154,10 @@ export async function ingestFile(
   let manifest: Manifest | undefined;
   let removed: Removed;
   try {
+    if (resume) await joinRejects(deps, object.bucket, keys, rejectParts, built);
     manifest = await writeManifest(s3, object.bucket, keys, built);
+    // Kept after a failure: the retry of this part joins them again.
+    if (resume && failure === undefined) await deleteKeys(s3, object.bucket, rejectParts.map((n) => keys.rejectsPart(n)));
     removed = await settleVersions(deps, source, keys, log);
   } catch (err) {
     // Thrown so the event is retried: the rerun rewrites the same outputs and finishes the cleanup.
@@ -154,36 +182,26 @@ export async function ingestFile(
 }
 
 /**
- * Encoded fan-out messages of a file, produced only as fast as they are sent. Records before
- * `plan.resumeAt` are replayed (validated, chunked, rejects rewritten) but not sent.
+ * Encoded fan-out messages of a file, produced only as fast as they are sent, from
+ * `plan.startIndex` on (a continuation's parser starts there).
  *
  * A file may be left at index k only where every valid ride before k sits in a chunk whose
- * content is final, so the continuation, replaying 0..k-1 through a fresh Chunker, numbers and
- * fills every later chunk exactly as one run would:
+ * content is final, so the continuation, starting a fresh Chunker at k with the chunk count so
+ * far, numbers and fills every later chunk exactly as one run would:
  * - a push filled a chunk and nothing is open: k = this ride + 1;
  * - a push closed a chunk (gap or size) and this ride alone opened the next: k = this ride (the
- *   continuation rebuilds that chunk from it);
+ *   continuation rebuilds that chunk from it, so this ride is taken out of the counts);
  * - a ride is rejected: any later valid ride starts a new chunk (a gap), so the open chunk is
  *   final already; it is sent now and k = this ride + 1.
  * The last two matter: when rejects are closer together than RIDES_PER_MESSAGE, no chunk ever
- * fills, and a file cut only at full chunks would never be handed off.
+ * fills, and a file cut only at full chunks would never be handed off. Every part reads at
+ * least one record (k > startIndex), so a chain of continuations always moves forward.
  * On a parse error the open chunk is still emitted (its rides are valid), then the error propagates.
  */
-async function* messages(records: AsyncIterable<RawRecord>, chunker: Chunker, rejects: RejectsWriter, progress: Progress, plan: Plan): AsyncGenerator<string> {
-  // A chunk holding rides before resumeAt was sent by an earlier part: count it, never resend it.
-  const send = (message: FanoutMessage | undefined): string | undefined => {
-    if (message === undefined) return undefined;
-    if (message.firstIndex < plan.resumeAt) {
-      progress.replayedChunks++;
-      return undefined;
-    }
-    return encodeMessage(message);
-  };
-  const cutAt = (index: number): boolean => {
-    if (index <= plan.resumeAt || !plan.shouldHandOff()) return false;
-    progress.handOffAt = index;
-    return true;
-  };
+async function* messages(records: RideRecords, chunker: Chunker, rejects: RejectsWriter, progress: Progress, plan: Plan): AsyncGenerator<string> {
+  const encode = (message: FanoutMessage | undefined): string | undefined => (message === undefined ? undefined : encodeMessage(message));
+  const mayCut = (k: number): boolean => k > plan.startIndex && plan.shouldHandOff();
+  let previous: RawRecord | undefined;
   try {
     for await (const raw of records) {
       progress.total++;
@@ -193,32 +211,84 @@ async function* messages(records: AsyncIterable<RawRecord>, chunker: Chunker, re
       if (!result.ok) {
         progress.rejected++;
         await rejects.add({ index: raw.index, reasons: result.reasons, record: raw.record });
-        if (cutAt(raw.index + 1)) {
-          const body = send(chunker.flush());
+        if (mayCut(raw.index + 1)) {
+          progress.handOff = records.resumePointAfter(raw);
+          const body = encode(chunker.flush());
           if (body !== undefined) yield body;
           return;
         }
+        previous = raw;
         continue;
       }
       progress.valid++;
       progress.droppedFields += result.dropped.length;
       const done = chunker.push(raw.index, result.ride);
-      for (const message of done) {
-        const body = send(message);
-        if (body !== undefined) yield body;
-      }
+      for (const message of done) yield encodeMessage(message);
       const last = done[done.length - 1];
-      if (last === undefined) continue;
-      const nothingOpen = last.firstIndex + last.rides.length - 1 === raw.index;
-      if (cutAt(nothingOpen ? raw.index + 1 : raw.index)) return;
+      if (last !== undefined) {
+        const nothingOpen = last.firstIndex + last.rides.length - 1 === raw.index;
+        if (nothingOpen && mayCut(raw.index + 1)) {
+          progress.handOff = records.resumePointAfter(raw);
+          return;
+        }
+        if (!nothingOpen && previous !== undefined && mayCut(raw.index)) {
+          progress.total--;
+          progress.valid--;
+          progress.droppedFields -= result.dropped.length;
+          progress.handOff = records.resumePointAfter(previous);
+          return;
+        }
+      }
+      previous = raw;
     }
   } catch (err) {
-    const body = send(chunker.flush());
+    const body = encode(chunker.flush());
     if (body !== undefined) yield body;
     throw err;
   }
-  const body = send(chunker.flush());
+  const body = encode(chunker.flush());
   if (body !== undefined) yield body;
+}
+
+/**
+ * The last part of a file ingested in several parts joins the parts' rejects, in order, into
+ * the file's one rejects object. Part 0 wrote that object already; when it is the only part with
+ * rejects there is nothing to do. The parts are deleted only once the manifest is written, so a
+ * part missing here means a rerun of a last part that finished: with the same manifest in place,
+ * the joined object is already right and is left alone.
+ */
+async function joinRejects(deps: IngestDeps, bucket: string, keys: ObjectKeys, parts: number[], manifest: Manifest): Promise<void> {
+  if (parts.length === 0 || (parts.length === 1 && parts[0] === 0)) return;
+  for (const n of parts) {
+    if ((await currentEtag(deps.s3, bucket, keys.rejectsPart(n))) !== undefined) continue;
+    const existing = await readManifest(deps.s3, bucket, keys.manifest);
+    if (existing && sameContent(existing, manifest)) return;
+    throw new Error(`rejects of part ${n} (s3://${bucket}/${keys.rejectsPart(n)}) are missing, and the file has no finished manifest; re-upload the file to ingest it again`);
+  }
+  async function* joined(): AsyncGenerator<Buffer> {
+    for (const n of parts) {
+      const { body } = await openObject(deps.s3, bucket, keys.rejectsPart(n));
+      for await (const chunk of body) yield chunk as Buffer;
+    }
+  }
+  await putObject(deps.s3, bucket, keys.rejects, Readable.from(joined()), 'application/x-ndjson');
+}
+
+/** `stream` without its first `count` bytes. */
+function dropBytes(stream: Readable, count: number): Readable {
+  async function* rest(): AsyncGenerator<Buffer> {
+    let left = count;
+    for await (const chunk of stream) {
+      const buf = chunk as Buffer;
+      if (left >= buf.length) {
+        left -= buf.length;
+        continue;
+      }
+      yield left > 0 ? buf.subarray(left) : buf;
+      left = 0;
+    }
+  }
+  return Readable.from(rest());
 }
 
 /**

@@ -32,7 +32,8 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
 
 /**
  * Deletes one version's outputs: `processed/<stem>-<etag8>-<digits>.csv` (matched exactly, so
- * stem `a` never matches `a-b`'s keys), its rejects and its manifest. Returns the objects deleted.
+ * stem `a` never matches `a-b`'s keys), its rejects (and any rejects parts a continuation left)
+ * and its manifest. Returns the objects deleted.
  */
 export async function removeVersion(s3: S3Client, bucket: string, keys: ObjectKeys, extra: string[] = []): Promise<number> {
   const base = `processed/${keys.stem}-${keys.etag8}-`;
@@ -40,6 +41,9 @@ export async function removeVersion(s3: S3Client, bucket: string, keys: ObjectKe
   async function* outputs() {
     for await (const key of listKeys(s3, bucket, base)) if (chunkKey.test(key)) yield key;
     yield keys.rejects;
+    // Rejects of the parts of a file ingested in several invocations, if any are left.
+    const parts = `rejects/${keys.stem}-${keys.etag8}-part`;
+    for await (const key of listKeys(s3, bucket, parts)) if (/^\d{4,}\.ndjson$/.test(key.slice(parts.length))) yield key;
     yield* extra;
     // Last, so a cleanup interrupted half-way is found again by the next one.
     yield keys.manifest;
@@ -107,7 +111,8 @@ export async function writeManifest(s3: S3Client, bucket: string, keys: ObjectKe
   return manifest;
 }
 
-function sameContent(a: Manifest, b: Manifest): boolean {
+/** True when two manifests differ at most in their times. */
+export function sameContent(a: Manifest, b: Manifest): boolean {
   const strip = ({ startedAt: _s, finishedAt: _f, ...rest }: Manifest) => JSON.stringify(rest);
   return strip(a) === strip(b);
 }

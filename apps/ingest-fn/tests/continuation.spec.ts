@@ -6,9 +6,10 @@ import type { Continuation } from '../src/continuation';
 import { ingestEvent } from '../src/ingest-event';
 import { startInvokeEndpoint } from './helpers/invoke-endpoint';
 import { lambdaContext, s3Event } from './helpers/lambda';
-import { BUCKET, drainQueue, gzip, rawRide, readManifest, readText, rideFile, startStack, upload, type Shape, type Stack } from './helpers/stack';
+import { BUCKET, drainQueue, gzip, keysUnder, rawRide, readManifest, readText, rideFile, startStack, upload, type Shape, type Stack } from './helpers/stack';
 
 const etag8 = (etag: string) => etag.replace(/"/g, '').slice(0, 8);
+const LAYOUT: Record<Shape, string> = { array: 'array', travel_data: 'wrapper', concatenated: 'stream', ndjson: 'stream' };
 const shape = (messages: FanoutMessage[]) => messages.map((m) => [m.chunk, m.firstIndex, m.rides]);
 
 /** A Lambda context whose remaining time drops by 20 s per call from 150 s: the 6th check is below 60 s. */
@@ -69,10 +70,18 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
 
     // Assess
     expect(first).toEqual([]);
-    expect(handedOff).toEqual([{ v: 1, bucket: BUCKET, key: 'raw/parted.json.gz', etag, nextIndex: expect.any(Number), part: 1, startedAt: expect.any(String) }]);
+    expect(handedOff).toEqual([{
+      v: 2, bucket: BUCKET, key: 'raw/parted.json.gz', etag, part: 1, startedAt: expect.any(String),
+      resume: { index: expect.any(Number), byteOffset: expect.any(Number), layout: 'stream', gzip: true },
+      counts: { total: expect.any(Number), valid: expect.any(Number), rejected: expect.any(Number), droppedFields: 0, chunks: part1.length },
+      rejectParts: [0],
+    }]);
+    const nextIndex = handedOff[0].resume.index;
+    const rejectedBefore = [7, 33, 34].filter((i) => i < nextIndex).length;
+    expect(handedOff[0].counts).toMatchObject({ total: nextIndex, rejected: rejectedBefore, valid: nextIndex - rejectedBefore });
     expect(part1.length).toBeGreaterThan(0);
-    expect(Math.max(...part1.map((m) => m.firstIndex + m.rides.length))).toBe(handedOff[0].nextIndex);
-    expect(Math.min(...part2.map((m) => m.firstIndex))).toBeGreaterThanOrEqual(handedOff[0].nextIndex);
+    expect(Math.max(...part1.map((m) => m.firstIndex + m.rides.length))).toBe(nextIndex);
+    expect(Math.min(...part2.map((m) => m.firstIndex))).toBeGreaterThanOrEqual(nextIndex);
     expect(shape([...part1, ...part2])).toEqual(shape(whole));
     expect(await readText(stack.s3, `rejects/parted-${etag8(etag)}.ndjson`)).toBe(wholeRejects);
     const manifest = await readManifest(stack.s3, `manifests/parted-${etag8(etag)}.json`);
@@ -81,6 +90,41 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
     const { startedAt: _d, finishedAt: _e, source: _f, ...wholeCounts } = wholeManifest;
     expect(counts).toEqual(wholeCounts);
     expect(manifest.startedAt).toBe(handedOff[0].startedAt);
+
+    // A rerun of the finished last part (Lambda may retry it) finds the parts' rejects removed
+    // and the manifest in place: it succeeds and changes nothing.
+    const again = await handler(JSON.parse(JSON.stringify({ rydesContinuation: handedOff[0] })), lambdaContext('continuation-retry'));
+    await drainQueue(stack.sqs, stack.queueUrl);
+    expect(again).toEqual([manifest]);
+    expect(await readText(stack.s3, `rejects/parted-${etag8(etag)}.ndjson`)).toBe(wholeRejects);
+  });
+
+  it('continues a file cut just after its last record: the continuation reads the last byte, finds the end and writes the manifest', async () => {
+    // Prepare: 211 rides, ride 10 invalid, 100 per message: the third chunk ends with the file;
+    // time runs out at the 4th check (ride 10 rejected, ride 11 closing chunk 0, rides 110 and 210)
+    const records: unknown[] = Array.from({ length: 211 }, (_, i) => (i === 10 ? { ...rawRide(i), Latitude: 91 } : rawRide(i)));
+    const text = rideFile(records, 'array');
+    const etag = await upload(stack.s3, 'raw/cut-at-end.json', text);
+    let checks = 0;
+    const handedOff: Continuation[] = [];
+    const deps = {
+      s3: stack.s3, sqs: stack.sqs, config: { outputQueue: stack.queueUrl, ridesPerMessage: 100, continueBelowMs: 60_000 },
+      logger: createLogger({ level: 'silent' }), metrics: () => undefined,
+      remainingMs: () => (++checks === 4 ? 1_000 : 600_000),
+      handOff: async (c: Continuation) => void handedOff.push(c),
+    };
+    // Act
+    await ingestEvent(s3Event(BUCKET, [{ key: 'raw/cut-at-end.json', eTag: etag }]), deps);
+    const last = await ingestEvent({ rydesContinuation: handedOff[0] }, deps);
+    const messages = await drainQueue(stack.sqs, stack.queueUrl);
+    // Assess
+    expect(handedOff).toHaveLength(1);
+    expect(handedOff[0].resume).toEqual({ index: 211, byteOffset: text.lastIndexOf('}') + 1, layout: 'array', gzip: false });
+    expect(handedOff[0].rejectParts).toEqual([0]);
+    expect(last).toEqual([expect.objectContaining({ total: 211, valid: 210, rejected: 1, chunks: 3 })]);
+    expect(messages.map((m) => [m.chunk, m.firstIndex, m.rides.length])).toEqual([[0, 0, 10], [1, 11, 100], [2, 111, 100]]);
+    expect(await keysUnder(stack.s3, 'rejects/cut-at-end-')).toEqual([`rejects/cut-at-end-${etag8(etag)}.ndjson`]);
+    expect((await readText(stack.s3, `rejects/cut-at-end-${etag8(etag)}.ndjson`)).trim().split('\n').map((l) => JSON.parse(l).index)).toEqual([10]);
   });
 
   describe.each<[Shape, boolean, string]>([
@@ -122,14 +166,18 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
       const handedOff = endpoint.invocations.map((i) => (i.payload as { rydesContinuation: Continuation }).rydesContinuation);
       const parts = handedOff.length + 1;
       expect(parts).toBeGreaterThanOrEqual(3);
-      expect(handedOff.some((c) => c.nextIndex < 1_300)).toBe(true);
-      expect(handedOff.some((c) => c.nextIndex > 1_300)).toBe(true);
+      expect(handedOff.some((c) => c.resume.index < 1_300)).toBe(true);
+      expect(handedOff.some((c) => c.resume.index > 1_300)).toBe(true);
       expect(handedOff.map((c) => c.part)).toEqual(handedOff.map((_, i) => i + 1));
       expect(endpoint.invocations.every((i) => i.functionName.endsWith('ingest-fn') && i.invocationType === 'Event')).toBe(true);
-      expect(handedOff.every((c, i) => i === 0 || c.nextIndex > handedOff[i - 1].nextIndex)).toBe(true);
+      expect(handedOff.every((c, i) => i === 0 || c.resume.index > handedOff[i - 1].resume.index)).toBe(true);
+      expect(handedOff.every((c) => c.resume.gzip === gzipped && c.resume.layout === LAYOUT[fileShape])).toBe(true);
       expect(parted.length).toBe(whole.length);
       expect(parted).toEqual(whole);
       expect(await readText(stack.s3, `rejects/${stem}-${etag8(etag)}.ndjson`)).toBe(wholeRejects);
+      // The parts' rejects objects are joined into that one and removed.
+      expect(handedOff[handedOff.length - 1].rejectParts.length).toBeGreaterThanOrEqual(2);
+      expect(await keysUnder(stack.s3, `rejects/${stem}-`)).toEqual([`rejects/${stem}-${etag8(etag)}.ndjson`]);
       const manifest = await readManifest(stack.s3, `manifests/${stem}-${etag8(etag)}.json`);
       const { startedAt: _a, finishedAt: _b, ...counts } = manifest;
       const { startedAt: _c, finishedAt: _d, ...wholeCounts } = wholeManifest;
@@ -184,10 +232,57 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
     expect(partCounts.filter((n) => n >= 3).length).toBeGreaterThanOrEqual(5);
   }, 30_000);
 
+  it.each([false, true])('reads only the rest of the file in a continuation: a byte range for a plain file, inflate-and-skip for gzip (gzip: %s)', async (gzipped) => {
+    // Prepare: 3,000 rides; record every GetObject the ingest sends
+    const text = rideFile(Array.from({ length: 3_000 }, (_, i) => rawRide(i)), 'array');
+    const key = `raw/ranged-${gzipped}.json${gzipped ? '.gz' : ''}`;
+    const etag = await upload(stack.s3, key, gzipped ? gzip(text) : text);
+    const gets: Array<{ Key?: string; Range?: string }> = [];
+    const name = `recordGets${gzipped}`;
+    stack.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetObjectCommand') gets.push({ ...(args.input as { Key?: string; Range?: string }) });
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    const handedOff: Continuation[] = [];
+    let checks = 0;
+    const deps = {
+      s3: stack.s3, sqs: stack.sqs, config: { outputQueue: stack.queueUrl, ridesPerMessage: 100, continueBelowMs: 60_000 },
+      logger: createLogger({ level: 'silent' }), metrics: () => undefined,
+      remainingMs: () => (++checks % 12 === 0 ? 1_000 : 600_000),
+      handOff: async (c: Continuation) => void handedOff.push(c),
+    };
+    try {
+      // Act
+      await ingestEvent(s3Event(BUCKET, [{ key, eTag: etag }]), deps);
+      for (let fed = 0; fed < handedOff.length; fed++) await ingestEvent({ rydesContinuation: handedOff[fed] }, deps);
+    } finally {
+      stack.s3.middlewareStack.remove(name);
+    }
+    const messages = await drainQueue(stack.sqs, stack.queueUrl);
+
+    // Assess
+    expect(handedOff.length).toBeGreaterThanOrEqual(2);
+    const reads = gets.filter((g) => g.Key === key);
+    expect(reads.map((g) => g.Range)).toEqual([
+      undefined,
+      ...handedOff.map((c) => (gzipped ? undefined : `bytes=${c.resume.byteOffset - 1}-`)),
+    ]);
+    // Each resume point sits just after a record: the byte before it closes that record.
+    for (const c of handedOff) expect(Buffer.from(text).subarray(c.resume.byteOffset - 1, c.resume.byteOffset).toString()).toBe('}');
+    expect(messages.reduce((n, m) => n + m.rides.length, 0)).toBe(3_000);
+    expect(new Set(messages.map((m) => m.chunk)).size).toBe(30);
+  });
+
   it('refuses to continue a file that changed since the first part (If-Match on the ETag)', async () => {
     const etag = await upload(stack.s3, 'raw/changed.json', rideFile([rawRide(1), rawRide(2)], 'array'));
     await upload(stack.s3, 'raw/changed.json', rideFile([rawRide(3)], 'array'));
-    const continuation: Continuation = { v: 1, bucket: BUCKET, key: 'raw/changed.json', etag, nextIndex: 1, part: 1, startedAt: new Date().toISOString() };
+    const continuation: Continuation = {
+      v: 2, bucket: BUCKET, key: 'raw/changed.json', etag, part: 1, startedAt: new Date().toISOString(),
+      resume: { index: 1, byteOffset: 40, layout: 'array', gzip: false }, counts: { total: 1, valid: 1, rejected: 0, droppedFields: 0, chunks: 1 }, rejectParts: [],
+    };
     await expect(stack.loadHandler()({ rydesContinuation: continuation } as never, lambdaContext())).rejects.toThrow(/raw\/changed\.json changed since the first part|PreconditionFailed/);
     expect(await drainQueue(stack.sqs, stack.queueUrl)).toEqual([]);
   });

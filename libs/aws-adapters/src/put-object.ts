@@ -1,4 +1,4 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import { S3ObjectError } from './errors';
@@ -37,5 +37,20 @@ export async function putObject(
     return { etag: out.ETag ?? '' };
   } catch (err) {
     throw new S3ObjectError('PutObject', bucket, key, err);
+  }
+}
+
+/**
+ * Copies an object inside a bucket on the server side (one CopyObject: objects up to 5 GB).
+ * `CopySource` is URL-encoded per path segment, so keys with spaces or non-ASCII names work.
+ * @example
+ * await copyObject(s3, 'rides-local', 'rejects/rides-9b2cf535.ndjson', 'rejects/rides-9b2cf535-part0000.ndjson');
+ */
+export async function copyObject(s3: S3Client, bucket: string, from: string, to: string): Promise<void> {
+  const source = [bucket, ...from.split('/')].map(encodeURIComponent).join('/');
+  try {
+    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: source }));
+  } catch (err) {
+    throw new S3ObjectError('CopyObject', bucket, from, err);
   }
 }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startLocalServers, type LocalServers } from '../src/local';
-import { countRequests, createS3Client, listKeys, openObject, parseS3Uri, putObject, readS3Uri, S3ObjectError, S3UriError } from '../src';
+import { copyObject, countRequests, createS3Client, listKeys, openObject, parseS3Uri, putObject, readS3Uri, S3ObjectError, S3UriError } from '../src';
 
 const BUCKET = 'adapters-s3';
 
@@ -69,6 +69,17 @@ describe('S3 adapters against s3rver', () => {
     let text = '';
     for await (const part of tail.body) text += part.toString();
     expect(text).toBe('rides');
+  });
+
+  it('copies an object on the server side, keys with spaces and non-ASCII names included', async () => {
+    // Prepare
+    const bytes = randomBytes(70_000);
+    await putObject(s3, BUCKET, 'copy/from dir/rides é.ndjson', bytes);
+    // Act
+    await copyObject(s3, BUCKET, 'copy/from dir/rides é.ndjson', 'copy/to/rides é+1.ndjson');
+    // Assess
+    expect(sha(await readAll('copy/to/rides é+1.ndjson'))).toBe(sha(bytes));
+    await expect(copyObject(s3, BUCKET, 'copy/missing', 'copy/x')).rejects.toThrow(/CopyObject s3:\/\/adapters-s3\/copy\/missing failed/);
   });
 
   it('names the bucket and key when an object is missing', async () => {

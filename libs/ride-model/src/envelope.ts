@@ -80,6 +80,11 @@ export interface ChunkerOptions {
   ridesPerMessage?: number;
   /** Largest encoded message in bytes (UTF-8); default 200 KiB. */
   maxBytes?: number;
+  /**
+   * Continue a file whose earlier part closed `chunk` chunks and read rides before `index`
+   * (nothing open): numbering goes on from `chunk`, and the first ride pushed must be ≥ `index`.
+   */
+  continueAt?: { chunk: number; index: number };
 }
 
 /**
@@ -113,6 +118,14 @@ export class Chunker {
       throw new ChunkerError(`ridesPerMessage is ${this.ridesPerMessage}; use an integer >= 1 (RIDES_PER_MESSAGE)`);
     }
     if (!(this.maxBytes > 0)) throw new ChunkerError(`maxBytes is ${this.maxBytes}; use a positive number of bytes`);
+    const at = options.continueAt;
+    if (at) {
+      if (!Number.isSafeInteger(at.chunk) || at.chunk < 0 || !Number.isSafeInteger(at.index) || at.index < 0) {
+        throw new ChunkerError(`continueAt ${JSON.stringify(at)}: chunk and index must be integers >= 0`);
+      }
+      this.nextChunk = at.chunk;
+      this.lastIndex = at.index - 1;
+    }
   }
 
   /** Messages completed so far, including any returned by flush(). */

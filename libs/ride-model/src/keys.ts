@@ -26,6 +26,12 @@ export interface ObjectKeys {
   processed(chunk: number): string;
   /** `rejects/<stem>-<etag8>.ndjson` */
   rejects: string;
+  /**
+   * `rejects/<stem>-<etag8>-part<part:0000>.ndjson`: the rejects of one part of a file ingested
+   * in several invocations, until the last part joins them into `rejects` (never hex, so no
+   * other stem's keys look like it).
+   */
+  rejectsPart(part: number): string;
   /** `manifests/<stem>-<etag8>.json` */
   manifest: string;
 }
@@ -83,6 +89,10 @@ export function objectKeys(source: SourceRef): ObjectKeys {
       return `processed/${base}-${String(chunk).padStart(6, '0')}.csv`;
     },
     rejects: `rejects/${base}.ndjson`,
+    rejectsPart(part: number): string {
+      if (!Number.isSafeInteger(part) || part < 0) throw new ObjectKeyError(`part ${part} is not an integer >= 0`);
+      return `rejects/${base}-part${String(part).padStart(4, '0')}.ndjson`;
+    },
     manifest: `manifests/${base}.json`,
   };
 }

@@ -75,6 +75,22 @@ describe('Chunker', () => {
     expect(messages.map((m) => m.firstIndex)).toEqual([0, 100, 200, 300, 400, 500, 600, 700, 800, 900]);
   });
 
+  it('continues a file where an earlier part left it: numbering from continueAt.chunk, rides from continueAt.index', () => {
+    // Prepare: one run over rides 0..249, and the same rides split at ride 120 (chunk 1 was still open there)
+    const all = rides.slice(0, 250).map((r, i) => [i, r] as [number, Ride]);
+    const whole = chunkAll(new Chunker({ source }), all);
+    const first = new Chunker({ source });
+    const before = all.slice(0, 120).flatMap(([i, ride]) => first.push(i, ride));
+
+    // Act: the second part rebuilds the open chunk from its first ride, 100
+    const rest = chunkAll(new Chunker({ source, continueAt: { chunk: first.chunks, index: 100 } }), all.slice(100));
+
+    // Assess
+    expect([...before, ...rest]).toEqual(whole);
+    expect(() => new Chunker({ source, continueAt: { chunk: 3, index: 50 } }).push(49, rides[0])).toThrow(ChunkerError);
+    expect(() => new Chunker({ source, continueAt: { chunk: -1, index: 0 } })).toThrow(/continueAt/);
+  });
+
   it('sends one ride per message when ridesPerMessage is 1', () => {
     const messages = chunkAll(new Chunker({ source, ridesPerMessage: 1 }), rides.slice(0, 5).map((r, i) => [i, r]));
     expect(messages.map((m) => [m.chunk, m.firstIndex, m.rides.length])).toEqual([

@@ -11,7 +11,10 @@ describe('objectKeys', () => {
     expect(keys.processed(42)).toBe('processed/rides-01234567-000042.csv');
     expect(keys.processed(0)).toBe('processed/rides-01234567-000000.csv');
     expect(keys.rejects).toBe('rejects/rides-01234567.ndjson');
+    expect(keys.rejectsPart(0)).toBe('rejects/rides-01234567-part0000.ndjson');
+    expect(keys.rejectsPart(12)).toBe('rejects/rides-01234567-part0012.ndjson');
     expect(keys.manifest).toBe('manifests/rides-01234567.json');
+    expect(() => keys.rejectsPart(-1)).toThrow(ObjectKeyError);
   });
 
   it.each([
