@@ -10,11 +10,10 @@ import {
   CreateQueueCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
-  ReceiveMessageCommand,
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { createS3Client, createSqsClient } from '@rydes/aws-adapters';
+import { createS3Client, createSqsClient, receiveBatch } from '@rydes/aws-adapters';
 import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type Check, diagnoseDeployed, diagnoseLocal, formatChecks } from '../src/commands/doctor';
@@ -99,7 +98,7 @@ async function healthyDeployment() {
 /** Receives and deletes everything in a queue (PurgeQueue is limited to once a minute). */
 async function drain(queueUrl: string): Promise<void> {
   for (;;) {
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const Messages = await receiveBatch(sqs, queueUrl);
     if (Messages.length === 0) return;
     for (const m of Messages) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
   }

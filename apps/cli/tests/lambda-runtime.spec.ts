@@ -1,10 +1,10 @@
-import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Message } from '@aws-sdk/client-sqs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { createLambdaClient, invokeEvent } from '@rydes/aws-adapters';
+import { createLambdaClient, invokeEvent, receiveBatch } from '@rydes/aws-adapters';
 import { toDelete } from '../src/lambda/event-source';
 import { FunctionPool, type FunctionConfig } from '../src/lambda/pool';
 import { startStack, type LocalStack } from '../src/stack/local-stack';
@@ -158,8 +158,8 @@ describe('local stack wiring on real s3rver + local-aws-sqs (test bundles, no AW
       ['attributes', 'awsRegion', 'body', 'eventSource', 'eventSourceARN', 'md5OfBody', 'messageAttributes', 'messageId', 'receiptHandle'].sort(),
     );
     expect(records[0]).toMatchObject({ eventSource: 'aws:sqs', eventSourceARN: stack.queues.fanout.arn, awsRegion: 'us-east-1' });
-    const moved = await stack.sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.queues.fanoutDlq.url, WaitTimeSeconds: 0 }));
-    expect(moved.Messages?.[0]?.Body).toBe('poison-1');
+    const moved = await receiveBatch(stack.sqs, stack.queues.fanoutDlq.url);
+    expect(moved.map((m) => m.Body)).toEqual(['poison-1']);
     expect(stack.transform.stats.itemFailures).toBe(counts.length);
   }, 60_000);
 
@@ -169,9 +169,7 @@ describe('local stack wiring on real s3rver + local-aws-sqs (test bundles, no AW
     await stack.ingest.drain();
     // Assess
     expect(stack.ingest.stats).toMatchObject({ invoked: 1, retries: 2, deadLettered: 1, pending: 0 });
-    const { Messages = [] } = await stack.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: stack.queues.ingestDlq.url, MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }),
-    );
+    const Messages = await receiveBatch(stack.sqs, stack.queues.ingestDlq.url, { messageAttributeNames: ['All'] });
     expect(JSON.parse(Messages[0].Body ?? '')).toEqual({ fail: 'poison file' });
     expect(Messages[0].MessageAttributes?.ErrorMessage?.StringValue).toBe('TypeError: asked to fail: poison file');
   });

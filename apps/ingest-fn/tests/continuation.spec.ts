@@ -1,6 +1,6 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import { createLogger } from '@rydes/aws-adapters';
+import { createLogger, receiveBatch } from '@rydes/aws-adapters';
 import { decodeMessage, type FanoutMessage } from '@rydes/ride-model';
 import type { Continuation } from '../src/continuation';
 import { ingestEvent } from '../src/ingest-event';
@@ -29,8 +29,7 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
   async function drainBodies(): Promise<string[]> {
     const bodies: string[] = [];
     for (;;) {
-      const got = await stack.sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-      const batch = got.Messages ?? [];
+      const batch = await receiveBatch(stack.sqs, stack.queueUrl);
       if (batch.length === 0) break;
       bodies.push(...batch.map((m) => m.Body ?? ''));
       await stack.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: stack.queueUrl, Entries: batch.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })) }));

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { Context, S3Event } from 'aws-lambda';
-import { putObject } from '@rydes/aws-adapters';
+import { putObject, receiveBatch } from '@rydes/aws-adapters';
 import { generateRecords, writeRides, type Manifest } from '@rydes/ride-model';
 import { DEFAULT_STATIONS } from '@rydes/geo-index';
 import { bruteForceNearest } from '@rydes/geo-index/testing';
@@ -42,8 +42,7 @@ describe('ingest → SQS → transform, chained over the real servers', () => {
     const [manifest] = await ingest(events[0], lambdaContext('ingest-1', 'ingest-fn'));
     let batches = 0;
     for (;;) {
-      const got = await stack.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-      const messages = got.Messages ?? [];
+      const messages = await receiveBatch(stack.sqs, queueUrl);
       if (messages.length === 0) break;
       const response = await transform(sqsEvent(messages.map((m) => ({ messageId: m.MessageId ?? '', body: m.Body ?? '' }))), lambdaContext(`t-${batches++}`));
       expect(response.batchItemFailures).toEqual([]);

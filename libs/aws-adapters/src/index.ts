@@ -7,6 +7,7 @@ export * from './list-keys';
 export * from './object-versions';
 export * from './s3-uri';
 export * from './send-messages';
+export * from './receive-messages';
 export * from './invoke';
 export * from './logger';
 export * from './metrics';

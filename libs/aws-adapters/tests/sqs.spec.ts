@@ -1,6 +1,6 @@
-import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startLocalServers, type LocalServers } from '../src/local';
-import { countRequests, createSqsClient, sendMessages, SQS_BATCH_BYTES, SqsMessageTooLargeError } from '../src';
+import { countRequests, createSqsClient, receiveBatch, sendMessages, SQS_BATCH_BYTES, SqsMessageTooLargeError } from '../src';
 
 describe('sendMessages against local-aws-sqs', () => {
   let local: LocalServers;
@@ -22,8 +22,7 @@ describe('sendMessages against local-aws-sqs', () => {
   async function drain(queueUrl: string): Promise<string[]> {
     const bodies: string[] = [];
     for (;;) {
-      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-      const messages = got.Messages ?? [];
+      const messages = await receiveBatch(sqs, queueUrl);
       if (messages.length === 0) return bodies;
       bodies.push(...messages.map((m) => m.Body ?? ''));
       await sqs.send(
@@ -34,6 +33,22 @@ describe('sendMessages against local-aws-sqs', () => {
       );
     }
   }
+
+  it('receiveBatch returns waiting messages from one short poll, and believes an empty answer only after a long poll', async () => {
+    // Prepare
+    const queueUrl = await newQueue('receive-batch');
+    await sendMessages(sqs, queueUrl, ['a', 'b', 'c']);
+    const counts = countRequests(sqs, {});
+    // Act
+    const full = await receiveBatch(sqs, queueUrl, { visibilityTimeout: 60 });
+    const afterFull = counts.ReceiveMessageCommand;
+    const empty = await receiveBatch(sqs, queueUrl, { confirmSeconds: 1 });
+    // Assess
+    expect(full.map((m) => m.Body).sort()).toEqual(['a', 'b', 'c']);
+    expect(afterFull).toBe(1);
+    expect(empty).toEqual([]);
+    expect(counts.ReceiveMessageCommand).toBe(3);
+  });
 
   it('sends 1,234 messages in batches of 10 and every one is received once', async () => {
     // Prepare

@@ -1,5 +1,5 @@
-import { ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import { sameEtag } from '@rydes/aws-adapters';
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
+import { receiveBatch, sameEtag } from '@rydes/aws-adapters';
 import { decodeMessage } from '@rydes/ride-model';
 import type { CompletionCheck } from './completion';
 
@@ -31,14 +31,12 @@ export interface LostWork {
 /**
  * Reads every message of a DLQ without deleting it: each receive hides what it returned for
  * `hideSeconds`, so the next one returns others, until `expected` distinct messages are in hand
- * or the queue answers empty.
+ * or the queue answers empty (confirmed by a long poll: see receiveBatch).
  */
 async function peekAll(sqs: SQSClient, queueUrl: string, expected: number, hideSeconds = 300): Promise<Message[]> {
   const byId = new Map<string, Message>();
   while (byId.size < expected) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: hideSeconds, WaitTimeSeconds: 0 }),
-    );
+    const Messages = await receiveBatch(sqs, queueUrl, { visibilityTimeout: hideSeconds });
     if (Messages.length === 0) break;
     for (const message of Messages) byId.set(message.MessageId ?? '', message);
   }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { receiveBatch } from '@rydes/aws-adapters';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parse } from 'csv-parse/sync';
 import { decodeMessage, type FanoutMessage } from '@rydes/ride-model';
@@ -29,8 +30,7 @@ export interface Drained {
 export async function drainThroughTransform(stack: Stack, transform: TransformHandler): Promise<Drained> {
   const drained: Drained = { messages: [], failed: [] };
   for (let batch = 0; ; batch++) {
-    const got = await stack.sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-    const received = got.Messages ?? [];
+    const received = await receiveBatch(stack.sqs, stack.queueUrl);
     if (received.length === 0) break;
     const event: SQSEvent = {
       Records: received.map((m) => ({

@@ -1,8 +1,8 @@
 import { gzipSync } from 'node:zlib';
-import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Context, S3Event } from 'aws-lambda';
-import { createS3Client, createSqsClient, listKeys, openObject, putObject } from '@rydes/aws-adapters';
+import { createS3Client, createSqsClient, listKeys, openObject, putObject, receiveBatch } from '@rydes/aws-adapters';
 import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
 import { decodeMessage, type FanoutMessage, type Manifest } from '@rydes/ride-model';
 
@@ -83,8 +83,7 @@ export async function keysUnder(s3: S3Client, prefix: string): Promise<string[]>
 export async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<FanoutMessage[]> {
   const messages: FanoutMessage[] = [];
   for (;;) {
-    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-    const batch = got.Messages ?? [];
+    const batch = await receiveBatch(sqs, queueUrl);
     if (batch.length === 0) break;
     messages.push(...batch.map((m) => decodeMessage(m.Body ?? '')));
     await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: batch.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })) }));
