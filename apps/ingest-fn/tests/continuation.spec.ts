@@ -229,7 +229,7 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
     }
     // The cut moments really vary: most seeds need several parts.
     expect(partCounts.filter((n) => n >= 3).length).toBeGreaterThanOrEqual(5);
-  }, 30_000);
+  }, 90_000);
 
   it.each([false, true])('reads only the rest of the file in a continuation: a byte range for a plain file, inflate-and-skip for gzip (gzip: %s)', async (gzipped) => {
     // Prepare: 3,000 rides; record every GetObject the ingest sends

@@ -1,19 +1,20 @@
-import { ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 
 export interface ReceiveBatchOptions {
   /** Hide what is returned for this many seconds (default: the queue's visibility timeout). */
   visibilityTimeout?: number;
   /** Message attribute names to return, e.g. `['All']`. */
   messageAttributeNames?: string[];
-  /** Long poll this many seconds before an empty answer is believed; default 1. */
+  /** Long poll this many seconds when a short poll came back empty from a non-empty queue; default 1. */
   confirmSeconds?: number;
 }
 
 /**
  * Receives up to 10 waiting messages, for loops that stop when a queue is empty. An empty short
  * poll proves nothing: SQS samples a subset of its servers, and local-aws-sqs gives a short poll
- * a 40 ms scan that a busy event loop can miss entirely. So a short poll comes first and an empty
- * answer is confirmed by a long poll of `confirmSeconds` before it is returned.
+ * a 40 ms scan that a busy event loop can miss entirely. So an empty answer is checked against
+ * the queue's ApproximateNumberOfMessages; when that is not 0, a long poll of `confirmSeconds`
+ * decides (local-aws-sqs counts in-flight messages there too, which only costs that poll).
  * @example
  * for (let batch = await receiveBatch(sqs, url); batch.length > 0; batch = await receiveBatch(sqs, url)) handle(batch);
  */
@@ -31,5 +32,7 @@ export async function receiveBatch(sqs: SQSClient, queueUrl: string, options: Re
     return out.Messages ?? [];
   };
   const first = await receive(0);
-  return first.length > 0 ? first : receive(options.confirmSeconds ?? 1);
+  if (first.length > 0) return first;
+  const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  return Number(Attributes.ApproximateNumberOfMessages ?? 0) === 0 ? [] : receive(options.confirmSeconds ?? 1);
 }
