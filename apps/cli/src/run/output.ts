@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, openObject, sameEtag } from '@rydes/aws-adapters';
 import { LIST_PAGE_KEYS } from '../stack/names';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
@@ -25,6 +25,7 @@ const MAX_PENDING_FETCHES = 2_000;
  */
 export class OutputMirror {
   private readonly fetched = new Map<string, { etag: string; size: number }>();
+  private readonly folders = new Set<string>();
   private readonly pending: string[] = [];
   private readonly idle: Array<() => void> = [];
   private running = 0;
@@ -93,10 +94,16 @@ export class OutputMirror {
   private async copy(key: string, mustSucceed: boolean): Promise<void> {
     try {
       const target = join(this.outDir, key);
-      await mkdir(dirname(target), { recursive: true });
+      const dir = dirname(target);
+      // One mkdir per folder, not per object (2,000 chunks share one folder in a default run).
+      if (!this.folders.has(dir)) {
+        await mkdir(dir, { recursive: true });
+        this.folders.add(dir);
+      }
       const { body, etag } = await openObject(this.s3, this.bucket, key);
-      await pipeline(body, createWriteStream(target));
-      this.fetched.set(key, { etag, size: (await stat(target)).size });
+      const out = createWriteStream(target);
+      await pipeline(body, out);
+      this.fetched.set(key, { etag, size: out.bytesWritten });
     } catch (err) {
       this.fetched.delete(key);
       if (mustSucceed) throw err;
