@@ -17,15 +17,26 @@ export interface Continuation {
   resume: ResumePoint;
   /** Totals of the parts before this one. */
   counts: { total: number; valid: number; rejected: number; droppedFields: number; chunks: number };
-  /**
-   * Parts before this one that rejected rides: each left them in `rejectsPart(part)`, which the
-   * last part joins, in order, into the file's one rejects object.
-   */
-  rejectParts: number[];
+  /** Parts before this one that rejected rides (see {@link RejectsPart}). */
+  rejectParts: RejectsPart[];
   /** 1 for the first continuation. */
   part: number;
   /** When the first part started (the manifest's `startedAt`). */
   startedAt: string;
+}
+
+/**
+ * A part that rejected rides left them in `rejectsPart(part)`; the last part joins these, in
+ * order, into the file's one rejects object, keeping from each only the lines of rides
+ * `from` ≤ index < `to` (the rides that part read). Should a part's object hold other lines
+ * (a retried invocation that stopped at a different ride rewrote it), the filter drops the
+ * extra ones and the count check in the join fails loudly on any that are missing.
+ */
+export interface RejectsPart {
+  part: number;
+  from: number;
+  /** Absent for the last part. */
+  to?: number;
 }
 
 /** The payload an ingest function sends itself. */

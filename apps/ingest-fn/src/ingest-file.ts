@@ -1,10 +1,11 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { copyObject, currentEtag, deleteKeys, emitMetrics, openObject, putObject, sendMessages, type Logger, type MetricsInput, type SendStats } from '@rydes/aws-adapters';
 import { Chunker, encodeMessage, objectKeys, parseRides, RideParseError, validateRide, type FanoutMessage, type Manifest, type ObjectKeys, type RawRecord, type ResumePoint, type RideRecords, type SourceRef } from '@rydes/ride-model';
 import type { IngestConfig } from './config';
-import type { Continuation } from './continuation';
+import type { Continuation, RejectsPart } from './continuation';
 import { IngestFileError, ObjectChangedError } from './errors';
 import { RejectsWriter } from './rejects-writer';
 import { readManifest, removeOtherVersions, removeVersion, sameContent, stillCurrent, writeManifest, type Removed } from './versions';
@@ -109,7 +110,7 @@ export async function ingestFile(
     opened.body.destroy();
   }
   // Parts of this file (this one included) whose rejects wait in rejectsPart(n) for the last part.
-  const rejectParts = [...(resume?.rejectParts ?? [])];
+  const rejectParts: RejectsPart[] = [...(resume?.rejectParts ?? [])];
   try {
     await rejects.close();
     if (failure === undefined && progress.handOff !== undefined && handOff) {
@@ -117,7 +118,7 @@ export async function ingestFile(
         // The first part wrote the file's rejects object as if it were the only part; its copy
         // under rejectsPart(0) is what the last part joins, so a rerun of the join starts clean.
         if (!resume) await copyObject(s3, object.bucket, keys.rejects, keys.rejectsPart(0));
-        rejectParts.push(part);
+        rejectParts.push({ part, from: plan.startIndex, to: progress.handOff.index });
       }
       const continuation: Continuation = {
         v: 2, bucket: object.bucket, key: object.key, etag: opened.etag, resume: progress.handOff,
@@ -131,7 +132,7 @@ export async function ingestFile(
       );
       return { continuation };
     }
-    if (resume && rejects.count > 0) rejectParts.push(part);
+    if (resume && rejects.count > 0) rejectParts.push({ part, from: plan.startIndex });
   } catch (err) {
     failure ??= err;
   }
@@ -157,7 +158,7 @@ export async function ingestFile(
     if (resume) await joinRejects(deps, object.bucket, keys, rejectParts, built);
     manifest = await writeManifest(s3, object.bucket, keys, built);
     // Kept after a failure: the retry of this part joins them again.
-    if (resume && failure === undefined) await deleteKeys(s3, object.bucket, rejectParts.map((n) => keys.rejectsPart(n)));
+    if (resume && failure === undefined) await deleteKeys(s3, object.bucket, rejectParts.map((p) => keys.rejectsPart(p.part)));
     removed = await settleVersions(deps, source, keys, log);
   } catch (err) {
     // Thrown so the event is retried: the rerun rewrites the same outputs and finishes the cleanup.
@@ -251,24 +252,34 @@ async function* messages(records: RideRecords, chunker: Chunker, rejects: Reject
 }
 
 /**
- * The last part of a file ingested in several parts joins the parts' rejects, in order, into
- * the file's one rejects object. Part 0 wrote that object already; when it is the only part with
- * rejects there is nothing to do. The parts are deleted only once the manifest is written, so a
- * part missing here means a rerun of a last part that finished: with the same manifest in place,
- * the joined object is already right and is left alone.
+ * The last part of a file ingested in several parts joins the parts' rejects, in order and each
+ * filtered to the rides that part read, into the file's one rejects object, and checks that the
+ * lines add up to the manifest's `rejected`. The parts are deleted only once the manifest is
+ * written, so a part missing here means a rerun of a last part that finished: with the same
+ * manifest in place, the joined object is already right and is left alone.
  */
-async function joinRejects(deps: IngestDeps, bucket: string, keys: ObjectKeys, parts: number[], manifest: Manifest): Promise<void> {
-  if (parts.length === 0 || (parts.length === 1 && parts[0] === 0)) return;
-  for (const n of parts) {
-    if ((await currentEtag(deps.s3, bucket, keys.rejectsPart(n))) !== undefined) continue;
+async function joinRejects(deps: IngestDeps, bucket: string, keys: ObjectKeys, parts: RejectsPart[], manifest: Manifest): Promise<void> {
+  if (parts.length === 0) return;
+  for (const { part } of parts) {
+    if ((await currentEtag(deps.s3, bucket, keys.rejectsPart(part))) !== undefined) continue;
     const existing = await readManifest(deps.s3, bucket, keys.manifest);
     if (existing && sameContent(existing, manifest)) return;
-    throw new Error(`rejects of part ${n} (s3://${bucket}/${keys.rejectsPart(n)}) are missing, and the file has no finished manifest; re-upload the file to ingest it again`);
+    throw new Error(`rejects of part ${part} (s3://${bucket}/${keys.rejectsPart(part)}) are missing, and the file has no finished manifest; re-upload the file to ingest it again`);
   }
+  let lines = 0;
   async function* joined(): AsyncGenerator<Buffer> {
-    for (const n of parts) {
-      const { body } = await openObject(deps.s3, bucket, keys.rejectsPart(n));
-      for await (const chunk of body) yield chunk as Buffer;
+    for (const { part, from, to = Number.MAX_SAFE_INTEGER } of parts) {
+      const { body } = await openObject(deps.s3, bucket, keys.rejectsPart(part));
+      for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
+        // RejectsWriter writes `{"index":N,…}`; JSON escapes line breaks inside a record.
+        const index = Number(/^\{"index":(\d+),/.exec(line)?.[1] ?? -1);
+        if (index < from || index >= to) continue;
+        lines++;
+        yield Buffer.from(line + '\n');
+      }
+    }
+    if (lines !== manifest.rejected) {
+      throw new Error(`the parts' rejects hold ${lines} lines for the ${manifest.rejected} rejected rides; a retried part may have rewritten its rejects: re-upload the file to ingest it again`);
     }
   }
   await putObject(deps.s3, bucket, keys.rejects, Readable.from(joined()), 'application/x-ndjson');

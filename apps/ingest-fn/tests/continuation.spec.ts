@@ -1,7 +1,7 @@
 import { DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import { createLogger, receiveBatch } from '@rydes/aws-adapters';
-import { decodeMessage, type FanoutMessage } from '@rydes/ride-model';
+import { createLogger, putObject, receiveBatch } from '@rydes/aws-adapters';
+import { decodeMessage, objectKeys, type FanoutMessage } from '@rydes/ride-model';
 import type { Continuation } from '../src/continuation';
 import { ingestEvent } from '../src/ingest-event';
 import { startInvokeEndpoint } from './helpers/invoke-endpoint';
@@ -73,9 +73,10 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
       v: 2, bucket: BUCKET, key: 'raw/parted.json.gz', etag, part: 1, startedAt: expect.any(String),
       resume: { index: expect.any(Number), byteOffset: expect.any(Number), layout: 'stream', gzip: true },
       counts: { total: expect.any(Number), valid: expect.any(Number), rejected: expect.any(Number), droppedFields: 0, chunks: part1.length },
-      rejectParts: [0],
+      rejectParts: [{ part: 0, from: 0, to: expect.any(Number) }],
     }]);
     const nextIndex = handedOff[0].resume.index;
+    expect(handedOff[0].rejectParts[0].to).toBe(nextIndex);
     const rejectedBefore = [7, 33, 34].filter((i) => i < nextIndex).length;
     expect(handedOff[0].counts).toMatchObject({ total: nextIndex, rejected: rejectedBefore, valid: nextIndex - rejectedBefore });
     expect(part1.length).toBeGreaterThan(0);
@@ -119,7 +120,7 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
     // Assess
     expect(handedOff).toHaveLength(1);
     expect(handedOff[0].resume).toEqual({ index: 211, byteOffset: text.lastIndexOf('}') + 1, layout: 'array', gzip: false });
-    expect(handedOff[0].rejectParts).toEqual([0]);
+    expect(handedOff[0].rejectParts).toEqual([{ part: 0, from: 0, to: 211 }]);
     expect(last).toEqual([expect.objectContaining({ total: 211, valid: 210, rejected: 1, chunks: 3 })]);
     expect(messages.map((m) => [m.chunk, m.firstIndex, m.rides.length])).toEqual([[0, 0, 10], [1, 11, 100], [2, 111, 100]]);
     expect(await keysUnder(stack.s3, 'rejects/cut-at-end-')).toEqual([`rejects/cut-at-end-${etag8(etag)}.ndjson`]);
@@ -273,6 +274,45 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
     for (const c of handedOff) expect(Buffer.from(text).subarray(c.resume.byteOffset - 1, c.resume.byteOffset).toString()).toBe('}');
     expect(messages.reduce((n, m) => n + m.rides.length, 0)).toBe(3_000);
     expect(new Set(messages.map((m) => m.chunk)).size).toBe(30);
+  });
+
+  it('joins only the rides each part read from its rejects object, and fails loudly when a part\'s rejects lack some (a retried part rewrote them)', async () => {
+    // Prepare: 300 rides, every 10th invalid; time runs out once, at the 6th check
+    const records: unknown[] = Array.from({ length: 300 }, (_, i) => (i % 10 === 3 ? { ...rawRide(i), Name: '' } : rawRide(i)));
+    const text = rideFile(records, 'ndjson');
+    const run = async (key: string, tamper: (part0: string) => string) => {
+      const etag = await upload(stack.s3, key, text);
+      const keys = objectKeys({ bucket: BUCKET, key, etag });
+      const handedOff: Continuation[] = [];
+      let checks = 0;
+      const deps = {
+        s3: stack.s3, sqs: stack.sqs, config: { outputQueue: stack.queueUrl, ridesPerMessage: 100, continueBelowMs: 60_000 },
+        logger: createLogger({ level: 'silent' }), metrics: () => undefined,
+        remainingMs: () => (++checks === 6 ? 1_000 : 600_000),
+        handOff: async (c: Continuation) => void handedOff.push(c),
+      };
+      await ingestEvent(s3Event(BUCKET, [{ key, eTag: etag }]), deps);
+      // What a retry of part 0 that read further than the hand-off (or stopped short) would leave
+      await putObject(stack.s3, BUCKET, keys.rejectsPart(0), tamper(await readText(stack.s3, keys.rejectsPart(0))));
+      const outcome = await ingestEvent({ rydesContinuation: handedOff[0] }, deps).then(() => 'ok', (err: Error) => err.message);
+      await drainQueue(stack.sqs, stack.queueUrl);
+      return { outcome, handedOff, keys };
+    };
+    const line = (i: number) => JSON.stringify({ index: i, reasons: ['name: must be a non-empty string'], record: records[i] });
+
+    // Act: extra lines past the hand-off point, then a missing line before it
+    const extra = await run('raw/rejects-extra.ndjson', (part0) => part0 + line(9_999) + '\n');
+    const short = await run('raw/rejects-short.ndjson', (part0) => part0.split('\n').slice(1).join('\n'));
+
+    // Assess
+    expect(extra.handedOff).toHaveLength(1);
+    expect(extra.outcome).toBe('ok');
+    const joined = (await readText(stack.s3, extra.keys.rejects)).trim().split('\n').map((l) => JSON.parse(l).index);
+    expect(joined).toEqual(Array.from({ length: 30 }, (_, i) => i * 10 + 3));
+    expect(short.outcome).toMatch(/the parts' rejects hold 29 lines for the 30 rejected rides; a retried part may have rewritten its rejects/);
+    // The failed join wrote nothing: the rejects object is still the one part 0 wrote.
+    const part0Lines = Math.ceil((short.handedOff[0].resume.index - 3) / 10);
+    expect((await readText(stack.s3, short.keys.rejects)).trim().split('\n')).toHaveLength(part0Lines);
   });
 
   it('refuses to continue a file that changed since the first part (If-Match on the ETag)', async () => {
