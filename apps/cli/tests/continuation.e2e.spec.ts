@@ -10,25 +10,28 @@ import { runQuietly, writeInput, type InputFile } from './helpers/pipeline';
 
 const bundlesBuilt = existsSync(defaultBundles().ingest) && existsSync(defaultBundles().transform);
 /**
- * Each ingest part may run about this long before it hands the rest of the file on. The file is
- * gzip, so each part inflates the prefix again (without parsing it); one ride per message makes
- * sending the slow part, so every part still gets well ahead on a loaded machine.
+ * Each ingest part may run about this long before it hands the rest of the file on. A plain file
+ * is picked up with a byte range; a gzip one is inflated again from the start (not parsed); one
+ * ride per message makes sending the slow part, so every part gets well ahead on a loaded machine.
  */
 const PART_MS = 400;
 
 describe('rydes run with an ingest time limit short enough to force continuations (the BUILT bundles, local Lambda Invoke API)', () => {
   let dir: string;
-  let input: InputFile;
+  let inputs: InputFile[];
   let result: RunResult;
   let outDir: string;
 
   beforeAll(async () => {
     if (!bundlesBuilt) throw new Error('build the bundles first: npx nx run-many -t build -p ingest-fn transform-fn');
     dir = mkdtempSync(join(tmpdir(), 'rydes-continue-'));
-    input = await writeInput(dir, { shape: 'array', gzip: true, name: 'long.json.gz' }, 77, 6_000, 0.02);
+    inputs = [
+      await writeInput(dir, { shape: 'array', gzip: true, name: 'long.json.gz' }, 77, 5_000, 0.02),
+      await writeInput(dir, { shape: 'ndjson', gzip: false, name: 'plain.ndjson' }, 78, 5_000, 0.02),
+    ];
     outDir = join(dir, 'out');
     ({ result } = await runQuietly({
-      files: [input.path],
+      files: inputs.map((i) => i.path),
       outDir,
       dataDir: join(dir, 'data'),
       ridesPerMessage: 1,
@@ -36,40 +39,54 @@ describe('rydes run with an ingest time limit short enough to force continuation
       extraEnvironment: { CONTINUE_BELOW_MS: String(INGEST_TIMEOUT_SECONDS * 1000 - PART_MS) },
       stallTimeoutSeconds: 60,
     }));
-  }, 120_000);
+  }, 180_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('splits the file over at least three ingest invocations', () => {
+  it('splits each file over at least three ingest invocations, each picking up after the last record read', () => {
     const logs = readdirSync(join(dir, 'data', 'logs')).filter((f) => f.startsWith('ingest'));
     const handOffs = logs
       .flatMap((f) => readFileSync(join(dir, 'data', 'logs', f), 'utf8').split('\n'))
       .filter((line) => line.includes('rest of the file handed to a continuation'))
-      .map((line) => JSON.parse(line) as { part: number; nextIndex: number });
-    expect(handOffs.length).toBeGreaterThanOrEqual(2);
-    expect(handOffs.map((h) => h.part)).toEqual(handOffs.map((_, i) => i + 1));
-    const starts = handOffs.map((h) => h.nextIndex);
-    expect(starts).toEqual([...starts].sort((a, b) => a - b));
+      .map((line) => JSON.parse(line) as { source: string; part: number; nextIndex: number; byteOffset: number });
+    for (const input of inputs) {
+      const own = handOffs.filter((h) => h.source.endsWith(input.key)).sort((a, b) => a.part - b.part);
+      expect({ key: input.key, parts: own.length + 1 >= 3 }).toEqual({ key: input.key, parts: true });
+      expect(own.map((h) => h.part)).toEqual(own.map((_, i) => i + 1));
+      const starts = own.map((h) => h.nextIndex);
+      expect(starts).toEqual([...starts].sort((a, b) => a - b));
+      const offsets = own.map((h) => h.byteOffset);
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    }
   });
 
-  it('writes every valid ride exactly once and every invalid one to rejects/, like one uninterrupted run', () => {
+  it('writes every valid ride exactly once and every invalid one to one rejects object per file, like one uninterrupted run', () => {
     expect(result.exitCode).toBe(0);
     const rows = parse(readFileSync(join(outDir, 'rides.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
-    const indexes = rows.map((r) => Number(r.ride_index));
-    const valid = Array.from({ length: input.total }, (_, i) => i).filter((i) => !input.invalid.has(i));
-    expect(indexes).toEqual(valid);
-    const rejects = readFileSync(join(outDir, 'rejects', readdirSync(join(outDir, 'rejects'))[0]), 'utf8').trim().split('\n').map((l) => JSON.parse(l).index);
-    expect(rejects).toEqual([...input.invalid.keys()].sort((a, b) => a - b));
+    const rejectFiles = readdirSync(join(outDir, 'rejects'));
+    expect(rejectFiles).toHaveLength(inputs.length);
+    for (const input of inputs) {
+      const indexes = rows.filter((r) => r.source === input.key).map((r) => Number(r.ride_index));
+      const valid = Array.from({ length: input.total }, (_, i) => i).filter((i) => !input.invalid.has(i));
+      expect(indexes).toEqual(valid);
+      const stem = input.key.replace(/^raw\//, '').replace(/\.(json\.gz|ndjson)$/, '');
+      const file = rejectFiles.find((f) => f.startsWith(`${stem}-`)) ?? '';
+      const rejects = readFileSync(join(outDir, 'rejects', file), 'utf8').trim().split('\n').map((l) => JSON.parse(l).index);
+      expect(rejects).toEqual([...input.invalid.keys()].sort((a, b) => a - b));
+    }
   });
 
-  it('writes one manifest with the totals and the chunks of the whole file', () => {
-    const [name] = readdirSync(join(outDir, 'manifests'));
-    const manifest = JSON.parse(readFileSync(join(outDir, 'manifests', name), 'utf8')) as Manifest;
-    expect({ total: manifest.total, valid: manifest.valid, rejected: manifest.rejected, error: manifest.error }).toEqual({
-      total: input.total,
-      valid: input.total - input.invalid.size,
-      rejected: input.invalid.size,
-      error: undefined,
-    });
-    expect(readdirSync(join(outDir, 'processed'))).toHaveLength(manifest.chunks);
+  it('writes one manifest per file with the totals and the chunks of the whole file', () => {
+    const manifests = readdirSync(join(outDir, 'manifests')).map((name) => JSON.parse(readFileSync(join(outDir, 'manifests', name), 'utf8')) as Manifest);
+    expect(manifests).toHaveLength(inputs.length);
+    for (const input of inputs) {
+      const manifest = manifests.find((m) => m.source === input.key) as Manifest;
+      expect({ total: manifest.total, valid: manifest.valid, rejected: manifest.rejected, error: manifest.error }).toEqual({
+        total: input.total,
+        valid: input.total - input.invalid.size,
+        rejected: input.invalid.size,
+        error: undefined,
+      });
+    }
+    expect(readdirSync(join(outDir, 'processed'))).toHaveLength(manifests.reduce((n, m) => n + m.chunks, 0));
   });
 });
