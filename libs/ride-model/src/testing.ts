@@ -96,3 +96,11 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks);
 }
+
+/**
+ * Every input shape, plain and gzip-compressed: the cases of shape-by-shape specs.
+ *
+ * @example
+ * describe.each(SHAPES_AND_GZIP)('%s, gzip %s', (shape, gzip) => { … });
+ */
+export const SHAPES_AND_GZIP = (['array', 'travel_data', 'concatenated', 'ndjson'] as const).flatMap((shape) => [[shape, false], [shape, true]] as const);

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { generateRides, parseRides, RideParseError, SkippedRecord, validateRide, writeRides } from '../src';
-import { aRide, collectRides, readAll } from '../src/testing';
+import { aRide, collectRides, readAll, SHAPES_AND_GZIP } from '../src/testing';
 import { Readable } from 'node:stream';
 
 const rides = [...generateRides({ count: 25, seed: 11 })];
@@ -10,16 +10,7 @@ async function fileOf(shape: 'array' | 'travel_data' | 'concatenated' | 'ndjson'
 }
 
 describe('parseRides: input shapes', () => {
-  describe.each([
-    ['array', false],
-    ['array', true],
-    ['travel_data', false],
-    ['travel_data', true],
-    ['concatenated', false],
-    ['concatenated', true],
-    ['ndjson', false],
-    ['ndjson', true],
-  ] as const)('%s, gzip %s', (shape, gzip) => {
+  describe.each(SHAPES_AND_GZIP)('%s, gzip %s', (shape, gzip) => {
     it.each([1, 7, 64 * 1024])('yields every ride in order with its index, in chunks of %i bytes', async (chunkSize) => {
       // Prepare
       const file = await fileOf(shape, gzip);

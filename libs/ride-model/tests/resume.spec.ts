@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { generateRides, parseRides, SkippedRecord, writeRides, type RawRecord, type ResumePoint } from '../src';
-import { collectRides, readAll } from '../src/testing';
+import { collectRides, readAll, SHAPES_AND_GZIP } from '../src/testing';
 
 const rides = [...generateRides({ count: 40, seed: 5 })];
 
@@ -25,16 +25,7 @@ function continuationInput(file: Buffer, point: ResumePoint): Buffer {
 }
 
 describe('parseRides: resuming just after a record (continuations without re-parsing the prefix)', () => {
-  describe.each([
-    ['array', false],
-    ['array', true],
-    ['travel_data', false],
-    ['travel_data', true],
-    ['concatenated', false],
-    ['concatenated', true],
-    ['ndjson', false],
-    ['ndjson', true],
-  ] as const)('%s, gzip %s', (shape, gzip) => {
+  describe.each(SHAPES_AND_GZIP)('%s, gzip %s', (shape, gzip) => {
     it('yields, from every resume point, exactly the records after it with the same index, offsets and content', async () => {
       // Prepare
       const file = await readAll(writeRides(rides, { shape, gzip }));
