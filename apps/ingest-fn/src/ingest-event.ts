@@ -12,6 +12,12 @@ import { ingestFile, type IngestDeps } from './ingest-file';
  * key and message is deterministic). Returns the manifests of the files finished here.
  */
 export async function ingestEvent(event: S3Event | ContinuationEvent, deps: IngestDeps): Promise<Manifest[]> {
+  if (typeof event === 'object' && event !== null && 'rydesContinuation' in event && !isContinuationEvent(event)) {
+    // E.g. a version 1 hand-off (which replayed the prefix) still queued across a deployment:
+    // failing sends it to the ingest DLQ instead of dropping the rest of the file in silence.
+    const v = ((event as { rydesContinuation?: { v?: unknown } | null }).rydesContinuation)?.v;
+    throw new Error(`continuation payload version ${JSON.stringify(v)} is not one this function reads (2); re-upload the file to ingest it again`);
+  }
   if (isContinuationEvent(event)) {
     const c = event.rydesContinuation;
     const outcome = await ingestFile(deps, { bucket: c.bucket, key: c.key, eventEtag: c.etag }, c).catch((err: unknown) => {

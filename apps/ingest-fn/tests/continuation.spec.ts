@@ -315,6 +315,11 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
     expect((await readText(stack.s3, short.keys.rejects)).trim().split('\n')).toHaveLength(part0Lines);
   });
 
+  it('fails a continuation payload of another version loudly instead of ignoring it', async () => {
+    const old = { rydesContinuation: { v: 1, bucket: BUCKET, key: 'raw/old.json', etag: '"abc"', nextIndex: 100, part: 1, startedAt: '2026-01-01T00:00:00Z' } };
+    await expect(stack.loadHandler()(old as never, lambdaContext())).rejects.toThrow(/continuation payload version 1 is not one this function reads \(2\); re-upload the file/);
+  });
+
   it('refuses to continue a file that changed since the first part (If-Match on the ETag)', async () => {
     const etag = await upload(stack.s3, 'raw/changed.json', rideFile([rawRide(1), rawRide(2)], 'array'));
     await upload(stack.s3, 'raw/changed.json', rideFile([rawRide(3)], 'array'));
