@@ -40,7 +40,7 @@ beforeAll(async () => {
   s3 = createS3Client(local.env);
   sqs = createSqsClient(local.env);
   for (const name of [FANOUT_QUEUE, FANOUT_DLQ, INGEST_DLQ]) {
-    urls[name] = (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
+    urls[name] = (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl ?? '';
   }
   const send = s3.send.bind(s3) as (command: unknown) => Promise<unknown>;
   s3.send = ((command: unknown) =>
@@ -55,7 +55,7 @@ afterAll(async () => {
 
 /** A healthy deployment: outputs pointing at the local servers, functions wired as the CDK stack does. */
 async function healthyDeployment() {
-  const fanoutArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: urls[FANOUT_QUEUE], AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn;
+  const fanoutArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: urls[FANOUT_QUEUE], AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
   cloudformation.reset();
   lambda.reset();
   cloudformation.on(DescribeStacksCommand, { StackName: STACK }).resolves({
@@ -105,7 +105,11 @@ async function drain(queueUrl: string): Promise<void> {
 }
 
 const failed = (checks: Check[]) => checks.filter((c) => !c.ok).map((c) => c.label);
-const line = (checks: Check[], label: RegExp) => checks.find((c) => label.test(c.label))!;
+const line = (checks: Check[], label: RegExp): Check => {
+  const found = checks.find((c) => label.test(c.label));
+  if (!found) throw new Error(`no check labelled ${label}: ${checks.map((c) => c.label).join(', ')}`);
+  return found;
+};
 
 describe('rydes doctor on a deployed stack (mocked CloudFormation and Lambda, S3 and SQS on local servers)', () => {
   it('ticks every line of a healthy deployment', async () => {
