@@ -161,6 +161,8 @@ describe('local stack wiring on real s3rver + local-aws-sqs (test bundles, no AW
     const moved = await receiveBatch(stack.sqs, stack.queues.fanoutDlq.url);
     expect(moved.map((m) => m.Body)).toEqual(['poison-1']);
     expect(stack.transform.stats.itemFailures).toBe(counts.length);
+    // The ok messages' deletes ran in the background and were all answered.
+    expect(stack.transform.stats).toMatchObject({ deleted: 3, deleteFailures: 0, inFlight: 0 });
   }, 60_000);
 
   it('retries a failing async invocation twice, then sends the event to the ingest DLQ', async () => {
