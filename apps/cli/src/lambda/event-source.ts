@@ -123,7 +123,7 @@ function distinct(messages: Message[]): Message[] {
  * to the function as an SQS event, delete the successful ones (DeleteMessageBatch) and leave the
  * failed ones to come back after the visibility timeout, until the queue's redrive policy moves
  * them to the DLQ. The delete runs while the poller already receives its next batch (it is off
- * the poller's critical path, measured 14.3–16.9 s → 13.1–14.2 s for the default 200,000-ride
+ * the poller's critical path, measured 14.3–16.9 s → 13.1–14.5 s for the default 200,000-ride
  * run on 2 cores); a batch counts as in flight until its delete is answered, and an entry the
  * delete refuses simply comes back, as any undeleted message does.
  * @example
