@@ -94,12 +94,12 @@ describe('mergeRides', () => {
     // Prepare: three chunks announced, chunk 1 never written, missingChunks unknown (queues not quiet)
     const dir = mkdtempSync(join(tmpdir(), 'rydes-merge-'));
     mkdirSync(join(dir, 'processed'), { recursive: true });
-    writeFileSync(join(dir, 'processed/a-1-000000.csv'), 'h\nr0\n');
-    writeFileSync(join(dir, 'processed/a-1-000002.csv'), 'h\nr2\nr3\n');
-    const manifest = { source: 'raw/a.json', etag: '1', total: 4, valid: 4, rejected: 0, chunks: 3 } as Manifest;
+    writeFileSync(join(dir, 'processed/a-0123abcd-000000.csv'), 'h\nr0\n');
+    writeFileSync(join(dir, 'processed/a-0123abcd-000002.csv'), 'h\nr2\nr3\n');
+    const manifest = { bucket: 'b', source: 'raw/a.json', etag: '"0123abcd"', total: 4, valid: 4, rejected: 0, chunks: 3 } as Manifest;
 
     // Act
-    const merged = await mergeRides(dir, [{ key: 'raw/a.json', manifestKey: 'manifests/a-1.json', manifest }]);
+    const merged = await mergeRides(dir, [{ key: 'raw/a.json', manifestKey: 'manifests/a-0123abcd.json', manifest }]);
 
     // Assess
     expect(merged).toEqual({ rows: 3, bySource: { 'raw/a.json': 3 } });

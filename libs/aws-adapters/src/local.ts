@@ -105,8 +105,8 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
 }
 
 /**
- * Messages waiting in a queue above which SendMessage(Batch) requests are held until consumers
- * catch up. local-aws-sqs checks SQS's 120,000 in-flight limit against the *visible* messages,
+ * Messages in a queue above which SendMessage(Batch) requests are held until consumers catch up
+ * (local-aws-sqs's ApproximateNumberOfMessages, which counts in-flight messages too). local-aws-sqs checks SQS's 120,000 in-flight limit against the *visible* messages,
  * so once about 120,000 wait, every ReceiveMessage fails with OverLimit and nothing can drain the
  * queue again (real SQS has no limit on waiting messages); it also scans every message on each
  * receive, so a long queue slows consumers down. Holding a send looks to the sender like a slow

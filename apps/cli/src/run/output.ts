@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, openObject, sameEtag } from '@rydes/aws-adapters';
+import { objectKeys } from '@rydes/ride-model';
 import { LIST_PAGE_KEYS } from '../stack/names';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
@@ -7,7 +8,6 @@ import { dirname, join, relative, sep } from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import type { SourceStatus } from './completion';
-import { chunkOf, manifestBase } from './completion';
 
 /** The prefixes mirrored into --out. */
 export const OUTPUT_PREFIXES = ['processed/', 'rejects/', 'manifests/'];
@@ -177,12 +177,13 @@ export async function mergeRides(outDir: string, sources: SourceStatus[]): Promi
   const ordered = [...sources].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   try {
     for (const source of ordered) {
-      if (!source.manifestKey || !source.manifest) continue;
-      const base = manifestBase(source.manifestKey);
-      for (let chunk = 0; chunk < source.manifest.chunks; chunk++) {
-        if (source.missingChunks?.includes(chunk)) continue;
-        const key = `processed/${base}-${String(chunk).padStart(6, '0')}.csv`;
-        if (chunkOf(key, base) !== chunk) continue;
+      const { manifest } = source;
+      if (!manifest) continue;
+      const keys = objectKeys({ bucket: manifest.bucket, key: manifest.source, etag: manifest.etag });
+      const missing = new Set(source.missingChunks);
+      for (let chunk = 0; chunk < manifest.chunks; chunk++) {
+        if (missing.has(chunk)) continue;
+        const key = keys.processed(chunk);
         // A run that stalled before the queues settled has no missingChunks: absent files are the gaps.
         const text = await readText(join(outDir, key)).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
         if (text === undefined) continue;

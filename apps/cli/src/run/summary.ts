@@ -54,7 +54,7 @@ export function verdictOf(figures: RunFigures, check: CompletionCheck, stalled?:
   if (figures.fanoutDlq) reasons.push(`${figures.fanoutDlq} fan-out message(s) in the DLQ after ${5} receives`);
   if (figures.ingestDlq) reasons.push(`${figures.ingestDlq} ingest event(s) in the ingest DLQ after 2 retries`);
   const { lost } = figures;
-  if (lost.rides || lost.dlqMessages || lost.undecodable || lost.ingestFiles.length) {
+  if (anyLoss(lost)) {
     reasons.push(
       lost.accounted
         ? `lost work: ${n(lost.rides)} rides, exactly the rides the DLQs hold`
@@ -101,7 +101,7 @@ function describeRetries(figures: RunFigures): string {
 
 /** Lost rides next to what the DLQs hold, and whether they are the same work. */
 function describeLost(lost: LostWork): string {
-  if (!lost.rides && !lost.dlqMessages && !lost.undecodable && !lost.ingestFiles.length) return '0';
+  if (!anyLoss(lost)) return '0';
   const held = [
     `${n(lost.dlqRides)} rides in ${n(lost.dlqMessages)} fan-out DLQ message(s)${chunkList(lost.dlqChunks)}`,
     ...(lost.undecodable ? [`${lost.undecodable} undecodable fan-out DLQ message(s)`] : []),
@@ -109,6 +109,11 @@ function describeLost(lost: LostWork): string {
   ].join(' + ');
   if (lost.accounted) return `${n(lost.rides)} = ${held}: the DLQs hold exactly the lost work`;
   return `${n(lost.rides)}, DLQs hold ${held}: NOT the same work (${lost.unaccounted.slice(0, 3).join('; ')})`;
+}
+
+/** Anything missing, or anything in a DLQ. */
+function anyLoss(lost: LostWork): boolean {
+  return lost.rides > 0 || lost.dlqMessages > 0 || lost.undecodable > 0 || lost.ingestFiles.length > 0;
 }
 
 function chunkList(chunks: string[]): string {

@@ -250,9 +250,11 @@ async function depth(sqs: SQSClient, queue: QueueRef): Promise<QueueDepth> {
       AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
     }),
   );
+  const inFlight = Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
   return {
-    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    // local-aws-sqs counts in-flight messages in ApproximateNumberOfMessages too (real SQS does not).
+    visible: Math.max(0, Number(Attributes.ApproximateNumberOfMessages ?? 0) - inFlight),
+    inFlight,
     delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
   };
 }
