@@ -1,0 +1,97 @@
+/**
+ * `out/summary.json`: the run summary in machine-readable form, for scripts and the run report
+ * (`out/report.html`). The shape is a contract: add fields, never rename or remove one.
+ * `rydes run` writes it after the merge; `rydes report OUT_DIR` reads it.
+ */
+export const SUMMARY_FILE = 'summary.json';
+export const SUMMARY_VERSION = 1;
+
+export type FileStatus =
+  /** Every valid ride of the file is in processed/ (rejects counted). */
+  | 'done'
+  /** The file failed as a whole (its manifest has `error`, or it sits in the ingest DLQ). */
+  | 'failed'
+  /** The run ended (stall, signal) before every chunk was written. */
+  | 'incomplete'
+  /** The same bytes were given again: processed once, under the first file's key. */
+  | 'duplicate';
+
+export interface FileSummary {
+  /** The path the user gave. */
+  path: string;
+  /** The raw/ key it was uploaded to (also the `source` column of rides.csv). */
+  key: string;
+  etag?: string;
+  bytes: number;
+  status: FileStatus;
+  total: number;
+  valid: number;
+  rejected: number;
+  rowsWritten: number;
+  /** Rides never read because the file failed part-way (0 when done). */
+  notRead?: number;
+  /** First line of the failure, when status is failed or incomplete. */
+  error?: string;
+  /** Where the full function log of a failure is kept. */
+  logFile?: string;
+}
+
+export interface TimelinePoint {
+  /** Seconds since the run started. */
+  t: number;
+  ingested: number;
+  written: number;
+  inFlightMessages: number;
+}
+
+export interface RunSummaryFile {
+  version: typeof SUMMARY_VERSION;
+  ok: boolean;
+  /** Why the run failed, one per entry; empty when ok. */
+  reasons: string[];
+  exitCode: number;
+  startedAt: string;
+  finishedAt: string;
+  settings: {
+    ridesPerMessage: number;
+    concurrency: number;
+    /** The catalogue's path, or `bundled` for the default NYC stations. */
+    stations: string;
+    stationCount?: number;
+    inventory?: string;
+    requiredElements?: string[];
+    chaos?: string;
+    sample?: { rides: number; seed: number };
+  };
+  files: FileSummary[];
+  totals: {
+    files: number;
+    ridesRead: number;
+    valid: number;
+    rejected: number;
+    rowsWritten: number;
+    lostRides: number;
+    /** Rides with an empty groundstation (no station covers them; inventory runs only). */
+    unmatched?: number;
+  };
+  dlq: {
+    fanout: number;
+    ingest: number;
+    /** Decoded fan-out DLQ messages: which chunk of which source. */
+    fanoutMessages: Array<{ source: string; etag: string; chunk: number; rides: number }>;
+    /** Files whose ingest failed for good, with the reason from the invocation record. */
+    ingestFiles: Array<{ key: string; error?: string }>;
+  };
+  retries: {
+    ingestInvocations: number;
+    transformRedeliveries: number;
+    sdk?: { S3: number; SQS: number };
+  };
+  faults?: Record<string, number>;
+  /** Seconds per phase: start, upload, pipeline, download, merge (and report when built). */
+  phases: Record<string, number>;
+  wallSeconds: number;
+  ridesPerSecond: number;
+  /** Progress samples taken while the run went on (about one per completion check). */
+  timeline: TimelinePoint[];
+}
