@@ -20,6 +20,16 @@ export interface PipelineConfig {
   logLevel: string;
   /** Folder holding `ingest-fn/` and `transform-fn/` bundles (the Nx esbuild output). */
   bundlesDir: string;
+  /** One customer-managed KMS key for the bucket, queues, log groups and alarm topic (about $1 a month plus requests). */
+  kms: boolean;
+  /** Days CloudWatch keeps the functions' logs; one of the values CloudWatch Logs accepts. */
+  logRetentionDays: number;
+  /** Server access logs of the data bucket into a second bucket of the stack. */
+  accessLogs: boolean;
+  /** Address subscribed to the alarm topic (the owner confirms a mail from AWS). */
+  alertEmail?: string;
+  /** Alarm when the oldest fan-out message has waited longer than this, seconds. */
+  queueAgeAlarmSeconds: number;
 }
 
 export const DEFAULT_STACK_NAME = 'wildrydes-ride-pipeline';
@@ -27,6 +37,9 @@ export const DEFAULT_STACK_NAME = 'wildrydes-ride-pipeline';
 /** Resolved from this file, never the working directory: jest and cdk run in different folders. */
 export const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 export const DEFAULT_BUNDLES_DIR = resolve(WORKSPACE_ROOT, 'dist/apps');
+
+/** The retention periods CloudWatch Logs accepts, days. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -49,6 +62,14 @@ export function configFromContext(get: Context): PipelineConfig {
   // user did not type the path from.
   const stationsFile = get('stationsFile') === undefined ? undefined : resolve(WORKSPACE_ROOT, String(get('stationsFile')));
   if (stationsFile !== undefined && !existsSync(stationsFile)) throw new MissingStationsFileError(stationsFile);
+  const logRetentionDays = integer(get, 'logRetentionDays', 30, 1, 3653);
+  if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
+    throw new InvalidContextError('logRetentionDays', get('logRetentionDays'), `one of ${LOG_RETENTION_DAYS.join(', ')}`);
+  }
+  const alertEmail = get('alertEmail') === undefined ? undefined : String(get('alertEmail'));
+  if (alertEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alertEmail)) {
+    throw new InvalidContextError('alertEmail', alertEmail, 'an e-mail address');
+  }
   return {
     stackName,
     ridesPerMessage: integer(get, 'ridesPerMessage', 100, 1, 10_000),
@@ -58,6 +79,13 @@ export function configFromContext(get: Context): PipelineConfig {
     stationsFile,
     logLevel,
     bundlesDir: resolve(text(get, 'bundlesDir', DEFAULT_BUNDLES_DIR)),
+    kms: flag(get, 'kms', false),
+    logRetentionDays,
+    accessLogs: flag(get, 'accessLogs', false),
+    alertEmail,
+    // 10 minutes: a healthy batch is written within seconds, and a message retried five times
+    // (6 min visibility each) would sit in the queue for half an hour before reaching the DLQ.
+    queueAgeAlarmSeconds: integer(get, 'queueAgeAlarmSeconds', 600, 60, 1_209_600),
   };
 }
 

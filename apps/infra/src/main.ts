@@ -1,11 +1,10 @@
-import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { App } from 'aws-cdk-lib';
 import { configFromContext } from './config';
 import { PipelineStack } from './pipeline-stack';
+import { addPolicyChecks } from './policy-checks';
 
 const app = new App();
 const config = configFromContext((key) => app.node.tryGetContext(key));
 new PipelineStack(app, 'Pipeline', { config });
-// Unacknowledged AwsSolutions findings stop the synth, so no deploy can skip the checks.
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+addPolicyChecks(app);
 app.synth();

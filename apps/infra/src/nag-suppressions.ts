@@ -25,27 +25,52 @@ export function acknowledgePrefixWildcard(scope: IConstruct, bucket: s3.IBucket,
 }
 
 /**
+ * Acknowledges the `kms:*` action wildcards that CDK's SQS grants (send, consume, Lambda's
+ * on-failure destination) add for a KMS-encrypted queue, on `role` only. They name one resource,
+ * the stack's key, which encrypts nothing but this stack's bucket, queues, logs and topic.
+ * @example
+ * acknowledgeKeyGrantWildcards(fn.role!);
+ */
+export function acknowledgeKeyGrantWildcards(role: IConstruct): void {
+  for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Action::${action}]`,
+      reason: "CDK's grants for a KMS-encrypted queue; the statement names only the stack's own key, which encrypts only this stack's data.",
+    });
+  }
+}
+
+/**
  * The cdk-nag AwsSolutions findings we accept for the stack, each with its reason. Call after
  * every resource exists (CDK's singleton functions appear when the first notification is added).
  */
 export function acknowledgeStackFindings(
   stack: Stack,
-  resources: { bucket: IConstruct; ingestDlq: IConstruct; ingest: IConstruct; transform: IConstruct },
+  resources: { bucket: IConstruct; accessLogsBucket?: IConstruct; ingestDlq: IConstruct; alertTopic: IConstruct; kms: boolean },
 ): void {
-  Validations.of(resources.bucket).acknowledge({
-    id: 'AwsSolutions-S1',
-    reason:
-      'Server access logs would need a second bucket per stack; object-level auditing belongs to CloudTrail data ' +
-      'events at account level, and every object the pipeline writes is accounted for in its manifest.',
-  });
+  if (resources.accessLogsBucket) {
+    Validations.of(resources.accessLogsBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This is the access-log destination of the data bucket; logging it into itself would loop.',
+    });
+  } else {
+    Validations.of(resources.bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'accessLogs=false (context): server access logs would need a second bucket per stack; object-level auditing belongs ' +
+        'to CloudTrail data events, and every object the pipeline writes is accounted for in its manifest.',
+    });
+  }
   Validations.of(resources.ingestDlq).acknowledge({
     id: 'AwsSolutions-SQS3',
     reason: 'This queue is itself a dead-letter queue: the on-failure destination of the ingest function.',
   });
-  for (const fn of [resources.ingest, resources.transform]) {
-    Validations.of(fn).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 on purpose: the bundles are built and tested for Node 20/22 (esbuild target node20).',
+  if (!resources.kms) {
+    Validations.of(resources.alertTopic).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason:
+        'kms=false (context): alarm messages carry alarm names, states and metric values, never ride data, and CloudWatch ' +
+        'cannot publish to a topic encrypted with the AWS-managed SNS key; kms=true encrypts it with the stack key.',
     });
   }
   for (const child of stack.node.children) {

@@ -1,6 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
@@ -21,11 +23,16 @@ export interface PipelineDashboardProps {
   fanout: sqs.IQueue;
   /** Dead-letter queues by display name; each gets a depth graph and an alarm. */
   deadLetterQueues: Record<string, sqs.IQueue>;
+  /** Every alarm notifies this topic when it fires and when it recovers. */
+  alarmTopic: sns.ITopic;
+  /** Age of the oldest fan-out message above which the queue alarm fires, seconds. */
+  queueAgeAlarmSeconds: number;
 }
 
 /**
- * One dashboard for the whole pipeline plus an alarm on every dead-letter queue: a message in a
- * DLQ is a ride file or a chunk of rides that was not processed.
+ * One dashboard for the whole pipeline plus the alarms that reach a person through the alert
+ * topic: a message in either DLQ (a ride file or a chunk of rides that was not processed), failed
+ * invocations of either function, and a fan-out message waiting too long.
  */
 export class PipelineDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -38,18 +45,46 @@ export class PipelineDashboard extends Construct {
     const perFunction = (title: string, metric: (fn: lambda.IFunction) => cloudwatch.IMetric) =>
       new cloudwatch.GraphWidget({ title, width: 6, left: functions.map(metric) });
 
-    this.alarms = Object.entries(props.deadLetterQueues).map(
-      ([name, queue]) =>
-        new cloudwatch.Alarm(this, `${name}Alarm`, {
-          alarmDescription: `${name}: at least one message could not be processed; inspect and redrive it`,
-          metric: queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
-          threshold: 0,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
-          // An idle queue publishes no datapoints; that is the healthy state.
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-    );
+    // An idle queue or function publishes no datapoints; that is the healthy state.
+    const alarm = (alarmId: string, description: string, metric: cloudwatch.IMetric, threshold: number) =>
+      new cloudwatch.Alarm(this, alarmId, {
+        alarmDescription: description,
+        metric,
+        threshold,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    const fiveMinutes = Duration.minutes(5);
+    this.alarms = [
+      ...Object.entries(props.deadLetterQueues).map(([name, queue]) =>
+        alarm(
+          `${name}Alarm`,
+          `${name}: at least one message could not be processed; inspect and redrive it`,
+          queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+          0,
+        ),
+      ),
+      ...Object.entries({ Ingest: props.ingest, Transform: props.transform }).map(([name, fn]) =>
+        alarm(
+          `${name}ErrorsAlarm`,
+          `${name} function: invocations failed in the last 5 minutes (SQS or async retries follow; see its log group)`,
+          fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
+          0,
+        ),
+      ),
+      alarm(
+        'FanoutAgeAlarm',
+        `Fan-out queue: a message has waited more than ${props.queueAgeAlarmSeconds} s; the transform is failing, throttled or capped too low`,
+        props.fanout.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' }),
+        props.queueAgeAlarmSeconds,
+      ),
+    ];
+    const action = new SnsAction(props.alarmTopic);
+    for (const each of this.alarms) {
+      each.addAlarmAction(action);
+      each.addOkAction(action);
+    }
 
     const rides = (metricName: string, fn: string, label: string) =>
       new cloudwatch.Metric({
@@ -97,7 +132,7 @@ export class PipelineDashboard extends Construct {
             ),
           }),
         ],
-        [new cloudwatch.AlarmStatusWidget({ title: 'DLQ alarms', width: 24, alarms: this.alarms })],
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms (each notifies the alert topic)', width: 24, alarms: this.alarms })],
       ],
     });
   }

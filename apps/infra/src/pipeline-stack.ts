@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -13,14 +14,23 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import type { PipelineConfig } from './config';
+import { AlertTopic } from './alert-topic';
+import { acknowledgeControlTowerFindings } from './control-tower';
 import { MissingBundleError } from './errors';
 import { wireBucket, wireQueue } from './grants';
-import { acknowledgePrefixWildcard, acknowledgeStackFindings } from './nag-suppressions';
+import { acknowledgeKeyGrantWildcards, acknowledgePrefixWildcard, acknowledgeStackFindings } from './nag-suppressions';
 import { PipelineDashboard } from './pipeline-dashboard';
 import { RideTable } from './ride-table';
 
 /** Suffixes under `raw/` that start an ingest; one S3 notification each. */
 export const RAW_SUFFIXES = ['.json', '.ndjson', '.json.gz'] as const;
+
+/**
+ * Node.js 24 on Lambda: nodejs22.x is deprecated on 2027-04-30 (function updates blocked from
+ * 2027-07-01), nodejs24.x on 2028-04-30. The handlers return promises (Node 24 dropped callback
+ * handlers) and the bundles carry their own SDK. README "Lambda runtime" has the reasoning.
+ */
+export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /** Transform timeout; the fan-out queue's visibility timeout is derived from it. */
 export const TRANSFORM_TIMEOUT = Duration.seconds(60);
@@ -37,6 +47,7 @@ export const OUTPUT_KEYS = [
   'DashboardUrl',
   'GlueDatabase',
   'GlueTable',
+  'AlertTopicArn',
 ] as const;
 
 export interface PipelineStackProps extends StackProps {
@@ -52,15 +63,22 @@ export class PipelineStack extends Stack {
   readonly fanout: sqs.Queue;
   readonly ingest: lambda.Function;
   readonly transform: lambda.Function;
+  /** The customer-managed key of `kms=true`. */
+  readonly key?: kms.Key;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, { ...props, stackName: props.config.stackName });
     const { config } = props;
     const removalPolicy = config.destroyable ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    this.key = config.kms ? this.encryptionKey(removalPolicy) : undefined;
+    const accessLogsBucket = config.accessLogs ? this.accessLogsBucket(config, removalPolicy) : undefined;
 
     this.bucket = new s3.Bucket(this, 'DataBucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      ...(this.key
+        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: this.key, bucketKeyEnabled: true }
+        : { encryption: s3.BucketEncryption.S3_MANAGED }),
+      ...(accessLogsBucket && { serverAccessLogsBucket: accessLogsBucket, serverAccessLogsPrefix: 'data-bucket/' }),
       enforceSSL: true,
       versioned: config.versioned,
       removalPolicy,
@@ -72,7 +90,7 @@ export class PipelineStack extends Stack {
     const ingestDlq = this.deadLetterQueue('IngestDlq');
     const fanoutDlq = this.deadLetterQueue('FanoutDlq');
     this.fanout = new sqs.Queue(this, 'FanoutQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...this.queueEncryption(),
       enforceSSL: true,
       // AWS guidance for SQS event sources: at least 6 × the function timeout (+ batching window),
       // so a message is not redelivered while a throttled retry of its batch may still run.
@@ -134,12 +152,15 @@ export class PipelineStack extends Stack {
     );
     if (config.stationsFile) this.deployStations(config.stationsFile);
 
+    const alerts = new AlertTopic(this, 'Alerts', { key: this.key, email: config.alertEmail });
     new PipelineDashboard(this, 'Monitoring', {
       dashboardName: config.stackName,
       ingest: this.ingest,
       transform: this.transform,
       fanout: this.fanout,
       deadLetterQueues: { IngestDlq: ingestDlq, FanoutDlq: fanoutDlq },
+      alarmTopic: alerts.topic,
+      queueAgeAlarmSeconds: config.queueAgeAlarmSeconds,
     });
     const table = new RideTable(this, 'RideTable', {
       bucket: this.bucket,
@@ -156,10 +177,73 @@ export class PipelineStack extends Stack {
       DashboardUrl: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${config.stackName}`,
       GlueDatabase: table.databaseName,
       GlueTable: `${table.databaseName}.${table.tableName}`,
+      AlertTopicArn: alerts.topic.topicArn,
     };
     for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
 
-    acknowledgeStackFindings(this, { bucket: this.bucket, ingestDlq, ingest: this.ingest, transform: this.transform });
+    acknowledgeStackFindings(this, { bucket: this.bucket, accessLogsBucket, ingestDlq, alertTopic: alerts.topic, kms: config.kms });
+    acknowledgeControlTowerFindings(this, { dataBucket: this.bucket, accessLogsBucket, ingestDlq, fanoutDlq }, config);
+  }
+
+  /**
+   * The one customer-managed key of `kms=true`: bucket, queues, log groups and the alert topic.
+   * Key policy: the account root (CDK's default, so IAM grants work), CloudWatch Logs for this
+   * region's log groups of this account, and CloudWatch alarms (added by AlertTopic). Lambda,
+   * S3 and SQS use it through the callers' IAM grants.
+   */
+  private encryptionKey(removalPolicy: RemovalPolicy): kms.Key {
+    const key = new kms.Key(this, 'EncryptionKey', {
+      description: `${this.stackName}: bucket, queues, logs and alarm topic`,
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchLogsOfThisStackRegion',
+        principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:*` },
+        },
+      }),
+    );
+    // Control Tower CT.KMS.PR.3: only AWS services acting for a resource may create grants.
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'GrantsOnlyForAwsServices',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:CreateGrant'],
+        resources: ['*'],
+        conditions: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+      }),
+    );
+    return key;
+  }
+
+  /** Server access logs of the data bucket, kept as long as the function logs. */
+  private accessLogsBucket(config: PipelineConfig, removalPolicy: RemovalPolicy): s3.Bucket {
+    return new s3.Bucket(this, 'AccessLogsBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      // S3 delivers access logs only to SSE-S3 buckets.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: config.versioned,
+      removalPolicy,
+      autoDeleteObjects: config.destroyable,
+      lifecycleRules: [
+        {
+          expiration: Duration.days(config.logRetentionDays),
+          ...(config.versioned && { noncurrentVersionExpiration: Duration.days(1) }),
+        },
+      ],
+    });
+  }
+
+  private queueEncryption(): Pick<sqs.QueueProps, 'encryption' | 'encryptionMasterKey'> {
+    return this.key ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: this.key } : { encryption: sqs.QueueEncryption.SQS_MANAGED };
   }
 
   /**
@@ -177,13 +261,13 @@ export class PipelineStack extends Stack {
 
   private deadLetterQueue(id: string): sqs.Queue {
     return new sqs.Queue(this, id, {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...this.queueEncryption(),
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
   }
 
-  /** Node.js 22 on arm64 from the Nx esbuild bundle; its own role and a log group it may write. */
+  /** {@link LAMBDA_RUNTIME} on arm64 from the Nx esbuild bundle; its own role and a log group it may write. */
   private pipelineFunction(
     id: string,
     project: string,
@@ -193,13 +277,22 @@ export class PipelineStack extends Stack {
   ): lambda.Function {
     const directory = join(config.bundlesDir, project);
     if (!existsSync(join(directory, 'main.js'))) throw new MissingBundleError(project, directory);
-    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy });
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      retention: config.logRetentionDays as logs.RetentionDays,
+      encryptionKey: this.key,
+      removalPolicy,
+    });
     // An own role instead of AWSLambdaBasicExecutionRole, whose logs actions apply to every group.
     const role = new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
+    if (this.key) {
+      // Objects under SSE-KMS: GetObject needs Decrypt, PutObject GenerateDataKey, multipart both.
+      role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [this.key.keyArn] }));
+      acknowledgeKeyGrantWildcards(role);
+    }
     return new lambda.Function(this, `${id}Function`, {
       ...props,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       code: lambda.Code.fromAsset(directory),
       handler: 'main.handler',
@@ -229,6 +322,11 @@ export class PipelineStack extends Stack {
       installLatestAwsSdk: false,
     });
     acknowledgePrefixWildcard(copy, this.bucket, 'stations/');
+    if (this.key) {
+      copy.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [this.key.keyArn] }),
+      );
+    }
     this.transform.addEnvironment('STATIONS_URI', `s3://${this.bucket.bucketName}/${key}`);
     this.transform.node.addDependency(copy);
   }

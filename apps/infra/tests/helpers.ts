@@ -1,7 +1,11 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { configFromContext } from '../src/config';
 import { PipelineStack } from '../src/pipeline-stack';
+import { addPolicyChecks } from '../src/policy-checks';
 import cdkJson from '../cdk.json';
 
 /** Synthesizes the stack with cdk.json's feature flags plus `context`, as `cdk synth -c` would. */
@@ -64,4 +68,37 @@ export function resourceText(resource: unknown): string {
   if (value.Ref) return `<${value.Ref}>`;
   if (typeof value['Fn::Sub'] === 'string') return value['Fn::Sub'];
   return JSON.stringify(resource);
+}
+
+/** One suppressed finding of CDK's validation report (validation-report.json in the cloud assembly). */
+export interface SuppressedFinding {
+  ruleName: string;
+  acknowledgedId: string;
+  acknowledgedAt: string;
+  reason: string;
+  violatingConstructs: { constructPath: string }[];
+}
+
+export interface PolicyReport {
+  pluginReports: { pluginName: string; conclusion: string; violations: unknown[]; suppressedViolations?: SuppressedFinding[] }[];
+}
+
+/**
+ * Synthesizes the stack as `cdk synth` does, with both rule packs (cdk-nag and Control Tower),
+ * into a temporary cloud assembly; returns CDK's validation report. Throws what the synth throws.
+ */
+export function synthWithPolicyChecks(context: Record<string, unknown> = {}) {
+  const outdir = mkdtempSync(join(tmpdir(), 'rydes-infra-synth-'));
+  try {
+    const app = new App({ context: { ...cdkJson.context, ...context }, outdir });
+    const config = configFromContext((key) => app.node.tryGetContext(key));
+    const stack = new PipelineStack(app, 'Pipeline', { config });
+    addPolicyChecks(app);
+    app.synth();
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as PolicyReport;
+    const template = Template.fromJSON(JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.template.json`), 'utf8')));
+    return { stack, report, template };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
