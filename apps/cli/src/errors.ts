@@ -32,14 +32,6 @@ export class InputFileError extends RydesCliError {
   }
 }
 
-/** A function execution environment (child process) died or timed out. */
-export class FunctionCrashError extends RydesCliError {
-  override name = 'FunctionCrashError';
-  constructor(readonly functionName: string, reason: string) {
-    super(`${functionName}: execution environment ${reason}; see the function log in the data dir.`);
-  }
-}
-
 /** The run stopped making progress before every chunk reached processed/. */
 export class StallError extends RydesCliError {
   override name = 'StallError';

@@ -2,8 +2,8 @@ import { parse } from 'csv-parse/sync';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { objectKeys } from '@rydes/ride-model';
 import { FaultInjector, parseChaos, type Fault } from '../src/chaos/spec';
-import { manifestBase } from '../src/run/completion';
 import type { RunResult } from '../src/run/run-pipeline';
 import { defaultBundles } from '../src/stack/bundles';
 import { runQuietly, writeInput, type InputFile } from './helpers/pipeline';
@@ -108,10 +108,12 @@ describe('rydes run --chaos with poison messages (a permanent fault)', () => {
 
   it('loses exactly the poisoned messages: the chunks missing are the keys the spec poisons, each in the DLQ', () => {
     const source = result.check.sources[0];
-    const base = manifestBase(source.manifestKey ?? '');
+    const manifest = source.manifest;
+    if (!manifest) throw new Error(`no manifest for ${source.key}`);
+    const keys = objectKeys({ bucket: manifest.bucket, key: manifest.source, etag: manifest.etag });
     const oracle = new FaultInjector(parseChaos(POISON_SPEC));
-    const chunks = Array.from({ length: source.manifest?.chunks ?? 0 }, (_, chunk) => chunk);
-    const poisoned = chunks.filter((chunk) => oracle.poisoned(`processed/${base}-${String(chunk).padStart(6, '0')}.csv`));
+    const chunks = Array.from({ length: manifest.chunks }, (_, chunk) => chunk);
+    const poisoned = chunks.filter((chunk) => oracle.poisoned(keys.processed(chunk)));
     expect(poisoned.length).toBeGreaterThan(0);
     expect(source.missingChunks).toEqual(poisoned);
     expect(result.figures.faults?.['poison-message']).toBe(poisoned.length);

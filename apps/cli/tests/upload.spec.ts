@@ -9,7 +9,7 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { StackNotFoundError, StackOutputMissingError, stackOutputs } from '../src/commands/doctor';
+import { StackNotFoundError, StackOutputMissingError, stackOutputs } from '../src/stack/connect';
 import {
   formatSummary,
   IngestFailedError,

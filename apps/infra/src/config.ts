@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEFAULT_RIDES_PER_MESSAGE, DEFAULT_STACK_NAME } from '@rydes/ride-model';
 import { InvalidContextError, MissingStationsFileError } from './errors';
 
 /** Settings of one pipeline stack; every field has a default except none. */
@@ -31,8 +32,6 @@ export interface PipelineConfig {
   /** Alarm when the oldest fan-out message has waited longer than this, seconds. */
   queueAgeAlarmSeconds: number;
 }
-
-export const DEFAULT_STACK_NAME = 'wildrydes-ride-pipeline';
 
 /** Resolved from this file, never the working directory: jest and cdk run in different folders. */
 export const WORKSPACE_ROOT = resolve(__dirname, '../../..');
@@ -72,7 +71,7 @@ export function configFromContext(get: Context): PipelineConfig {
   }
   return {
     stackName,
-    ridesPerMessage: integer(get, 'ridesPerMessage', 100, 1, 10_000),
+    ridesPerMessage: integer(get, 'ridesPerMessage', DEFAULT_RIDES_PER_MESSAGE, 1, 10_000),
     versioned: flag(get, 'versioned', false),
     destroyable: flag(get, 'destroyable', false),
     transformMaxConcurrency: integer(get, 'transformMaxConcurrency', 10, 2, 1000),

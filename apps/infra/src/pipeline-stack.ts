@@ -13,6 +13,7 @@ import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import { RAW_PREFIX, RIDE_FILE_SUFFIXES } from '@rydes/ride-model';
 import type { PipelineConfig } from './config';
 import { AlertTopic } from './alert-topic';
 import { acknowledgeControlTowerFindings } from './control-tower';
@@ -23,7 +24,6 @@ import { PipelineDashboard } from './pipeline-dashboard';
 import { RideTable } from './ride-table';
 
 /** Suffixes under `raw/` that start an ingest; one S3 notification each. */
-export const RAW_SUFFIXES = ['.json', '.ndjson', '.json.gz'] as const;
 
 /**
  * Node.js 24 on Lambda: nodejs22.x is deprecated on 2027-04-30 (function updates blocked from
@@ -119,9 +119,9 @@ export class PipelineStack extends Stack {
       list: true,
     });
     this.allowSelfInvoke(this.ingest);
-    for (const suffix of RAW_SUFFIXES) {
+    for (const suffix of RIDE_FILE_SUFFIXES) {
       this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(this.ingest), {
-        prefix: 'raw/',
+        prefix: RAW_PREFIX,
         suffix,
       });
     }

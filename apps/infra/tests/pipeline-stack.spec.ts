@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BUNDLES_DIR } from '../src/config';
 import { EMF_FUNCTION_DIMENSION } from '../src/pipeline-dashboard';
-import { OUTPUT_KEYS, RAW_SUFFIXES } from '../src/pipeline-stack';
+import { RIDE_FILE_SUFFIXES } from '@rydes/ride-model';
+import { OUTPUT_KEYS } from '../src/pipeline-stack';
 import { allStatements, asArray, type Cfn, logicalId, resourceText, roleStatements, synthPipeline } from './helpers';
 
 /** The processed/ CSV header from ARCHITECTURE.md: the oracle for the Glue table. */
@@ -75,8 +76,8 @@ describe('PipelineStack with default context', () => {
         const rules = Object.fromEntries(c.Filter.Key.FilterRules.map((r: Cfn) => [r.Name.toLowerCase(), r.Value]));
         return `${rules.prefix}*${rules.suffix}`;
       });
-      expect(filters.sort()).toEqual(RAW_SUFFIXES.map((suffix) => `raw/*${suffix}`).sort());
-      expect(RAW_SUFFIXES).toEqual(['.json', '.ndjson', '.json.gz']);
+      expect(filters.sort()).toEqual(RIDE_FILE_SUFFIXES.map((suffix) => `raw/*${suffix}`).sort());
+      expect([...RIDE_FILE_SUFFIXES].sort()).toEqual(['.json', '.json.gz', '.ndjson']);
     });
 
     it('lets only this bucket invoke the ingest function', () => {

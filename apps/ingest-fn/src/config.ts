@@ -1,4 +1,5 @@
 import { positiveIntEnv, requiredEnv } from '@rydes/aws-adapters';
+import { DEFAULT_RIDES_PER_MESSAGE } from '@rydes/ride-model';
 
 export interface IngestConfig {
   /** Fan-out queue URL. */
@@ -9,7 +10,6 @@ export interface IngestConfig {
   continueBelowMs: number;
 }
 
-export const DEFAULT_RIDES_PER_MESSAGE = 100;
 /** Enough for the calls in flight, the rejects upload and the hand-off itself. */
 export const DEFAULT_CONTINUE_BELOW_MS = 60_000;
 

@@ -2,13 +2,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { copyObject, currentEtag, deleteKeys, emitMetrics, openObject, putObject, sendMessages, type Logger, type MetricsInput, type SendStats } from '@rydes/aws-adapters';
+import { copyObject, currentEtag, deleteKeys, emitMetrics, openObject, putObject, readManifest, sendMessages, type Logger, type MetricsInput, type SendStats } from '@rydes/aws-adapters';
 import { Chunker, encodeMessage, objectKeys, parseRides, RideParseError, validateRide, type FanoutMessage, type Manifest, type ObjectKeys, type RawRecord, type ResumePoint, type RideRecords, type SourceRef } from '@rydes/ride-model';
 import type { IngestConfig } from './config';
 import type { Continuation, RejectsPart } from './continuation';
 import { IngestFileError, ObjectChangedError } from './errors';
 import { RejectsWriter } from './rejects-writer';
-import { readManifest, removeOtherVersions, removeVersion, sameContent, stillCurrent, writeManifest, type Removed } from './versions';
+import { removeOtherVersions, removeVersion, sameContent, stillCurrent, writeManifest, type Removed } from './versions';
 
 export interface IngestDeps {
   s3: S3Client;

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { currentEtag, deleteKeys, listKeys, openObject, putObject, sameEtag, type Logger } from '@rydes/aws-adapters';
-import { objectKeys, type Manifest, type ObjectKeys } from '@rydes/ride-model';
+import { currentEtag, deleteKeys, listKeys, putObject, readManifest, sameEtag, type Logger } from '@rydes/aws-adapters';
+import { objectKeys, parseOutputKey, sameVersion, type Manifest, type ObjectKeys } from '@rydes/ride-model';
 
 /*
  * Re-uploads, decided:
@@ -28,22 +28,21 @@ export interface Removed {
   objects: number;
 }
 
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /**
  * Deletes one version's outputs: `processed/<stem>-<etag8>-<digits>.csv` (matched exactly, so
  * stem `a` never matches `a-b`'s keys), its rejects (and any rejects parts a continuation left)
  * and its manifest. Returns the objects deleted.
  */
 export async function removeVersion(s3: S3Client, bucket: string, keys: ObjectKeys, extra: string[] = []): Promise<number> {
-  const base = `processed/${keys.stem}-${keys.etag8}-`;
-  const chunkKey = new RegExp(`^${escapeRegExp(base)}\\d{6,}\\.csv$`);
+  const ours = (key: string, kind: 'processed' | 'rejectsPart') => {
+    const parsed = parseOutputKey(key);
+    return parsed?.kind === kind && sameVersion(parsed, keys);
+  };
   async function* outputs() {
-    for await (const key of listKeys(s3, bucket, base)) if (chunkKey.test(key)) yield key;
+    for await (const key of listKeys(s3, bucket, keys.processedPrefix)) if (ours(key, 'processed')) yield key;
     yield keys.rejects;
     // Rejects of the parts of a file ingested in several invocations, if any are left.
-    const parts = `rejects/${keys.stem}-${keys.etag8}-part`;
-    for await (const key of listKeys(s3, bucket, parts)) if (/^\d{4,}\.ndjson$/.test(key.slice(parts.length))) yield key;
+    for await (const key of listKeys(s3, bucket, keys.rejectsPartPrefix)) if (ours(key, 'rejectsPart')) yield key;
     yield* extra;
     // Last, so a cleanup interrupted half-way is found again by the next one.
     yield keys.manifest;
@@ -57,12 +56,11 @@ export async function removeVersion(s3: S3Client, bucket: string, keys: ObjectKe
  */
 export async function removeOtherVersions(s3: S3Client, bucket: string, source: string, etag: string, log: Logger): Promise<Removed> {
   const own = objectKeys({ bucket, key: source, etag });
-  const manifestKey = new RegExp(`^manifests/${escapeRegExp(own.stem)}-([0-9a-f]{8})\\.json$`);
   const removed: Removed = { versions: 0, objects: 0 };
   const candidates: string[] = [];
-  for await (const key of listKeys(s3, bucket, `manifests/${own.stem}-`)) {
-    const match = manifestKey.exec(key);
-    if (match && match[1] !== own.etag8) candidates.push(key);
+  for await (const key of listKeys(s3, bucket, own.manifestsPrefix)) {
+    const parsed = parseOutputKey(key);
+    if (parsed?.kind === 'manifest' && parsed.stem === own.stem && parsed.etag8 !== own.etag8) candidates.push(key);
   }
   for (const key of candidates) {
     const manifest = await readManifest(s3, bucket, key);
@@ -72,26 +70,6 @@ export async function removeOtherVersions(s3: S3Client, bucket: string, source: 
   }
   if (removed.versions > 0) log.info({ ...removed, etag }, 'outputs of earlier versions of the file removed');
   return removed;
-}
-
-/** The manifest at `key`, or undefined when there is none or it is not a manifest. */
-export async function readManifest(s3: S3Client, bucket: string, key: string): Promise<Manifest | undefined> {
-  let text: string;
-  try {
-    const { body } = await openObject(s3, bucket, key);
-    const parts: Buffer[] = [];
-    for await (const part of body) parts.push(part as Buffer);
-    text = Buffer.concat(parts).toString('utf8');
-  } catch (err) {
-    if (/NoSuchKey|NotFound/.test(err instanceof Error ? err.message : '')) return undefined;
-    throw err;
-  }
-  try {
-    const parsed = JSON.parse(text) as Manifest;
-    return typeof parsed?.source === 'string' && typeof parsed.etag === 'string' ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

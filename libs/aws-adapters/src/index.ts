@@ -4,6 +4,7 @@ export * from './env';
 export * from './open-object';
 export * from './put-object';
 export * from './list-keys';
+export * from './manifest';
 export * from './object-versions';
 export * from './s3-uri';
 export * from './send-messages';

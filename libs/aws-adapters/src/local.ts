@@ -13,6 +13,7 @@ import S3rver from 's3rver';
 import { createRequestHandler } from 'local-aws-sqs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { S3Event } from 'aws-lambda';
+import { encodeEventKey } from '@rydes/ride-model';
 
 export interface LocalServersOptions {
   /** Where s3rver keeps objects; a fresh temp dir (removed on close) when omitted. */
@@ -237,9 +238,8 @@ async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
  * become `raw/a b.json`.
  */
 function encodeEventKeys(event: S3Event): S3Event {
-  const encode = (key: string) => encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+');
   return {
     ...event,
-    Records: event.Records.map((r) => ({ ...r, s3: { ...r.s3, object: { ...r.s3.object, key: encode(r.s3.object.key) } } })),
+    Records: event.Records.map((r) => ({ ...r, s3: { ...r.s3, object: { ...r.s3.object, key: encodeEventKey(r.s3.object.key) } } })),
   };
 }

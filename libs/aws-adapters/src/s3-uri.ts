@@ -1,6 +1,4 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import { S3UriError } from './errors';
-import { openObject } from './open-object';
 
 /** A bucket and key, as named by an `s3://bucket/key` URI. */
 export interface S3Location {
@@ -27,19 +25,4 @@ export function parseS3Uri(uri: string): S3Location {
     throw new S3UriError(uri, `"${bucket}" is not a valid bucket name (3–63 lower-case letters, digits, dots, hyphens)`);
   }
   return { bucket, key };
-}
-
-/**
- * Reads a whole object named by an S3 URI into memory. Meant for small objects read once per
- * container, such as a station catalogue (the 125k-line GHCN file is about 10 MB); stream
- * anything larger with {@link openObject}.
- * @example
- * const text = (await readS3Uri(s3, 's3://rides-local/stations/stations.csv')).toString('utf8');
- */
-export async function readS3Uri(s3: S3Client, uri: string): Promise<Buffer> {
-  const { bucket, key } = parseS3Uri(uri);
-  const { body } = await openObject(s3, bucket, key);
-  const parts: Buffer[] = [];
-  for await (const part of body) parts.push(Buffer.from(part as Uint8Array));
-  return Buffer.concat(parts);
 }

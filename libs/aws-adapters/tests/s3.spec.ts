@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startLocalServers, type LocalServers } from '../src/local';
-import { copyObject, countRequests, createS3Client, listKeys, openObject, parseS3Uri, putObject, readS3Uri, S3ObjectError, S3UriError } from '../src';
+import { copyObject, countRequests, createS3Client, listKeys, openObject, parseS3Uri, putObject, readManifest, S3ObjectError, S3UriError } from '../src';
 
 const BUCKET = 'adapters-s3';
 
@@ -109,10 +109,25 @@ describe('S3 adapters against s3rver', () => {
     expect(listed).toEqual(['p/a', 'p/b', 'p/c', 'p/d', 'p/e']);
   });
 
-  it('reads a whole object named by an s3:// URI', async () => {
-    await putObject(s3, BUCKET, 'stations/small stations.csv', 'id,latitude,longitude\n');
-    const got = await readS3Uri(s3, `s3://${BUCKET}/stations/small stations.csv`);
-    expect(got.toString('utf8')).toBe('id,latitude,longitude\n');
+  it('reads a manifest, and answers undefined for a missing key or an object that is not a manifest', async () => {
+    // Prepare
+    const manifest = { source: 'raw/a b.json', etag: '"0123456789abcdef"', total: 3, valid: 2, rejected: 1, chunks: 1 };
+    await putObject(s3, BUCKET, 'manifests/a b-01234567.json', JSON.stringify(manifest));
+    await putObject(s3, BUCKET, 'manifests/not-json-01234567.json', '{"source":');
+    await putObject(s3, BUCKET, 'manifests/no-etag-01234567.json', JSON.stringify({ source: 'raw/x.json' }));
+
+    // Act
+    const read = await readManifest(s3, BUCKET, 'manifests/a b-01234567.json');
+
+    // Assess
+    expect(read).toEqual(manifest);
+    await expect(readManifest(s3, BUCKET, 'manifests/missing-01234567.json')).resolves.toBeUndefined();
+    await expect(readManifest(s3, BUCKET, 'manifests/not-json-01234567.json')).resolves.toBeUndefined();
+    await expect(readManifest(s3, BUCKET, 'manifests/no-etag-01234567.json')).resolves.toBeUndefined();
+  });
+
+  it('throws S3ObjectError when the bucket does not exist, rather than calling the manifest missing', async () => {
+    await expect(readManifest(s3, 'no-such-bucket-here', 'manifests/a-01234567.json')).rejects.toThrow(S3ObjectError);
   });
 });
 

@@ -5,5 +5,6 @@ export { normaliseRecord, RIDE_FIELDS, type NormalisedRecord, type RideField } f
 export { validateRide, MAX_NAME_LENGTH } from './validate';
 export * from './envelope';
 export * from './keys';
+export * from './deployment';
 export * from './csv';
 export * from './generate';

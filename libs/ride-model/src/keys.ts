@@ -34,6 +34,31 @@ export interface ObjectKeys {
   rejectsPart(part: number): string;
   /** `manifests/<stem>-<etag8>.json` */
   manifest: string;
+  /** `processed/<stem>-<etag8>-`: lists this version's chunks (and, for a stem `a`, none of `a-b`'s once parsed). */
+  processedPrefix: string;
+  /** `rejects/<stem>-<etag8>-part`: lists the rejects parts a continuation left. */
+  rejectsPartPrefix: string;
+  /** `manifests/<stem>-`: lists the manifests of every version of this stem (and of longer stems: parse them). */
+  manifestsPrefix: string;
+}
+
+/** What {@link parseOutputKey} reads from a key under processed/, rejects/ or manifests/. */
+export type OutputKey =
+  | { kind: 'processed'; stem: string; etag8: string; chunk: number }
+  | { kind: 'rejects'; stem: string; etag8: string }
+  | { kind: 'rejectsPart'; stem: string; etag8: string; part: number }
+  | { kind: 'manifest'; stem: string; etag8: string };
+
+/**
+ * True for keys the deployed S3 trigger fires on: prefix `raw/` and a ride file suffix, the
+ * notification filters and nothing more ({@link isRideFileKey} also checks the name).
+ *
+ * @example
+ * matchesIngestTrigger('raw/rides.ndjson'); // true
+ * matchesIngestTrigger('raw//rides.json');  // true: the trigger fires, the ingest skips it
+ */
+export function matchesIngestTrigger(key: string): boolean {
+  return key.startsWith(RAW_PREFIX) && RIDE_FILE_SUFFIXES.some((suffix) => key.endsWith(suffix));
 }
 
 function stemOf(key: string): string | undefined {
@@ -94,5 +119,68 @@ export function objectKeys(source: SourceRef): ObjectKeys {
       return `rejects/${base}-part${String(part).padStart(4, '0')}.ndjson`;
     },
     manifest: `manifests/${base}.json`,
+    processedPrefix: `processed/${base}-`,
+    rejectsPartPrefix: `rejects/${base}-part`,
+    manifestsPrefix: `manifests/${stem}-`,
   };
+}
+
+// Read from the end: a stem may itself contain '-' and hex, the etag8 and the counters may not.
+const OUTPUT_KEY_PATTERNS: Array<[OutputKey['kind'], RegExp]> = [
+  ['processed', /^processed\/(.+)-([0-9a-f]{8})-(\d{6,})\.csv$/],
+  ['rejectsPart', /^rejects\/(.+)-([0-9a-f]{8})-part(\d{4,})\.ndjson$/],
+  ['rejects', /^rejects\/(.+)-([0-9a-f]{8})\.ndjson$/],
+  ['manifest', /^manifests\/(.+)-([0-9a-f]{8})\.json$/],
+];
+
+/**
+ * Reads a key that {@link objectKeys} writes back into its parts: the inverse of `processed`,
+ * `rejects`, `rejectsPart` and `manifest`. Any other key gives `undefined`.
+ *
+ * @example
+ * parseOutputKey('processed/a-b-01234567-000042.csv'); // { kind: 'processed', stem: 'a-b', etag8: '01234567', chunk: 42 }
+ * parseOutputKey('processed/a-b.csv');                 // undefined
+ */
+export function parseOutputKey(key: string): OutputKey | undefined {
+  for (const [kind, pattern] of OUTPUT_KEY_PATTERNS) {
+    const match = pattern.exec(key);
+    if (!match) continue;
+    const [, stem, etag8, counter] = match;
+    if (kind === 'processed') return { kind, stem, etag8, chunk: Number(counter) };
+    if (kind === 'rejectsPart') return { kind, stem, etag8, part: Number(counter) };
+    return { kind, stem, etag8 };
+  }
+  return undefined;
+}
+
+/**
+ * True when `key` (any output key) belongs to the same source version as `keys`.
+ *
+ * @example
+ * const keys = objectKeys({ bucket: 'b', key: 'raw/a.json', etag: '01234567' });
+ * sameVersion(parseOutputKey('processed/a-01234567-000003.csv'), keys); // true
+ * sameVersion(parseOutputKey('processed/a-b-01234567-000003.csv'), keys); // false
+ */
+export function sameVersion(parsed: OutputKey | undefined, keys: Pick<ObjectKeys, 'stem' | 'etag8'>): boolean {
+  return parsed !== undefined && parsed.stem === keys.stem && parsed.etag8 === keys.etag8;
+}
+
+/**
+ * The object key in an S3 event notification, decoded: S3 URL-encodes it with a space as `+`.
+ *
+ * @example
+ * decodeEventKey('raw/day+7%2B1.json'); // 'raw/day 7+1.json'
+ */
+export function decodeEventKey(eventKey: string): string {
+  return decodeURIComponent(eventKey.replace(/\+/g, ' '));
+}
+
+/**
+ * An object key as S3 writes it into an event notification: URL-encoded, `/` kept, a space as `+`.
+ *
+ * @example
+ * encodeEventKey('raw/day 7+1.json'); // 'raw/day+7%2B1.json'
+ */
+export function encodeEventKey(key: string): string {
+  return encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+');
 }

@@ -1,4 +1,4 @@
-import { isRideFileKey, objectKeys, ObjectKeyError } from '../src';
+import { decodeEventKey, encodeEventKey, isRideFileKey, matchesIngestTrigger, objectKeys, ObjectKeyError, parseOutputKey, sameVersion } from '../src';
 
 describe('objectKeys', () => {
   it('derives the keys of ARCHITECTURE.md from the key and the first 8 hex characters of the ETag', () => {
@@ -70,5 +70,70 @@ describe('isRideFileKey', () => {
     'rawx/rides.json',
   ])('rejects %s', (key) => {
     expect(isRideFileKey(key)).toBe(false);
+  });
+});
+
+describe('matchesIngestTrigger', () => {
+  it('accepts what the S3 notification filters accept, names not checked', () => {
+    expect(matchesIngestTrigger('raw/rides.json.gz')).toBe(true);
+    expect(matchesIngestTrigger('raw//x.json')).toBe(true);
+    expect(matchesIngestTrigger('raw/rides.csv')).toBe(false);
+    expect(matchesIngestTrigger('processed/rides.json')).toBe(false);
+  });
+});
+
+describe('parseOutputKey', () => {
+  const stems = ['rides', 'a-b', 'a/b', 'day 7 é+1', 'x-01234567', 'x-01234567-000001', 'rides-part0001', 'deadbeef'];
+
+  it.each(stems)('reads back every key objectKeys writes for the stem %s', (stem) => {
+    // Prepare
+    const keys = objectKeys({ bucket: 'b', key: `raw/${stem}.json`, etag: '"89abcdef0123"' });
+    const version = { stem, etag8: '89abcdef' };
+
+    // Act / Assess
+    expect(parseOutputKey(keys.processed(0))).toEqual({ kind: 'processed', ...version, chunk: 0 });
+    expect(parseOutputKey(keys.processed(1_234_567))).toEqual({ kind: 'processed', ...version, chunk: 1_234_567 });
+    expect(parseOutputKey(keys.rejects)).toEqual({ kind: 'rejects', ...version });
+    expect(parseOutputKey(keys.rejectsPart(12))).toEqual({ kind: 'rejectsPart', ...version, part: 12 });
+    expect(parseOutputKey(keys.manifest)).toEqual({ kind: 'manifest', ...version });
+  });
+
+  it('gives prefixes that list a version and the keys under them that parse as that version', () => {
+    const keys = objectKeys({ bucket: 'b', key: 'raw/a.json', etag: '01234567' });
+    expect(keys.processed(3).startsWith(keys.processedPrefix)).toBe(true);
+    expect(keys.rejectsPart(3).startsWith(keys.rejectsPartPrefix)).toBe(true);
+    expect(keys.manifest.startsWith(keys.manifestsPrefix)).toBe(true);
+    // The stem `a-b` shares a's prefix `manifests/a-` but is another file.
+    const other = objectKeys({ bucket: 'b', key: 'raw/a-b.json', etag: '01234567' });
+    expect(other.manifest.startsWith(keys.manifestsPrefix)).toBe(true);
+    expect(sameVersion(parseOutputKey(other.manifest), keys)).toBe(false);
+    expect(sameVersion(parseOutputKey(keys.processed(3)), keys)).toBe(true);
+    expect(sameVersion(parseOutputKey('processed/a-01234567-12.csv'), keys)).toBe(false);
+  });
+
+  it.each([
+    'processed/rides.csv',
+    'processed/rides-0123456-000001.csv',
+    'processed/rides-01234567-00001.csv',
+    'processed/rides-0123456G-000001.csv',
+    'processed/rides-01234567-000001.csv.tmp',
+    'rejects/rides-01234567-part01.ndjson',
+    'manifests/rides-01234567.json.bak',
+    'raw/rides-01234567.json',
+    'processed/-01234567-000001.csv',
+  ])('answers undefined for %s', (key) => {
+    expect(parseOutputKey(key)).toBeUndefined();
+  });
+});
+
+describe('event keys', () => {
+  it.each([
+    ['raw/rides.json', 'raw/rides.json'],
+    ['raw/day 7.json', 'raw/day+7.json'],
+    ['raw/a+b.json', 'raw/a%2Bb.json'],
+    ['raw/é/x.json', 'raw/%C3%A9/x.json'],
+  ])('encodes %s as S3 notifications do (%s) and decodes it back', (key, encoded) => {
+    expect(encodeEventKey(key)).toBe(encoded);
+    expect(decodeEventKey(encoded)).toBe(key);
   });
 });

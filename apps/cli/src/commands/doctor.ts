@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { GetFunctionConfigurationCommand, LambdaClient, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
 import {
   GetBucketNotificationConfigurationCommand,
@@ -9,64 +9,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient } from '@rydes/aws-adapters';
-import { RydesCliError } from '../errors';
+import { DEFAULT_STACK_NAME } from '@rydes/ride-model';
+import { localEnv, stackOutputs, type StackOutputs } from '../stack/connect';
 import { BUCKET, FANOUT_DLQ, FANOUT_QUEUE, INGEST_DLQ } from '../stack/names';
-
-/**
- * Output keys of the deployed stack (apps/infra/src/pipeline-stack.ts `OUTPUT_KEYS`); apps do not
- * import each other, so the names are repeated here and the infra tests pin them.
- */
-export interface StackOutputs {
-  BucketName: string;
-  FanoutQueueUrl: string;
-  FanoutDlqUrl: string;
-  IngestDlqUrl: string;
-  IngestFunctionName: string;
-  TransformFunctionName: string;
-  DashboardUrl?: string;
-  GlueTable?: string;
-}
-
-const REQUIRED_OUTPUTS = ['BucketName', 'FanoutQueueUrl', 'FanoutDlqUrl', 'IngestDlqUrl', 'IngestFunctionName', 'TransformFunctionName'] as const;
-
-export const DEFAULT_STACK = 'wildrydes-ride-pipeline';
-
-/** No CloudFormation stack of that name in the region (or no access to it). */
-export class StackNotFoundError extends RydesCliError {
-  override name = 'StackNotFoundError';
-  constructor(readonly stackName: string, detail: string) {
-    super(`stack ${stackName}: ${detail}. Deploy it with "npx nx deploy infra" or pass --stack NAME and --region.`);
-  }
-}
-
-/** The stack exists but lacks an output the CLI needs: it was deployed from another version. */
-export class StackOutputMissingError extends RydesCliError {
-  override name = 'StackOutputMissingError';
-  constructor(readonly stackName: string, readonly output: string) {
-    super(`stack ${stackName} has no output ${output}. Redeploy it from this repository: npx nx deploy infra.`);
-  }
-}
-
-/**
- * The stack's outputs by key, from CloudFormation DescribeStacks.
- * @example
- * const outputs = await stackOutputs(new CloudFormationClient({}), 'wildrydes-ride-pipeline');
- * outputs.BucketName; // 'wildrydes-ride-pipeline-databucket…'
- */
-export async function stackOutputs(cloudformation: CloudFormationClient, stackName: string): Promise<StackOutputs> {
-  let stack: Stack | undefined;
-  try {
-    stack = (await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
-  } catch (err) {
-    const error = err as Error;
-    if (error.name === 'ValidationError' && /does not exist/.test(error.message)) throw new StackNotFoundError(stackName, 'does not exist');
-    throw new StackNotFoundError(stackName, `DescribeStacks failed (${error.name}: ${error.message})`);
-  }
-  if (!stack) throw new StackNotFoundError(stackName, 'does not exist');
-  const outputs = Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
-  for (const key of REQUIRED_OUTPUTS) if (!outputs[key]) throw new StackOutputMissingError(stackName, key);
-  return outputs as unknown as StackOutputs;
-}
 
 /** One line of the checklist; `hint` says how to fix it when `ok` is false. */
 export interface Check {
@@ -310,39 +255,11 @@ interface DoctorFlags {
   sqsEndpoint?: string;
 }
 
-/**
- * Environment for SDK clients of a `rydes up` stack: its endpoints and s3rver's static keys.
- * @example
- * createS3Client(localEnv({ s3Endpoint: 'http://127.0.0.1:4568' }, ['s3']));
- */
-export function localEnv(
-  flags: { s3Endpoint?: string; sqsEndpoint?: string; region?: string },
-  services: Array<'s3' | 'sqs'> = ['s3', 'sqs'],
-): Record<string, string> {
-  const missing = services.filter((service) => !(service === 's3' ? flags.s3Endpoint : flags.sqsEndpoint));
-  if (missing.length > 0) throw new LocalEndpointsError(missing.map((service) => `--${service}-endpoint URL`));
-  return {
-    ...(flags.s3Endpoint && { AWS_ENDPOINT_URL_S3: flags.s3Endpoint }),
-    ...(flags.sqsEndpoint && { AWS_ENDPOINT_URL_SQS: flags.sqsEndpoint }),
-    AWS_REGION: flags.region ?? 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-  };
-}
-
-/** `--local` without the endpoints it needs. */
-export class LocalEndpointsError extends RydesCliError {
-  override name = 'LocalEndpointsError';
-  constructor(readonly missing: string[]) {
-    super(`--local needs ${missing.join(' and ')}: copy it from the banner "rydes up" prints.`);
-  }
-}
-
 export function register(program: Command): void {
   program
     .command('doctor')
     .description("Check a deployed stack (or a running `rydes up`) against the workshop's checklist; exit 1 on any [ ].")
-    .option('--stack <NAME>', 'CloudFormation stack name', DEFAULT_STACK)
+    .option('--stack <NAME>', 'CloudFormation stack name', DEFAULT_STACK_NAME)
     .option('--region <REGION>', 'AWS region (default: AWS_REGION or your profile)')
     .option('--local', 'check the stack started by "rydes up" instead')
     .option('--s3-endpoint <URL>', 'with --local: the S3 endpoint "rydes up" printed')

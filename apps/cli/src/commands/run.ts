@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { runPipeline } from '../run/run-pipeline';
+import { DEFAULT_RIDES_PER_MESSAGE } from '@rydes/ride-model';
 import { generateSample } from '../run/sample';
 import { FaultInjector, FAULTS, parseChaos } from '../chaos/spec';
 import { LOCAL_VISIBILITY_TIMEOUT_SECONDS } from '../stack/names';
@@ -29,7 +30,7 @@ export function register(program: Command): void {
     )
     .argument('[FILE...]', 'ride files (.json, .ndjson, .json.gz); none: a generated sample')
     .option('--stations <FILE>', 'station catalogue (GHCN ghcnd-stations.txt, CSV or JSON) for STATIONS_URI')
-    .option('--rides-per-message <N>', 'rides per fan-out message (1 = one message per ride)', integer('--rides-per-message', 1, 10_000), 100)
+    .option('--rides-per-message <N>', 'rides per fan-out message (1 = one message per ride)', integer('--rides-per-message', 1, 10_000), DEFAULT_RIDES_PER_MESSAGE)
     .option('--concurrency <N>', 'transform pollers and execution environments', integer('--concurrency', 1, 64), CORES)
     .option('--out <DIR>', 'where processed/, rejects/, manifests/ and rides.csv go', 'out')
     .option('--data-dir <DIR>', 'keep the bucket and function logs here (default: a temp dir, removed)')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { startStack, type LocalStack } from '../stack/local-stack';
+import { DEFAULT_RIDES_PER_MESSAGE } from '@rydes/ride-model';
 import { LOCAL_VISIBILITY_TIMEOUT_SECONDS } from '../stack/names';
 import { CORES, integer } from './options';
 
@@ -50,7 +51,7 @@ export function register(program: Command): void {
     .description('Start the local stack and keep it running until Ctrl-C; anything landing in raw/ is processed live.')
     .option('--data-dir <DIR>', 'keep the bucket (and function logs) here between runs')
     .option('--stations <FILE>', 'station catalogue (GHCN, CSV or JSON) uploaded to stations/ and used as STATIONS_URI')
-    .option('--rides-per-message <N>', 'rides per fan-out message', integer('--rides-per-message', 1, 10_000), 100)
+    .option('--rides-per-message <N>', 'rides per fan-out message', integer('--rides-per-message', 1, 10_000), DEFAULT_RIDES_PER_MESSAGE)
     .option('--concurrency <N>', 'transform pollers and execution environments', integer('--concurrency', 1, 64), CORES)
     .option('--visibility-timeout <S>', 'fan-out visibility timeout (local default, see rydes run --help)', integer('--visibility-timeout', 1, 43_200), LOCAL_VISIBILITY_TIMEOUT_SECONDS)
     .option('--verbose', "show the functions' JSON logs on stderr")

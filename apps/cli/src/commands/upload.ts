@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { createS3Client, listKeys } from '@rydes/aws-adapters';
-import { isRideFileKey, type Manifest, objectKeys, type ObjectKeys } from '@rydes/ride-model';
+import { createS3Client, listKeys, readManifest } from '@rydes/aws-adapters';
+import { DEFAULT_STACK_NAME, isRideFileKey, type Manifest, objectKeys, type ObjectKeys, parseOutputKey, sameVersion } from '@rydes/ride-model';
 import { SingleBar } from 'cli-progress';
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InputFileError, RydesCliError } from '../errors';
 import { BUCKET } from '../stack/names';
-import { DEFAULT_STACK, localEnv, stackOutputs } from './doctor';
+import { localEnv, stackOutputs } from '../stack/connect';
 import { integer } from './options';
 
 /** Multipart part size: 8 MiB parts, 4 in flight, keep memory near 32 MiB whatever the file size. */
@@ -91,21 +91,12 @@ export interface PipelineState {
   processed: number;
 }
 
-async function readManifest(s3: S3Client, bucket: string, key: string): Promise<Manifest | undefined> {
-  try {
-    const { Body } = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return Body ? (JSON.parse(await Body.transformToString()) as Manifest) : undefined;
-  } catch (err) {
-    if ((err as Error).name === 'NoSuchKey') return undefined;
-    throw err;
-  }
-}
-
 async function countProcessed(s3: S3Client, bucket: string, keys: ObjectKeys): Promise<number> {
-  // processed(0) is `processed/<stem>-<etag8>-000000.csv`: its first part is the run's prefix.
-  const prefix = keys.processed(0).slice(0, -'000000.csv'.length);
   let count = 0;
-  for await (const key of listKeys(s3, bucket, prefix)) if (key.endsWith('.csv')) count++;
+  for await (const key of listKeys(s3, bucket, keys.processedPrefix)) {
+    const parsed = parseOutputKey(key);
+    if (parsed?.kind === 'processed' && sameVersion(parsed, keys)) count++;
+  }
   return count;
 }
 
@@ -216,7 +207,7 @@ export function register(program: Command): void {
     .command('upload')
     .argument('<FILE>', 'ride file (.json, .ndjson or .json.gz)')
     .description('Upload a ride file to raw/ of the deployed bucket, follow it through the pipeline and print the summary.')
-    .option('--stack <NAME>', 'CloudFormation stack name', DEFAULT_STACK)
+    .option('--stack <NAME>', 'CloudFormation stack name', DEFAULT_STACK_NAME)
     .option('--region <REGION>', 'AWS region (default: AWS_REGION or your profile)')
     .option('--key <KEY>', 'object key (default raw/<file name>)')
     .option('--no-wait', 'return after the upload')

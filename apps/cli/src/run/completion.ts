@@ -1,6 +1,6 @@
-import { listKeys, openObject } from '@rydes/aws-adapters';
+import { listKeys, readManifest } from '@rydes/aws-adapters';
 import { LIST_PAGE_KEYS } from '../stack/names';
-import type { Manifest } from '@rydes/ride-model';
+import { decodeEventKey, parseOutputKey, sameVersion, type Manifest } from '@rydes/ride-model';
 import type { LocalStack, QueueDepth } from '../stack/local-stack';
 
 export interface SourceStatus {
@@ -24,19 +24,6 @@ export interface CompletionCheck {
   fanout: QueueDepth;
   fanoutDlq: number;
   ingestDlq: number;
-}
-
-/** `manifests/<stem>-<etag8>.json` → `<stem>-<etag8>`, the prefix of its processed/ chunks. */
-export function manifestBase(manifestKey: string): string {
-  return manifestKey.replace(/^manifests\//, '').replace(/\.json$/, '');
-}
-
-/** processed/<base>-<chunk:000000>.csv → chunk number, or undefined for another base. */
-export function chunkOf(key: string, base: string): number | undefined {
-  const prefix = `processed/${base}-`;
-  if (!key.startsWith(prefix) || !key.endsWith('.csv')) return undefined;
-  const digits = key.slice(prefix.length, -'.csv'.length);
-  return /^\d{6,}$/.test(digits) ? Number(digits) : undefined;
 }
 
 /**
@@ -85,11 +72,6 @@ export class CompletionTracker {
     };
   }
 
-  /** Manifests found so far, by source key. */
-  manifestFor(key: string): Manifest | undefined {
-    return this.manifests.get(key)?.manifest;
-  }
-
   private async readNewManifests(): Promise<void> {
     const { s3, bucket } = this.stack;
     for await (const manifestKey of listKeys(s3, bucket, 'manifests/')) {
@@ -97,10 +79,8 @@ export class CompletionTracker {
       // with `error` under the same key its async retry later overwrites with the good one: keep
       // re-reading it until it has no error, or the run would report a failure that healed.
       if (this.finalManifestKeys.has(manifestKey)) continue;
-      const { body } = await openObject(s3, bucket, manifestKey);
-      const chunks: Buffer[] = [];
-      for await (const chunk of body) chunks.push(chunk as Buffer);
-      const manifest = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Manifest;
+      const manifest = await readManifest(s3, bucket, manifestKey);
+      if (!manifest) continue;
       if (!manifest.error) this.finalManifestKeys.add(manifestKey);
       const source = manifest.source.replace(/^s3:\/\/[^/]+\//, '');
       const known = this.manifests.get(source);
@@ -114,7 +94,7 @@ export class CompletionTracker {
     const errors = new Map<string, string>();
     for (const { event, outcome } of this.stack.ingest.failures) {
       const record = (event as { Records?: Array<{ s3?: { object?: { key?: string } } }> }).Records?.[0];
-      const key = decodeURIComponent((record?.s3?.object?.key ?? '').replace(/\+/g, ' '));
+      const key = decodeEventKey(record?.s3?.object?.key ?? '');
       if (!outcome.ok) errors.set(key, `${outcome.errorType}: ${outcome.errorMessage}`);
     }
     return errors;
@@ -123,17 +103,18 @@ export class CompletionTracker {
   private async countChunks(sources: SourceStatus[]): Promise<void> {
     const keys: string[] = [];
     for await (const key of listKeys(this.stack.s3, this.stack.bucket, 'processed/', { pageSize: LIST_PAGE_KEYS })) keys.push(key);
+    const parsed = keys.map(parseOutputKey);
     for (const source of sources) {
-      if (!source.manifestKey || !source.manifest) continue;
-      const base = manifestBase(source.manifestKey);
+      const { manifest } = source;
+      const version = source.manifestKey === undefined ? undefined : parseOutputKey(source.manifestKey);
+      if (!version || !manifest) continue;
       const present = new Set<number>();
-      for (const key of keys) {
-        const chunk = chunkOf(key, base);
-        if (chunk !== undefined && chunk < source.manifest.chunks) present.add(chunk);
+      for (const key of parsed) {
+        if (key?.kind === 'processed' && sameVersion(key, version) && key.chunk < manifest.chunks) present.add(key.chunk);
       }
       source.chunksPresent = present.size;
       source.missingChunks = [];
-      for (let chunk = 0; chunk < source.manifest.chunks; chunk++) {
+      for (let chunk = 0; chunk < manifest.chunks; chunk++) {
         if (!present.has(chunk)) source.missingChunks.push(chunk);
       }
     }

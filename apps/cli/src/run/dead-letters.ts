@@ -1,6 +1,6 @@
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { receiveBatch, sameEtag } from '@rydes/aws-adapters';
-import { decodeMessage } from '@rydes/ride-model';
+import { decodeEventKey, decodeMessage } from '@rydes/ride-model';
 import type { CompletionCheck } from './completion';
 
 /** What the two DLQs hold at the end of a run. */
@@ -66,7 +66,7 @@ export async function readDeadLetters(
   for (const message of await peekAll(sqs, queues.ingestDlq.url, check.ingestDlq)) {
     const event = JSON.parse(message.Body ?? '{}') as { Records?: Array<{ s3?: { object?: { key?: string } } }> };
     for (const record of event.Records ?? []) {
-      dead.ingestFiles.push(decodeURIComponent((record.s3?.object?.key ?? '').replace(/\+/g, ' ')));
+      dead.ingestFiles.push(decodeEventKey(record.s3?.object?.key ?? ''));
     }
   }
   return dead;

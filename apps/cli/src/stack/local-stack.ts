@@ -1,6 +1,7 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, createSqsClient, putObject } from '@rydes/aws-adapters';
+import { decodeEventKey, matchesIngestTrigger } from '@rydes/ride-model';
 import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
 import { closeSync, createReadStream, mkdirSync, openSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -24,7 +25,6 @@ import {
   TRANSFORM_FUNCTION,
   TRANSFORM_MEMORY_MB,
   TRANSFORM_TIMEOUT_SECONDS,
-  isRawKey,
 } from './names';
 
 export interface StackOptions {
@@ -186,7 +186,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     closers.push(() => ingest.stop());
     functions[INGEST_FUNCTION] = { pool: ingestPool, async: ingest };
     const unsubscribe = servers.onObjectCreated((event) => {
-      const records = event.Records.filter((r) => r.s3.bucket.name === BUCKET && isRawKey(decodeKey(r.s3.object.key)));
+      const records = event.Records.filter((r) => r.s3.bucket.name === BUCKET && matchesIngestTrigger(decodeEventKey(r.s3.object.key)));
       // S3 sends one notification per object; each is its own async invocation.
       for (const record of records) ingest.invoke({ Records: [record] });
     });
@@ -229,11 +229,6 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     await close();
     throw err;
   }
-}
-
-/** S3 notifications URL-encode keys (spaces as '+'). */
-function decodeKey(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, ' '));
 }
 
 async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<QueueRef> {

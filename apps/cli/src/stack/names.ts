@@ -24,14 +24,6 @@ export const MAX_RECEIVE_COUNT = 5;
  */
 export const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 10;
 
-/** Object keys that start an ingest, as the deployed S3 notifications filter them. */
-export const RAW_PREFIX = 'raw/';
-export const RAW_SUFFIXES = ['.json', '.ndjson', '.json.gz'];
-
-export function isRawKey(key: string): boolean {
-  return key.startsWith(RAW_PREFIX) && RAW_SUFFIXES.some((suffix) => key.endsWith(suffix));
-}
-
 /**
  * Keys asked for per ListObjects page by the CLI's own listings (completion check, ./out mirror).
  * Real S3 returns at most 1,000 whatever is asked; s3rver honours more, and it walks its whole

@@ -1,9 +1,5 @@
 import type { Context, S3Event, S3EventRecord } from 'aws-lambda';
-
-/** A key as S3 writes it into notifications: form-encoded, `/` kept, spaces as `+`. */
-export function encodeEventKey(key: string): string {
-  return encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+');
-}
+import { encodeEventKey } from '@rydes/ride-model';
 
 /** An `ObjectCreated:Put` event with one record per object, exactly in AWS's shape. */
 export function s3Event(bucket: string, objects: Array<{ key: string; size?: number; eTag?: string }>): S3Event {
