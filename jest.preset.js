@@ -22,7 +22,7 @@ module.exports = {
     '^@rydes/geo-index$': path.join(__dirname, 'libs/geo-index/src/index.ts'),
     '^@rydes/geo-index/testing$': path.join(__dirname, 'libs/geo-index/src/testing.ts'),
     '^@rydes/aws-adapters$': path.join(__dirname, 'libs/aws-adapters/src/index.ts'),
-    '^@rydes/aws-adapters/local$': path.join(__dirname, 'libs/aws-adapters/src/local.ts'),
+    '^@rydes/local-aws$': path.join(__dirname, 'libs/local-aws/src/index.ts'),
   },
   reporters: ['default', path.join(__dirname, 'tools/jest-count-reporter.cjs')],
 };

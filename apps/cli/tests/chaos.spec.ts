@@ -1,13 +1,12 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageBatchCommand, CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient, putObject } from '@rydes/aws-adapters';
-import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
+import { startFaultProxy, startLocalServers, type FaultProxy, type LocalServers } from '@rydes/local-aws';
 import { randomBytes } from 'node:crypto';
 import { Agent, createServer, request, type IncomingHttpHeaders } from 'node:http';
 import { once } from 'node:events';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { startFaultProxy, type FaultProxy } from '../src/chaos/fault-proxy';
 import { FAULTS, FaultInjector, parseChaos, type Fault, type FaultSource } from '../src/chaos/spec';
 import { InvalidOptionError } from '../src/errors';
 

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, putObject } from '@rydes/aws-adapters';
-import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
+import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import type { Manifest } from '@rydes/ride-model';
 import { CompletionTracker } from '../src/run/completion';
 import type { LocalStack } from '../src/stack/local-stack';

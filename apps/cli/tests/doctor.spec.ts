@@ -14,7 +14,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient, receiveBatch } from '@rydes/aws-adapters';
-import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
+import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type Check, diagnoseDeployed, diagnoseLocal, formatChecks } from '../src/commands/doctor';
 import { BUCKET, FANOUT_DLQ, FANOUT_QUEUE, INGEST_DLQ } from '../src/stack/names';

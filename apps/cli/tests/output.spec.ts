@@ -1,5 +1,5 @@
 import { createS3Client, deleteKeys, putObject } from '@rydes/aws-adapters';
-import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
+import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,7 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '@rydes/aws-adapters';
-import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
+import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import { generateRides, type Manifest, objectKeys, writeRides } from '@rydes/ride-model';
 import { mockClient } from 'aws-sdk-client-mock';
 import { randomBytes } from 'node:crypto';

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createS3Client, putObject } from '@rydes/aws-adapters';
-import { startLocalServers } from '@rydes/aws-adapters/local';
+import { startLocalServers } from '@rydes/local-aws';
 
 const ROOT = join(__dirname, '../../..');
 const BUNDLES = ['ingest-fn', 'transform-fn'].map((name) => join(ROOT, 'dist/apps', name, 'main.js'));

@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { startLocalServers, type LocalServers } from '../src/local';
+import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import { countRequests, createS3Client, currentEtag, deleteKeys, listKeys, putObject, S3ObjectError, sameEtag } from '../src';
 
 const BUCKET = 'adapters-versions';

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startLocalServers, type LocalServers } from '../src/local';
+import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import { copyObject, countRequests, createS3Client, listKeys, openObject, parseS3Uri, putObject, readManifest, S3ObjectError, S3UriError } from '../src';
 
 const BUCKET = 'adapters-s3';

@@ -1,5 +1,5 @@
 import { CreateQueueCommand, DeleteMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { startLocalServers, type LocalServers } from '../src/local';
+import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import { countRequests, createSqsClient, receiveBatch, sendMessages, SQS_BATCH_BYTES, SqsMessageTooLargeError } from '../src';
 
 describe('sendMessages against local-aws-sqs', () => {

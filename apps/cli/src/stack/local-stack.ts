@@ -2,14 +2,13 @@ import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, createSqsClient, putObject } from '@rydes/aws-adapters';
 import { decodeEventKey, matchesIngestTrigger } from '@rydes/ride-model';
-import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
+import { startFaultProxy, startLocalServers, type FaultProxy, type LocalServers } from '@rydes/local-aws';
 import { closeSync, createReadStream, mkdirSync, openSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AsyncInvoker } from '../lambda/async-invoker';
 import { SqsEventSource, type BatchReport } from '../lambda/event-source';
 import { FunctionPool } from '../lambda/pool';
 import { defaultBundles, type BundlePaths } from './bundles';
-import { startFaultProxy, type FaultProxy } from '../chaos/fault-proxy';
 import type { FaultInjector } from '../chaos/spec';
 import { startInvokeEndpoint, type LocalFunction } from './invoke-endpoint';
 import {

@@ -3,7 +3,7 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, type SQSClient } from '@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Context, S3Event } from 'aws-lambda';
 import { createS3Client, createSqsClient, listKeys, openObject, putObject, receiveBatch } from '@rydes/aws-adapters';
-import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
+import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import { decodeMessage, type FanoutMessage, type Manifest } from '@rydes/ride-model';
 
 export const BUCKET = 'rides-ingest-test';

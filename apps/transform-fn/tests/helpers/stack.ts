@@ -3,7 +3,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parse } from 'csv-parse/sync';
 import { createS3Client, createSqsClient, listKeys, openObject, putObject } from '@rydes/aws-adapters';
-import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
+import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 
 export const BUCKET = 'rides-transform-test';
 

@@ -1,7 +1,17 @@
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
-import type { Fault, FaultSource } from './spec';
+
+/** The faults a proxy can inject: a 503 on an S3 write, an S3 read or an SQS send. */
+export type ProxyFault = 's3-put-error' | 's3-get-error' | 'sqs-send-error';
+
+/** What a proxy asks before forwarding a request (`rydes run --chaos` passes its seeded injector). */
+export interface ProxyFaults {
+  /** True (and counted by the caller) when this opportunity gets the fault. */
+  strike(fault: ProxyFault): boolean;
+  /** True when writes of `key` are refused for good with a 403. */
+  poisoned(key: string): boolean;
+}
 
 export type Service = 'S3' | 'SQS';
 
@@ -20,7 +30,7 @@ export interface FaultProxy {
 }
 
 /** Which transient fault a request to S3 or SQS is an opportunity for (none for HEAD, DELETE, SQS reads). */
-export function faultFor(service: Service, req: IncomingMessage): Fault | undefined {
+export function faultFor(service: Service, req: IncomingMessage): ProxyFault | undefined {
   if (service === 'S3') {
     if (req.method === 'PUT' || req.method === 'POST') return 's3-put-error';
     if (req.method === 'GET') return 's3-get-error';
@@ -79,7 +89,7 @@ function answer(service: Service, res: ServerResponse, status: 403 | 503): void 
  * const proxy = await startFaultProxy('S3', 'http://127.0.0.1:4568', injector);
  * await proxy.close();
  */
-export async function startFaultProxy(service: Service, target: string, faults: FaultSource): Promise<FaultProxy> {
+export async function startFaultProxy(service: Service, target: string, faults: ProxyFaults): Promise<FaultProxy> {
   const upstream = new URL(target);
   // Own agent: the global one would keep upstream sockets alive after close().
   const agent = new Agent({ keepAlive: true });

@@ -1,7 +1,7 @@
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
-import { startLocalServers, type LocalServers } from '../src/local';
+import { startLocalServers, type LocalServers } from '../src';
 
 describe('startLocalServers', () => {
   let local: LocalServers;
