@@ -1,6 +1,7 @@
 /*
- * nx run geo-index:exactness — at least 1,000,000 seeded nearest queries (plus k-nearest ones)
- * compared with a brute-force haversine scan; prints the counts and exits 1 on any mismatch.
+ * nx run geo-index:exactness — at least 1,000,000 seeded nearest queries, the same again through
+ * nearestBatch (one batch per catalogue and query mix), plus k-nearest ones, compared with a
+ * brute-force haversine scan; prints the counts and exits 1 on any mismatch.
  *
  * Brute force costs O(n) per query, so the million runs over catalogues of 1-1,500 stations
  * (fresh seeds each round, same shapes as the unit tests, plus random samples of the real 111k
@@ -12,6 +13,7 @@ import { fmt, loadRealCatalogue } from './common';
 
 interface Tally {
   nearest: number;
+  batch: number;
   kNearest: number;
   mismatches: number;
 }
@@ -29,14 +31,20 @@ function mismatch(label: string, what: string): void {
 
 /** Runs `perMix` queries of every query mix on one catalogue; every `kEvery`-th also checks kNearest. */
 function check(label: string, stations: Station[], random: () => number, perMix: number, kEvery: number): void {
-  const tally = tallies.get(label) ?? { nearest: 0, kNearest: 0, mismatches: 0 };
+  const tally = tallies.get(label) ?? { nearest: 0, batch: 0, kNearest: 0, mismatches: 0 };
   tallies.set(label, tally);
   const index = new StationIndex(stations);
   for (const [mix, makeQuery] of Object.entries(QUERY_MIXES) as Array<[string, QueryMaker]>) {
+    const lats = new Float64Array(perMix);
+    const lons = new Float64Array(perMix);
+    const wants: Neighbour[] = [];
     for (let q = 0; q < perMix; q++) {
       const { lat, lon } = makeQuery(random, stations);
+      lats[q] = lat;
+      lons[q] = lon;
       const got = index.nearest(lat, lon);
       const want = bruteForceNearest(stations, lat, lon);
+      wants.push(want);
       tally.nearest++;
       if (got.station.id !== want.station.id || Math.abs(got.distanceKm - want.distanceKm) > 1e-9) {
         tally.mismatches++;
@@ -51,6 +59,16 @@ function check(label: string, stations: Station[], random: () => number, perMix:
       if (!sameList(gotK, wantK)) {
         tally.mismatches++;
         mismatch(label, `${mix} kNearest(${lat}, ${lon}, ${k}, ${max}) gave ${gotK.map((n) => n.station.id).join(' ')}, brute force ${wantK.map((n) => n.station.id).join(' ')}`);
+      }
+    }
+    // The same queries as one batch: answers must match query by query.
+    const batch = index.nearestBatch(lats, lons);
+    for (let q = 0; q < perMix; q++) {
+      const got = stations[batch.index[q]];
+      tally.batch++;
+      if (got.id !== wants[q].station.id || Math.abs(batch.distanceKm[q] - wants[q].distanceKm) > 1e-9) {
+        tally.mismatches++;
+        mismatch(label, `${mix} nearestBatch(${lats[q]}, ${lons[q]}) gave ${got.id} ${batch.distanceKm[q]} km, brute force ${wants[q].station.id} ${wants[q].distanceKm} km`);
       }
     }
   }
@@ -77,14 +95,16 @@ if (real) {
 }
 
 let nearest = 0;
+let batch = 0;
 let kNearest = 0;
 let mismatches = 0;
 for (const [label, t] of tallies) {
-  console.log(`${label.padEnd(52)} nearest ${fmt(t.nearest).padStart(9)}  kNearest ${fmt(t.kNearest).padStart(7)}  mismatches ${t.mismatches}`);
+  console.log(`${label.padEnd(52)} nearest ${fmt(t.nearest).padStart(9)}  nearestBatch ${fmt(t.batch).padStart(9)}  kNearest ${fmt(t.kNearest).padStart(7)}  mismatches ${t.mismatches}`);
   nearest += t.nearest;
+  batch += t.batch;
   kNearest += t.kNearest;
   mismatches += t.mismatches;
 }
-console.log(`\nqueries: ${fmt(nearest)} nearest + ${fmt(kNearest)} kNearest = ${fmt(nearest + kNearest)}; mismatches: ${mismatches}; ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(`\nqueries: ${fmt(nearest)} nearest + ${fmt(batch)} in batches + ${fmt(kNearest)} kNearest = ${fmt(nearest + batch + kNearest)}; mismatches: ${mismatches}; ${((performance.now() - started) / 1000).toFixed(1)} s`);
 for (const line of examples) console.log(`  ${line}`);
 process.exitCode = mismatches === 0 ? 0 : 1;

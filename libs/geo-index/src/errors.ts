@@ -77,10 +77,11 @@ export class DuplicateStationIdError extends CatalogueError {
 /** `StationIndex` was given no stations, or a station it cannot index. */
 export class InvalidCatalogueError extends GeoIndexError {}
 
-/** A query latitude/longitude that is not a finite number in range. */
+/** A query argument out of range: a position that is not a finite number in range, a bad k, a batch of mismatched lengths. */
 export class InvalidQueryError extends GeoIndexError {
   constructor(
-    readonly field: 'latitude' | 'longitude' | 'k' | 'maxDistanceKm',
+    /** The argument: `latitude`, `k`, `maxDistanceKm`, or in a batch e.g. `latitudes[3]`. */
+    readonly field: string,
     readonly value: unknown,
     expected: string,
   ) {

@@ -1,7 +1,7 @@
 import RBush from 'rbush';
 import knn from 'rbush-knn';
-import { DEFAULT_STATIONS, InvalidCatalogueError, InvalidQueryError, StationIndex, haversineKm, type Neighbour, type Station } from '../src/index';
-import { CATALOGUE_MIXES, QUERY_MIXES, bruteForceKNearest, bruteForceNearest, seededRandom, uniformOnSphere, type LatLon, type QueryMaker } from '../src/testing';
+import { DEFAULT_STATIONS, InvalidCatalogueError, InvalidQueryError, StationIndex, haversineKm, type NearestBatch, type Neighbour, type Station } from '../src/index';
+import { CATALOGUE_MIXES, QUERY_MIXES, bruteForceKNearest, bruteForceNearest, makeStations, seededRandom, uniformOnSphere, type LatLon, type QueryMaker } from '../src/testing';
 
 const ids = (neighbours: Neighbour[]) => neighbours.map((n) => n.station.id);
 
@@ -57,6 +57,19 @@ describe('StationIndex matches a brute-force haversine scan (seeded property tes
         // Assess
         expectSameNeighbour(actual, bruteForceNearest(stations, query.lat, query.lon), query);
       }
+    });
+
+    it.each(Object.entries(QUERIES))('nearestBatch answers like the brute-force scan: queries %s', (_mix, makeQuery) => {
+      // Prepare: the same positions as the nearest test, plus every one of them again (duplicates in one batch)
+      const random = seededRandom(seed ^ 0x5bd1e995);
+      const queries = Array.from({ length: 600 }, () => makeQuery(random, stations));
+      const batch = [...queries, ...queries.slice(0, 100)];
+
+      // Act
+      const { index: found, distanceKm } = index.nearestBatch(Float64Array.from(batch, (q) => q.lat), batch.map((q) => q.lon));
+
+      // Assess
+      batch.forEach((query, i) => expectSameNeighbour({ station: stations[found[i]], distanceKm: distanceKm[i] }, bruteForceNearest(stations, query.lat, query.lon), query));
     });
 
     it.each(Object.entries(QUERIES))('kNearest with k up to beyond the catalogue and km cut-offs: queries %s', (_mix, makeQuery) => {
@@ -142,11 +155,8 @@ describe('StationIndex', () => {
     expect(index.kNearest(40.7, -74.0167, 5, 0).map((n) => n.station.id)).toEqual(['USC00305816']);
   });
 
-  it('reports its size and builds the same index through StationIndex.build', () => {
-    const index = StationIndex.build(DEFAULT_STATIONS);
-
-    expect(index.size).toBe(11);
-    expect(index.nearest(40.64, -73.76)).toEqual(new StationIndex(DEFAULT_STATIONS).nearest(40.64, -73.76));
+  it('reports its size', () => {
+    expect(new StationIndex(DEFAULT_STATIONS).size).toBe(11);
   });
 
   it.each([
@@ -176,6 +186,68 @@ describe('StationIndex', () => {
     expect(() => new StationIndex([{ id: 'A', latitude: 95, longitude: 0 }])).toThrow(/station \[0\] A has latitude 95/);
     expect(() => new StationIndex([{ id: 'A', latitude: 0, longitude: -180.01 }])).toThrow(/station \[0\] A has longitude -180.01/);
     expect(() => new StationIndex([{ id: '', latitude: 0, longitude: 0 }])).toThrow(/station \[0\] has id ""/);
+  });
+});
+
+describe('StationIndex.nearestBatch', () => {
+  const stations = CATALOGUE_MIXES.clustered(seededRandom(21), 3000);
+  const index = new StationIndex(stations);
+  const expectLikeNearest = (lats: number[], lons: number[], answer: NearestBatch) => {
+    const batch = lats.map((_, i) => `${stations[answer.index[i]].id} ${answer.distanceKm[i]}`);
+    const single = lats.map((lat, i) => index.nearest(lat, lons[i])).map((n) => `${n.station.id} ${n.distanceKm}`);
+    expect(batch).toEqual(single);
+  };
+
+  it('gives the answers of nearest in the order of the queries, whatever their order in the batch', () => {
+    // Prepare: a mix of far-apart and clustered queries, then the same ones reversed
+    const random = seededRandom(22);
+    const queries = Array.from({ length: 2000 }, (_, i) => Object.values(QUERY_MIXES)[i % 5](random, stations));
+    const lats = queries.map((q) => q.lat);
+    const lons = queries.map((q) => q.lon);
+
+    // Act
+    const forward = index.nearestBatch(lats, lons);
+    const backward = index.nearestBatch([...lats].reverse(), [...lons].reverse());
+
+    // Assess
+    expectLikeNearest(lats, lons, forward);
+    expect(Array.from(backward.index).reverse()).toEqual(Array.from(forward.index));
+  });
+
+  it('answers batches of 0, 1 and 2 queries and a batch of one position repeated', () => {
+    expect(index.nearestBatch([], []).index).toHaveLength(0);
+    expectLikeNearest([90], [0], index.nearestBatch([90], [0]));
+    expectLikeNearest([-90, 0], [180, -180], index.nearestBatch([-90, 0], [180, -180]));
+    const same = Array.from({ length: 50 }, () => 40.7);
+    const answer = index.nearestBatch(same, same.map(() => -74));
+    expect(new Set(answer.index).size).toBe(1);
+    expectLikeNearest(same, same.map(() => -74), answer);
+  });
+
+  it('gives the smallest id among co-located stations to every query of a batch', () => {
+    const colocated: Station[] = ['D', 'B', 'C', 'A', 'E'].map((id) => ({ id, latitude: 40.7, longitude: -74 }));
+    const far = makeStations(200, (i) => ({ lat: -60 + (i % 20), lon: 100 + Math.floor(i / 20) }));
+    const small = new StationIndex([...far, ...colocated, ...far.map((s) => ({ ...s, id: `X${s.id}` }))]);
+
+    const { index: found } = small.nearestBatch([40.7, 40.71, 40.69, 41], [-74, -74.01, -73.99, -74]);
+
+    expect(Array.from(found, (i) => [...far, ...colocated][i]?.id)).toEqual(['A', 'A', 'A', 'A']);
+  });
+
+  it('writes into the arrays given as out and returns them', () => {
+    const out = { index: new Int32Array(4), distanceKm: new Float64Array(4) };
+
+    const answer = index.nearestBatch(Float64Array.of(40.7, 0, 89.9), Float64Array.of(-74, 179.99, 10), out);
+
+    expect(answer).toBe(out);
+    expectLikeNearest([40.7, 0, 89.9], [-74, 179.99, 10], out);
+  });
+
+  it('rejects the batch naming the first bad position, mismatched lengths and a short out', () => {
+    expect(() => index.nearestBatch([40, 91, 95], [0, 0, 0])).toThrow(new InvalidQueryError('latitudes[1]', 91, 'degrees in [-90, 90]'));
+    expect(() => index.nearestBatch([40, 41], [0, NaN])).toThrow(/query longitudes\[1\] is NaN, expected degrees in \[-180, 180\]/);
+    expect(() => index.nearestBatch([40, 41], [0])).toThrow(/query longitudes.length is 1, expected the length of latitudes \(2\)/);
+    expect(() => index.nearestBatch([40, 41], [0, 0], { index: new Int32Array(1), distanceKm: new Float64Array(2) })).toThrow(/out.index.length is 1/);
   });
 });
 
