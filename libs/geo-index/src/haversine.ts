@@ -16,9 +16,23 @@ const RAD = Math.PI / 180;
  * ```
  */
 export function haversineKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  return haversineKmWithCos(lat1, lon1, cos(lat1 * RAD), lat2, lon2, cos(lat2 * RAD));
+}
+
+/**
+ * {@link haversineKm} with the two cosines of latitude already known (`cosLat = cos(lat · π/180)`),
+ * for callers that have them; the same arithmetic, so the same result bit for bit. Not exported
+ * from the package.
+ *
+ * @example
+ * ```ts
+ * haversineKmWithCos(lat1, lon1, Math.cos((lat1 * Math.PI) / 180), lat2, lon2, cosLat2) === haversineKm(lat1, lon1, lat2, lon2);
+ * ```
+ */
+export function haversineKmWithCos(lat1: number, lon1: number, cosLat1: number, lat2: number, lon2: number, cosLat2: number): number {
   const sinDLat = sin(((lat2 - lat1) * RAD) / 2);
   const sinDLon = sin(((lon2 - lon1) * RAD) / 2);
-  const a = sinDLat * sinDLat + cos(lat1 * RAD) * cos(lat2 * RAD) * sinDLon * sinDLon;
+  const a = sinDLat * sinDLat + cosLat1 * cosLat2 * sinDLon * sinDLon;
   // Rounding can push `a` a hair above 1 for antipodal points; asin would return NaN.
   return 2 * EARTH_RADIUS_KM * asin(sqrt(min(1, a)));
 }

@@ -1,7 +1,7 @@
 import RBush from 'rbush';
 import { EARTH_RADIUS_KM } from './constants';
 import { InvalidCatalogueError, InvalidQueryError } from './errors';
-import { haversineKm } from './haversine';
+import { haversineKm, haversineKmWithCos } from './haversine';
 import type { Neighbour, Station } from './types';
 
 // Module-scope aliases: inside Jest's vm context every global lookup (`Math`) is ~50× slower.
@@ -57,8 +57,8 @@ const GROUP_SIZE = 8;
 /** Most nodes a shared walk hands to each query of its group. */
 const FRONTIER_CAP = 16;
 const ROOT_FRONTIER = new Int32Array(1);
-/** A query record: unit vector x, y, z, latitude, longitude (degrees), answer km or NaN. */
-const QUERY_STRIDE = 6;
+/** A query record: unit vector x, y, z, latitude, longitude (degrees), cos(latitude), answer km or NaN. */
+const QUERY_STRIDE = 7;
 
 /** Tuning knobs of {@link StationIndex}; the defaults suit catalogues from 10 to 200k stations. */
 export interface StationIndexOptions {
@@ -120,10 +120,11 @@ export class StationIndex {
 
   /** Stations in leaf order; slot `s` has its unit vector at `xyz[3s..3s+2]`. */
   private readonly slots: Station[];
-  /** Per slot: position in the constructor's array, latitude and longitude in degrees. */
+  /** Per slot: position in the constructor's array, latitude and longitude in degrees, cos(latitude). */
   private readonly slotItem: Int32Array;
   private readonly slotLat: Float64Array;
   private readonly slotLon: Float64Array;
+  private readonly slotCos: Float64Array;
   private readonly xyz: Float64Array;
   /** Per node: 3-D box as minX, minY, minZ, maxX, maxY, maxZ. */
   private readonly box: Float64Array;
@@ -172,6 +173,7 @@ export class StationIndex {
     this.slotItem = new Int32Array(n);
     this.slotLat = new Float64Array(n);
     this.slotLon = new Float64Array(n);
+    this.slotCos = new Float64Array(n);
     this.xyz = new Float64Array(3 * n);
     this.box = new Float64Array(6 * m);
     this.first = new Int32Array(m);
@@ -180,7 +182,7 @@ export class StationIndex {
     this.heapKey = new Float64Array(m);
     this.heapNode = new Int32Array(m);
 
-    const { slots, slotItem, slotLat, slotLon, xyz, first, count, leaf } = this;
+    const { slots, slotItem, slotLat, slotLon, slotCos, xyz, first, count, leaf } = this;
     let nextNode = 1;
     let nextSlot = 0;
     for (let i = 0; i < m; i++) {
@@ -198,6 +200,7 @@ export class StationIndex {
           slotItem[nextSlot] = item - 1;
           slotLat[nextSlot] = lat;
           slotLon[nextSlot] = lon;
+          slotCos[nextSlot] = cosLat;
           xyz[3 * nextSlot] = cosLat * cos(lon * RAD);
           xyz[3 * nextSlot + 1] = cosLat * sin(lon * RAD);
           xyz[3 * nextSlot + 2] = sin(lat * RAD);
@@ -231,9 +234,10 @@ export class StationIndex {
     query[2] = sin(lat * RAD);
     query[3] = lat;
     query[4] = lon;
+    query[5] = cosLat;
     const best = this.search(query, 0, -1, ROOT_FRONTIER, 1);
-    const km = query[5];
-    return { station: this.slots[best], distanceKm: km === km ? km : haversineKm(lat, lon, this.slotLat[best], this.slotLon[best]) };
+    const km = query[6];
+    return { station: this.slots[best], distanceKm: km === km ? km : haversineKmWithCos(lat, lon, cosLat, this.slotLat[best], this.slotLon[best], this.slotCos[best]) };
   }
 
   /**
@@ -353,7 +357,7 @@ export class StationIndex {
 
   /** The search of `nearestBatch`, group by group in `order`; answers land at the queries' own positions. */
   private answerGroups(order: Int32Array, n: number, scratch: BatchScratch, { index, distanceKm }: NearestBatch): void {
-    const { slotItem, slotLat, slotLon } = this;
+    const { slotItem, slotLat, slotLon, slotCos } = this;
     const { q } = scratch;
     let previous = -1;
     for (let g0 = 0; g0 < n; g0 += GROUP_SIZE) {
@@ -362,9 +366,10 @@ export class StationIndex {
       for (let j = g0; j < g1; j++) {
         const i = order[j];
         previous = this.search(q, j, previous, scratch.frontier, nf);
-        const km = q[QUERY_STRIDE * j + 5];
+        const at = QUERY_STRIDE * j;
+        const km = q[at + 6];
         index[i] = slotItem[previous];
-        distanceKm[i] = km === km ? km : haversineKm(q[QUERY_STRIDE * j + 3], q[QUERY_STRIDE * j + 4], slotLat[previous], slotLon[previous]);
+        distanceKm[i] = km === km ? km : haversineKmWithCos(q[at + 3], q[at + 4], q[at + 5], slotLat[previous], slotLon[previous], slotCos[previous]);
       }
     }
   }
@@ -383,7 +388,8 @@ export class StationIndex {
     const qz = queries[at + 2];
     const lat = queries[at + 3];
     const lon = queries[at + 4];
-    const { xyz, box, first, count, leaf, heapKey: stackKey, heapNode: stackNode, slots, slotLat, slotLon } = this;
+    const cosLat = queries[at + 5];
+    const { xyz, box, first, count, leaf, heapKey: stackKey, heapNode: stackNode, slots, slotLat, slotLon, slotCos } = this;
     let best = -1;
     let bestKm = NaN; // computed lazily, only when a possible tie needs it
     let limit = Infinity; // (best chord + window)²: anything farther cannot win or tie
@@ -426,8 +432,13 @@ export class StationIndex {
           if (d2 >= clearlyBetter) {
             // The seed seen again, or a possible tie: decide on the reported distance, then the id.
             if (s === best) continue;
-            if (bestKm !== bestKm) bestKm = haversineKm(lat, lon, slotLat[best], slotLon[best]);
-            const km = haversineKm(lat, lon, slotLat[s], slotLon[s]);
+            if (slotLat[s] === slotLat[best] && slotLon[s] === slotLon[best]) {
+              // Same position, same distance: the id decides, and a known km stays right.
+              if (slots[s].id < slots[best].id) best = s;
+              continue;
+            }
+            if (bestKm !== bestKm) bestKm = haversineKmWithCos(lat, lon, cosLat, slotLat[best], slotLon[best], slotCos[best]);
+            const km = haversineKmWithCos(lat, lon, cosLat, slotLat[s], slotLon[s], slotCos[s]);
             if (km > bestKm || (km === bestKm && slots[s].id >= slots[best].id)) continue;
             best = s;
             bestKm = km;
@@ -454,7 +465,7 @@ export class StationIndex {
         nearestOnTop(stackKey, stackNode, base, top);
       }
     }
-    queries[at + 5] = bestKm;
+    queries[at + 6] = bestKm;
     return best;
   }
 
@@ -669,6 +680,7 @@ function queryRecords(latitudes: ArrayLike<number>, longitudes: ArrayLike<number
     q[QUERY_STRIDE * j + 2] = sin(lat);
     q[QUERY_STRIDE * j + 3] = latitudes[i];
     q[QUERY_STRIDE * j + 4] = longitudes[i];
+    q[QUERY_STRIDE * j + 5] = cosLat;
   }
 }
 
