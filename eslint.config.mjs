@@ -6,6 +6,7 @@ import nx from '@nx/eslint-plugin';
 //   adapter → domain                     (SDK wrappers)
 //   local   → domain                     (the embedded servers and proxies)
 //   domain  → domain, and no AWS package
+//   tool    → nothing                    (workspace checks: tools/graph-proof)
 // The Lambda functions (`scope:pipeline`) may not import the local servers from their sources:
 // nothing of s3rver or local-aws-sqs may end up in a bundle. Tests and benches may use them, and
 // adapter tests may too (they run against the local servers).
@@ -24,6 +25,7 @@ function boundaries({ tests }) {
         { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: tests ? ['type:domain', 'type:adapter', 'type:local'] : ['type:domain', 'type:adapter'] },
         { sourceTag: 'type:local', onlyDependOnLibsWithTags: ['type:domain', 'type:local'] },
         { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:domain'], bannedExternalImports: AWS_PACKAGES },
+        { sourceTag: 'type:tool', onlyDependOnLibsWithTags: [] },
         ...(tests ? [] : [{ sourceTag: 'scope:pipeline', onlyDependOnLibsWithTags: ['type:domain', 'type:adapter'], bannedExternalImports: LOCAL_SERVER_PACKAGES }]),
       ],
     },
