@@ -1,6 +1,7 @@
 import { ChunkerError, EnvelopeError } from './errors';
-import { FanoutMessage, Ride, SourceRef } from './types';
-import { validateRide } from './validate';
+import { numberText } from './number-text';
+import { FanoutMessage, IndexGap, Ride, SourceRef } from './types';
+import { acceptRide, validateRide } from './validate';
 
 /**
  * Default rides per fan-out message (`RIDES_PER_MESSAGE`).
@@ -16,16 +17,60 @@ export const DEFAULT_RIDES_PER_MESSAGE = 100;
  * new Chunker({ source, maxBytes: DEFAULT_MAX_MESSAGE_BYTES });
  */
 export const DEFAULT_MAX_MESSAGE_BYTES = 200 * 1024;
-
 /**
- * Encodes a fan-out message as the JSON body of an SQS message (ARCHITECTURE.md, version 1).
+ * The message version the {@link Chunker} writes by default; {@link decodeMessage} reads 1 and 2.
  *
  * @example
- * const body = encodeMessage({ v: 1, source, chunk: 0, firstIndex: 0, rides: [ride] });
+ * new Chunker({ source, version: MESSAGE_VERSION });
+ */
+export const MESSAGE_VERSION = 2;
+
+/** Bodies of the messages a Chunker closed, so encodeMessage serialises each ride once. */
+const closedBodies = new WeakMap<FanoutMessage, string>();
+
+/**
+ * A ride as JSON, fields in {@link RIDE_FIELDS} order: the same text as `JSON.stringify` gives
+ * for a ride built by validateRide, without its generic key walk. Numbers print as `String(n)`
+ * ({@link numberText}), which is what JSON.stringify prints for finite numbers (rides are
+ * validated: all finite).
+ */
+function rideJson(r: Ride): string {
+  const fieldservice = r.fieldservice === 0 || r.fieldservice === 1 ? `,"fieldservice":${r.fieldservice}` : '';
+  return (
+    `{"distance":${numberText(r.distance)},"healthpoints":${r.healthpoints},"latitude":${numberText(r.latitude)},"longitude":${numberText(r.longitude)},` +
+    `"magicpoints":${r.magicpoints},"name":${JSON.stringify(r.name)},"statustime":${JSON.stringify(r.statustime)}${fieldservice}}`
+  );
+}
+
+/** Everything of a body before its gaps (v2) or rides (v1). */
+function head(v: 1 | 2, source: SourceRef, chunk: number, firstIndex: number): string {
+  const { bucket, key, etag } = source;
+  return `{"v":${v},"source":${JSON.stringify({ bucket, key, etag })},"chunk":${chunk},"firstIndex":${firstIndex},`;
+}
+
+function gapJson([at, skipped]: IndexGap): string {
+  return `[${at},${skipped}]`;
+}
+
+function body(v: 1 | 2, messageHead: string, gaps: string, rides: string): string {
+  return v === 1 ? `${messageHead}"rides":[${rides}]}` : `${messageHead}"gaps":[${gaps}],"rides":[${rides}]}`;
+}
+
+/**
+ * Encodes a fan-out message as the JSON body of an SQS message (ARCHITECTURE.md): version 1
+ * `{"v":1,"source":…,"chunk":…,"firstIndex":…,"rides":[…]}`, version 2 with `"gaps":[[at,skipped],…]`
+ * before `rides`. A message a {@link Chunker} closed is encoded once, when it closed: do not
+ * change its rides afterwards.
+ *
+ * @example
+ * const body = encodeMessage({ v: 2, source, chunk: 0, firstIndex: 0, gaps: [[1, 3]], rides: [ride0, ride4] });
  */
 export function encodeMessage(m: FanoutMessage): string {
-  const { bucket, key, etag } = m.source;
-  return JSON.stringify({ v: 1, source: { bucket, key, etag }, chunk: m.chunk, firstIndex: m.firstIndex, rides: m.rides });
+  const closed = closedBodies.get(m);
+  if (closed !== undefined) return closed;
+  const gaps = m.gaps ?? [];
+  if (m.v === 1 && gaps.length > 0) throw new EnvelopeError('a version-1 message cannot carry gaps; encode it as version 2');
+  return body(m.v, head(m.v, m.source, m.chunk, m.firstIndex), gaps.map(gapJson).join(','), m.rides.map(rideJson).join(','));
 }
 
 function isIndex(value: unknown): value is number {
@@ -33,29 +78,66 @@ function isIndex(value: unknown): value is number {
 }
 
 function fail(what: string): never {
-  throw new EnvelopeError(`fan-out message ${what}; only bodies written by encodeMessage (v1) are accepted`);
+  throw new EnvelopeError(`fan-out message ${what}; only bodies written by encodeMessage (v1 or v2) are accepted`);
+}
+
+/** Checks `gaps` against `count` rides: pairs of integers, `at` in 1..count-1 increasing, `skipped` ≥ 1. */
+function checkGaps(raw: unknown, count: number, firstIndex: number): IndexGap[] {
+  if (!Array.isArray(raw)) fail('gaps is not an array (version 2 needs one, empty when no ride was skipped)');
+  let previous = 0;
+  let last = firstIndex + count - 1;
+  for (let g = 0; g < raw.length; g++) {
+    const gap = raw[g] as unknown;
+    const ok = Array.isArray(gap) && gap.length === 2 && isIndex(gap[0]) && isIndex(gap[1]) && gap[0] > previous && gap[0] < count && gap[1] >= 1;
+    if (!ok) fail(`gaps[${g}] is ${JSON.stringify(gap)}, expected [at, skipped] with at increasing within 1..${count - 1} and skipped >= 1`);
+    previous = gap[0] as number;
+    last += gap[1] as number;
+  }
+  if (!Number.isSafeInteger(last)) fail(`gaps take ride indexes past ${Number.MAX_SAFE_INTEGER}`);
+  return raw as IndexGap[];
 }
 
 /**
- * Parses and checks a fan-out message body: `v` is 1, `source` has non-empty `bucket`, `key`
- * and `etag`, `chunk` and `firstIndex` are integers ≥ 0, and every ride passes validateRide.
- * Returns the rides as validateRide normalised them.
+ * The ride_index of every ride of a message, in order (`firstIndex + i`, plus the gaps of v2).
+ *
+ * @example
+ * rideIndexes({ v: 2, source, chunk: 0, firstIndex: 10, gaps: [[2, 5]], rides: [a, b, c, d] }); // [10, 11, 17, 18]
+ */
+export function rideIndexes(m: FanoutMessage): number[] {
+  const gaps = m.gaps ?? [];
+  const out = new Array<number>(m.rides.length);
+  let index = m.firstIndex;
+  let g = 0;
+  for (let i = 0; i < out.length; i++) {
+    if (g < gaps.length && gaps[g][0] === i) index += gaps[g++][1];
+    out[i] = index++;
+  }
+  return out;
+}
+
+/**
+ * Parses and checks a fan-out message body: `v` is 1 or 2, `source` has non-empty `bucket`,
+ * `key` and `etag`, `chunk` and `firstIndex` are integers ≥ 0, v2's `gaps` are well formed, and
+ * every ride passes validateRide. Rides in the shape encodeMessage writes are checked in place
+ * and returned as parsed (no copy); anything else is normalised by validateRide.
  *
  * @throws EnvelopeError naming the first field that is wrong (for a ride: its position and reasons).
  * @example
  * const message = decodeMessage(record.body); // record: an SQS record
- * message.rides.forEach((ride, i) => write(ride, message.firstIndex + i));
+ * const indexes = rideIndexes(message);
+ * message.rides.forEach((ride, i) => write(ride, indexes[i]));
  */
-export function decodeMessage(body: string): FanoutMessage {
+export function decodeMessage(text: string): FanoutMessage {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body);
+    parsed = JSON.parse(text);
   } catch (e) {
     fail(`body is not JSON (${(e as Error).message})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail('body is not a JSON object');
   const m = parsed as Record<string, unknown>;
-  if (m.v !== 1) fail(`v is ${JSON.stringify(m.v)}, expected 1`);
+  if (m.v !== 1 && m.v !== 2) fail(`v is ${JSON.stringify(m.v)}, expected 1 or 2`);
+  const v = m.v;
   const source = m.source as Record<string, unknown> | null;
   if (typeof source !== 'object' || source === null) fail('source is missing or not an object');
   for (const field of ['bucket', 'key', 'etag'] as const) {
@@ -64,14 +146,23 @@ export function decodeMessage(body: string): FanoutMessage {
   if (!isIndex(m.chunk)) fail(`chunk is ${JSON.stringify(m.chunk)}, expected an integer >= 0`);
   if (!isIndex(m.firstIndex)) fail(`firstIndex is ${JSON.stringify(m.firstIndex)}, expected an integer >= 0`);
   if (!Array.isArray(m.rides) || m.rides.length === 0) fail('rides is not a non-empty array');
-  const firstIndex = m.firstIndex;
-  const rides = m.rides.map((raw, i): Ride => {
-    const result = validateRide(raw);
-    if (!result.ok) fail(`rides[${i}] (ride_index ${firstIndex + i}) is invalid: ${result.reasons.join('; ')}`);
-    return result.ride;
-  });
+  const rides = m.rides as unknown[];
+  if (v === 1 && m.gaps !== undefined) fail('gaps is set in a version-1 message');
+  const gaps = v === 2 ? checkGaps(m.gaps, rides.length, m.firstIndex) : undefined;
+  for (let i = 0; i < rides.length; i++) {
+    const ride = acceptRide(rides[i]);
+    if (ride !== undefined) continue;
+    const result = validateRide(rides[i]);
+    if (!result.ok) {
+      const at = (gaps ?? []).reduce((index, [from, skipped]) => (from <= i ? index + skipped : index), m.firstIndex + i);
+      fail(`rides[${i}] (ride_index ${at}) is invalid: ${result.reasons.join('; ')}`);
+    }
+    rides[i] = result.ride;
+  }
   const ref: SourceRef = { bucket: source.bucket as string, key: source.key as string, etag: source.etag as string };
-  return { v: 1, source: ref, chunk: m.chunk, firstIndex, rides };
+  const message: FanoutMessage = { v, source: ref, chunk: m.chunk, firstIndex: m.firstIndex, rides: rides as Ride[] };
+  if (gaps !== undefined) message.gaps = gaps;
+  return message;
 }
 
 export interface ChunkerOptions {
@@ -81,6 +172,11 @@ export interface ChunkerOptions {
   /** Largest encoded message in bytes (UTF-8); default 200 KiB. */
   maxBytes?: number;
   /**
+   * Message version to write; default 2 ({@link MESSAGE_VERSION}). Version 1 has no gaps, so a
+   * rejected ride closes the open message; kept for comparison and for readers of v1 only.
+   */
+  version?: 1 | 2;
+  /**
    * Continue a file whose earlier part closed `chunk` chunks and read rides before `index`
    * (nothing open): numbering goes on from `chunk`, and the first ride pushed must be ≥ `index`.
    */
@@ -88,10 +184,12 @@ export interface ChunkerOptions {
 }
 
 /**
- * Groups consecutive valid rides into fan-out messages. Because `ride_index` is
- * `firstIndex + i`, a gap in indexes (a rejected ride) closes the current message. A message
- * closes at `ridesPerMessage` rides, or before a ride that would take its encoded size over
- * `maxBytes` (computed exactly, without encoding the message). Chunks are numbered 0, 1, 2, …
+ * Groups valid rides, in index order, into fan-out messages. A message closes at
+ * `ridesPerMessage` rides, or before a ride that would take its encoded size over `maxBytes`
+ * (computed exactly, from each ride's JSON, which is kept and becomes the message body). In
+ * version 2 (the default) a gap in indexes, a rejected ride, is recorded in the message's `gaps`;
+ * in version 1 it closes the message, so that ride_index = firstIndex + i holds. Chunks are
+ * numbered 0, 1, 2, …
  *
  * @example
  * const chunker = new Chunker({ source, ridesPerMessage: 100 });
@@ -103,10 +201,15 @@ export class Chunker {
   private readonly source: SourceRef;
   private readonly ridesPerMessage: number;
   private readonly maxBytes: number;
+  private readonly version: 1 | 2;
   private nextChunk = 0;
   private lastIndex = -1;
   private rides: Ride[] = [];
+  private json: string[] = [];
+  private gaps: IndexGap[] = [];
+  private gapText = '';
   private firstIndex = 0;
+  private messageHead = '';
   private bytes = 0;
 
   constructor(options: ChunkerOptions) {
@@ -114,10 +217,12 @@ export class Chunker {
     this.source = { bucket, key, etag };
     this.ridesPerMessage = options.ridesPerMessage ?? DEFAULT_RIDES_PER_MESSAGE;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.version = options.version ?? MESSAGE_VERSION;
     if (!Number.isSafeInteger(this.ridesPerMessage) || this.ridesPerMessage < 1) {
       throw new ChunkerError(`ridesPerMessage is ${this.ridesPerMessage}; use an integer >= 1 (RIDES_PER_MESSAGE)`);
     }
     if (!(this.maxBytes > 0)) throw new ChunkerError(`maxBytes is ${this.maxBytes}; use a positive number of bytes`);
+    if (this.version !== 1 && this.version !== 2) throw new ChunkerError(`version is ${String(this.version)}; use 1 or 2`);
     const at = options.continueAt;
     if (at) {
       if (!Number.isSafeInteger(at.chunk) || at.chunk < 0 || !Number.isSafeInteger(at.index) || at.index < 0) {
@@ -133,26 +238,50 @@ export class Chunker {
     return this.nextChunk;
   }
 
+  /** Index of the first ride of the open message; undefined when no message is open. */
+  get openFirstIndex(): number | undefined {
+    return this.rides.length > 0 ? this.firstIndex : undefined;
+  }
+
   /** Adds the ride at `index` (strictly increasing); returns the messages it completed. */
   push(index: number, ride: Ride): FanoutMessage[] {
     if (!Number.isSafeInteger(index) || index <= this.lastIndex) {
       throw new ChunkerError(`ride index ${index} after ${this.lastIndex}: push rides once each, in increasing index order`);
     }
     const done: FanoutMessage[] = [];
-    const rideBytes = Buffer.byteLength(JSON.stringify(ride));
-    if (this.rides.length > 0 && (index !== this.lastIndex + 1 || this.bytes + 1 + rideBytes > this.maxBytes)) {
-      done.push(this.close());
+    const json = rideJson(ride);
+    const rideBytes = Buffer.byteLength(json);
+    const open = this.rides.length;
+    if (open > 0) {
+      const skipped = index - this.lastIndex - 1;
+      let gap = '';
+      if (skipped > 0) {
+        if (this.version === 1) done.push(this.close());
+        else gap = gapJson([open, skipped]);
+      }
+      if (done.length === 0) {
+        const gapBytes = gap === '' ? 0 : gap.length + (this.gaps.length > 0 ? 1 : 0);
+        if (this.bytes + gapBytes + 1 + rideBytes > this.maxBytes) {
+          done.push(this.close());
+        } else {
+          if (gap !== '') {
+            this.gaps.push([open, skipped]);
+            this.gapText = this.gaps.length > 1 ? `${this.gapText},${gap}` : gap;
+          }
+          this.bytes += gapBytes + 1 + rideBytes; // the gap, a comma, then the ride
+        }
+      }
     }
     if (this.rides.length === 0) {
       this.firstIndex = index;
-      this.bytes = this.emptyBytes(index) + rideBytes;
+      this.messageHead = head(this.version, this.source, this.nextChunk, index);
+      this.bytes = Buffer.byteLength(body(this.version, this.messageHead, '', '')) + rideBytes;
       if (this.bytes > this.maxBytes) {
         throw new ChunkerError(`ride ${index} alone encodes to ${this.bytes} bytes, over maxBytes ${this.maxBytes}; raise maxBytes`);
       }
-    } else {
-      this.bytes += 1 + rideBytes; // a comma, then the ride
     }
     this.rides.push(ride);
+    this.json.push(json);
     this.lastIndex = index;
     if (this.rides.length >= this.ridesPerMessage) done.push(this.close());
     return done;
@@ -163,13 +292,14 @@ export class Chunker {
     return this.rides.length > 0 ? this.close() : undefined;
   }
 
-  private emptyBytes(firstIndex: number): number {
-    return Buffer.byteLength(encodeMessage({ v: 1, source: this.source, chunk: this.nextChunk, firstIndex, rides: [] }));
-  }
-
   private close(): FanoutMessage {
-    const message: FanoutMessage = { v: 1, source: this.source, chunk: this.nextChunk++, firstIndex: this.firstIndex, rides: this.rides };
+    const message: FanoutMessage = { v: this.version, source: this.source, chunk: this.nextChunk++, firstIndex: this.firstIndex, rides: this.rides };
+    if (this.version === 2) message.gaps = this.gaps;
+    closedBodies.set(message, body(this.version, this.messageHead, this.gapText, this.json.join(',')));
     this.rides = [];
+    this.json = [];
+    this.gaps = [];
+    this.gapText = '';
     this.bytes = 0;
     return message;
   }

@@ -62,12 +62,24 @@ export interface SourceRef {
   etag: string;
 }
 
-/** Fan-out message, version 1. `rides[i]` has ride_index `firstIndex + i`. */
+/**
+ * `[at, skipped]`: `skipped` (≥ 1) indexes of the source file, rejected rides, lie between
+ * `rides[at - 1]` and `rides[at]` of a version-2 message.
+ */
+export type IndexGap = [at: number, skipped: number];
+
+/**
+ * Fan-out message (ARCHITECTURE.md). Version 1: `rides[i]` has ride_index `firstIndex + i`.
+ * Version 2 adds `gaps`, so a rejected ride no longer ends a message: ride_index of `rides[i]`
+ * is `firstIndex + i` plus the `skipped` of every gap at or before `i` (see {@link rideIndexes}).
+ */
 export interface FanoutMessage {
-  v: 1;
+  v: 1 | 2;
   source: SourceRef;
   chunk: number;
   firstIndex: number;
+  /** Version 2: the skipped indexes, `at` strictly increasing; absent or empty when there are none. */
+  gaps?: IndexGap[];
   rides: Ride[];
 }
 

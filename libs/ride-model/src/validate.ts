@@ -110,6 +110,19 @@ function checkFieldservice(value: unknown, reasons: string[]): void {
 
 // Reused by every call (validation is synchronous); saves an allocation per ride.
 const scratch = new FieldSlots();
+const scratchReasons: string[] = [];
+
+/** Checks the fields in `f`, pushing one reason per failure. */
+function checkFields(f: FieldSlots, reasons: string[]): void {
+  if (checkNumber('distance', f.distance, reasons) && f.distance < 0) reasons.push(`distance: ${show(f.distance)} is negative`);
+  checkCount('healthpoints', f.healthpoints, reasons);
+  checkRange('latitude', f.latitude, -90, 90, reasons);
+  checkRange('longitude', f.longitude, -180, 180, reasons);
+  checkCount('magicpoints', f.magicpoints, reasons);
+  checkName(f.name, reasons);
+  checkStatustime(f.statustime, reasons);
+  checkFieldservice(f.fieldservice, reasons);
+}
 
 /**
  * Normalises a parsed record (see {@link normaliseRecord}) and checks every field, listing every
@@ -132,14 +145,7 @@ export function validateRide(record: unknown): ValidationResult {
   const f = scratch.reset();
   const dropped = readFields(record, f);
   const reasons: string[] = [];
-  if (checkNumber('distance', f.distance, reasons) && f.distance < 0) reasons.push(`distance: ${show(f.distance)} is negative`);
-  checkCount('healthpoints', f.healthpoints, reasons);
-  checkRange('latitude', f.latitude, -90, 90, reasons);
-  checkRange('longitude', f.longitude, -180, 180, reasons);
-  checkCount('magicpoints', f.magicpoints, reasons);
-  checkName(f.name, reasons);
-  checkStatustime(f.statustime, reasons);
-  checkFieldservice(f.fieldservice, reasons);
+  checkFields(f, reasons);
   if (reasons.length > 0) return { ok: false, reasons };
   // `+ 0` turns -0 into 0, so CSV and JSON agree on the value.
   const ride: Ride = {
@@ -153,4 +159,42 @@ export function validateRide(record: unknown): ValidationResult {
   };
   if (f.fieldservice === 0 || f.fieldservice === 1) ride.fieldservice = f.fieldservice;
   return { ok: true, ride, dropped };
+}
+
+/**
+ * The record itself, checked in place, when it already has the shape validateRide returns
+ * (lower-case keys, numbers as numbers, fieldservice 0/1 or absent, no other key) and passes
+ * every rule of validateRide (`-0` is set to `0`); otherwise undefined, and validateRide gives
+ * the normalised ride or the reasons. Decoding a message uses it: its rides are in that shape,
+ * and copying 100 rides per message into new objects was most of the decode time.
+ *
+ * @example
+ * const ride = acceptRide(parsed) ?? validateRide(parsed);
+ */
+export function acceptRide(record: unknown): Ride | undefined {
+  if (typeof record !== 'object' || record === null) return undefined;
+  const r = record as Record<string, unknown>;
+  const f = scratch;
+  f.distance = r.distance;
+  f.healthpoints = r.healthpoints;
+  f.latitude = r.latitude;
+  f.longitude = r.longitude;
+  f.magicpoints = r.magicpoints;
+  f.name = r.name;
+  f.statustime = r.statustime;
+  f.fieldservice = r.fieldservice;
+  if (f.fieldservice !== undefined && f.fieldservice !== 0 && f.fieldservice !== 1) return undefined;
+  const reasons = scratchReasons;
+  checkFields(f, reasons);
+  if (reasons.length > 0) {
+    reasons.length = 0;
+    return undefined;
+  }
+  if (Object.keys(r).length !== (f.fieldservice === undefined ? 7 : 8)) return undefined;
+  if (r.distance === 0) r.distance = 0;
+  if (r.healthpoints === 0) r.healthpoints = 0;
+  if (r.latitude === 0) r.latitude = 0;
+  if (r.longitude === 0) r.longitude = 0;
+  if (r.magicpoints === 0) r.magicpoints = 0;
+  return r as unknown as Ride;
 }

@@ -1,5 +1,7 @@
 import { parse } from 'csv-parse/sync';
-import { CSV_COLUMNS, encodeCsv, ProcessedRow } from '../src';
+import { stringify } from 'csv-stringify/sync';
+import { CSV_COLUMNS, csvField, csvLine, encodeCsv, ProcessedRow } from '../src';
+import { numberText } from '../src/number-text';
 import { aRide, HOSTILE_NAMES } from '../src/testing';
 
 function row(overrides: Partial<ProcessedRow> = {}): ProcessedRow {
@@ -68,5 +70,85 @@ describe('encodeCsv', () => {
       expect(Number(values[9])).toBe(rows[i].groundstation_distance_km);
       expect(values[0]).toBe(String(rows[i].distance));
     });
+  });
+});
+
+/** What encodeCsv wrote before it was hand-written: csv-stringify with the settings of ARCHITECTURE.md. */
+function csvStringify(rows: ProcessedRow[]): string {
+  const cells = rows.map((r) => [r.distance, r.healthpoints, r.latitude, r.longitude, r.magicpoints, r.name, r.statustime, r.fieldservice ?? '', r.groundstation, r.groundstation_distance_km, r.source, r.ride_index]);
+  return stringify([CSV_COLUMNS as unknown as string[], ...cells], { record_delimiter: '\n', quoted_match: /\r/, cast: { number: (n) => String(n) } });
+}
+
+describe('encodeCsv against csv-stringify (seeded fuzz)', () => {
+  // Text drawn from the characters that matter to CSV and JSON, plus non-ASCII and surrogate pairs.
+  const ALPHABET = ['a', 'Z', '0', ' ', ',', '"', '\r', '\n', '\t', '=', '-', '+', '@', "'", '\\', ';', 'é', '🦄', '\u2028', 'ﬁ', '\u0000'];
+
+  it('writes the same bytes as csv-stringify for 5,000 random rows, and csv-parse reads back every value', () => {
+    // Prepare: a seeded PRNG (mulberry32) draws names, station ids, source keys and doubles of every magnitude
+    let state = 13;
+    const random = () => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    };
+    const text = (max: number) => Array.from({ length: 1 + Math.floor(random() * max) }, () => ALPHABET[Math.floor(random() * ALPHABET.length)]).join('');
+    const double = () => 0 + (random() < 0.5 ? Math.round(random() * 1e6) / 1e6 : random()) * 10 ** Math.floor(random() * 12 - 4) * (random() < 0.3 ? -1 : 1);
+    const rows: ProcessedRow[] = Array.from({ length: 5_000 }, (_, i) => {
+      const row: ProcessedRow = {
+        distance: Math.abs(double()), healthpoints: Math.floor(random() * 10_001), latitude: (random() - 0.5) * 180, longitude: 0 + (double() % 180),
+        magicpoints: Math.floor(random() * 1e9), name: text(12), statustime: '2018-05-07 20:11:04.247', groundstation: random() < 0.9 ? 'USW00094728' : text(6),
+        groundstation_distance_km: double(), source: random() < 0.9 ? 'raw/rides.json' : `raw/${text(8)}.json`, ride_index: i,
+      };
+      if (random() < 0.8) row.fieldservice = random() < 0.5 ? 0 : 1;
+      return row;
+    });
+
+    // Act
+    const ours = encodeCsv(rows);
+
+    // Assess
+    expect(ours).toBe(csvStringify(rows));
+    const cells: string[][] = parse(ours);
+    expect(cells).toHaveLength(rows.length + 1);
+    cells.slice(1).forEach((values, i) => {
+      const r = rows[i];
+      expect([values[5], values[8], values[10], values[7]]).toEqual([r.name, r.groundstation, r.source, r.fieldservice === undefined ? '' : String(r.fieldservice)]);
+      expect([Number(values[0]), Number(values[2]), Number(values[3]), Number(values[9]), Number(values[11])]).toEqual([r.distance, r.latitude, r.longitude, r.groundstation_distance_km, r.ride_index]);
+    });
+  });
+
+  it('leaves groundstation and its distance empty when there is no station', () => {
+    const line = csvLine(aRide(), '', undefined, 'raw/rides.json', 3);
+    expect(line).toBe('29.212845,217,40.749167,-73.985184,112,Shadowfax,2018-05-07 20:11:04.247,0,,,raw/rides.json,3\n');
+  });
+
+  it('quotes a source key holding a comma in every line, even when keys alternate', () => {
+    const lines = ['raw/a,b.json', 'raw/plain.json', 'raw/a,b.json'].map((key) => csvLine(aRide(), 'X', 1, key, 0));
+    expect(lines.map((l) => l.trimEnd().split(',').slice(-3).join(','))).toEqual(['"raw/a,b.json",0', '1,raw/plain.json,0', '"raw/a,b.json",0']);
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+  });
+});
+
+describe('numberText', () => {
+  it('prints every double exactly as String does (360,000 seeded doubles: short decimals, random bits, neighbours)', () => {
+    // Prepare
+    let seed = 1;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const bits = new DataView(new ArrayBuffer(8));
+    const values = [0, -0, 1e-5, 1e-6, 9.999999999999999e-6, 1e15, 999999999999999.9, 0.1 + 0.2, 5e-324, 1e21, 123456789.12345679, -73.985184, 2 ** 53 + 2];
+    for (let i = 0; i < 60_000; i++) {
+      const short = Math.floor(random() * 10 ** (1 + Math.floor(random() * 15))) / 10 ** Math.floor(random() * 16);
+      bits.setUint32(0, Math.floor(random() * 2 ** 32));
+      bits.setUint32(4, Math.floor(random() * 2 ** 32));
+      values.push(short, -short, short * (1 + Number.EPSILON), short * (1 - Number.EPSILON), random() * 10 ** (Math.floor(random() * 30) - 10), bits.getFloat64(0));
+    }
+
+    // Act
+    const mismatches = values.filter((x) => numberText(x) !== String(x));
+
+    // Assess
+    expect(values.length).toBeGreaterThan(360_000);
+    expect(mismatches).toEqual([]);
   });
 });

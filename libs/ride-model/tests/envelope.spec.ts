@@ -1,4 +1,4 @@
-import { Chunker, ChunkerError, decodeMessage, encodeMessage, EnvelopeError, FanoutMessage, generateRides, Ride } from '../src';
+import { acceptRide, Chunker, ChunkerError, decodeMessage, encodeMessage, EnvelopeError, FanoutMessage, generateRides, Ride, rideIndexes } from '../src';
 import { aRide } from '../src/testing';
 
 const source = { bucket: 'rydes-bucket', key: 'raw/rides.json', etag: '"0123456789abcdef0123456789abcdef"' };
@@ -34,8 +34,16 @@ describe('encodeMessage / decodeMessage', () => {
   it.each([
     ['a body that is not JSON', '{"v":1,', /body is not JSON/],
     ['a JSON array', '[]', /body is not a JSON object/],
-    ['version 2', bodyWith({ v: 2 }), /v is 2, expected 1/],
-    ['no version', bodyWith({ v: undefined }), /v is undefined, expected 1/],
+    ['version 3', bodyWith({ v: 3 }), /v is 3, expected 1 or 2/],
+    ['no version', bodyWith({ v: undefined }), /v is undefined, expected 1 or 2/],
+    ['version 2 without gaps', bodyWith({ v: 2 }), /gaps is not an array/],
+    ['version 1 with gaps', bodyWith({ gaps: [] }), /gaps is set in a version-1 message/],
+    ['a gap before the first ride', bodyWith({ v: 2, gaps: [[0, 1]], rides: [aRide(), aRide()] }), /gaps\[0\] is \[0,1\], expected \[at, skipped\]/],
+    ['a gap after the last ride', bodyWith({ v: 2, gaps: [[2, 1]], rides: [aRide(), aRide()] }), /gaps\[0\] is \[2,1\]/],
+    ['gaps out of order', bodyWith({ v: 2, gaps: [[2, 1], [1, 1]], rides: [aRide(), aRide(), aRide()] }), /gaps\[1\] is \[1,1\]/],
+    ['a gap of nothing', bodyWith({ v: 2, gaps: [[1, 0]], rides: [aRide(), aRide()] }), /gaps\[0\] is \[1,0\]/],
+    ['a gap that is not a pair', bodyWith({ v: 2, gaps: [[1, 1, 1]], rides: [aRide(), aRide()] }), /gaps\[0\] is \[1,1,1\]/],
+    ['an invalid ride after a gap', bodyWith({ v: 2, gaps: [[1, 5]], rides: [aRide(), aRide({ latitude: 91 })] }), /rides\[1\] \(ride_index 4206\) is invalid: latitude: 91/],
     ['no source', bodyWith({ source: undefined }), /source is missing/],
     ['an empty bucket', bodyWith({ source: { ...source, bucket: '' } }), /source.bucket is not a non-empty string/],
     ['a numeric key', bodyWith({ source: { ...source, key: 5 } }), /source.key is not a non-empty string/],
@@ -53,6 +61,64 @@ describe('encodeMessage / decodeMessage', () => {
   it('normalises the rides it decodes', () => {
     const decoded = decodeMessage(bodyWith({ rides: [{ ...aRide(), Latitude: '41.5', latitude: undefined }] }));
     expect(decoded.rides[0].latitude).toBe(41.5);
+    expect(Object.keys(decoded.rides[0])).toEqual(Object.keys(aRide()));
+  });
+
+  it('writes the version-2 layout (gaps before rides) and round-trips it exactly', () => {
+    // Prepare: rides 4200, 4203 and 4204 (4201 and 4202 were rejected)
+    const m = message({ v: 2, gaps: [[1, 2]], rides: [aRide(), aRide({ name: 'Rocinante' }), aRide({ fieldservice: undefined })] });
+
+    // Act
+    const body = encodeMessage(m);
+    const decoded = decodeMessage(body);
+
+    // Assess
+    expect(body).toMatch(/^\{"v":2,"source":\{[^}]*\},"chunk":42,"firstIndex":4200,"gaps":\[\[1,2\]\],"rides":\[\{"distance":29\.212845,/);
+    expect(decoded).toEqual(m);
+    expect(rideIndexes(decoded)).toEqual([4200, 4203, 4204]);
+    expect(encodeMessage(decoded)).toBe(body);
+    expect(JSON.parse(body)).toEqual(JSON.parse(JSON.stringify(m)));
+  });
+
+  it('numbers the rides of v1 as firstIndex + i and of v2 with every gap added', () => {
+    const rides = [aRide(), aRide(), aRide(), aRide(), aRide()];
+    expect(rideIndexes(message({ firstIndex: 7, rides }))).toEqual([7, 8, 9, 10, 11]);
+    expect(rideIndexes(message({ v: 2, firstIndex: 7, gaps: [[1, 1], [2, 3], [4, 10]], rides }))).toEqual([7, 9, 13, 14, 25]);
+    expect(rideIndexes(message({ v: 2, firstIndex: 0, gaps: [], rides: rides.slice(0, 2) }))).toEqual([0, 1]);
+  });
+
+  it('refuses to encode gaps as version 1', () => {
+    expect(() => encodeMessage(message({ gaps: [[1, 1]], rides: [aRide(), aRide()] }))).toThrow(/version-1 message cannot carry gaps/);
+  });
+
+  it('writes -0 as 0 and decodes it as 0', () => {
+    const decoded = decodeMessage(encodeMessage(message({ rides: [aRide({ latitude: -0 })] })));
+    expect(Object.is(decoded.rides[0].latitude, 0)).toBe(true);
+    const fromMinusZero = decodeMessage(bodyWith({ rides: [{ ...aRide(), longitude: -0 }] }).replace('"longitude":0', '"longitude":-0'));
+    expect(Object.is(fromMinusZero.rides[0].longitude, 0)).toBe(true);
+  });
+});
+
+describe('acceptRide', () => {
+  it('returns the record itself when it is in the shape validateRide returns and valid', () => {
+    const record = JSON.parse(JSON.stringify(aRide()));
+    expect(acceptRide(record)).toBe(record);
+    const noFlag = JSON.parse(JSON.stringify(aRide({ fieldservice: undefined })));
+    expect(acceptRide(noFlag)).toBe(noFlag);
+  });
+
+  it.each([
+    ['an upper-case key', { ...aRide(), Name: 'x' }],
+    ['a numeric string', { ...aRide(), latitude: '40.7' }],
+    ['an unknown key', { ...aRide(), colour: 'white' }],
+    ['fieldservice null', { ...aRide(), fieldservice: null }],
+    ['fieldservice true', { ...aRide(), fieldservice: true }],
+    ['an invalid value', { ...aRide(), latitude: 91 }],
+    ['a missing field', aRide({ name: undefined })],
+    ['an array', [aRide()]],
+    ['null', null],
+  ])('leaves %s to validateRide (undefined)', (_label, record) => {
+    expect(acceptRide(record)).toBeUndefined();
   });
 });
 
@@ -102,12 +168,29 @@ describe('Chunker', () => {
     ]);
   });
 
-  it('closes a message at a gap in indexes, so that ride_index = firstIndex + i holds', () => {
+  it('records a gap in indexes (rejected rides) in the message instead of closing it (version 2)', () => {
+    // Prepare: rides 3, 4 and 9 were rejected.
+    const kept = rides.slice(0, 14).map((r, i) => [i, r] as [number, Ride]).filter(([i]) => ![3, 4, 9].includes(i));
+
+    // Act
+    const messages = chunkAll(new Chunker({ source, ridesPerMessage: 4 }), kept);
+
+    // Assess: the oracle is the original index of every ride.
+    expect(messages.map((m) => [m.v, m.firstIndex, m.gaps, m.rides.length])).toEqual([
+      [2, 0, [[3, 2]], 4],
+      [2, 6, [[3, 1]], 4],
+      [2, 11, [], 3],
+    ]);
+    for (const m of messages) rideIndexes(m).forEach((index, i) => expect(m.rides[i]).toBe(rides[index]));
+    for (const m of messages) expect(rideIndexes(decodeMessage(encodeMessage(m)))).toEqual(rideIndexes(m));
+  });
+
+  it('closes a message at a gap in indexes in version 1, so that ride_index = firstIndex + i holds', () => {
     // Prepare: rides 3, 4 and 9 were rejected.
     const kept = rides.slice(0, 12).map((r, i) => [i, r] as [number, Ride]).filter(([i]) => ![3, 4, 9].includes(i));
 
     // Act
-    const messages = chunkAll(new Chunker({ source, ridesPerMessage: 4 }), kept);
+    const messages = chunkAll(new Chunker({ source, ridesPerMessage: 4, version: 1 }), kept);
 
     // Assess: the oracle is the original index of every ride.
     expect(messages.map((m) => [m.firstIndex, m.rides.length])).toEqual([
@@ -137,6 +220,36 @@ describe('Chunker', () => {
       }
     }
     expect(messages.flatMap((m) => m.rides)).toHaveLength(300);
+  });
+
+  it('counts the bytes of gaps exactly: with rejected rides every message stays within maxBytes and is filled as far as the next ride allows', () => {
+    // Prepare: a seeded third of the rides rejected, some in runs; 150-character names; an 8 KiB limit
+    let state = 7;
+    const rejected = () => ((state = (state * 48271) % 2147483647) % 3 === 0);
+    const kept = rides.slice(0, 600).map((r, i) => [i, { ...r, name: 'é'.repeat(75) }] as [number, Ride]).filter(() => !rejected());
+    const maxBytes = 8 * 1024;
+
+    // Act
+    const messages = chunkAll(new Chunker({ source, maxBytes, ridesPerMessage: 1000 }), kept);
+
+    // Assess
+    expect(messages.length).toBeGreaterThan(5);
+    expect(messages.some((m) => (m.gaps ?? []).length > 3)).toBe(true);
+    let k = 0;
+    for (const [n, m] of messages.entries()) {
+      const body = encodeMessage(m);
+      expect(body).toBe(encodeMessage({ ...m })); // the body kept at close = a fresh encoding
+      expect(Buffer.byteLength(body)).toBeLessThanOrEqual(maxBytes);
+      k += m.rides.length;
+      if (n < messages.length - 1) {
+        const [nextIndex, next] = kept[k];
+        const indexes = rideIndexes(m);
+        const skipped = nextIndex - indexes[indexes.length - 1] - 1;
+        const grown = { ...m, gaps: skipped > 0 ? [...(m.gaps ?? []), [m.rides.length, skipped] as [number, number]] : m.gaps, rides: [...m.rides, next] };
+        expect(Buffer.byteLength(encodeMessage(grown))).toBeGreaterThan(maxBytes);
+      }
+    }
+    expect(messages.flatMap((m) => rideIndexes(m))).toEqual(kept.map(([i]) => i));
   });
 
   it('keeps 100 rides with 256-character names under the default 200 KiB', () => {

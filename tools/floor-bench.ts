@@ -1,0 +1,157 @@
+/**
+ * Floor bench (not a test): the per-ride chain of the pipeline in one process with the project's
+ * own code, no AWS and no I/O — parse (64 KiB chunks) → validate → chunk → encode message →
+ * decode message → nearest station + row → CSV — on the seeded sample `rydes run` generates
+ * (N rides, seed 1, pretty-printed JSON array). Prints CPU seconds per stage (process.cpuUsage:
+ * user + system, GC threads included) and rides/s/core; the last line is machine-readable
+ * (`floor-json {…}`) for `cli:bench`, which prints it beside the `rydes run` figures.
+ *
+ *   npx nx run transform-fn:bench-floor
+ *   npx tsx tools/floor-bench.ts [--rides 200000] [--passes 2] [--stations file.csv] [--rides-per-message 100]
+ *
+ * Stages run interleaved per batch of records, as a file streams through ingest and transform,
+ * so the heap holds one batch at a time; each pass is a fresh parse of the same bytes.
+ */
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { DEFAULT_STATIONS, parseStations, StationIndex } from '@rydes/geo-index';
+import { Chunker, decodeMessage, encodeMessage, generateRides, parseRides, validateRide, writeRides, type FanoutMessage, type RawRecord, type Ride, type SourceRef } from '@rydes/ride-model';
+import { nearestStations, processedCsv } from '../apps/transform-fn/src/transform-message';
+
+const arg = (name: string, fallback: string): string => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 && process.argv[at + 1] !== undefined ? process.argv[at + 1] : fallback;
+};
+const RIDES = Number(arg('--rides', '200000'));
+const PASSES = Number(arg('--passes', '2'));
+const RIDES_PER_MESSAGE = Number(arg('--rides-per-message', '100'));
+const STATIONS = arg('--stations', '');
+const CHUNK_BYTES = 64 * 1024;
+const BATCH = 2_000;
+const STAGES = ['parse', 'validate', 'chunk', 'encode', 'decode', 'nearest + row', 'csv'] as const;
+type Stage = (typeof STAGES)[number];
+
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+async function sampleBytes(): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of writeRides(generateRides({ count: RIDES, seed: 1 }), { shape: 'array', gzip: false })) parts.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(parts);
+}
+
+function* chunksOf(bytes: Buffer): Generator<Buffer> {
+  for (let at = 0; at < bytes.length; at += CHUNK_BYTES) yield bytes.subarray(at, at + CHUNK_BYTES);
+}
+
+interface PassResult {
+  cpu: Record<Stage, number>;
+  total: number;
+  wall: number;
+  rides: number;
+  valid: number;
+  messages: number;
+  csvBytes: number;
+}
+
+async function pass(bytes: Buffer, index: StationIndex): Promise<PassResult> {
+  const cpu = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>;
+  const source: SourceRef = { bucket: 'rydes-local', key: `raw/rides-${RIDES}-seed1.json`, etag: '"0123456789abcdef0123456789abcdef"' };
+  const chunker = new Chunker({ source, ridesPerMessage: RIDES_PER_MESSAGE });
+  const records = parseRides(Readable.from(chunksOf(bytes)));
+  let rides = 0;
+  let valid = 0;
+  let messages = 0;
+  let csvBytes = 0;
+  const wallStart = process.hrtime.bigint();
+  let done = false;
+  while (!done) {
+    let t = cpuSeconds();
+    const lap = (stage: Stage) => {
+      const now = cpuSeconds();
+      cpu[stage] += now - t;
+      t = now;
+    };
+    const batch: RawRecord[] = [];
+    while (batch.length < BATCH) {
+      const next = await records.next();
+      if (next.done) {
+        done = true;
+        break;
+      }
+      batch.push(next.value);
+    }
+    lap('parse');
+    const accepted: Array<[number, Ride]> = [];
+    for (const raw of batch) {
+      const result = validateRide(raw.record);
+      if (result.ok) accepted.push([raw.index, result.ride]);
+    }
+    lap('validate');
+    const closed: FanoutMessage[] = [];
+    for (const [i, ride] of accepted) for (const m of chunker.push(i, ride)) closed.push(m);
+    if (done) {
+      const last = chunker.flush();
+      if (last) closed.push(last);
+    }
+    lap('chunk');
+    const bodies = closed.map((m) => encodeMessage(m));
+    lap('encode');
+    const decoded = bodies.map((b) => decodeMessage(b));
+    lap('decode');
+    const joined = decoded.map((m) => nearestStations(m, index));
+    lap('nearest + row');
+    for (let k = 0; k < decoded.length; k++) csvBytes += processedCsv(decoded[k], joined[k]).length;
+    lap('csv');
+    rides += batch.length;
+    valid += accepted.length;
+    messages += closed.length;
+  }
+  const wall = Number(process.hrtime.bigint() - wallStart) / 1e9;
+  const total = STAGES.reduce((s, k) => s + cpu[k], 0);
+  return { cpu, total, wall, rides, valid, messages, csvBytes };
+}
+
+/** The parser and the validator alone over the same bytes: what the chain's first two stages could cost. */
+async function standalone(bytes: Buffer): Promise<{ parse: number; validate: number }> {
+  let t = cpuSeconds();
+  const records: unknown[] = [];
+  for await (const raw of parseRides(Readable.from(chunksOf(bytes)))) records.push(raw.record);
+  const parse = cpuSeconds() - t;
+  t = cpuSeconds();
+  let valid = 0;
+  for (const record of records) if (validateRide(record).ok) valid++;
+  const validate = cpuSeconds() - t;
+  if (valid !== RIDES) throw new Error(`standalone validate: ${valid} of ${RIDES} valid`);
+  return { parse, validate };
+}
+
+async function main(): Promise<void> {
+  const index = new StationIndex(STATIONS ? await parseStations(readFileSync(STATIONS, 'utf8'), { source: STATIONS }) : DEFAULT_STATIONS);
+  const bytes = await sampleBytes();
+  console.log(
+    `floor bench: N = ${RIDES.toLocaleString('en-US')} rides (seed 1, ${(bytes.length / 1e6).toFixed(1)} MB pretty JSON array), ` +
+      `${RIDES_PER_MESSAGE} rides/message, ${index.size.toLocaleString('en-US')} stations, ${CHUNK_BYTES / 1024} KiB chunks, Node ${process.version}`,
+  );
+  const results: PassResult[] = [];
+  for (let p = 1; p <= PASSES; p++) {
+    const r = await pass(bytes, index);
+    results.push(r);
+    const stages = STAGES.map((s) => `${s} ${r.cpu[s].toFixed(2)}`).join(', ');
+    console.log(
+      `  pass ${p}: CPU ${r.total.toFixed(2)} s (${stages}); wall ${r.wall.toFixed(2)} s; ` +
+        `${Math.round(r.rides / r.total).toLocaleString('en-US')} rides/s/core; ${r.valid} valid, ${r.messages} messages, ${(r.csvBytes / 1e6).toFixed(1)} MB CSV`,
+    );
+  }
+  const alone = await standalone(bytes);
+  console.log(`  standalone, same bytes: parse ${alone.parse.toFixed(2)} s CPU (${(bytes.length / 1e6 / alone.parse).toFixed(0)} MB/s), validate ${alone.validate.toFixed(2)} s CPU (${(RIDES / alone.validate / 1e6).toFixed(2)} M rides/s)`);
+  const best = results.reduce((a, b) => (b.total < a.total ? b : a));
+  console.log(`floor-json ${JSON.stringify({ rides: best.rides, cpuSeconds: +best.total.toFixed(3), ridesPerCoreSecond: Math.round(best.rides / best.total), stages: best.cpu })}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
