@@ -3,9 +3,12 @@
  * three workloads side by side — default stations; the 111k-station US catalogue
  * (STATIONS_URI); one ride per message (the workshop's fan-out, the baseline). Each run is the
  * built CLI in its own process; peak RSS sums the CLI and its function environments (sampled
- * from /proc every 100 ms). Run with `npx nx run cli:bench` (builds first) or
- * `npx tsx tools/bench-local.ts [--rides N] [--only default,stations,rpm1]`.
+ * from /proc every 100 ms). First, in the same run, the floor bench (tools/floor-bench.ts: the
+ * same per-ride chain in one process, no AWS): every workload is printed with its process wall
+ * time as a multiple of the floor's CPU seconds. Run with `npx nx run cli:bench` (builds first) or
+ * `npx tsx tools/bench-local.ts [--rides N] [--only default,stations,rpm1] [--no-floor]`.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,6 +23,16 @@ const workloads = [
   { id: 'stations', label: 'stations-us-111k.csv, 100 rides/msg', args: ['--stations', stations] },
   { id: 'rpm1', label: 'default stations, 1 ride/msg', args: ['--rides-per-message', '1', '--stall-timeout', '120'] },
 ].filter((w) => only.includes(w.id));
+
+/** The floor bench in a child process: its printed lines and its summary (best pass). */
+function floor(): { cpuSeconds: number; ridesPerCoreSecond: number; stages: Record<string, number> } | undefined {
+  if (process.argv.includes('--no-floor')) return undefined;
+  const root = resolve(__dirname, '..');
+  const out = execFileSync(process.execPath, [require.resolve('tsx/cli'), '--tsconfig', 'apps/transform-fn/tsconfig.json', 'tools/floor-bench.ts', '--rides', String(rides), '--passes', '2', '--no-baseline'], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+  for (const line of out.trim().split('\n')) if (!line.startsWith('floor-json')) console.log(line);
+  const json = out.split('\n').find((l) => l.startsWith('floor-json '));
+  return json ? JSON.parse(json.slice('floor-json '.length)) : undefined;
+}
 
 async function runOnce(args: string[]) {
   const out = mkdtempSync(join(tmpdir(), 'rydes-bench-'));
@@ -44,18 +57,21 @@ async function runOnce(args: string[]) {
 async function main(): Promise<void> {
   if (!existsSync(cli)) throw new Error(`no ${cli}: npx nx run-many -t build -p cli ingest-fn transform-fn`);
   if (only.includes('stations') && !existsSync(stations)) throw new Error(`no ${stations}`);
+  const base = floor();
+  const ratio = (seconds: number) => (base ? `${(seconds / base.cpuSeconds).toFixed(1)}×` : '-');
   console.log(`rydes run, N = ${rides.toLocaleString('en-US')} generated rides (seed 1), ${require('node:os').availableParallelism()} cores`);
   const results = [];
   for (const w of workloads) {
     const r = await runOnce(w.args);
     results.push({ workload: w.label, ...r });
-    console.log(`  ${w.label}: exit ${r.code}, ${r.wall} s (process ${r.elapsed.toFixed(1)} s), ${r.rate} rides/s, peak RSS ${r.peakMb} MB | ${r.phases}`);
+    console.log(`  ${w.label}: exit ${r.code}, ${r.wall} s (process ${r.elapsed.toFixed(1)} s = ${ratio(r.elapsed)} the floor's CPU), ${r.rate} rides/s, peak RSS ${r.peakMb} MB | ${r.phases}`);
   }
   console.log('');
-  console.log('| workload | exit | wall s (summary) | process s | rides/s | rows | peak RSS MB (CLI + functions) |');
-  console.log('|---|---|---|---|---|---|---|');
+  if (base) console.log(`floor (same run): ${base.cpuSeconds.toFixed(2)} s CPU for the per-ride chain in one process, ${base.ridesPerCoreSecond.toLocaleString('en-US')} rides/s/core`);
+  console.log('| workload | exit | wall s (summary) | process s | process s / floor CPU s | rides/s | rows | peak RSS MB (CLI + functions) |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const r of results) {
-    console.log(`| ${r.workload} | ${r.code} | ${r.wall} | ${r.elapsed.toFixed(1)} | ${r.rate} | ${r.rows} | ${r.peakMb} |`);
+    console.log(`| ${r.workload} | ${r.code} | ${r.wall} | ${r.elapsed.toFixed(1)} | ${ratio(r.elapsed)} | ${r.rate} | ${r.rows} | ${r.peakMb} |`);
   }
 }
 

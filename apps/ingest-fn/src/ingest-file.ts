@@ -186,23 +186,38 @@ export async function ingestFile(
  * Encoded fan-out messages of a file, produced only as fast as they are sent, from
  * `plan.startIndex` on (a continuation's parser starts there).
  *
- * A file may be left at index k only where every valid ride before k sits in a chunk whose
- * content is final, so the continuation, starting a fresh Chunker at k with the chunk count so
- * far, numbers and fills every later chunk exactly as one run would:
- * - a push filled a chunk and nothing is open: k = this ride + 1;
- * - a push closed a chunk (gap or size) and this ride alone opened the next: k = this ride (the
- *   continuation rebuilds that chunk from it, so this ride is taken out of the counts);
- * - a ride is rejected: any later valid ride starts a new chunk (a gap), so the open chunk is
- *   final already; it is sent now and k = this ride + 1.
- * The last two matter: when rejects are closer together than RIDES_PER_MESSAGE, no chunk ever
- * fills, and a file cut only at full chunks would never be handed off. Every part reads at
- * least one record (k > startIndex), so a chain of continuations always moves forward.
+ * A file may be left at index k only where every valid ride before k sits in a chunk already
+ * sent, so the continuation, starting a fresh Chunker at k with the chunk count so far, numbers
+ * and fills every later chunk exactly as one run would. Messages carry their gaps (v2), so a
+ * rejected ride leaves the open chunk open; the points checked are a completed chunk and a
+ * rejected ride:
+ * - nothing is open: k = this record + 1;
+ * - a chunk is open: k = its first ride. The records read since are read again by the
+ *   continuation, so the counts go back to what they were before that ride, and this part's
+ *   rejects past k are dropped when the parts' rejects are joined (each part keeps `from ≤ index < to`).
+ * The second case covers files whose rejects are so dense that a chunk takes long to fill. Every
+ * part reads at least one record (k > startIndex), so a chain of continuations always moves
+ * forward: a part whose first ride opened the open chunk goes on until that chunk closes.
  * On a parse error the open chunk is still emitted (its rides are valid), then the error propagates.
  */
 async function* messages(records: RideRecords, chunker: Chunker, rejects: RejectsWriter, progress: Progress, plan: Plan): AsyncGenerator<string> {
   const encode = (message: FanoutMessage | undefined): string | undefined => (message === undefined ? undefined : encodeMessage(message));
   const mayCut = (k: number): boolean => k > plan.startIndex && plan.shouldHandOff();
+  // The open chunk's start: the counts before its first ride, and the record before that ride.
+  let opened: { counts: Pick<Progress, 'total' | 'valid' | 'rejected' | 'droppedFields'>; before: RawRecord | undefined } | undefined;
   let previous: RawRecord | undefined;
+  const cutAfter = (raw: RawRecord): boolean => {
+    const open = chunker.openFirstIndex;
+    if (open === undefined) {
+      if (!mayCut(raw.index + 1)) return false;
+      progress.handOff = records.resumePointAfter(raw);
+      return true;
+    }
+    if (opened?.before === undefined || !mayCut(open)) return false;
+    Object.assign(progress, opened.counts);
+    progress.handOff = records.resumePointAfter(opened.before);
+    return true;
+  };
   try {
     for await (const raw of records) {
       progress.total++;
@@ -212,34 +227,19 @@ async function* messages(records: RideRecords, chunker: Chunker, rejects: Reject
       if (!result.ok) {
         progress.rejected++;
         await rejects.add({ index: raw.index, reasons: result.reasons, record: raw.record });
-        if (mayCut(raw.index + 1)) {
-          progress.handOff = records.resumePointAfter(raw);
-          const body = encode(chunker.flush());
-          if (body !== undefined) yield body;
-          return;
-        }
+        if (cutAfter(raw)) return;
         previous = raw;
         continue;
       }
       progress.valid++;
       progress.droppedFields += result.dropped.length;
       const done = chunker.push(raw.index, result.ride);
-      for (const message of done) yield encodeMessage(message);
-      const last = done[done.length - 1];
-      if (last !== undefined) {
-        const nothingOpen = last.firstIndex + last.rides.length - 1 === raw.index;
-        if (nothingOpen && mayCut(raw.index + 1)) {
-          progress.handOff = records.resumePointAfter(raw);
-          return;
-        }
-        if (!nothingOpen && previous !== undefined && mayCut(raw.index)) {
-          progress.total--;
-          progress.valid--;
-          progress.droppedFields -= result.dropped.length;
-          progress.handOff = records.resumePointAfter(previous);
-          return;
-        }
+      if (chunker.openFirstIndex === raw.index) {
+        const counts = { total: progress.total - 1, valid: progress.valid - 1, rejected: progress.rejected, droppedFields: progress.droppedFields - result.dropped.length };
+        opened = { counts, before: previous };
       }
+      for (const message of done) yield encodeMessage(message);
+      if (done.length > 0 && cutAfter(raw)) return;
       previous = raw;
     }
   } catch (err) {

@@ -1,7 +1,7 @@
 import { DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { createLogger, putObject, receiveBatch } from '@rydes/aws-adapters';
-import { decodeMessage, objectKeys, type FanoutMessage } from '@rydes/ride-model';
+import { decodeMessage, objectKeys, rideIndexes, type FanoutMessage } from '@rydes/ride-model';
 import type { Continuation } from '../src/continuation';
 import { ingestEvent } from '../src/ingest-event';
 import { startInvokeEndpoint } from './helpers/invoke-endpoint';
@@ -10,7 +10,7 @@ import { BUCKET, drainQueue, gzip, keysUnder, rawRide, readManifest, readText, r
 
 const etag8 = (etag: string) => etag.replace(/"/g, '').slice(0, 8);
 const LAYOUT: Record<Shape, string> = { array: 'array', travel_data: 'wrapper', concatenated: 'stream', ndjson: 'stream' };
-const shape = (messages: FanoutMessage[]) => messages.map((m) => [m.chunk, m.firstIndex, m.rides]);
+const shape = (messages: FanoutMessage[]) => messages.map((m) => [m.chunk, m.firstIndex, m.gaps, m.rides]);
 
 /** A Lambda context whose remaining time drops by 20 s per call from 150 s: the 6th check is below 60 s. */
 function shrinkingContext(requestId: string): Context {
@@ -80,8 +80,10 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
     const rejectedBefore = [7, 33, 34].filter((i) => i < nextIndex).length;
     expect(handedOff[0].counts).toMatchObject({ total: nextIndex, rejected: rejectedBefore, valid: nextIndex - rejectedBefore });
     expect(part1.length).toBeGreaterThan(0);
-    expect(Math.max(...part1.map((m) => m.firstIndex + m.rides.length))).toBe(nextIndex);
-    expect(Math.min(...part2.map((m) => m.firstIndex))).toBeGreaterThanOrEqual(nextIndex);
+    // Time ran out at ride 33 (rejected) with a chunk open since ride 31: the file is left at 31.
+    expect(nextIndex).toBe(31);
+    expect(Math.max(...part1.flatMap(rideIndexes))).toBeLessThan(nextIndex);
+    expect(Math.min(...part2.flatMap(rideIndexes))).toBeGreaterThanOrEqual(nextIndex);
     expect(shape([...part1, ...part2])).toEqual(shape(whole));
     expect(await readText(stack.s3, `rejects/parted-${etag8(etag)}.ndjson`)).toBe(wholeRejects);
     const manifest = await readManifest(stack.s3, `manifests/parted-${etag8(etag)}.json`);
@@ -100,9 +102,9 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
   });
 
   it('continues a file cut just after its last record: the continuation reads the last byte, finds the end and writes the manifest', async () => {
-    // Prepare: 211 rides, ride 10 invalid, 100 per message: the third chunk ends with the file;
-    // time runs out at the 4th check (ride 10 rejected, ride 11 closing chunk 0, rides 110 and 210)
-    const records: unknown[] = Array.from({ length: 211 }, (_, i) => (i === 10 ? { ...rawRide(i), Latitude: 91 } : rawRide(i)));
+    // Prepare: 201 rides, ride 10 invalid, 100 per message: the second chunk ends with the file;
+    // time runs out at the 2nd check (chunk 0 completed by ride 100, chunk 1 by ride 200)
+    const records: unknown[] = Array.from({ length: 201 }, (_, i) => (i === 10 ? { ...rawRide(i), Latitude: 91 } : rawRide(i)));
     const text = rideFile(records, 'array');
     const etag = await upload(stack.s3, 'raw/cut-at-end.json', text);
     let checks = 0;
@@ -110,7 +112,7 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
     const deps = {
       s3: stack.s3, sqs: stack.sqs, config: { outputQueue: stack.queueUrl, ridesPerMessage: 100, continueBelowMs: 60_000 },
       logger: createLogger({ level: 'silent' }), metrics: () => undefined,
-      remainingMs: () => (++checks === 4 ? 1_000 : 600_000),
+      remainingMs: () => (++checks === 2 ? 1_000 : 600_000),
       handOff: async (c: Continuation) => void handedOff.push(c),
     };
     // Act
@@ -119,10 +121,10 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
     const messages = await drainQueue(stack.sqs, stack.queueUrl);
     // Assess
     expect(handedOff).toHaveLength(1);
-    expect(handedOff[0].resume).toEqual({ index: 211, byteOffset: text.lastIndexOf('}') + 1, layout: 'array', gzip: false });
-    expect(handedOff[0].rejectParts).toEqual([{ part: 0, from: 0, to: 211 }]);
-    expect(last).toEqual([expect.objectContaining({ total: 211, valid: 210, rejected: 1, chunks: 3 })]);
-    expect(messages.map((m) => [m.chunk, m.firstIndex, m.rides.length])).toEqual([[0, 0, 10], [1, 11, 100], [2, 111, 100]]);
+    expect(handedOff[0].resume).toEqual({ index: 201, byteOffset: text.lastIndexOf('}') + 1, layout: 'array', gzip: false });
+    expect(handedOff[0].rejectParts).toEqual([{ part: 0, from: 0, to: 201 }]);
+    expect(last).toEqual([expect.objectContaining({ total: 201, valid: 200, rejected: 1, chunks: 2 })]);
+    expect(messages.map((m) => [m.chunk, m.firstIndex, m.gaps, m.rides.length])).toEqual([[0, 0, [[10, 1]], 100], [1, 101, [], 100]]);
     expect(await keysUnder(stack.s3, 'rejects/cut-at-end-')).toEqual([`rejects/cut-at-end-${etag8(etag)}.ndjson`]);
     expect((await readText(stack.s3, `rejects/cut-at-end-${etag8(etag)}.ndjson`)).trim().split('\n').map((l) => JSON.parse(l).index)).toEqual([10]);
   });
@@ -185,6 +187,74 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
       expect(wholeCounts).toMatchObject({ total: 2_000, rejected: 14, valid: 1_986 });
       expect(last).toEqual([manifest]);
     }, 20_000);
+  });
+
+  const FULL = 'after a full chunk';
+  const REJECTED = 'after a rejected ride, nothing open';
+  const BACK = 'back at the first ride of the open chunk';
+  const SIZE = 'after a chunk closed by size';
+  describe.each<[string, number, number, number, number, number, string[]]>([
+    // label, invalid rate, rides, rides per message, name length, try every n-th point, kinds of cut point seen
+    ['5 % invalid rides', 0.05, 160, 8, 9, 1, [FULL, REJECTED, BACK]],
+    ['50 % invalid rides', 0.5, 80, 8, 9, 2, [FULL, REJECTED, BACK]],
+    ['5 % invalid rides and 250-character names (chunks closed by size)', 0.05, 1_200, 1_000, 250, 6, [SIZE, REJECTED, BACK]],
+  ])('a file with %s, cut at each point a part may stop', (label, rate, count, ridesPerMessage, nameLength, step, expectedKinds) => {
+    it('equals one uninterrupted run wherever it is cut, and every kind of cut point occurs', async () => {
+      // Prepare: seeded rejects; the uninterrupted run counts the points where a part may stop
+      let state = 1 + Math.round(rate * 1000) + nameLength;
+      const random = () => (state = (state * 48271) % 2147483647) / 2147483647;
+      const invalid = new Set<number>();
+      const records = Array.from({ length: count }, (_, i) => {
+        const ride = { ...rawRide(i), Name: `${i} ${'n'.repeat(nameLength)}`.slice(0, nameLength) };
+        if (random() >= rate) return ride;
+        invalid.add(i);
+        return { ...ride, Latitude: 91 };
+      });
+      const key = `raw/every-cut-${count}.ndjson`;
+      const etag = await upload(stack.s3, key, rideFile(records, 'ndjson'));
+      const keys = objectKeys({ bucket: BUCKET, key, etag });
+      let checks = 0;
+      const deps = (cutAt: number, handOff?: (c: Continuation) => Promise<void>) => ({
+        s3: stack.s3, sqs: stack.sqs, config: { outputQueue: stack.queueUrl, ridesPerMessage, continueBelowMs: 60_000 },
+        logger: createLogger({ level: 'silent' }), metrics: () => undefined,
+        remainingMs: () => (++checks >= cutAt ? 1_000 : 600_000),
+        ...(handOff && { handOff }),
+      });
+      await ingestEvent(s3Event(BUCKET, [{ key, eTag: etag }]), deps(Infinity, async () => undefined));
+      const points = checks;
+      const whole = await drainBodies();
+      const wholeRejects = await readText(stack.s3, keys.rejects);
+      const { startedAt: _a, finishedAt: _b, ...wholeCounts } = await readManifest(stack.s3, keys.manifest);
+      const lastOf = new Map(whole.map(decodeMessage).map((m) => [rideIndexes(m).pop() as number, m.rides.length]));
+      const kinds = new Set<string>();
+
+      for (let cutAt = 1; cutAt <= points; cutAt += step) {
+        // Act: the first part stops at the cutAt-th point, the continuation runs to the end
+        checks = 0;
+        const handedOff: Continuation[] = [];
+        await ingestEvent(s3Event(BUCKET, [{ key, eTag: etag }]), deps(cutAt, async (c) => void handedOff.push(c)));
+        const k = handedOff[0]?.resume.index;
+        const part0 = invalid.size > 0 ? await readText(stack.s3, keys.rejectsPart(0)).catch(() => '') : '';
+        const parted = await drainBodies();
+        await ingestEvent({ rydesContinuation: handedOff[0] }, deps(Infinity));
+        parted.push(...(await drainBodies()));
+
+        // Assess
+        const context = `${label}: cut at point ${cutAt} of ${points}, ride ${k}`;
+        expect({ context, handedOff: handedOff.length }).toEqual({ context, handedOff: 1 });
+        expect({ context, bodies: parted.sort((a, b) => decodeMessage(a).chunk - decodeMessage(b).chunk) }).toEqual({ context, bodies: whole });
+        expect({ context, rejects: await readText(stack.s3, keys.rejects) }).toEqual({ context, rejects: wholeRejects });
+        const { startedAt: _c, finishedAt: _d, ...counts } = await readManifest(stack.s3, keys.manifest);
+        expect({ context, counts }).toEqual({ context, counts: wholeCounts });
+        const readPast = part0.split('\n').some((line) => line !== '' && JSON.parse(line).index >= k);
+        if (readPast) kinds.add(BACK);
+        else if (invalid.has(k - 1)) kinds.add(REJECTED);
+        else if (lastOf.get(k - 1) === ridesPerMessage) kinds.add(FULL);
+        else if (lastOf.has(k - 1)) kinds.add(SIZE);
+        else kinds.add(`unexplained cut at ${k}`);
+      }
+      expect([...kinds].sort()).toEqual([...expectedKinds].sort());
+    }, 240_000);
   });
 
   it('matches one uninterrupted run for seeded random reject patterns, chunk sizes and cut moments (oracle: the same file in one part)', async () => {
@@ -292,11 +362,12 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
         handOff: async (c: Continuation) => void handedOff.push(c),
       };
       await ingestEvent(s3Event(BUCKET, [{ key, eTag: etag }]), deps);
+      const part0 = await readText(stack.s3, keys.rejectsPart(0));
       // What a retry of part 0 that read further than the hand-off (or stopped short) would leave
-      await putObject(stack.s3, BUCKET, keys.rejectsPart(0), tamper(await readText(stack.s3, keys.rejectsPart(0))));
+      await putObject(stack.s3, BUCKET, keys.rejectsPart(0), tamper(part0));
       const outcome = await ingestEvent({ rydesContinuation: handedOff[0] }, deps).then(() => 'ok', (err: Error) => err.message);
       await drainQueue(stack.sqs, stack.queueUrl);
-      return { outcome, handedOff, keys };
+      return { outcome, handedOff, keys, part0 };
     };
     const line = (i: number) => JSON.stringify({ index: i, reasons: ['name: must be a non-empty string'], record: records[i] });
 
@@ -310,9 +381,10 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
     const joined = (await readText(stack.s3, extra.keys.rejects)).trim().split('\n').map((l) => JSON.parse(l).index);
     expect(joined).toEqual(Array.from({ length: 30 }, (_, i) => i * 10 + 3));
     expect(short.outcome).toMatch(/the parts' rejects hold 29 lines for the 30 rejected rides; a retried part may have rewritten its rejects/);
-    // The failed join wrote nothing: the rejects object is still the one part 0 wrote.
-    const part0Lines = Math.ceil((short.handedOff[0].resume.index - 3) / 10);
-    expect((await readText(stack.s3, short.keys.rejects)).trim().split('\n')).toHaveLength(part0Lines);
+    // The failed join wrote nothing: the rejects object is still the one part 0 wrote, which
+    // holds the rides part 0 read past the point it left the file at (the open chunk's start).
+    expect(await readText(stack.s3, short.keys.rejects)).toBe(short.part0);
+    expect(short.part0.trim().split('\n').map((l) => JSON.parse(l).index).some((i) => i >= short.handedOff[0].resume.index)).toBe(true);
   });
 
   it('fails a continuation payload of another version loudly instead of ignoring it', async () => {

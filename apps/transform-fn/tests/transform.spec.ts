@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { countRequests, createLogger, createS3Client, deleteKeys } from '@rydes/aws-adapters';
-import { encodeMessage, CSV_COLUMNS, generateRides, type FanoutMessage, type Ride, type SourceRef } from '@rydes/ride-model';
+import { encodeMessage, CSV_COLUMNS, generateRides, rideIndexes, type FanoutMessage, type Ride, type SourceRef } from '@rydes/ride-model';
 import { DEFAULT_STATIONS, StationIndex, type Station } from '@rydes/geo-index';
 import { bruteForceNearest } from '@rydes/geo-index/testing';
 import { lambdaContext, sqsEvent } from './helpers/lambda';
@@ -20,7 +20,7 @@ function expectRows(rows: Record<string, string>[], m: FanoutMessage, stations: 
     const oracle = bruteForceNearest(stations, ride.latitude, ride.longitude);
     expect(row.groundstation).toBe(oracle.station.id);
     expect(Number(row.groundstation_distance_km)).toBe(oracle.distanceKm);
-    expect(Number(row.ride_index)).toBe(m.firstIndex + i);
+    expect(Number(row.ride_index)).toBe(rideIndexes(m)[i]);
     expect(row.source).toBe(m.source.key);
     expect([Number(row.latitude), Number(row.longitude), row.name, row.statustime]).toEqual([ride.latitude, ride.longitude, ride.name, ride.statustime]);
   });
@@ -60,6 +60,19 @@ describe('transform-fn handler (real s3rver)', () => {
     expect(emfLines()).toEqual([expect.objectContaining({ Function: 'transform-fn', RidesProcessed: 138, MessagesSuperseded: 0 })]);
   });
 
+  it('numbers the rows of a version-2 message with its gaps (rejected rides between its rides)', async () => {
+    // Prepare: rides 500, 501, 505, 506, 507 and 520 (the others were rejected)
+    const source = await sourceAt('raw/gaps.json');
+    const m: FanoutMessage = { v: 2, source, chunk: 5, firstIndex: 500, gaps: [[2, 3], [5, 12]], rides: rides(6, 21) };
+    // Act
+    const response = await handlerWith()(sqsEvent([{ messageId: 'v2', body: encodeMessage(m) }]), lambdaContext());
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    const rows = await readCsv(stack.s3, `processed/gaps-${etag8(source)}-000005.csv`);
+    expect(rows.map((r) => Number(r.ride_index))).toEqual([500, 501, 505, 506, 507, 520]);
+    expectRows(rows, m, DEFAULT_STATIONS);
+  });
+
   it('rewrites the same object with the same bytes when a message is delivered twice', async () => {
     // Prepare
     const source = await sourceAt('raw/twice.json');
@@ -84,7 +97,7 @@ describe('transform-fn handler (real s3rver)', () => {
       { messageId: 'good-0', body: encodeMessage(good[0]) },
       { messageId: 'not-json', body: '{"v":1,' },
       { messageId: 'good-1', body: encodeMessage(good[1]) },
-      { messageId: 'wrong-version', body: encodeMessage(good[1]).replace('"v":1', '"v":2') },
+      { messageId: 'wrong-version', body: encodeMessage(good[1]).replace('"v":1', '"v":3') },
     ]);
     // Act
     const response = await handlerWith()(event, lambdaContext());
