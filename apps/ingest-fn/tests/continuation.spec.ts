@@ -197,7 +197,7 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
     // label, invalid rate, rides, rides per message, name length, try every n-th point, kinds of cut point seen
     ['5 % invalid rides', 0.05, 160, 8, 9, 1, [FULL, REJECTED, BACK]],
     ['50 % invalid rides', 0.5, 80, 8, 9, 2, [FULL, REJECTED, BACK]],
-    ['5 % invalid rides and 250-character names (chunks closed by size)', 0.05, 1_200, 1_000, 250, 6, [SIZE, REJECTED, BACK]],
+    ['1 % invalid rides and 250-character names (chunks closed by size)', 0.01, 700, 1_000, 250, 1, [SIZE, REJECTED, BACK]],
   ])('a file with %s, cut at each point a part may stop', (label, rate, count, ridesPerMessage, nameLength, step, expectedKinds) => {
     it('equals one uninterrupted run wherever it is cut, and every kind of cut point occurs', async () => {
       // Prepare: seeded rejects; the uninterrupted run counts the points where a part may stop
