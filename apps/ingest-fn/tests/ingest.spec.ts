@@ -1,4 +1,4 @@
-import { validateRide, type FanoutMessage, type Ride } from '@rydes/ride-model';
+import { rideIndexes, validateRide, type FanoutMessage, type Ride } from '@rydes/ride-model';
 import { lambdaContext, s3Event } from './helpers/lambda';
 import { BUCKET, drainQueue, gzip, keysUnder, rawRide, readManifest, readText, rideFile, startStack, upload, type Shape, type Stack } from './helpers/stack';
 
@@ -11,10 +11,13 @@ const expectedRide = (i: number): Ride => {
 /** ride_index → ride, from messages, checking `firstIndex + i` never repeats an index. */
 const ridesByIndex = (messages: FanoutMessage[]) => {
   const byIndex = new Map<number, Ride>();
-  for (const m of messages) m.rides.forEach((ride, i) => {
-    expect(byIndex.has(m.firstIndex + i)).toBe(false);
-    byIndex.set(m.firstIndex + i, ride);
-  });
+  for (const m of messages) {
+    const indexes = rideIndexes(m);
+    m.rides.forEach((ride, i) => {
+      expect(byIndex.has(indexes[i])).toBe(false);
+      byIndex.set(indexes[i], ride);
+    });
+  }
   return byIndex;
 };
 
@@ -127,14 +130,15 @@ describe('ingest-fn handler (real s3rver and local-aws-sqs)', () => {
     // Act
     const [manifest] = await stack.loadHandler()(s3Event(BUCKET, [{ key, eTag: etag }]), lambdaContext());
     // Assess
-    expect(manifest).toMatchObject({ total: 15, valid: 13, rejected: 2, droppedFields: 1, chunks: 3 });
+    expect(manifest).toMatchObject({ total: 15, valid: 13, rejected: 2, droppedFields: 1, chunks: 1 });
     const lines = (await readText(stack.s3, `rejects/some-invalid-${etag8(etag)}.ndjson`)).trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(lines).toEqual([
       { index: 3, reasons: ['latitude: 123 is outside [-90, 90]'], record: records[3] },
       { index: 10, reasons: [expect.stringMatching(/^record: expected a JSON object/)], record: 'not a ride' },
     ]);
     const messages = await drainQueue(stack.sqs, stack.queueUrl);
-    expect(messages.map((m) => [m.firstIndex, m.rides.length])).toEqual([[0, 3], [4, 6], [11, 4]]);
+    // The rejected rides do not close the message (v2): it records them as gaps.
+    expect(messages.map((m) => [m.v, m.firstIndex, m.gaps, m.rides.length])).toEqual([[2, 0, [[3, 1], [9, 1]], 13]]);
     const byIndex = ridesByIndex(messages);
     expect([...byIndex.keys()].sort((x, y) => x - y)).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14]);
     expect(byIndex.get(12)).toEqual(expectedRide(12));
