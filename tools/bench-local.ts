@@ -12,11 +12,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { arg, CLI as cli, runBuiltCli } from './cli-process';
+import { args, CLI as cli, runBuiltCli } from './cli-process';
 
 const stations = resolve(__dirname, '../../shared/data/stations-us-111k.csv');
-const rides = Number(arg('--rides', '200000'));
-const only = arg('--only', 'default,stations,rpm1').split(',');
+const flags = args({ rides: '200000', only: 'default,stations,rpm1' });
+const rides = Number(flags.rides);
+const only = flags.only.split(',');
 
 const workloads = [
   { id: 'default', label: 'default stations (11), 100 rides/msg', args: [] as string[] },

@@ -14,10 +14,11 @@ import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse';
-import { arg, CLI, runBuiltCli } from './cli-process';
+import { args, CLI, runBuiltCli } from './cli-process';
 
-const rides = Number(arg('--rides', '200000'));
-const spec = arg('--chaos', 's3-put-error=0.1,s3-get-error=0.05,sqs-send-error=0.05,transform-crash=0.05,duplicate-delivery=0.05,seed=7');
+const flags = args({ rides: '200000', chaos: 's3-put-error=0.1,s3-get-error=0.05,sqs-send-error=0.05,transform-crash=0.05,duplicate-delivery=0.05,seed=7' });
+const rides = Number(flags.rides);
+const spec = flags.chaos;
 
 interface Manifest {
   source: string;

@@ -6,13 +6,17 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 
 export const CLI = join(resolve(__dirname, '..'), 'dist/apps/cli/main.js');
 
-/** The value after `name` on the command line, or `fallback`. */
-export function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : fallback;
+/**
+ * The script's `--name value` options (node:util parseArgs, strict: an unknown option is an
+ * error), each defaulting to its `defaults` entry.
+ */
+export function args<T extends Record<string, string>>(defaults: T): T {
+  const options = Object.fromEntries(Object.entries(defaults).map(([name, value]) => [name, { type: 'string' as const, default: value }]));
+  return parseArgs({ options }).values as T;
 }
 
 /** RSS of a process and all its descendants, bytes. */

@@ -11,12 +11,13 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parse } from 'csv-parse/sync';
 import { createS3Client, createSqsClient, listKeys, openObject, putObject } from '../libs/aws-adapters/src';
-import { startLocalServers, type LocalServers } from '../libs/aws-adapters/src/local';
+import { startLocalServers, type LocalServers } from '../libs/local-aws/src';
 import { generateRides, writeRides, type Manifest } from '../libs/ride-model/src';
 import { DEFAULT_STATIONS } from '../libs/geo-index/src';
 import { bruteForceNearest } from '../libs/geo-index/src/testing';
@@ -29,10 +30,6 @@ const BUNDLES = { ingest: join(__dirname, '../dist/apps/ingest-fn/main.js'), tra
 type IngestHandler = (event: S3Event, context: Context) => Promise<Manifest[]>;
 type TransformHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 function context(requestId: string): Context {
   return {
@@ -157,9 +154,12 @@ async function main() {
     if (!existsSync(path)) throw new Error(`${path} is missing: run "npx nx run-many -t build -p ingest-fn transform-fn" first`);
     console.log(`${name} bundle: ${path} (${(statSync(path).size / 1e6).toFixed(2)} MB, built ${statSync(path).mtime.toISOString()})`);
   }
-  const rides = arg('rides', 200_000);
-  const singleRides = arg('single-rides', 20_000);
-  const receivers = arg('receivers', 4);
+  const { values } = parseArgs({
+    options: { rides: { type: 'string', default: '200000' }, 'single-rides': { type: 'string', default: '20000' }, receivers: { type: 'string', default: '4' } },
+  });
+  const rides = Number(values.rides);
+  const singleRides = Number(values['single-rides']);
+  const receivers = Number(values.receivers);
   const local = await startLocalServers({ buckets: [BUCKET] });
   const s3Proxy = await startCountingProxy(local.s3Endpoint);
   const sqsProxy = await startCountingProxy(local.sqsEndpoint);

@@ -14,10 +14,11 @@ import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient, putObject } from '../libs/aws-adapters/src';
-import { startLocalServers } from '../libs/aws-adapters/src/local';
+import { startLocalServers } from '../libs/local-aws/src';
 import { generateRides, writeRides, type Manifest } from '../libs/ride-model/src';
 
 const BUCKET = 'rides-memory';
@@ -25,10 +26,6 @@ const SEED = 7;
 const BUNDLE = join(__dirname, '../dist/apps/ingest-fn/main.js');
 const CACHE = join(tmpdir(), 'rydes-ingest-memory');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
 
 /** Runs in the child: the bundle as Lambda loads it, one S3 event, then its own peak RSS. */
 const CHILD = `
@@ -105,8 +102,9 @@ function runChild(env: NodeJS.ProcessEnv): Promise<{ manifest: Manifest; ms: num
 
 async function main() {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "npx nx build ingest-fn" first`);
-  const sizes = arg('mb', '100,1000').split(',').map(Number);
-  const receivers = Number(arg('receivers', '4'));
+  const { values } = parseArgs({ options: { mb: { type: 'string', default: '100,1000' }, receivers: { type: 'string', default: '4' } } });
+  const sizes = values.mb.split(',').map(Number);
+  const receivers = Number(values.receivers);
   console.log(`ingest memory: built bundle in a child process, pretty-printed JSON array, seed ${SEED}, RIDES_PER_MESSAGE=100, ${receivers} concurrent drainers (measured on a shared 2-core machine)`);
   for (const mb of sizes) {
     const file = await rideFile(mb);
