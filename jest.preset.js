@@ -4,8 +4,8 @@ const path = require('node:path');
 module.exports = {
   testEnvironment: 'node',
   // A hang guard, not a speed check: specs on real local servers take a few seconds when idle
-  // and several times that while CI runs every project at once on 2 cores (a 3.3 s listing spec
-  // once crossed Jest's default 5 s there). Speed is measured by the bench targets.
+  // and several times that while CI runs every project at once on a small machine, past Jest's
+  // default 5 s. Speed is measured by the bench targets.
   testTimeout: 30_000,
   passWithNoTests: true,
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/tests/**/*.spec.ts'],

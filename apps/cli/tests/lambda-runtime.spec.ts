@@ -114,8 +114,8 @@ describe('local stack wiring on real s3rver + local-aws-sqs (test bundles, no AW
       dataDir: dir,
       concurrency: 2,
       ridesPerMessage: 100,
-      // 3 s, not 1: the first batch pays two cold starts (a child process each), which on a
-      // loaded 2-core CI machine took over 1 s once, so SQS rightly delivered ok-1 again.
+      // 3 s, not 1: the first batch pays two cold starts (a child process each), which can
+      // outlast 1 s on a loaded machine, and SQS would then rightly deliver ok-1 again.
       visibilityTimeoutSeconds: 3,
       ingestRetryDelaysMs: [50, 50],
       bundles: { ingest: ECHO, transform: POISON },

@@ -77,7 +77,7 @@ export function parseRides(input: Readable, options: ParseOptions = {}): RideRec
 
 /**
  * Flattens per-chunk batches without an async-generator hop per record: a record already in
- * hand is returned as a resolved promise (measured: about 10% of parse time saved).
+ * hand is returned as a resolved promise, so the per-record cost is a microtask, not a generator step.
  */
 class RecordIterator implements RideRecords {
   private batch: RawRecord[] = [];

@@ -3,15 +3,11 @@ import { RideParseError } from './errors';
 import { FileLayout, RawRecord, SkippedRecord } from './types';
 
 /*
- * Why a hand-written splitter and not stream-json: on a 46.8 MB pretty-printed array of 200,000
- * rides (this machine, under load from other builds), stream-json 1.9.1 `parser()` +
- * `streamArray()` parsed 15.5 MB/s, 24.0 MB/s with `streamValues: false` — before any
- * normalisation or validation, so below the 50 MB/s target (22.4 MB/s with validation in the
- * 100 MB bench run). It emits one event per token; JSON.parse over one record's bytes does the
- * same work natively. This splitter only tracks strings, escapes and depth over Buffers to find
- * each top-level record's byte range, then hands the bytes to JSON.parse: parse + normalise +
- * validate ran at 95.5 MB/s on 100 MB and 101.0 MB/s on 1 GB, peak RSS 90 and 103 MB (same
- * run, under load; `nx run ride-model:bench`).
+ * Why a hand-written splitter and not stream-json: stream-json emits one event per token, which
+ * kept it below the parse-throughput target even before validation; JSON.parse over one
+ * record's bytes does the same work natively. This splitter only tracks strings, escapes and
+ * depth over Buffers to find each top-level record's byte range, then hands the bytes to
+ * JSON.parse. `nx run ride-model:bench` prints both side by side (README, figures table).
  *
  * Grammar accepted at top level (whitespace = space, tab, CR, LF):
  *   array      [ value , value … ]                          each value is a record

@@ -122,9 +122,9 @@ function distinct(messages: Message[]): Message[] {
  * Lambda's SQS event source mapping: pollers long-poll the queue, hand batches of ≤ 10 messages
  * to the function as an SQS event, delete the successful ones (DeleteMessageBatch) and leave the
  * failed ones to come back after the visibility timeout, until the queue's redrive policy moves
- * them to the DLQ. The delete runs while the poller already receives its next batch (it is off
- * the poller's critical path, measured 14.3–16.9 s → 13.1–14.5 s for the default 200,000-ride
- * run on 2 cores); a batch counts as in flight until its delete is answered, and an entry the
+ * them to the DLQ. The delete runs while the poller already receives its next batch, off the
+ * poller's critical path (`nx run cli:bench` compares); a batch counts as in flight until its
+ * delete is answered, and an entry the
  * delete refuses simply comes back, as any undeleted message does.
  * @example
  * const source = new SqsEventSource(transformPool, { sqs, queueUrl, queueArn, region, pollers: 2 });

@@ -27,7 +27,7 @@ export const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 10;
 /**
  * Keys asked for per ListObjects page by the CLI's own listings (completion check, ./out mirror).
  * Real S3 returns at most 1,000 whatever is asked; s3rver honours more, and it walks its whole
- * bucket directory for every page, so 200,000 one-ride objects (--rides-per-message 1) took 200
- * walks per listing with 1,000-key pages and take 20 with these.
+ * bucket directory for every page, so fewer, larger pages mean fewer walks (one object per ride
+ * makes hundreds of thousands of keys).
  */
 export const LIST_PAGE_KEYS = 10_000;
