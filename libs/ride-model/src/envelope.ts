@@ -165,6 +165,35 @@ export function decodeMessage(text: string): FanoutMessage {
   return message;
 }
 
+const RIDE_START = '{"distance":';
+
+/**
+ * A message's source, chunk and ride count without parsing its rides, for code that only
+ * counts (progress): the head is parsed, the rides are counted by the `{"distance":` that starts
+ * each ride encodeMessage writes (inside a JSON string that text would be escaped). Any other
+ * body is parsed whole; undefined when it is not a message.
+ *
+ * @example
+ * peekMessage(body); // { source: { bucket, key, etag }, chunk: 42, rides: 100 }
+ */
+export function peekMessage(text: string): { source: SourceRef; chunk: number; rides: number } | undefined {
+  try {
+    const cut = text.indexOf(',"firstIndex":');
+    const ridesAt = text.indexOf('"rides":[');
+    if (text.startsWith('{"v":') && cut > 0 && ridesAt > cut) {
+      const head = JSON.parse(`${text.slice(0, cut)}}`) as { source?: SourceRef; chunk?: unknown };
+      let rides = 0;
+      for (let at = text.indexOf(RIDE_START, ridesAt); at >= 0; at = text.indexOf(RIDE_START, at + RIDE_START.length)) rides++;
+      if (head.source && isIndex(head.chunk) && rides > 0) return { source: head.source, chunk: head.chunk, rides };
+    }
+    const whole = JSON.parse(text) as { source?: SourceRef; chunk?: unknown; rides?: unknown };
+    if (!whole.source || !isIndex(whole.chunk) || !Array.isArray(whole.rides)) return undefined;
+    return { source: whole.source, chunk: whole.chunk, rides: whole.rides.length };
+  } catch {
+    return undefined;
+  }
+}
+
 export interface ChunkerOptions {
   source: SourceRef;
   /** Rides per message; default 100; 1 = one ride per message, as in the workshop. */

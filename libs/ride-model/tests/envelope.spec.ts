@@ -1,4 +1,4 @@
-import { acceptRide, Chunker, ChunkerError, decodeMessage, encodeMessage, EnvelopeError, FanoutMessage, generateRides, Ride, rideIndexes } from '../src';
+import { acceptRide, Chunker, ChunkerError, decodeMessage, encodeMessage, EnvelopeError, FanoutMessage, generateRides, peekMessage, Ride, rideIndexes } from '../src';
 import { aRide } from '../src/testing';
 
 const source = { bucket: 'rydes-bucket', key: 'raw/rides.json', etag: '"0123456789abcdef0123456789abcdef"' };
@@ -96,6 +96,24 @@ describe('encodeMessage / decodeMessage', () => {
     expect(Object.is(decoded.rides[0].latitude, 0)).toBe(true);
     const fromMinusZero = decodeMessage(bodyWith({ rides: [{ ...aRide(), longitude: -0 }] }).replace('"longitude":0', '"longitude":-0'));
     expect(Object.is(fromMinusZero.rides[0].longitude, 0)).toBe(true);
+  });
+});
+
+describe('peekMessage', () => {
+  it('gives the source, chunk and ride count of v1 and v2 bodies, as decodeMessage would, names that spell a ride start included', () => {
+    const tricky = aRide({ name: '{"distance":1, "x": [{"distance":2}]' });
+    for (const m of [message(), message({ v: 2, gaps: [[1, 4]], rides: [aRide(), tricky, aRide()] }), message({ rides: [tricky] })]) {
+      const body = encodeMessage(m);
+      const decoded = decodeMessage(body);
+      expect(peekMessage(body)).toEqual({ source: decoded.source, chunk: decoded.chunk, rides: decoded.rides.length });
+    }
+  });
+
+  it('parses other spellings whole and says undefined for what is not a message', () => {
+    const reordered = JSON.stringify({ chunk: 3, source, rides: [{ name: 'x' }, { name: 'y' }] });
+    expect(peekMessage(reordered)).toEqual({ source, chunk: 3, rides: 2 });
+    expect(peekMessage('not json')).toBeUndefined();
+    expect(peekMessage('{"v":2,"source":{},"chunk":-1,"firstIndex":0,"gaps":[],"rides":[]}')).toBeUndefined();
   });
 });
 

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { objectKeys, type SourceRef } from '@rydes/ride-model';
+import { objectKeys, peekMessage } from '@rydes/ride-model';
 import { InputFileError, StallError } from '../errors';
 import type { BatchReport } from '../lambda/event-source';
 import { startStack, type LocalStack, type StackOptions } from '../stack/local-stack';
@@ -32,17 +32,13 @@ export interface RunResult {
   proxiedRequests?: { S3: Record<string, number>; SQS: Record<string, number> };
 }
 
-/** A fan-out message body's chunk identity and rides, for progress only (malformed: undefined). */
+/** A fan-out message body's chunk identity and rides, for progress only (malformed: undefined); its rides are not parsed. */
 function chunkIn(body: string): { id: string; rides: number; key?: string } | undefined {
-  try {
-    const message = JSON.parse(body) as { source?: SourceRef; chunk?: number; rides?: unknown[] };
-    if (!Array.isArray(message.rides)) return undefined;
-    const { source, chunk } = message;
-    const key = source && typeof source.key === 'string' && typeof source.etag === 'string' && Number.isSafeInteger(chunk) ? objectKeys(source).processed(chunk as number) : undefined;
-    return { id: `${source?.key}#${source?.etag}#${chunk}`, rides: message.rides.length, key };
-  } catch {
-    return undefined;
-  }
+  const message = peekMessage(body);
+  if (!message) return undefined;
+  const { source, chunk } = message;
+  const key = typeof source.key === 'string' && typeof source.etag === 'string' ? objectKeys(source).processed(chunk) : undefined;
+  return { id: `${source.key}#${source.etag}#${chunk}`, rides: message.rides, key };
 }
 
 function checkInputs(files: string[]): void {
