@@ -6,7 +6,7 @@
  * from /proc every 100 ms). First, in the same run, the floor bench (tools/floor-bench.ts: the
  * same per-ride chain in one process, no AWS): every workload is printed with its process wall
  * time as a multiple of the floor's CPU seconds. Run with `npx nx run cli:bench` (builds first) or
- * `npx tsx tools/bench-local.ts [--rides N] [--only default,stations,rpm1] [--no-floor]`.
+ * `npx tsx tools/bench-local.ts [--rides N] [--only default,stations,rpm1] [--floor no]`.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { args, CLI as cli, runBuiltCli } from './cli-process';
 
 const stations = resolve(__dirname, '../../shared/data/stations-us-111k.csv');
-const flags = args({ rides: '200000', only: 'default,stations,rpm1' });
+const flags = args({ rides: '200000', only: 'default,stations,rpm1', floor: 'yes' });
 const rides = Number(flags.rides);
 const only = flags.only.split(',');
 
@@ -27,9 +27,9 @@ const workloads = [
 
 /** The floor bench in a child process: its printed lines and its summary (best pass). */
 function floor(): { cpuSeconds: number; ridesPerCoreSecond: number; stages: Record<string, number> } | undefined {
-  if (process.argv.includes('--no-floor')) return undefined;
+  if (flags.floor === 'no') return undefined;
   const root = resolve(__dirname, '..');
-  const out = execFileSync(process.execPath, [require.resolve('tsx/cli'), '--tsconfig', 'apps/transform-fn/tsconfig.json', 'tools/floor-bench.ts', '--rides', String(rides), '--passes', '2', '--no-baseline'], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const out = execFileSync(process.execPath, [require.resolve('tsx/cli'), '--tsconfig', 'apps/transform-fn/tsconfig.json', 'tools/floor-bench.ts', '--rides', String(rides), '--passes', '2', '--baseline', 'no'], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
   for (const line of out.trim().split('\n')) if (!line.startsWith('floor-json')) console.log(line);
   const json = out.split('\n').find((l) => l.startsWith('floor-json '));
   return json ? JSON.parse(json.slice('floor-json '.length)) : undefined;

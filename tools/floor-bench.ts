@@ -8,7 +8,7 @@
  *
  *   npx nx run transform-fn:bench-floor
  *   npx tsx --tsconfig apps/transform-fn/tsconfig.json tools/floor-bench.ts \
- *     [--rides 200000] [--passes 2] [--stations file.csv] [--rides-per-message 100] [--no-baseline]
+ *     [--rides 200000] [--passes 2] [--stations file.csv] [--rides-per-message 100] [--baseline no]
  *
  * Stages run interleaved per batch of records, as a file streams through ingest and transform,
  * so the heap holds one batch at a time; each pass is a fresh parse of the same bytes. The
@@ -22,16 +22,14 @@ import { Readable } from 'node:stream';
 import { DEFAULT_STATIONS, parseStations, StationIndex } from '@rydes/geo-index';
 import { Chunker, CSV_COLUMNS, decodeMessage, encodeMessage, EnvelopeError, generateRides, parseRides, validateRide, writeRides, type FanoutMessage, type ProcessedRow, type RawRecord, type Ride, type SourceRef } from '@rydes/ride-model';
 import { nearestStations, processedCsv } from '../apps/transform-fn/src/transform-message';
+import { args } from './cli-process';
 
-const arg = (name: string, fallback: string): string => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 && process.argv[at + 1] !== undefined ? process.argv[at + 1] : fallback;
-};
-const RIDES = Number(arg('--rides', '200000'));
-const PASSES = Number(arg('--passes', '2'));
-const RIDES_PER_MESSAGE = Number(arg('--rides-per-message', '100'));
-const STATIONS = arg('--stations', '');
-const BASELINE = !process.argv.includes('--no-baseline');
+const flags = args({ rides: '200000', passes: '2', 'rides-per-message': '100', stations: '', baseline: 'yes' });
+const RIDES = Number(flags.rides);
+const PASSES = Number(flags.passes);
+const RIDES_PER_MESSAGE = Number(flags['rides-per-message']);
+const STATIONS = flags.stations;
+const BASELINE = flags.baseline !== 'no';
 const CHUNK_BYTES = 64 * 1024;
 const BATCH = 2_000;
 const STAGES = ['parse', 'validate', 'chunk', 'encode', 'decode', 'nearest + row', 'csv'] as const;
