@@ -1,19 +1,27 @@
 #!/usr/bin/env node
-// `npx rydes …` in this repo: runs the built CLI, building it (and the function bundles it runs)
-// first when dist/ has none of them, e.g. right after `npm ci`.
+// `npx rydes …` in this repo runs the current sources: the cli and the two function bundles it
+// runs are brought up to date through Nx's cached build first (a few seconds when nothing
+// changed: every task is a cache hit), so an edit is never answered by a stale dist/.
+// RYDES_SKIP_BUILD=1 runs whatever dist/ holds.
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const root = join(__dirname, '..', '..', '..');
-const outputs = ['cli/main.js', 'ingest-fn/main.js', 'transform-fn/main.js'].map((f) => join(root, 'dist/apps', f));
-if (!outputs.every((f) => existsSync(f))) {
-  process.stderr.write('rydes: building cli, ingest-fn and transform-fn first (npx nx run-many -t build)…\n');
+const cli = join(root, 'dist/apps/cli/main.js');
+if (process.env.RYDES_SKIP_BUILD !== '1') {
   const built = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '-p', 'cli', 'ingest-fn', 'transform-fn', '--outputStyle=static'], {
     cwd: root,
-    stdio: ['ignore', 2, 2],
-    env: { ...process.env, NX_DAEMON: 'false' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true' },
   });
-  if (built.status !== 0) process.exit(built.status ?? 1);
+  if (built.status !== 0) {
+    process.stderr.write(`${built.stdout}${built.stderr}rydes: the build failed (npx nx run-many -t build -p cli ingest-fn transform-fn); fix it or set RYDES_SKIP_BUILD=1\n`);
+    process.exit(built.status ?? 1);
+  }
+} else if (!existsSync(cli)) {
+  process.stderr.write('rydes: RYDES_SKIP_BUILD=1 but dist/apps/cli/main.js is missing: run npx nx run-many -t build\n');
+  process.exit(1);
 }
-require(outputs[0]).main(process.argv);
+require(cli).main(process.argv);
