@@ -7,3 +7,4 @@ export * as up from './up';
 export * as generate from './generate';
 export * as upload from './upload';
 export * as doctor from './doctor';
+export * as report from './report';

@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { createS3Client } from '@rydes/aws-adapters';
+import { resolve } from 'node:path';
+import { buildReport, REPORT_FILE, writeReport } from '../report/build-report';
+import { readStack } from '../report/read-stack';
+import { InvalidOptionError } from '../errors';
+import { stackOutputs } from './doctor';
+import { integer } from './options';
+
+interface ReportFlags {
+  stack?: string;
+  region?: string;
+  sample?: number;
+  stations?: string;
+  output?: string;
+}
+
+/** `rydes report --stack NAME`: the bucket from the stack's outputs, then the page from the bucket. */
+export async function reportForStack(
+  flags: { stack: string; sample?: number; stations?: string; output: string },
+  clients: { cloudformation: CloudFormationClient; env: NodeJS.ProcessEnv | Record<string, string> },
+): Promise<{ path: string; bytes: number; bucket: string }> {
+  const bucket = (await stackOutputs(clients.cloudformation, flags.stack)).BucketName;
+  const data = await readStack(createS3Client(clients.env), bucket, {
+    subject: `stack ${flags.stack} (s3://${bucket})`,
+    sample: flags.sample,
+    stationsFile: flags.stations && resolve(flags.stations),
+  });
+  const { bytes } = await writeReport(data, flags.output);
+  return { path: flags.output, bytes, bucket };
+}
+
+export function register(program: Command): void {
+  program
+    .command('report')
+    .description(
+      `Build the run report, one self-contained HTML page (map, charts, rejects, timeline): from a "rydes run" output ` +
+        `folder (OUT_DIR/${REPORT_FILE}), or with --stack from a deployed stack's bucket.`,
+    )
+    .argument('[OUT_DIR]', 'output folder of "rydes run" (--out)', 'out')
+    .option('--stack <NAME>', "a deployed stack: read its bucket's manifests/, rejects/ and processed/ instead of OUT_DIR")
+    .option('--region <REGION>', 'with --stack: AWS region (default: AWS_REGION or your profile)')
+    .option('--sample <N>', 'with --stack: read at most N processed/ objects, spread evenly over the bucket', integer('--sample', 1))
+    .option('--stations <FILE>', 'station catalogue the run used, for the markers (default: what summary.json names, else the bundled NYC stations)')
+    .option('-o, --output <FILE>', `where the page goes (default: OUT_DIR/${REPORT_FILE}; with --stack ./report-<stack>.html)`)
+    .action(async (outDir: string, flags: ReportFlags) => {
+      if (flags.stack) {
+        const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
+        const output = resolve(flags.output ?? `report-${flags.stack}.html`);
+        const built = await reportForStack(
+          { stack: flags.stack, sample: flags.sample, stations: flags.stations, output },
+          { cloudformation: new CloudFormationClient(flags.region ? { region: flags.region } : {}), env },
+        );
+        process.stdout.write(`report: ${built.path} (${(built.bytes / 1024).toFixed(0)} KiB, from s3://${built.bucket})\n`);
+        return;
+      }
+      if (flags.sample !== undefined) throw new InvalidOptionError('--sample', String(flags.sample), 'to be used with --stack only (OUT_DIR is read whole)');
+      const built = await buildReport(resolve(outDir), {
+        stationsFile: flags.stations && resolve(flags.stations),
+        output: flags.output && resolve(flags.output),
+      });
+      process.stdout.write(`report: ${built.path} (${(built.bytes / 1024).toFixed(0)} KiB, ${(built.readSeconds + built.renderSeconds).toFixed(1)} s)\n`);
+    });
+}

@@ -1,0 +1,240 @@
+/**
+ * Bounded aggregates of a run's output, gathered in one streaming pass: whatever the number of
+ * rides, memory holds one counter per matched station, one per distinct distance in metres, a
+ * fixed-size sample of map points and one example per reject reason.
+ */
+
+/** Points drawn on the map at most; a deterministic sample beyond that. */
+export const MAP_POINTS = 4_000;
+/** Distinct reject reasons listed; the rest are counted together. */
+export const MAX_REASONS = 30;
+
+/** One sampled ride on the map. */
+export interface MapPoint {
+  longitude: number;
+  latitude: number;
+  /** Matched station id; '' when no station covers the ride (inventory runs). */
+  station: string;
+  /** Sampling key: the lowest keys are kept. */
+  rank: number;
+}
+
+/** 32-bit FNV-1a of a string. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** murmur3's fmix32: every input bit moves about half the output bits. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+let lastSource = '';
+let lastSourceHash = fnv1a('');
+
+/**
+ * A ride's sampling rank from its identity (source key and ride_index): ranking rides by it
+ * picks the same sample whatever order the CSV objects are read in. The source's hash is
+ * cached, since consecutive rows share it.
+ * @example
+ * rideRank('raw/rides.json', 42) === rideRank('raw/rides.json', 42); // true
+ */
+export function rideRank(source: string, rideIndex: number): number {
+  if (source !== lastSource) {
+    lastSource = source;
+    lastSourceHash = fnv1a(source);
+  }
+  return mix32(lastSourceHash ^ mix32((rideIndex >>> 0) ^ Math.floor(rideIndex / 2 ** 32)));
+}
+
+/** Keeps the `capacity` points of lowest rank (ties: first seen) in a binary max-heap. */
+export class PointSample {
+  private readonly heap: MapPoint[] = [];
+  seen = 0;
+
+  constructor(readonly capacity = MAP_POINTS) {}
+
+  /** Offers a ride; the point object is only built when the ride is kept. */
+  add(rank: number, longitude: number, latitude: number, station: string): void {
+    this.seen++;
+    const heap = this.heap;
+    if (heap.length < this.capacity) {
+      heap.push({ longitude, latitude, station, rank });
+      this.up(heap.length - 1);
+    } else if (this.capacity > 0 && rank < heap[0].rank) {
+      heap[0] = { longitude, latitude, station, rank };
+      this.down(0);
+    }
+  }
+
+  /** The kept points, lowest rank first (a stable order: the page's bytes depend on it). */
+  points(): MapPoint[] {
+    return [...this.heap].sort((a, b) => a.rank - b.rank || a.station.localeCompare(b.station) || a.longitude - b.longitude || a.latitude - b.latitude);
+  }
+
+  private up(i: number): void {
+    const heap = this.heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent].rank >= heap[i].rank) return;
+      [heap[parent], heap[i]] = [heap[i], heap[parent]];
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let largest = i;
+      if (left < heap.length && heap[left].rank > heap[largest].rank) largest = left;
+      if (right < heap.length && heap[right].rank > heap[largest].rank) largest = right;
+      if (largest === i) return;
+      [heap[largest], heap[i]] = [heap[i], heap[largest]];
+      i = largest;
+    }
+  }
+}
+
+/**
+ * Distances counted per whole metre. Quantiles are nearest-rank over those counts, so a quantile
+ * is the exact nearest-rank quantile of every ride truncated to the metre; memory is one entry per
+ * distinct metre value, not per ride.
+ */
+export class DistanceCounts {
+  private readonly counts = new Map<number, number>();
+  count = 0;
+  sumKm = 0;
+  maxKm = 0;
+
+  add(km: number): void {
+    const metres = Math.floor(km * 1000 + 1e-9);
+    this.counts.set(metres, (this.counts.get(metres) ?? 0) + 1);
+    this.count++;
+    this.sumKm += km;
+    if (km > this.maxKm) this.maxKm = km;
+  }
+
+  /** Nearest-rank quantiles (q in (0, 1]) in km, truncated to the metre; undefined when empty. */
+  quantiles(qs: number[]): Array<number | undefined> {
+    if (this.count === 0) return qs.map(() => undefined);
+    const sorted = [...this.counts.entries()].sort((a, b) => a[0] - b[0]);
+    return qs.map((q) => {
+      const rank = Math.max(1, Math.ceil(q * this.count));
+      let seen = 0;
+      for (const [metres, n] of sorted) {
+        seen += n;
+        if (seen >= rank) return metres / 1000;
+      }
+      return sorted[sorted.length - 1][0] / 1000;
+    });
+  }
+
+  /**
+   * `bins` equal bins over [0, upperKm) plus one overflow bin for distances ≥ upperKm.
+   * @returns counts per bin, the last being the overflow.
+   */
+  histogram(upperKm: number, bins: number): number[] {
+    const out = new Array<number>(bins + 1).fill(0);
+    const width = upperKm / bins;
+    for (const [metres, n] of this.counts) {
+      const km = metres / 1000;
+      const bin = km >= upperKm ? bins : Math.min(bins - 1, Math.floor(km / width));
+      out[bin] += n;
+    }
+    return out;
+  }
+}
+
+/** Reject reasons grouped by kind, the value taken out: `latitude: 95 is outside …` → `latitude: … is outside …`. */
+export function reasonKind(reason: string): string {
+  return reason
+    .replace(/^([^:]{1,40}): (?!missing$|is empty|contains|expected )(.+?) (is .*)$/s, '$1: … $3')
+    .replace(/^([^:]{1,40}): expected (.+?), got (string|number|boolean|bigint) .*$/s, '$1: expected $2, got $3 …');
+}
+
+/** One reason kind: its count and the first rejected ride that had it. */
+export interface RejectReason {
+  reason: string;
+  count: number;
+  example: { file: string; index: number; reason: string; record: string };
+}
+
+/** Counts reject reasons (a ride with two reasons counts once under each). */
+export class RejectCounts {
+  private readonly byKind = new Map<string, RejectReason>();
+  rides = 0;
+  /** Reasons beyond {@link MAX_REASONS} distinct kinds. */
+  otherCount = 0;
+  /** Lines that were not a reject record (a truncated file). */
+  unreadable = 0;
+
+  add(file: string, line: string): void {
+    let parsed: { index?: unknown; reasons?: unknown; record?: unknown };
+    try {
+      parsed = JSON.parse(line) as typeof parsed;
+    } catch {
+      this.unreadable++;
+      return;
+    }
+    this.rides++;
+    const reasons = Array.isArray(parsed.reasons) ? parsed.reasons.map(String) : ['(no reason given)'];
+    for (const reason of reasons) {
+      const kind = reasonKind(reason);
+      const known = this.byKind.get(kind);
+      if (known) known.count++;
+      else if (this.byKind.size < MAX_REASONS) {
+        const record = JSON.stringify(parsed.record) ?? 'undefined';
+        this.byKind.set(kind, {
+          reason: kind,
+          count: 1,
+          example: { file, index: Number(parsed.index), reason, record: record.length > 400 ? `${record.slice(0, 397)}...` : record },
+        });
+      } else this.otherCount++;
+    }
+  }
+
+  /** Most frequent first, ties by reason. */
+  reasons(): RejectReason[] {
+    return [...this.byKind.values()].sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0));
+  }
+}
+
+/** Per-station ride counts and the bounding box of every ride. */
+export class RideCounts {
+  readonly byStation = new Map<string, number>();
+  rows = 0;
+  unmatched = 0;
+  bbox = { west: Infinity, south: Infinity, east: -Infinity, north: -Infinity };
+
+  add(longitude: number, latitude: number, station: string): void {
+    this.rows++;
+    if (station === '') this.unmatched++;
+    else this.byStation.set(station, (this.byStation.get(station) ?? 0) + 1);
+    if (Number.isFinite(longitude) && Number.isFinite(latitude)) {
+      const b = this.bbox;
+      if (longitude < b.west) b.west = longitude;
+      if (longitude > b.east) b.east = longitude;
+      if (latitude < b.south) b.south = latitude;
+      if (latitude > b.north) b.north = latitude;
+    }
+  }
+
+  /** Stations by rides, most first, ties by id. */
+  ranked(): Array<{ station: string; rides: number }> {
+    return [...this.byStation.entries()]
+      .map(([station, rides]) => ({ station, rides }))
+      .sort((a, b) => b.rides - a.rides || (a.station < b.station ? -1 : a.station > b.station ? 1 : 0));
+  }
+}

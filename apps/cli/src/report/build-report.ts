@@ -1,0 +1,48 @@
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { renderPage } from './page';
+import { readOutDir } from './read-out-dir';
+import type { ReportData } from './report-data';
+
+/** The report's file name in the output folder. */
+export const REPORT_FILE = 'report.html';
+
+/** Where the report went, how big it is and how long it took. */
+export interface BuiltReport {
+  path: string;
+  bytes: number;
+  /** Reading out/ (one pass) and rendering, seconds. */
+  readSeconds: number;
+  renderSeconds: number;
+}
+
+/** Writes `html` to `path` through a temporary file, so a reader never sees half a page. */
+export async function writePage(path: string, html: string): Promise<number> {
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, html);
+  await rename(temporary, path);
+  return Buffer.byteLength(html);
+}
+
+/** Renders `data` to `path`. */
+export async function writeReport(data: ReportData, path: string): Promise<{ bytes: number; renderSeconds: number }> {
+  const started = performance.now();
+  const html = renderPage(data);
+  const renderSeconds = (performance.now() - started) / 1000;
+  return { bytes: await writePage(path, html), renderSeconds };
+}
+
+/**
+ * `out/report.html` from an existing output folder: one streaming pass over it, then the page.
+ * @example
+ * const report = await buildReport('out');
+ * report.path; // 'out/report.html'
+ */
+export async function buildReport(outDir: string, options: { stationsFile?: string; output?: string } = {}): Promise<BuiltReport> {
+  const started = performance.now();
+  const data = await readOutDir(outDir, options);
+  const readSeconds = (performance.now() - started) / 1000;
+  const path = options.output ?? join(outDir, REPORT_FILE);
+  const { bytes, renderSeconds } = await writeReport(data, path);
+  return { path, bytes, readSeconds, renderSeconds };
+}
