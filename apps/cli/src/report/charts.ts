@@ -8,10 +8,10 @@ export const TOP_STATIONS = 15;
 const AXIS_NAME = { fontSize: 13, fontWeight: 'bold' as const };
 const number = (n: number) => n.toLocaleString('en-US');
 
-/** Formats km for the page: three decimals (metres) under 100 km, one above. */
+/** Formats km for the page to the metre, the precision the quantiles are computed to. */
 export function km(value: number | undefined): string {
   if (value === undefined || !Number.isFinite(value)) return '–';
-  return value < 100 ? value.toFixed(3) : value.toFixed(1);
+  return value.toFixed(3);
 }
 
 /** The bars of the rides-per-station chart: the top stations, then everything else as one bar. */
@@ -33,7 +33,7 @@ export function renderStationBars(data: ReportData): string {
     {
       grid: { left: 190, right: 90, top: 20, bottom: 55 },
       xAxis: { type: 'value', name: 'rides', nameLocation: 'middle', nameGap: 32, nameTextStyle: AXIS_NAME, axisLabel: { formatter: (v: number) => number(v) } },
-      yAxis: { type: 'category', data: reversed.map((b) => b.label), axisLabel: { fontSize: 12 } },
+      yAxis: { type: 'category', data: reversed.map((b) => b.label), axisLabel: { fontSize: 12, width: 175, overflow: 'truncate' } },
       series: [
         {
           type: 'bar',

@@ -25,6 +25,8 @@ export interface SyntheticOutOptions {
   ridesPerMessage?: number;
   /** Stations rides are matched to (brute force nearest); default the bundled NYC stations. */
   stations?: readonly Station[];
+  /** The catalogue's path as summary.json names it (default `bundled`). */
+  stationsPath?: string;
   /** Where rides start: [longitude, latitude] and spread in degrees. */
   centre?: [number, number];
   spreadDegrees?: number;
@@ -128,7 +130,7 @@ export async function writeSyntheticOut(dir: string, options: SyntheticOutOption
     exitCode: 0,
     startedAt,
     finishedAt,
-    settings: { ridesPerMessage: perMessage, concurrency: 2, stations: options.stations ? 'synthetic catalogue' : 'bundled', stationCount: stations.length },
+    settings: { ridesPerMessage: perMessage, concurrency: 2, stations: options.stationsPath ?? 'bundled', stationCount: stations.length },
     files: [{ path: 'synthetic.json', key: source, etag, bytes: total * 180, status: 'done', total, valid: options.rides, rejected: rejects.length, rowsWritten: options.rides }],
     totals: { files: 1, ridesRead: total, valid: options.rides, rejected: rejects.length, rowsWritten: options.rides, lostRides: 0 },
     dlq: { fanout: 0, ingest: 0, fanoutMessages: [], ingestFiles: [] },

@@ -8,6 +8,7 @@ import { CompletionTracker, describeMissing, type CompletionCheck } from './comp
 import { lostWork, readDeadLetters } from './dead-letters';
 import { OutputMirror, mergeRides } from './output';
 import { createProgress } from './progress';
+import { reportAfterRun } from '../report/after-run';
 import { figuresOf, formatSummary, verdictOf, type RunFigures, type Verdict } from './summary';
 
 export interface RunOptions extends Omit<StackOptions, 'onBatch'> {
@@ -115,6 +116,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     stdout.write(`${formatSummary(figures, verdict)}\n`);
     stderr.write(`phases: ${phases.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}\n`);
     if (!verdict.ok && !check.complete) stderr.write(`missing:\n  ${describeMissing(check)}\n`);
+    await reportAfterRun(options.outDir, stdout, stderr);
     return {
       figures,
       verdict,

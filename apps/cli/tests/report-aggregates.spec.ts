@@ -1,0 +1,175 @@
+import { Readable } from 'node:stream';
+import { DistanceCounts, PointSample, reasonKind, RejectCounts, rideRank } from '../src/report/aggregate';
+import { escapeHtml } from '../src/report/escape';
+import { histogramRange } from '../src/report/report-data';
+import { readRideRows, type RideRow } from '../src/report/ride-rows';
+import { evenlySpaced } from '../src/report/read-stack';
+import { viewOf } from '../src/report/map';
+import { timelineFromTimes } from '../src/report/timeline';
+
+/** Seeded values in [0, 1). */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a * 1103515245 + 12345) % 2 ** 31;
+    return a / 2 ** 31;
+  };
+}
+
+describe('DistanceCounts: nearest-rank quantiles from per-metre counts', () => {
+  it('equals the exact nearest-rank quantile of every value (sorted, brute force), truncated to the metre', () => {
+    const next = random(7);
+    const values = Array.from({ length: 20_001 }, () => next() * next() * 90);
+    const counts = new DistanceCounts();
+    values.forEach((v) => counts.add(v));
+    const sorted = [...values].sort((a, b) => a - b);
+    for (const q of [0.01, 0.5, 0.9, 0.99, 1]) {
+      const exact = sorted[Math.ceil(q * sorted.length) - 1];
+      expect(counts.quantiles([q])[0]).toBe(Math.floor(exact * 1000) / 1000);
+    }
+  });
+
+  it('counts every ride once in the histogram, the tail in the overflow bin', () => {
+    const counts = new DistanceCounts();
+    [0, 0.5, 1.2, 9.99, 10, 25].forEach((v) => counts.add(v));
+    expect(counts.histogram(10, 5)).toEqual([3, 0, 0, 0, 1, 2]);
+  });
+
+  it('returns undefined quantiles when empty', () => {
+    expect(new DistanceCounts().quantiles([0.5])).toEqual([undefined]);
+  });
+});
+
+describe('histogramRange', () => {
+  it.each([
+    [64.8, 70.6, 70, 5],
+    [3.2, 9, 3.4, 0.2],
+    [0, 0, 0.001, 0.00005],
+  ])('p99 %p km, max %p km: covers p99 with round bins (upper %p km, width %p km)', (p99, max, upper, width) => {
+    const range = histogramRange(p99, max);
+    expect(range.upperKm).toBeCloseTo(upper, 9);
+    expect(range.upperKm / range.bins).toBeCloseTo(width, 9);
+    expect(range.upperKm).toBeGreaterThanOrEqual(p99);
+  });
+});
+
+describe('PointSample: a deterministic sample of the map points', () => {
+  const rides = Array.from({ length: 5000 }, (_, i) => ({ source: i % 3 ? 'raw/a.json' : 'raw/b.json', index: i }));
+
+  it('keeps the rides of lowest rank, like sorting every ride by rank (brute force)', () => {
+    const sample = new PointSample(200);
+    rides.forEach((r) => sample.add(rideRank(r.source, r.index), r.index, 0, r.source));
+    const expected = rides
+      .map((r) => rideRank(r.source, r.index))
+      .sort((a, b) => a - b)
+      .slice(0, 200);
+    expect(sample.points().map((p) => p.rank)).toEqual(expected);
+    expect(sample.seen).toBe(5000);
+  });
+
+  it('keeps the same points whatever order the rides arrive in', () => {
+    const forward = new PointSample(100);
+    const backward = new PointSample(100);
+    rides.forEach((r) => forward.add(rideRank(r.source, r.index), r.index, 1, r.source));
+    [...rides].reverse().forEach((r) => backward.add(rideRank(r.source, r.index), r.index, 1, r.source));
+    expect(backward.points()).toEqual(forward.points());
+  });
+
+  it('spreads consecutive ride indexes over the whole rank range', () => {
+    const ranks = Array.from({ length: 1000 }, (_, i) => rideRank('raw/rides.json', i));
+    expect(new Set(ranks).size).toBe(1000);
+    expect(ranks.filter((r) => r < 2 ** 31).length).toBeGreaterThan(400);
+    expect(ranks.filter((r) => r < 2 ** 31).length).toBeLessThan(600);
+  });
+});
+
+describe('reject reasons', () => {
+  it.each([
+    ['latitude: 95.3 is outside [-90, 90]', 'latitude: … is outside [-90, 90]'],
+    ['statustime: "2018-13-01 00:00:00" is not a real calendar time', 'statustime: … is not a real calendar time'],
+    ['distance: expected a number, got string "abc"', 'distance: expected a number, got string …'],
+    ['name: missing', 'name: missing'],
+    ['name: is empty or blank', 'name: is empty or blank'],
+  ])('groups %p as %p', (reason, kind) => {
+    expect(reasonKind(reason)).toBe(kind);
+  });
+
+  it('counts each reason kind, keeps the first example in full and counts unreadable lines', () => {
+    const counts = new RejectCounts();
+    counts.add('rejects/a.ndjson', JSON.stringify({ index: 3, reasons: ['latitude: 95 is outside [-90, 90]', 'name: missing'], record: { latitude: 95 } }));
+    counts.add('rejects/a.ndjson', JSON.stringify({ index: 9, reasons: ['latitude: -100 is outside [-90, 90]'], record: { latitude: -100 } }));
+    counts.add('rejects/a.ndjson', '{"index": 12, "reas');
+    expect(counts.rides).toBe(2);
+    expect(counts.unreadable).toBe(1);
+    expect(counts.reasons()).toEqual([
+      { reason: 'latitude: … is outside [-90, 90]', count: 2, example: { file: 'rejects/a.ndjson', index: 3, reason: 'latitude: 95 is outside [-90, 90]', record: '{"latitude":95}' } },
+      { reason: 'name: missing', count: 1, example: { file: 'rejects/a.ndjson', index: 3, reason: 'name: missing', record: '{"latitude":95}' } },
+    ]);
+  });
+});
+
+describe('readRideRows', () => {
+  const header = 'distance,healthpoints,latitude,longitude,magicpoints,name,statustime,fieldservice,groundstation,groundstation_distance_km,source,ride_index';
+
+  async function rows(text: string, chunkSize = 7): Promise<RideRow[]> {
+    const out: RideRow[] = [];
+    const chunks = Array.from({ length: Math.ceil(text.length / chunkSize) }, (_, i) => Buffer.from(text.slice(i * chunkSize, (i + 1) * chunkSize)));
+    await readRideRows(Readable.from(chunks), 'test.csv', (row) => out.push({ ...row }));
+    return out;
+  }
+
+  it('reads quoted names with commas and quotes, lines split across chunks, a repeated header and an empty station', async () => {
+    const text = [
+      header,
+      '1,2,40.5,-73.9,3,"Shadow, ""fax""",2018-01-01 00:00:00,,USW00094728,1.25,raw/a.json,0',
+      '1,2,40.6,-73.8,3,</script><img src=x onerror=alert(1)>,2018-01-01 00:00:00,1,US1NYNY0074,0.5,raw/a.json,1',
+      header,
+      '1,2,40.7,-73.7,3,Plain,2018-01-01 00:00:00,0,,,raw/b.json,7',
+      '',
+    ].join('\n');
+    expect(await rows(text)).toEqual([
+      { latitude: 40.5, longitude: -73.9, station: 'USW00094728', distanceKm: 1.25, source: 'raw/a.json', rideIndex: 0 },
+      { latitude: 40.6, longitude: -73.8, station: 'US1NYNY0074', distanceKm: 0.5, source: 'raw/a.json', rideIndex: 1 },
+      { latitude: 40.7, longitude: -73.7, station: '', distanceKm: NaN, source: 'raw/b.json', rideIndex: 7 },
+    ]);
+  });
+
+  it('names the file and line of a row with missing columns', async () => {
+    await expect(rows(`${header}\n1,2,40.5\n`)).rejects.toThrow(/test\.csv: line 2: expected latitude, .* found 3 fields/);
+  });
+
+  it('names the missing column of a foreign header', async () => {
+    await expect(rows('a,b,c\n1,2,3\n')).rejects.toThrow(/test\.csv: line 1: no "latitude" column/);
+  });
+});
+
+describe('helpers', () => {
+  it('escapes every HTML-significant character', () => {
+    expect(escapeHtml(`</script><img src=x onerror="alert('1')">&`)).toBe('&lt;/script&gt;&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;');
+  });
+
+  it('spreads a --sample evenly over the listing', () => {
+    expect(evenlySpaced(10, 3)).toEqual([0, 3, 6]);
+    expect(evenlySpaced(3, 10)).toEqual([0, 1, 2]);
+  });
+
+  it('fits the view to a city, and to the world for world-wide rides', () => {
+    const nyc = viewOf({ west: -74.1, south: 40.6, east: -73.8, north: 40.9 }, []);
+    expect(nyc.west).toBeLessThanOrEqual(-74.1);
+    expect(nyc.east).toBeGreaterThanOrEqual(-73.8);
+    expect(nyc.east - nyc.west).toBeLessThan(2);
+    const world = viewOf({ west: -170, south: -50, east: 175, north: 70 }, []);
+    expect(world).toEqual({ west: -180, south: -60, east: 180, north: 85 });
+  });
+
+  it('rebuilds a timeline from manifest times and object times', () => {
+    const manifest = { startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:10.000Z', valid: 1000 };
+    const points = timelineFromTimes([manifest as never], [
+      { at: Date.parse('2026-01-01T00:00:05.000Z'), rides: 400 },
+      { at: Date.parse('2026-01-01T00:00:20.000Z'), rides: 600 },
+    ]);
+    expect(points[0]).toEqual({ t: 0, ingested: 0, written: 0 });
+    expect(points[points.length - 1]).toEqual({ t: 20, ingested: 1000, written: 1000 });
+    expect(points.find((p) => p.t === 10)).toMatchObject({ ingested: 1000, written: 400 });
+  });
+});
