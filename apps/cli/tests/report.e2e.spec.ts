@@ -118,7 +118,7 @@ describe('the run report in headless Chromium (real rydes run on s3rver + local-
     writeFileSync(hostile, [JSON.stringify({ ...ride, name: HOSTILE }), JSON.stringify({ ...ride, name: HOSTILE, latitude: 95 })].join('\n') + '\n');
     const realOut = join(dir, 'out');
     let result: RunResult;
-    ({ result, output: runOutput } = await runQuietly({ files: [...inputs.map((i) => i.path), hostile], outDir: realOut, ridesPerMessage: 100 }));
+    ({ result, output: runOutput } = await runQuietly({ files: [...inputs.map((i) => i.path), hostile], outDir: realOut, ridesPerMessage: 100, report: true }));
     expect(result.exitCode).toBe(0);
     writeSummaryIfMissing(realOut, result);
     await buildReport(realOut);

@@ -19,6 +19,8 @@ export interface RunOptions extends Omit<StackOptions, 'onBatch'> {
   expectedRides?: number;
   /** How often the completion check runs, ms. */
   checkIntervalMs?: number;
+  /** Write out/report.html at the end (default; specs about the run itself skip it). */
+  report?: boolean;
   /** Where progress and the summary go. */
   stderr?: NodeJS.WriteStream;
   stdout?: NodeJS.WritableStream;
@@ -116,7 +118,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     stdout.write(`${formatSummary(figures, verdict)}\n`);
     stderr.write(`phases: ${phases.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}\n`);
     if (!verdict.ok && !check.complete) stderr.write(`missing:\n  ${describeMissing(check)}\n`);
-    await reportAfterRun(options.outDir, stdout, stderr);
+    if (options.report !== false) await reportAfterRun(options.outDir, stdout, stderr);
     return {
       figures,
       verdict,

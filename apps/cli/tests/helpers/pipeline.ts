@@ -44,9 +44,9 @@ function quietStreams() {
 export type TestRunOptions = Omit<RunOptions, 'stdout' | 'stderr' | 'concurrency' | 'stallTimeoutSeconds'> &
   Partial<Pick<RunOptions, 'concurrency' | 'stallTimeoutSeconds'>>;
 
-/** `rydes run` in-process with its summary and progress captured instead of printed. */
+/** `rydes run` in-process with its summary and progress captured instead of printed; no report.html unless asked. */
 export async function runQuietly(options: TestRunOptions): Promise<{ result: RunResult; output: { out: string; err: string } }> {
   const streams = quietStreams();
-  const result = await runPipeline({ concurrency: 2, stallTimeoutSeconds: 30, ...options, stdout: streams.stdout, stderr: streams.stderr });
+  const result = await runPipeline({ concurrency: 2, stallTimeoutSeconds: 30, report: false, ...options, stdout: streams.stdout, stderr: streams.stderr });
   return { result, output: streams.text() };
 }
