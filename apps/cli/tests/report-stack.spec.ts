@@ -1,12 +1,12 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '@rydes/aws-adapters';
-import { startLocalServers, type LocalServers } from '@rydes/aws-adapters/local';
+import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import { mockClient } from 'aws-sdk-client-mock';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StackNotFoundError } from '../src/commands/doctor';
+import { StackNotFoundError } from '../src/stack/connect';
 import { reportForStack } from '../src/commands/report';
 import { writeSyntheticOut } from '../src/report/synthetic-out';
 

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { buildReport, REPORT_FILE, writeReport } from '../report/build-report';
 import { readStack } from '../report/read-stack';
 import { InvalidOptionError } from '../errors';
-import { stackOutputs } from './doctor';
+import { stackOutputs } from '../stack/connect';
 import { integer } from './options';
 
 interface ReportFlags {
