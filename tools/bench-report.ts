@@ -8,18 +8,19 @@
  *   - headless Chromium opening the page from disk: navigation start → load event, beside the
  *     same browser opening a one-line page (baseline).
  * Run with `npx nx run cli:bench-report` (builds first) or `npx tsx --tsconfig apps/cli/tsconfig.json tools/bench-report.ts
- * [--rides 200000,4000000] [--keep]`; the generated folders live in tmp/bench-report/ and are
- * reused when present (--keep leaves them for the next run).
+ * [--rides 200000,4000000] [--keep yes]`; the generated folders live in tmp/bench-report/ and
+ * are reused when present (--keep yes leaves them for the next run).
  */
 import { createReadStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeSyntheticOut } from '../apps/cli/src/report/synthetic-out';
 import { closeBrowser, launchBrowser, visit } from '../apps/cli/tests/helpers/browser';
-import { arg, runBuiltCli } from './cli-process';
+import { args, runBuiltCli } from './cli-process';
 
 const root = resolve(__dirname, '..');
-const sizes = arg('--rides', '200000,4000000').split(',').map(Number);
-const keep = process.argv.includes('--keep');
+const flags = args({ rides: '200000,4000000', keep: 'no' });
+const sizes = flags.rides.split(',').map(Number);
+const keep = flags.keep === 'yes';
 const MiB = 1024 * 1024;
 
 async function countLines(file: string): Promise<{ lines: number; seconds: number }> {

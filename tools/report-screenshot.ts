@@ -8,12 +8,12 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { closeBrowser, launchBrowser, visit } from '../apps/cli/tests/helpers/browser';
-import { arg } from './cli-process';
+import { parseArgs } from 'node:util';
 
 async function main(): Promise<void> {
-  const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--'));
-  const outDir = resolve(positional[0] ?? 'out');
-  const output = resolve(arg('--output', 'docs/report.png'));
+  const { values, positionals } = parseArgs({ options: { output: { type: 'string', default: 'docs/report.png' } }, allowPositionals: true });
+  const outDir = resolve(positionals[0] ?? 'out');
+  const output = resolve(values.output as string);
   const page = join(outDir, 'report.html');
   if (!existsSync(page)) throw new Error(`${page}: no report; run "npm start" or "npx rydes report ${outDir}" first`);
   mkdirSync(dirname(output), { recursive: true });
