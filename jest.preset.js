@@ -1,6 +1,9 @@
 // Shared Jest settings for every project (Node environment, ts-jest, ESM-only deps transpiled).
 const path = require('node:path');
 
+// The AWS SDK warns once per process on Node 20 (Lambda runs 22: PITFALLS #10); test workers inherit this.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
 module.exports = {
   testEnvironment: 'node',
   // A hang guard, not a speed check: specs on real local servers take a few seconds when idle

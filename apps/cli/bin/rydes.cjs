@@ -24,4 +24,12 @@ if (process.env.RYDES_SKIP_BUILD !== '1') {
   process.stderr.write('rydes: RYDES_SKIP_BUILD=1 but dist/apps/cli/main.js is missing: run npx nx run-many -t build\n');
   process.exit(1);
 }
-require(cli).main(process.argv);
+// main() reports every error itself (one line, an exit code, the stack only with --verbose).
+let rydes;
+try {
+  rydes = require(cli);
+} catch (err) {
+  process.stderr.write(`rydes: cannot load ${cli}: ${String(err && err.message).split('\n')[0]}\n  Rebuild it: npx nx build cli\n`);
+  process.exit(70);
+}
+rydes.main(process.argv);

@@ -1,11 +1,12 @@
 import { createS3Client, deleteKeys, putObject } from '@rydes/aws-adapters';
 import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Manifest } from '@rydes/ride-model';
+import { CSV_COLUMNS, type Manifest } from '@rydes/ride-model';
 import { OutputMirror, mergeRides } from '../src/run/output';
+import { OutputFolder } from '../src/run/out-folder';
 
 const BUCKET = 'rides-mirror-test';
 
@@ -13,6 +14,7 @@ describe('OutputMirror (real s3rver in its worker thread)', () => {
   let servers: LocalServers;
   let s3: S3Client;
   let outDir: string;
+  let out: OutputFolder;
   beforeAll(async () => {
     servers = await startLocalServers({ buckets: [BUCKET], s3Thread: true });
     s3 = createS3Client(servers.env);
@@ -21,10 +23,12 @@ describe('OutputMirror (real s3rver in its worker thread)', () => {
     s3.destroy();
     await servers.close();
   });
-  beforeEach(() => {
+  beforeEach(async () => {
     outDir = mkdtempSync(join(tmpdir(), 'rydes-mirror-'));
+    out = await OutputFolder.claim(outDir);
   });
   afterEach(async () => {
+    await out.release();
     rmSync(outDir, { recursive: true, force: true });
     await deleteKeys(s3, BUCKET, ['processed/a-1-000000.csv', 'processed/a-1-000001.csv', 'processed/gone-000000.csv', 'rejects/a-1.ndjson', 'manifests/a-1.json']);
   });
@@ -36,7 +40,7 @@ describe('OutputMirror (real s3rver in its worker thread)', () => {
     await putObject(s3, BUCKET, 'processed/a-1-000001.csv', 'h\n1\n');
     await putObject(s3, BUCKET, 'rejects/a-1.ndjson', '{"index":2}\n');
     await putObject(s3, BUCKET, 'manifests/a-1.json', '{}\n');
-    const mirror = new OutputMirror(s3, BUCKET, outDir);
+    const mirror = new OutputMirror(s3, BUCKET, out);
 
     // Act
     mirror.fetch('processed/a-1-000000.csv');
@@ -53,7 +57,7 @@ describe('OutputMirror (real s3rver in its worker thread)', () => {
   it('copies again a chunk rewritten after it was fetched, and ignores a fetch of a key that is gone', async () => {
     // Prepare
     await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\nfirst\n');
-    const mirror = new OutputMirror(s3, BUCKET, outDir);
+    const mirror = new OutputMirror(s3, BUCKET, out);
     mirror.fetch('processed/a-1-000000.csv');
     mirror.fetch('processed/never-written-000000.csv');
     await mirror.finish();
@@ -67,15 +71,15 @@ describe('OutputMirror (real s3rver in its worker thread)', () => {
     expect(existsSync(local('processed/never-written-000000.csv'))).toBe(false);
   });
 
-  it('removes local files of keys the bucket no longer has (superseded chunks, an earlier run)', async () => {
+  it('removes the files rydes wrote for keys the bucket no longer has (superseded chunks, an earlier run)', async () => {
     // Prepare
     await putObject(s3, BUCKET, 'processed/gone-000000.csv', 'h\nold\n');
     await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\nkept\n');
-    const mirror = new OutputMirror(s3, BUCKET, outDir);
+    const mirror = new OutputMirror(s3, BUCKET, out);
     mirror.fetch('processed/gone-000000.csv');
     mkdirSync(local('processed/sub'), { recursive: true });
     writeFileSync(local('processed/sub/earlier-run.csv'), 'h\n');
-    writeFileSync(local('rides.csv'), 'not a mirrored prefix\n');
+    out.record('processed/sub/earlier-run.csv');
 
     // Act
     await deleteKeys(s3, BUCKET, ['processed/gone-000000.csv']);
@@ -85,7 +89,35 @@ describe('OutputMirror (real s3rver in its worker thread)', () => {
     expect(existsSync(local('processed/gone-000000.csv'))).toBe(false);
     expect(existsSync(local('processed/sub/earlier-run.csv'))).toBe(false);
     expect(readFileSync(local('processed/a-1-000000.csv'), 'utf8')).toBe('h\nkept\n');
-    expect(readFileSync(local('rides.csv'), 'utf8')).toBe('not a mirrored prefix\n');
+  });
+
+  it('never deletes or overwrites a file it did not write, even inside processed/ (a conflict instead)', async () => {
+    // Prepare: the user's files, there before rydes claimed the folder (--force)
+    await out.release();
+    mkdirSync(local('processed/2019'), { recursive: true });
+    writeFileSync(local('processed/2019/thesis.txt'), 'my thesis\n');
+    writeFileSync(local('processed/a-1-000000.csv'), 'someone else\n');
+    writeFileSync(local('processed/a-1-000001.csv'), 'h\n1\n');
+    out = await OutputFolder.claim(outDir, { force: true });
+    await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\n0\n');
+    await putObject(s3, BUCKET, 'processed/a-1-000001.csv', 'h\n1\n');
+    const mirror = new OutputMirror(s3, BUCKET, out);
+
+    // Act
+    mirror.fetch('processed/a-1-000000.csv');
+    await mirror.finish();
+    await out.release();
+
+    // Assess
+    expect(readFileSync(local('processed/2019/thesis.txt'), 'utf8')).toBe('my thesis\n');
+    expect(readFileSync(local('processed/a-1-000000.csv'), 'utf8')).toBe('someone else\n');
+    expect([...mirror.conflicts]).toEqual(['processed/a-1-000000.csv']);
+    expect(mirror.readable('processed/a-1-000000.csv')).toBe(false);
+    expect(mirror.readable('processed/a-1-000001.csv')).toBe(true); // the same bytes: counted, still not rydes's
+    const marker = JSON.parse(readFileSync(local('.rydes-output.json'), 'utf8')) as { files: string[] };
+    expect(marker.files).not.toContain('processed/2019/thesis.txt');
+    expect(marker.files).not.toContain('processed/a-1-000001.csv');
+    expect(readdirSync(local('processed')).sort()).toEqual(['2019', 'a-1-000000.csv', 'a-1-000001.csv']);
   });
 });
 
@@ -98,12 +130,31 @@ describe('mergeRides', () => {
     writeFileSync(join(dir, 'processed/a-0123abcd-000002.csv'), 'h\nr2\nr3\n');
     const manifest = { bucket: 'b', source: 'raw/a.json', etag: '"0123abcd"', total: 4, valid: 4, rejected: 0, chunks: 3 } as Manifest;
 
+    const out = await OutputFolder.claim(dir, { force: true });
+
     // Act
-    const merged = await mergeRides(dir, [{ key: 'raw/a.json', manifestKey: 'manifests/a-0123abcd.json', manifest }]);
+    const merged = await mergeRides(out, [{ key: 'raw/a.json', manifestKey: 'manifests/a-0123abcd.json', manifest }], () => true);
 
     // Assess
     expect(merged).toEqual({ rows: 3, bySource: { 'raw/a.json': 3 } });
     expect(readFileSync(join(dir, 'rides.csv'), 'utf8')).toBe('h\nr0\nr2\nr3\n');
+    await out.release();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes the CSV header even when no ride was written', async () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'rydes-merge-'));
+    const out = await OutputFolder.claim(dir);
+    const manifest = { bucket: 'b', source: 'raw/a.json', etag: '"0123abcd"', total: 2, valid: 0, rejected: 2, chunks: 0 } as Manifest;
+
+    // Act
+    const merged = await mergeRides(out, [{ key: 'raw/a.json', manifestKey: 'manifests/a-0123abcd.json', manifest, missingChunks: [] }]);
+
+    // Assess
+    expect(merged).toEqual({ rows: 0, bySource: {} });
+    expect(readFileSync(join(dir, 'rides.csv'), 'utf8')).toBe(`${CSV_COLUMNS.join(',')}\n`);
+    await out.release();
     rmSync(dir, { recursive: true, force: true });
   });
 });

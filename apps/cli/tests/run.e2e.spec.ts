@@ -135,13 +135,13 @@ describe('rydes run with a transform that fails one message on purpose (test-onl
     const written = new Set(rows.map((r) => Number(r.ride_index)));
     const missing = Array.from({ length: input.total }, (_, i) => i).filter((i) => !input.invalid.has(i) && !written.has(i));
     expect(result.figures.lost).toMatchObject({ rides: missing.length, dlqRides: missing.length, dlqMessages: 1, unaccounted: [], accounted: true });
-    expect(result.figures.lost.dlqChunks).toEqual(['raw/d-lines.ndjson chunks 3']);
-    expect(output.out).toMatch(new RegExp(`lost rides +${missing.length} = ${missing.length} rides in 1 fan-out DLQ message\\(s\\) \\(raw/d-lines\\.ndjson chunks 3\\): the DLQs hold exactly the lost work`));
+    expect(result.figures.lost.dlqChunks).toEqual([`${input.key} chunks 3`]);
+    expect(output.out).toMatch(new RegExp(`lost rides +${missing.length} = ${missing.length} rides in 1 fan-out DLQ message\\(s\\) \\(${input.key.replace(/\./g, '\\.')} chunks 3\\): the DLQs hold exactly the lost work`));
   });
 
   it('exits non-zero with a line saying why', () => {
     expect(result.exitCode).toBe(1);
-    expect(output.out).toMatch(/FAILED: rows written \(\d+\) ≠ valid rides \(\d+\); 1 fan-out message\(s\) in the DLQ.*; lost work: \d+ rides, exactly the rides the DLQs hold$/m);
-    expect(output.err).toMatch(/raw\/d-lines\.ndjson: 1 of \d+ chunks missing from processed\/ \(chunk 3\)/);
+    expect(output.out).toMatch(/FAILED: 1 of 1 file\(s\) not fully processed: see the files above; rows written \(\d+\) ≠ valid rides \(\d+\); 1 fan-out message\(s\) in the DLQ.*; lost work: \d+ rides, exactly the rides the DLQs hold$/m);
+    expect(output.out).toMatch(/d-lines\.ndjson → raw\/d-lines-[0-9a-f]{12}\.ndjson: failed: 1 of \d+ chunks missing from processed\/ \(chunk 3\)/);
   });
 });

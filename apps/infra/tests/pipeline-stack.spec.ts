@@ -77,7 +77,7 @@ describe('PipelineStack with default context', () => {
         return `${rules.prefix}*${rules.suffix}`;
       });
       expect(filters.sort()).toEqual(RIDE_FILE_SUFFIXES.map((suffix) => `raw/*${suffix}`).sort());
-      expect([...RIDE_FILE_SUFFIXES].sort()).toEqual(['.json', '.json.gz', '.ndjson']);
+      expect([...RIDE_FILE_SUFFIXES].sort()).toEqual(['.json', '.json.gz', '.ndjson', '.ndjson.gz']);
     });
 
     it('lets only this bucket invoke the ingest function', () => {

@@ -1,5 +1,5 @@
 import type { S3Event } from 'aws-lambda';
-import { decodeEventKey, isRideFileKey, type Manifest } from '@rydes/ride-model';
+import { decodeEventKey, isRideFileKey, RIDE_FILE_SUFFIXES, type Manifest } from '@rydes/ride-model';
 import { isContinuationEvent, type ContinuationEvent } from './continuation';
 import { IngestEventError, IngestFileError } from './errors';
 import { ingestFile, type IngestDeps } from './ingest-file';
@@ -31,7 +31,7 @@ export async function ingestEvent(event: S3Event | ContinuationEvent, deps: Inge
     const bucket = record.s3.bucket.name;
     const key = decodeEventKey(record.s3.object.key);
     if (!isRideFileKey(key)) {
-      deps.logger.info({ bucket, key }, 'ignored: not a ride file (raw/<name>.json, .ndjson or .json.gz)');
+      deps.logger.info({ bucket, key }, `ignored: not a ride file (raw/<name> ending ${RIDE_FILE_SUFFIXES.join(', ')})`);
       continue;
     }
     try {

@@ -9,12 +9,29 @@ import { SourceRef } from './types';
  */
 export const RAW_PREFIX = 'raw/';
 /**
- * Suffixes of ride files, longest first so `.json.gz` wins over `.json`. Case-sensitive, like S3 filters.
+ * The one list of accepted ride-file suffixes: the ingest's key check, the CDK stack's S3 trigger
+ * filters and the CLI's checks all use it. Longest first, so `.ndjson.gz` wins over `.json.gz`
+ * (which it does not end with: S3 suffix filters compare strings, and the filters never overlap).
+ * Case-sensitive, like S3 filters. The content decides the shape and gzip, never the suffix.
  *
  * @example
  * RIDE_FILE_SUFFIXES.map((suffix) => ({ prefix: RAW_PREFIX, suffix })); // S3 notification filters
  */
-export const RIDE_FILE_SUFFIXES = ['.json.gz', '.ndjson', '.json'] as const;
+export const RIDE_FILE_SUFFIXES = ['.ndjson.gz', '.json.gz', '.ndjson', '.json'] as const;
+
+/** One of {@link RIDE_FILE_SUFFIXES}. */
+export type RideFileSuffix = (typeof RIDE_FILE_SUFFIXES)[number];
+
+/**
+ * The accepted suffix a file name or key ends with, or undefined.
+ *
+ * @example
+ * rideFileSuffix('rides.ndjson.gz'); // '.ndjson.gz'
+ * rideFileSuffix('rides.txt');       // undefined
+ */
+export function rideFileSuffix(name: string): RideFileSuffix | undefined {
+  return RIDE_FILE_SUFFIXES.find((s) => name.endsWith(s));
+}
 
 /** Output keys derived from one ride file (ARCHITECTURE.md, "Keys in the bucket"). */
 export interface ObjectKeys {
@@ -63,7 +80,7 @@ export function matchesIngestTrigger(key: string): boolean {
 
 function stemOf(key: string): string | undefined {
   if (!key.startsWith(RAW_PREFIX)) return undefined;
-  const suffix = RIDE_FILE_SUFFIXES.find((s) => key.endsWith(s));
+  const suffix = rideFileSuffix(key);
   if (!suffix) return undefined;
   const stem = key.slice(RAW_PREFIX.length, key.length - suffix.length);
   // Every path segment must be a real name: no '', '.', '..' (raw//x.json, raw/../x.json, raw/a/.json).
@@ -72,7 +89,7 @@ function stemOf(key: string): string | undefined {
 }
 
 /**
- * True for keys of ride files: under `raw/`, ending in `.json`, `.ndjson` or `.json.gz`, with a
+ * True for keys of ride files: under `raw/`, ending in one of {@link RIDE_FILE_SUFFIXES}, with a
  * non-empty name and no empty, `.` or `..` path segments.
  *
  * @example

@@ -1,4 +1,4 @@
-import { decodeEventKey, encodeEventKey, isRideFileKey, matchesIngestTrigger, objectKeys, ObjectKeyError, parseOutputKey, sameVersion } from '../src';
+import { decodeEventKey, encodeEventKey, isRideFileKey, matchesIngestTrigger, objectKeys, ObjectKeyError, parseOutputKey, rideFileSuffix, sameVersion } from '../src';
 
 describe('objectKeys', () => {
   it('derives the keys of ARCHITECTURE.md from the key and the first 8 hex characters of the ETag', () => {
@@ -51,8 +51,14 @@ describe('objectKeys', () => {
 });
 
 describe('isRideFileKey', () => {
-  it.each(['raw/rides.json', 'raw/rides.ndjson', 'raw/rides.json.gz', 'raw/a/b/c.json', 'raw/.hidden.json'])('accepts %s', (key) => {
+  it.each(['raw/rides.json', 'raw/rides.ndjson', 'raw/rides.json.gz', 'raw/rides.ndjson.gz', 'raw/a/b/c.json', 'raw/.hidden.json'])('accepts %s', (key) => {
     expect(isRideFileKey(key)).toBe(true);
+  });
+
+  it('keeps the whole name in the stem of a .ndjson.gz key (never read as .json.gz)', () => {
+    expect(objectKeys({ bucket: 'b', key: 'raw/x.ndjson.gz', etag: '0123456789' }).stem).toBe('x');
+    expect(rideFileSuffix('x.ndjson.gz')).toBe('.ndjson.gz');
+    expect(rideFileSuffix('x.txt')).toBeUndefined();
   });
 
   it.each([
@@ -60,6 +66,8 @@ describe('isRideFileKey', () => {
     'processed/rides.json',
     'raw/rides.csv',
     'raw/rides.gz',
+    'raw/rides.txt',
+    'raw/rides.jsongz',
     'raw/rides.JSON',
     'raw/.json',
     'raw/a/.json',

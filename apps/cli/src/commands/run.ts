@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { DEFAULT_RIDES_PER_MESSAGE, RIDE_FILE_SUFFIXES } from '@rydes/ride-model';
 import { runPipeline } from '../run/run-pipeline';
-import { DEFAULT_RIDES_PER_MESSAGE } from '@rydes/ride-model';
-import { generateSample } from '../run/sample';
 import { FaultInjector, FAULTS, parseChaos } from '../chaos/spec';
 import { LOCAL_VISIBILITY_TIMEOUT_SECONDS } from '../stack/names';
 import { CORES, integer } from './options';
@@ -12,6 +11,7 @@ interface RunFlags {
   ridesPerMessage: number;
   concurrency: number;
   out: string;
+  force?: boolean;
   dataDir?: string;
   stallTimeout: number;
   rides: number;
@@ -28,11 +28,12 @@ export function register(program: Command): void {
       'Run the whole pipeline on this machine: embedded S3 and SQS servers, the built ingest and ' +
         'transform bundles, every FILE (or a generated sample) to CSV in --out.',
     )
-    .argument('[FILE...]', 'ride files (.json, .ndjson, .json.gz); none: a generated sample')
+    .argument('[FILE...]', `ride files (${RIDE_FILE_SUFFIXES.join(', ')}); none: a generated sample`)
     .option('--stations <FILE>', 'station catalogue (GHCN ghcnd-stations.txt, CSV or JSON) for STATIONS_URI')
     .option('--rides-per-message <N>', 'rides per fan-out message (1 = one message per ride)', integer('--rides-per-message', 1, 10_000), DEFAULT_RIDES_PER_MESSAGE)
     .option('--concurrency <N>', 'transform pollers and execution environments', integer('--concurrency', 1, 64), CORES)
-    .option('--out <DIR>', 'where processed/, rejects/, manifests/ and rides.csv go', 'out')
+    .option('--out <DIR>', 'where processed/, rejects/, manifests/, rides.csv and summary.json go (a new, empty or earlier rydes folder)', 'out')
+    .option('--force', '--out may be a non-empty folder rydes did not create: write beside its files (never deleting them)')
     .option('--data-dir <DIR>', 'keep the bucket and function logs here (default: a temp dir, removed)')
     .option('--stall-timeout <S>', 'give up after this many seconds without progress', integer('--stall-timeout', 1), 60)
     .option('--rides <N>', 'rides in the generated sample (no FILE)', integer('--rides', 1), 200_000)
@@ -43,7 +44,7 @@ export function register(program: Command): void {
       integer('--visibility-timeout', 1, 43_200),
       LOCAL_VISIBILITY_TIMEOUT_SECONDS,
     )
-    .option('--verbose', "show the functions' JSON logs on stderr (default: <data dir>/logs/)")
+    .option('--verbose', "show the functions' JSON logs on stderr (default: <data dir>/logs/) and stack traces of errors")
     .option(
       '--chaos <SPEC>',
       'inject faults beneath the functions: comma-separated NAME=RATE (probability 0..1) and seed=N, e.g. ' +
@@ -56,26 +57,23 @@ export function register(program: Command): void {
         'faults injected and retries spent by kind',
     )
     .action(async (files: string[], flags: RunFlags) => {
-      // Before the sample is generated: a typo in the spec should not cost 200,000 rides first.
+      // Before anything else: a typo in the spec should not cost a run first.
       const chaos = flags.chaos ? new FaultInjector(parseChaos(flags.chaos)) : undefined;
-      const sample = files.length ? undefined : await generateSample(flags.rides, flags.seed, flags.dataDir);
-      try {
-        const result = await runPipeline({
-          files: sample ? [sample.file] : files,
-          outDir: resolve(flags.out),
-          dataDir: flags.dataDir && resolve(flags.dataDir),
-          stationsFile: flags.stations && resolve(flags.stations),
-          ridesPerMessage: flags.ridesPerMessage,
-          concurrency: flags.concurrency,
-          stallTimeoutSeconds: flags.stallTimeout,
-          visibilityTimeoutSeconds: flags.visibilityTimeout,
-          expectedRides: sample?.rides,
-          verbose: flags.verbose,
-          chaos,
-        });
-        process.exitCode = result.exitCode;
-      } finally {
-        await sample?.remove();
-      }
+      const result = await runPipeline({
+        files,
+        sample: files.length ? undefined : { rides: flags.rides, seed: flags.seed },
+        outDir: flags.out,
+        force: flags.force,
+        dataDir: flags.dataDir && resolve(flags.dataDir),
+        stationsFile: flags.stations,
+        ridesPerMessage: flags.ridesPerMessage,
+        concurrency: flags.concurrency,
+        stallTimeoutSeconds: flags.stallTimeout,
+        visibilityTimeoutSeconds: flags.visibilityTimeout,
+        verbose: flags.verbose,
+        chaos,
+        chaosSpec: flags.chaos,
+      });
+      process.exitCode = result.exitCode;
     });
 }

@@ -3,7 +3,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createS3Client, listKeys, readManifest } from '@rydes/aws-adapters';
-import { DEFAULT_STACK_NAME, isRideFileKey, type Manifest, objectKeys, type ObjectKeys, parseOutputKey, sameVersion } from '@rydes/ride-model';
+import { DEFAULT_STACK_NAME, isRideFileKey, type Manifest, objectKeys, type ObjectKeys, parseOutputKey, RIDE_FILE_SUFFIXES, sameVersion } from '@rydes/ride-model';
 import { SingleBar } from 'cli-progress';
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -20,7 +20,7 @@ const QUEUE_SIZE = 4;
 export class RideFileNameError extends RydesCliError {
   override name = 'RideFileNameError';
   constructor(readonly key: string) {
-    super(`${key} would not start an ingest: the S3 trigger only fires for raw/<name>.json, .ndjson or .json.gz. Rename the file or pass --key.`);
+    super(`${key} would not start an ingest: the S3 trigger only fires for raw/<name> ending ${RIDE_FILE_SUFFIXES.join(', ')}. Rename the file or pass --key.`);
   }
 }
 
@@ -205,7 +205,7 @@ interface UploadFlags {
 export function register(program: Command): void {
   program
     .command('upload')
-    .argument('<FILE>', 'ride file (.json, .ndjson or .json.gz)')
+    .argument('<FILE>', `ride file (${RIDE_FILE_SUFFIXES.join(', ')})`)
     .description('Upload a ride file to raw/ of the deployed bucket, follow it through the pipeline and print the summary.')
     .option('--stack <NAME>', 'CloudFormation stack name', DEFAULT_STACK_NAME)
     .option('--region <REGION>', 'AWS region (default: AWS_REGION or your profile)')

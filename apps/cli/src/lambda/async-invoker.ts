@@ -34,6 +34,7 @@ export class AsyncInvoker {
   readonly failures: Array<{ event: unknown; outcome: InvokeOutcome }> = [];
   private readonly settled = new Set<Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
 
   constructor(private readonly pool: FunctionPool, private readonly options: AsyncInvokerOptions) {}
 
@@ -55,12 +56,16 @@ export class AsyncInvoker {
 
   /** Cancels pending retries (shutdown). */
   stop(): void {
+    this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
 
   private async attempt(event: unknown, attempt: number): Promise<void> {
+    // After stop() (shutdown), an invocation killed by the closing pool is neither retried nor dead-lettered.
+    if (this.stopped) return;
     const outcome = await this.pool.invoke(event);
+    if (this.stopped) return;
     if (outcome.ok) {
       this.stats.succeeded++;
       return;

@@ -65,7 +65,9 @@ function main(): void {
     handler = mod[handlerName] as Handler;
     if (typeof handler !== 'function') throw new TypeError(`${bundlePath} exports no function "${handlerName}"`);
   } catch (err) {
-    const { errorType, errorMessage } = describeError(err);
+    const { errorType, errorMessage, stack } = describeError(err);
+    // Lambda's runtime writes an init failure to the function's log as well.
+    process.stderr.write(`${JSON.stringify({ level: 60, time: new Date().toISOString(), msg: `init failed: ${errorType}`, reason: errorMessage, stack })}\n`);
     send({ type: 'init-error', errorType: `Runtime.ImportModuleError: ${errorType}`, errorMessage });
     return;
   }

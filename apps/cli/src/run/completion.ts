@@ -38,7 +38,11 @@ export class CompletionTracker {
 
   constructor(private readonly stack: LocalStack, private readonly sourceKeys: string[]) {}
 
-  async check(): Promise<CompletionCheck> {
+  /**
+   * One look at the stack. Chunks in processed/ are counted once it has settled, or when
+   * `countChunks` asks for it (the final report of a stalled run: which files are done).
+   */
+  async check(options: { countChunks?: boolean } = {}): Promise<CompletionCheck> {
     const { stack } = this;
     // Taken before the manifests are read: an ingest that ends meanwhile may have rewritten one.
     const ingestPending = stack.ingest.stats.pending;
@@ -59,7 +63,7 @@ export class CompletionTracker {
       fanout.visible + fanout.inFlight + fanout.delayed === 0 &&
       stack.transform.stats.inFlight === 0;
     const settled = quiet && sources.every((s) => s.manifest || s.ingestError);
-    if (settled) await this.countChunks(sources);
+    if (settled || options.countChunks) await this.countChunks(sources);
     const complete =
       settled && sources.every((s) => s.manifest && !s.manifest.error && s.missingChunks?.length === 0);
     return {
@@ -121,24 +125,31 @@ export class CompletionTracker {
   }
 }
 
-/** One line per source that is not complete, for stall and failure messages. */
-export function describeMissing(check: CompletionCheck): string {
-  const lines: string[] = [];
-  for (const source of check.sources) {
-    if (source.ingestError) lines.push(`${source.key}: ingest failed after retries (${source.ingestError}); event in the ingest DLQ`);
-    else if (!source.manifest) lines.push(`${source.key}: no manifest yet (ingest still running or never triggered)`);
-    else if (source.manifest.error) lines.push(`${source.key}: ingest stopped at byte ${source.manifest.error.byteOffset}: ${source.manifest.error.message}`);
-    else if (source.missingChunks === undefined) lines.push(`${source.key}: ${source.manifest.chunks} chunks expected, not all written yet`);
-    else if (source.missingChunks.length) {
-      const shown = source.missingChunks.slice(0, 10).join(', ');
-      const more = source.missingChunks.length > 10 ? ', …' : '';
-      lines.push(`${source.key}: ${source.missingChunks.length} of ${source.manifest.chunks} chunks missing from processed/ (chunk ${shown}${more})`);
-    }
+/** What became of one source so far, for the stall message, the summary and summary.json. */
+export type SourceState = 'done' | 'in progress' | 'failed' | 'waiting';
+
+/** The state of `source` and one line saying it (`done: 1,500 rides written`). */
+export function sourceState(source: SourceStatus, written: number, settled: boolean): { state: SourceState; detail: string } {
+  const { manifest } = source;
+  if (source.ingestError) return { state: 'failed', detail: `ingest failed after retries: ${source.ingestError} (event in the ingest DLQ)` };
+  if (manifest?.error) {
+    return { state: 'failed', detail: `ingest stopped at byte ${manifest.error.byteOffset}: ${manifest.error.message} (${n(manifest.valid)} valid rides read before it)` };
   }
-  if (check.fanout.visible + check.fanout.inFlight) {
-    lines.push(`fan-out queue: ${check.fanout.visible} waiting, ${check.fanout.inFlight} in flight`);
+  if (!manifest) return { state: 'waiting', detail: settled ? 'no manifest: the ingest never finished' : 'no manifest yet: ingest still running' };
+  const missing = source.missingChunks;
+  if (missing?.length === 0) return { state: 'done', detail: `${n(manifest.valid)} rides written (${n(manifest.rejected)} rejected)` };
+  if (missing) {
+    const shown = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ', …' : '');
+    return { state: 'failed', detail: `${missing.length} of ${manifest.chunks} chunks missing from processed/ (chunk ${shown})` };
   }
-  if (check.fanoutDlq) lines.push(`fan-out DLQ: ${check.fanoutDlq} message(s)`);
-  if (check.ingestDlq) lines.push(`ingest DLQ: ${check.ingestDlq} event(s)`);
-  return lines.length ? lines.join('\n  ') : 'nothing';
+  return { state: 'in progress', detail: `${n(Math.min(written, manifest.valid))} of ${n(manifest.valid)} rides written` };
+}
+
+/** The fan-out queue when it still holds messages (a stalled run), one line. */
+export function describeQueues(check: CompletionCheck): string[] {
+  return check.fanout.visible + check.fanout.inFlight ? [`fan-out queue: ${check.fanout.visible} waiting, ${check.fanout.inFlight} in flight`] : [];
+}
+
+function n(value: number): string {
+  return value.toLocaleString('en-US');
 }

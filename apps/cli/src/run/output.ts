@@ -1,13 +1,17 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, openObject, sameEtag } from '@rydes/aws-adapters';
-import { objectKeys } from '@rydes/ride-model';
+import { CSV_COLUMNS, objectKeys } from '@rydes/ride-model';
 import { LIST_PAGE_KEYS } from '../stack/names';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import type { SourceStatus } from './completion';
+import type { OutputFolder } from './out-folder';
+
+/** The merged CSV at the top of --out. */
+export const RIDES_FILE = 'rides.csv';
 
 /** The prefixes mirrored into --out. */
 export const OUTPUT_PREFIXES = ['processed/', 'rejects/', 'manifests/'];
@@ -16,12 +20,15 @@ export const OUTPUT_PREFIXES = ['processed/', 'rejects/', 'manifests/'];
 const MAX_PENDING_FETCHES = 2_000;
 
 /**
- * Mirrors processed/, rejects/ and manifests/ into `outDir` (`out/processed/…`). Chunks are
- * copied while the pipeline runs, as soon as the transform reports them written ({@link fetch}),
- * so little is left for the end; {@link finish} then lists the bucket and makes the folder equal
- * to it: copies what is missing or differs in size or ETag from what was fetched (an early GET
- * may have raced a redelivery rewriting the same key), and deletes local files of keys no longer
- * there (a superseded version's chunks, or an earlier run's files in the same folder).
+ * Mirrors processed/, rejects/ and manifests/ into the --out folder (`out/processed/…`). Chunks
+ * are copied while the pipeline runs, as soon as the transform reports them written
+ * ({@link fetch}), so little is left for the end; {@link finish} then lists the bucket and makes
+ * rydes's files equal to it: copies what is missing or differs in size or ETag from what was
+ * fetched (an early GET may have raced a redelivery rewriting the same key), and deletes the files
+ * rydes wrote earlier for keys no longer there (a superseded version's chunks, an earlier run's
+ * files). A file rydes did not write is never overwritten or deleted: when one sits where a key
+ * belongs, the object is compared with it; the same bytes count as mirrored, other bytes as a
+ * {@link conflicts conflict} (the run then fails, saying which file).
  */
 export class OutputMirror {
   private readonly fetched = new Map<string, { etag: string; size: number }>();
@@ -29,11 +36,15 @@ export class OutputMirror {
   private readonly pending: string[] = [];
   private readonly idle: Array<() => void> = [];
   private running = 0;
+  /** Foreign files found identical to the object of their key. */
+  private readonly identical = new Set<string>();
+  /** Keys whose local path holds a foreign file with other bytes: not mirrored. */
+  readonly conflicts = new Set<string>();
 
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
-    private readonly outDir: string,
+    private readonly out: OutputFolder,
     private readonly parallel = 8,
   ) {}
 
@@ -48,7 +59,7 @@ export class OutputMirror {
     this.pump();
   }
 
-  /** Makes `outDir` mirror the prefixes exactly; returns the number of objects mirrored. */
+  /** Makes rydes's files under the prefixes mirror the bucket; returns the number of objects listed. */
   async finish(): Promise<number> {
     await this.drained();
     let mirrored = 0;
@@ -62,9 +73,14 @@ export class OutputMirror {
         if (!copy || copy.size !== object.size || !sameEtag(copy.etag, object.etag)) stale.push(object.key);
       }
       await this.copyAll(stale, true);
-      await removeUnlisted(join(this.outDir, prefix), prefix, listed);
+      await this.out.removeStale(prefix, (rel) => listed.has(rel));
     }
     return mirrored;
+  }
+
+  /** True when the local file of `key` holds the object's bytes (rydes wrote it, or an identical one was there). */
+  readable(key: string): boolean {
+    return this.identical.has(key) || (this.out.owns(key) && !this.conflicts.has(key));
   }
 
   private pump(): void {
@@ -92,8 +108,10 @@ export class OutputMirror {
   }
 
   private async copy(key: string, mustSucceed: boolean): Promise<void> {
+    const foreign = this.out.isForeign(key);
+    const target = this.out.path(key);
+    const written = foreign ? `${target}.rydes-${process.pid}.tmp` : target;
     try {
-      const target = join(this.outDir, key);
       const dir = dirname(target);
       // One mkdir per folder, not per object (2,000 chunks share one folder in a default run).
       if (!this.folders.has(dir)) {
@@ -101,27 +119,28 @@ export class OutputMirror {
         this.folders.add(dir);
       }
       const { body, etag } = await openObject(this.s3, this.bucket, key);
-      const out = createWriteStream(target);
+      if (!foreign) this.out.record(key);
+      const out = createWriteStream(written);
       await pipeline(body, out);
       this.fetched.set(key, { etag, size: out.bytesWritten });
+      if (foreign) await this.compareWithForeign(key, target, written);
     } catch (err) {
       this.fetched.delete(key);
       if (mustSucceed) throw err;
+    } finally {
+      if (foreign) await rm(written, { force: true });
     }
   }
-}
 
-/** Deletes files under `dir` (mirroring `prefix`) whose key is not in `listed`. */
-async function removeUnlisted(dir: string, prefix: string, listed: Set<string>): Promise<void> {
-  let entries: string[];
-  try {
-    entries = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-  } catch {
-    return;
-  }
-  for (const file of entries) {
-    const key = prefix + relative(dir, file).split(sep).join('/');
-    if (!listed.has(key)) await rm(file, { force: true });
+  private async compareWithForeign(key: string, target: string, copy: string): Promise<void> {
+    const [theirs, ours] = await Promise.all([readFile(target).catch(() => undefined), readFile(copy)]);
+    if (theirs && theirs.equals(ours)) {
+      this.identical.add(key);
+      this.conflicts.delete(key);
+    } else {
+      this.identical.delete(key);
+      this.conflicts.add(key);
+    }
   }
 }
 
@@ -166,11 +185,17 @@ export interface MergedRides {
 /**
  * Streams `out/rides.csv`: one header, then every row of every downloaded chunk, ordered by
  * source key then chunk number — chunks hold consecutive ride indexes, so this is ride_index
- * order. Returns the rows written.
+ * order. Only chunk files `readable` vouches for are read (never a foreign file at a chunk's
+ * path). With no rows at all the file still has the header. Returns the rows written.
  */
-export async function mergeRides(outDir: string, sources: SourceStatus[]): Promise<MergedRides> {
-  const target = join(outDir, 'rides.csv');
-  const out = createWriteStream(target);
+export async function mergeRides(
+  out: OutputFolder,
+  sources: SourceStatus[],
+  readable: (key: string) => boolean = (key) => out.owns(key),
+): Promise<MergedRides> {
+  out.record(RIDES_FILE);
+  const target = out.path(RIDES_FILE);
+  const file = createWriteStream(target);
   const bySource: Record<string, number> = {};
   let rows = 0;
   let headerWritten = false;
@@ -184,23 +209,25 @@ export async function mergeRides(outDir: string, sources: SourceStatus[]): Promi
       for (let chunk = 0; chunk < manifest.chunks; chunk++) {
         if (missing.has(chunk)) continue;
         const key = keys.processed(chunk);
+        if (!readable(key)) continue;
         // A run that stalled before the queues settled has no missingChunks: absent files are the gaps.
-        const text = await readText(join(outDir, key)).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+        const text = await readText(out.path(key)).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
         if (text === undefined) continue;
         const { header, body } = splitHeader(text);
         if (!headerWritten) {
-          if (!out.write(header)) await once(out, 'drain');
+          if (!file.write(header)) await once(file, 'drain');
           headerWritten = true;
         }
         const count = countRows(body);
         rows += count;
         bySource[source.key] = (bySource[source.key] ?? 0) + count;
-        if (!out.write(body)) await once(out, 'drain');
+        if (!file.write(body)) await once(file, 'drain');
       }
     }
+    if (!headerWritten) file.write(`${CSV_COLUMNS.join(',')}\n`);
   } finally {
-    out.end();
-    await once(out, 'close');
+    file.end();
+    await once(file, 'close');
   }
   return { rows, bySource };
 }

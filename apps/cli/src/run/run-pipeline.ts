@@ -1,19 +1,31 @@
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
 import { objectKeys, peekMessage } from '@rydes/ride-model';
-import { InputFileError, StallError } from '../errors';
+import { EXIT, StallError } from '../errors';
 import type { BatchReport } from '../lambda/event-source';
 import { startStack, type LocalStack, type StackOptions } from '../stack/local-stack';
-import { CompletionTracker, describeMissing, type CompletionCheck } from './completion';
+import { CompletionTracker, describeQueues, sourceState, type CompletionCheck } from './completion';
 import { lostWork, readDeadLetters } from './dead-letters';
+import { prepareInputs, type RunInput } from './inputs';
+import { OutputFolder, REPORT_FILE } from './out-folder';
 import { OutputMirror, mergeRides } from './output';
+import { checkStations } from './preflight';
 import { createProgress } from './progress';
 import { reportAfterRun } from '../report/after-run';
-import { figuresOf, formatSummary, verdictOf, type RunFigures, type Verdict } from './summary';
+import { buildSummaryFile, writeSummaryFile } from './run-summary';
+import { generateSample, type Sample } from './sample';
+import type { TimelinePoint } from './summary-file';
+import { figuresOf, formatSummary, verdictOf, type FileLine, type FunctionError, type RunFigures, type Verdict } from './summary';
 
-export interface RunOptions extends Omit<StackOptions, 'onBatch'> {
+export interface RunOptions extends Omit<StackOptions, 'onBatch' | 'logDir'> {
+  /** Ride files; none: `sample` is generated. */
   files: string[];
+  /** Generate this sample when no FILE is given (after the preflight). */
+  sample?: { rides: number; seed: number };
   outDir: string;
+  /** Write into a non-empty folder rydes did not create (never deleting its files). */
+  force?: boolean;
   stallTimeoutSeconds: number;
   /** Rides expected, when known up front (the generated sample). */
   expectedRides?: number;
@@ -21,6 +33,8 @@ export interface RunOptions extends Omit<StackOptions, 'onBatch'> {
   checkIntervalMs?: number;
   /** Write out/report.html at the end (default; specs about the run itself skip it). */
   report?: boolean;
+  /** The --chaos spec as given, for summary.json. */
+  chaosSpec?: string;
   /** Where progress and the summary go. */
   stderr?: NodeJS.WriteStream;
   stdout?: NodeJS.WritableStream;
@@ -31,48 +45,89 @@ export interface RunResult {
   verdict: Verdict;
   check: CompletionCheck;
   exitCode: number;
+  /** Every FILE with its raw/ key (duplicates share the first one's). */
+  inputs: RunInput[];
   /** With --chaos: requests the functions sent through each fault proxy, by operation. */
   proxiedRequests?: { S3: Record<string, number>; SQS: Record<string, number> };
 }
 
 /** A fan-out message body's chunk identity and rides, for progress only (malformed: undefined); its rides are not parsed. */
-function chunkIn(body: string): { id: string; rides: number; key?: string } | undefined {
+function chunkIn(body: string): { id: string; rides: number; source: string; key?: string } | undefined {
   const message = peekMessage(body);
   if (!message) return undefined;
   const { source, chunk } = message;
   const key = typeof source.key === 'string' && typeof source.etag === 'string' ? objectKeys(source).processed(chunk) : undefined;
-  return { id: `${source.key}#${source.etag}#${chunk}`, rides: message.rides, key };
-}
-
-function checkInputs(files: string[]): void {
-  for (const file of files) {
-    if (!existsSync(file)) throw new InputFileError(file, 'no such file');
-    if (!statSync(file).isFile()) throw new InputFileError(file, 'not a regular file');
-  }
+  return { id: `${source.key}#${source.etag}#${chunk}`, rides: message.rides, source: source.key, key };
 }
 
 /**
- * `rydes run`: the whole pipeline on this machine. Starts the stack, uploads every file to
- * raw/, waits until every manifest's chunks are in processed/ and the queues are empty (or no
- * progress for the stall timeout), mirrors the outputs into `outDir`, merges `rides.csv` and
- * prints the summary. The stack is closed on every path.
+ * `rydes run`: the whole pipeline on this machine. First the preflight, before anything starts:
+ * every FILE's name and readability (each gets a raw/ key from its name and bytes), the station
+ * catalogue parsed as the transform will, --out claimed (see {@link OutputFolder}). Then starts
+ * the stack, uploads every distinct file to raw/, waits until every manifest's chunks are in
+ * processed/ and the queues are empty (or no progress for the stall timeout), mirrors the outputs
+ * into --out, merges `rides.csv`, writes `summary.json` and prints the summary. The stack is
+ * closed and --out released on every path.
  */
 export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const started = Date.now();
+  const startedAt = new Date(started).toISOString();
   const stderr = options.stderr ?? process.stderr;
   const stdout = options.stdout ?? process.stdout;
-  checkInputs(options.files);
+  let inputs = await prepareInputs(options.files);
+  const stationCount = options.stationsFile ? await checkStations(options.stationsFile) : undefined;
+  const out = await OutputFolder.claim(options.outDir, { force: options.force, notes: stderr });
+  let sample: Sample | undefined;
+  let logs: { dir: string; temporary: boolean } | undefined;
+  let keepLogs = false;
+  try {
+    if (!options.files.length && options.sample) {
+      sample = await generateSample(options.sample.rides, options.sample.seed, options.dataDir);
+      inputs = await prepareInputs([sample.file]);
+    }
+    logs = options.dataDir
+      ? { dir: join(options.dataDir, 'logs'), temporary: false }
+      : { dir: await mkdtemp(join(tmpdir(), 'rydes-logs-')), temporary: true };
+    const result = await runStack(options, inputs, out, logs.dir, { started, startedAt, stationCount, stderr, stdout, sample });
+    keepLogs = result.exitCode !== EXIT.OK || result.figures.functionErrors.length > 0;
+    return result;
+  } finally {
+    await sample?.remove();
+    if (logs?.temporary) await rm(logs.dir, { recursive: true, force: true });
+    if (!keepLogs) await out.removeStale('logs/', () => false);
+    await out.release();
+  }
+}
+
+interface RunContext {
+  started: number;
+  startedAt: string;
+  stationCount?: number;
+  stderr: NodeJS.WriteStream;
+  stdout: NodeJS.WritableStream;
+  sample?: Sample;
+}
+
+async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFolder, logDir: string, context: RunContext): Promise<RunResult> {
+  const { stderr, stdout, started } = context;
   let written = 0;
+  const writtenBySource: Record<string, number> = {};
   // A chunk can be processed more than once (an ingest retry resends its chunks, duplicate deliveries): count it once.
   const writtenChunks = new Set<string>();
+  const transformErrors: { count: number; first?: string } = { count: 0 };
   // The stack's S3 client exists only once the stack runs, after onBatch is handed to it.
   const outputs: { mirror?: OutputMirror } = {};
   const onBatch = (batch: BatchReport) => {
+    if (batch.errorMessage || batch.failed) {
+      transformErrors.count++;
+      transformErrors.first ??= batch.errorMessage ?? `${batch.failed} message(s) reported failed by the handler (batchItemFailures)`;
+    }
     for (const body of batch.deletedBodies) {
       const chunk = chunkIn(body);
       if (!chunk || writtenChunks.has(chunk.id)) continue;
       writtenChunks.add(chunk.id);
       written += chunk.rides;
+      if (chunk.source) writtenBySource[chunk.source] = (writtenBySource[chunk.source] ?? 0) + chunk.rides;
       // Copied into --out while the run goes on; the final pass fixes whatever this got wrong.
       if (chunk.key) outputs.mirror?.fetch(chunk.key);
     }
@@ -83,29 +138,56 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     phases.push([name, (Date.now() - mark) / 1000]);
     mark = Date.now();
   };
-  const stack = await startStack({ ...options, onBatch });
-  const mirror = (outputs.mirror = new OutputMirror(stack.s3, stack.bucket, options.outDir));
-  const stop = stopOnSignal(stack, stderr);
+  const stack = await startStack({ ...options, logDir, onBatch });
+  const mirror = (outputs.mirror = new OutputMirror(stack.s3, stack.bucket, out));
+  const stop = stopOnSignal(stack, stderr, () => out.release());
   try {
     phase('start');
     const keys: string[] = [];
-    for (const file of options.files) keys.push((await stack.upload(resolve(file))).key);
+    for (const input of inputs) {
+      if (input.duplicateOf) continue;
+      keys.push((await stack.upload(resolve(input.path), input.key)).key);
+    }
     phase('upload');
     const tracker = new CompletionTracker(stack, keys);
     const progress = createProgress(stderr);
+    const timeline: TimelinePoint[] = [];
     let check: CompletionCheck;
     let stalled: string | undefined;
     try {
-      ({ check, stalled } = await waitUntilSettled(stack, tracker, options, () => written, (state) => progress.update(state)));
+      ({ check, stalled } = await waitUntilSettled(stack, tracker, options, () => written, (state) => {
+        timeline.push({ t: round((Date.now() - started) / 1000), ingested: state.ingested, written: state.written, inFlightMessages: state.inFlightMessages });
+        progress.update(state);
+      }));
     } finally {
       progress.stop();
     }
     phase('pipeline');
     await mirror.finish();
     phase('download');
-    const merged = await mergeRides(options.outDir, check.sources);
+    const merged = await mergeRides(out, check.sources, (key) => mirror.readable(key));
     const dead = await readDeadLetters(stack.sqs, stack.queues, check);
     phase('merge');
+    const logFile = (name: string) => (options.verbose ? undefined : join(logDir, `${name}.log`));
+    const functionErrors: FunctionError[] = [];
+    const ingestFailures = stack.ingest.failures.filter((f) => !f.outcome.ok);
+    if (ingestFailures.length || stack.ingest.stats.retries) {
+      const outcome = ingestFailures[0]?.outcome;
+      functionErrors.push({
+        function: 'ingest-fn',
+        failures: ingestFailures.length + stack.ingest.stats.retries,
+        firstError: (await firstLoggedError(logFile('ingest-fn'))) ?? (outcome && !outcome.ok ? `${outcome.errorType}: ${outcome.errorMessage}` : 'see the log'),
+        logFile: logFile('ingest-fn'),
+      });
+    }
+    if (transformErrors.count) {
+      functionErrors.push({
+        function: 'transform-fn',
+        failures: transformErrors.count,
+        firstError: (await firstLoggedError(logFile('transform-fn'))) ?? transformErrors.first ?? 'see the log',
+        logFile: logFile('transform-fn'),
+      });
+    }
     const proxies = stack.faultProxies;
     const figures = figuresOf(check, merged.rows, (Date.now() - started) / 1000, {
       ingestRetries: stack.ingest.stats.retries,
@@ -113,23 +195,112 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       ...(proxies && { sdkRetries: { S3: proxies.S3.stats.retries, SQS: proxies.SQS.stats.retries } }),
       ...(options.chaos && { faults: { ...options.chaos.injected } }),
       lost: lostWork(check, merged.bySource, dead),
+      duplicates: inputs.filter((i) => i.duplicateOf).length,
+      conflicts: [...mirror.conflicts].map((key) => out.path(key)),
+      functionErrors: [],
     });
     const verdict = verdictOf(figures, check, stalled);
-    stdout.write(`${formatSummary(figures, verdict)}\n`);
+    const exitCode = verdict.ok ? EXIT.OK : EXIT.RIDES_LOST;
+    // Logs of a failed run (or of failed invocations) are kept: copied into --out when they sit in a temp dir.
+    if ((functionErrors.length || !verdict.ok) && !options.dataDir && !options.verbose) {
+      const kept: Record<string, string> = {};
+      for (const name of ['ingest-fn', 'transform-fn']) kept[name] = await keepLog(join(logDir, `${name}.log`), out);
+      for (const error of functionErrors) error.logFile = kept[error.function] ?? error.logFile;
+    }
+    figures.functionErrors = functionErrors.map((e) => ({ ...e, ...(e.logFile && { logFile: shownPath(e.logFile) }) }));
+    const sources = new Map(check.sources.map((s) => [s.key, s]));
+    const files: FileLine[] = inputs.map((input) => {
+      const source = sources.get(input.key);
+      if (input.duplicateOf) return { path: input.path, key: input.key, status: 'duplicate', detail: `same bytes as ${input.duplicateOf}, processed once` };
+      const { state, detail } = source ? sourceState(source, writtenBySource[input.key] ?? 0, check.settled) : { state: 'waiting', detail: '' };
+      const status = state === 'failed' && (source?.ingestError || source?.manifest?.error) ? 'lost' : state === 'waiting' ? 'incomplete' : state;
+      return { path: input.path, key: input.key, status, detail };
+    });
+    // The files block is the per-file status (a stall's too): every missing item is named once.
+    stdout.write(`${formatSummary(figures, verdict, files, stalled ? describeQueues(check) : [])}\n`);
+    const summary = buildSummaryFile({
+      options,
+      inputs,
+      check,
+      figures,
+      verdict,
+      exitCode,
+      files,
+      merged,
+      dead,
+      timeline,
+      phases: Object.fromEntries(phases),
+      startedAt: context.startedAt,
+      stationCount: context.stationCount,
+      sample: context.sample,
+    });
+    await writeSummaryFile(out, summary);
     stderr.write(`phases: ${phases.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}\n`);
-    if (!verdict.ok && !check.complete) stderr.write(`missing:\n  ${describeMissing(check)}\n`);
-    if (options.report !== false) await reportAfterRun(options.outDir, stdout, stderr);
+    if (options.report !== false) {
+      // The report's file is rydes's too: recorded before it is written, like every output.
+      out.record(REPORT_FILE);
+      await reportAfterRun(options.outDir, stdout, stderr);
+    }
     return {
       figures,
       verdict,
       check,
-      exitCode: verdict.ok ? 0 : 1,
+      exitCode,
+      inputs,
       ...(proxies && { proxiedRequests: { S3: { ...proxies.S3.stats.requests }, SQS: { ...proxies.SQS.stats.requests } } }),
     };
   } finally {
     stop();
     await stack.close();
   }
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+/** A path as the user would type it: relative to the working directory when inside it. */
+function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') ? rel : path;
+}
+
+/** Copies a temp-dir log into `<out>/logs/` (rydes's) and returns where it is now. */
+async function keepLog(file: string, out: OutputFolder): Promise<string> {
+  const rel = `logs/${file.split(/[\\/]/).pop()}`;
+  if (out.isForeign(rel)) return file;
+  try {
+    await mkdir(out.path('logs'), { recursive: true });
+    out.record(rel);
+    await copyFile(file, out.path(rel));
+    return out.path(rel);
+  } catch {
+    out.forget(rel);
+    return file;
+  }
+}
+
+/**
+ * The first error a function logged: a pino line at level error or above (its `msg` and `err` or
+ * `reason`), else the first line that is not JSON (a crash's stack trace starts with one).
+ */
+export async function firstLoggedError(file: string | undefined): Promise<string | undefined> {
+  if (!file) return undefined;
+  const text = await readFile(file, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    let entry: { level?: number; msg?: string; reason?: string; err?: { message?: string; type?: string } } | undefined;
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      return line.trim().slice(0, 300);
+    }
+    if (entry && typeof entry.level === 'number' && entry.level >= 50) {
+      const detail = entry.reason ?? entry.err?.message;
+      return `${entry.msg ?? 'error'}${detail ? `: ${detail}` : ''}`.split('\n')[0].slice(0, 300);
+    }
+  }
+  return undefined;
 }
 
 async function waitUntilSettled(
@@ -152,7 +323,7 @@ async function waitUntilSettled(
       ingested: allManifests ? valid : Math.max(valid, written() + queued),
       written: written(),
       inFlightMessages: check.fanout.visible + check.fanout.inFlight,
-      total: allManifests ? valid : options.expectedRides,
+      total: allManifests ? valid : options.expectedRides ?? options.sample?.rides,
     });
     if (check.settled) return { check };
     const now = JSON.stringify([
@@ -168,21 +339,23 @@ async function waitUntilSettled(
       signature = now;
       lastChange = Date.now();
     } else if (Date.now() - lastChange > options.stallTimeoutSeconds * 1000) {
-      const error = new StallError(options.stallTimeoutSeconds, describeMissing(check));
-      return { check, stalled: error.message };
+      return { check: await tracker.check({ countChunks: true }), stalled: new StallError(options.stallTimeoutSeconds).message };
     }
     await new Promise((r) => setTimeout(r, interval));
   }
 }
 
-/** Ctrl-C / SIGTERM: stop pollers and functions, close the servers, exit 130 / 143. */
-export function stopOnSignal(stack: LocalStack, stderr: NodeJS.WritableStream): () => void {
+/** Ctrl-C / SIGTERM: stop pollers and functions, close the servers, release --out, exit 130 / 143. */
+export function stopOnSignal(stack: LocalStack, stderr: NodeJS.WritableStream, release: () => Promise<void> = async () => undefined): () => void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     stderr.write(`\n${signal}: stopping pollers and functions, closing the local servers…\n`);
-    void stack.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    void stack
+      .close()
+      .then(release)
+      .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

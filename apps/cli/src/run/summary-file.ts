@@ -34,6 +34,20 @@ export interface FileSummary {
   error?: string;
   /** Where the full function log of a failure is kept. */
   logFile?: string;
+  /** status `duplicate`: the FILE (path) with the same bytes, processed under the same key. */
+  duplicateOf?: string;
+}
+
+/** A function that failed at least once during the run (a cold start, a handler error, a timeout). */
+export interface FunctionErrorSummary {
+  /** `ingest-fn` or `transform-fn`. */
+  function: string;
+  /** Failed invocations (ingest: attempts that failed; transform: batches with a failure). */
+  failures: number;
+  /** The first error line the function logged. */
+  firstError: string;
+  /** Where its full log is kept (absent with --verbose: the log went to stderr). */
+  logFile?: string;
 }
 
 export interface TimelinePoint {
@@ -92,6 +106,8 @@ export interface RunSummaryFile {
   phases: Record<string, number>;
   wallSeconds: number;
   ridesPerSecond: number;
-  /** Progress samples taken while the run went on (about one per completion check). */
+  /** Progress samples taken while the run went on (one per completion check). */
   timeline: TimelinePoint[];
+  /** Functions that failed at least once; empty when none did. */
+  functionErrors?: FunctionErrorSummary[];
 }

@@ -19,6 +19,28 @@ export interface RunFigures {
   /** Faults injected by --chaos, by kind; absent without it. */
   faults?: Record<string, number>;
   lost: LostWork;
+  /** FILEs given again with the same bytes: processed once. */
+  duplicates: number;
+  /** Output files not written because a file rydes did not write is in the way. */
+  conflicts: string[];
+  /** Per function that failed at least once: the first error line and where its log is kept. */
+  functionErrors: FunctionError[];
+}
+
+export interface FunctionError {
+  function: string;
+  failures: number;
+  firstError: string;
+  /** The full log, or undefined when it went to stderr (--verbose). */
+  logFile?: string;
+}
+
+/** A FILE as the summary lists it. */
+export interface FileLine {
+  path: string;
+  key: string;
+  status: string;
+  detail: string;
 }
 
 export interface Verdict {
@@ -28,7 +50,12 @@ export interface Verdict {
 }
 
 /** Totals of a settled run: manifests give what was read, the merged CSV what was written. */
-export function figuresOf(check: CompletionCheck, rowsWritten: number, wallSeconds: number, extra: Pick<RunFigures, 'ingestRetries' | 'transformRedeliveries' | 'sdkRetries' | 'faults' | 'lost'>): RunFigures {
+export function figuresOf(
+  check: CompletionCheck,
+  rowsWritten: number,
+  wallSeconds: number,
+  extra: Pick<RunFigures, 'ingestRetries' | 'transformRedeliveries' | 'sdkRetries' | 'faults' | 'lost' | 'duplicates' | 'conflicts' | 'functionErrors'>,
+): RunFigures {
   const manifests = check.sources.flatMap((s) => (s.manifest ? [s.manifest] : []));
   const sum = (pick: (m: (typeof manifests)[number]) => number) => manifests.reduce((n, m) => n + pick(m), 0);
   return {
@@ -48,6 +75,15 @@ export function figuresOf(check: CompletionCheck, rowsWritten: number, wallSecon
 export function verdictOf(figures: RunFigures, check: CompletionCheck, stalled?: string): Verdict {
   const reasons: string[] = [];
   if (stalled) reasons.push(stalled);
+  const unfinished = check.sources.filter((s) => s.ingestError || !s.manifest || s.manifest.error || s.missingChunks?.length !== 0);
+  if (unfinished.length) {
+    const failed = unfinished.filter((s) => s.ingestError || s.manifest?.error).length;
+    reasons.push(
+      `${unfinished.length} of ${check.sources.length} file(s) not fully processed` +
+        (failed ? ` (${failed} lost as a whole: the file failed)` : '') +
+        ': see the files above',
+    );
+  }
   if (figures.rowsWritten !== figures.valid) {
     reasons.push(`rows written (${figures.rowsWritten}) ≠ valid rides (${figures.valid})`);
   }
@@ -61,18 +97,22 @@ export function verdictOf(figures: RunFigures, check: CompletionCheck, stalled?:
         : `lost work NOT accounted for by the DLQs: ${lost.unaccounted.slice(0, 5).join('; ')}${lost.undecodable ? `; ${lost.undecodable} undecodable DLQ message(s)` : ''}`,
     );
   }
-  for (const source of check.sources) {
-    if (source.manifest?.error) reasons.push(`${source.key}: ingest error at byte ${source.manifest.error.byteOffset}: ${source.manifest.error.message}`);
-    else if (!source.manifest) reasons.push(`${source.key}: no manifest`);
+  if (figures.conflicts.length) {
+    reasons.push(
+      `${figures.conflicts.length} output file(s) not written: a file rydes did not write is in the way (${figures.conflicts.slice(0, 3).join(', ')}${figures.conflicts.length > 3 ? ', …' : ''})`,
+    );
   }
   return { ok: reasons.length === 0, reasons };
 }
 
-/** The summary table, aligned for a terminal. */
-export function formatSummary(figures: RunFigures, verdict: Verdict): string {
+/** Files listed in the printed summary at most; summary.json lists them all. */
+const MAX_FILE_LINES = 20;
+
+/** The summary table, aligned for a terminal, then each FILE and what became of it. */
+export function formatSummary(figures: RunFigures, verdict: Verdict, files: FileLine[] = [], queues: string[] = []): string {
   const rate = figures.wallSeconds > 0 ? Math.round(figures.ridesRead / figures.wallSeconds) : 0;
   const rows: Array<[string, string]> = [
-    ['files', String(figures.files)],
+    ['files', `${figures.files}${figures.duplicates ? ` (+${figures.duplicates} given twice: same bytes, processed once)` : ''}`],
     ['rides read', n(figures.ridesRead)],
     ['valid', n(figures.valid)],
     ['rejected', n(figures.rejected)],
@@ -83,15 +123,25 @@ export function formatSummary(figures: RunFigures, verdict: Verdict): string {
     ...(figures.faults
       ? [['faults injected', Object.entries(figures.faults).map(([k, v]) => `${k} ${n(v)}`).join(', ')] as [string, string]]
       : []),
+    ...figures.functionErrors.map(
+      (e) =>
+        [
+          `${e.function} errors`,
+          `${n(e.failures)} failed invocation(s); first: ${e.firstError}${e.logFile ? ` (full log: ${e.logFile})` : ' (log on stderr above)'}`,
+        ] as [string, string],
+    ),
     ['wall time', `${figures.wallSeconds.toFixed(1)} s`],
     ['rides/s', n(rate)],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   const table = rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join('\n');
+  const listed = files.slice(0, MAX_FILE_LINES).map((f) => `    ${f.path} → ${f.key}: ${f.status}${f.detail ? `: ${f.detail}` : ''}`);
+  if (files.length > MAX_FILE_LINES) listed.push(`    … ${files.length - MAX_FILE_LINES} more in summary.json`);
+  for (const line of queues) listed.push(`    ${line}`);
   const status = verdict.ok
     ? 'OK: every valid ride was written, DLQs empty.'
     : `FAILED: ${verdict.reasons.join('; ')}`;
-  return `${table}\n${status}`;
+  return `${table}\n${listed.length ? `  files:\n${listed.join('\n')}\n` : ''}${status}`;
 }
 
 function describeRetries(figures: RunFigures): string {

@@ -39,6 +39,8 @@ export interface StackOptions {
   ingestRetryDelaysMs?: number[];
   /** Function logs to stderr instead of `<data dir>/logs/`. */
   verbose?: boolean;
+  /** Where the function logs go (default `<data dir>/logs/`, inside the temp dir without one). */
+  logDir?: string;
   logLevel?: string;
   bundles?: BundlePaths;
   /** Fault injection beneath the functions: proxies in front of S3/SQS, crashes, duplicates. */
@@ -126,7 +128,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       stationsUri = `s3://${BUCKET}/${key}`;
     }
 
-    const logDir = join(options.dataDir ?? servers.directory, 'logs');
+    const logDir = options.logDir ?? join(options.dataDir ?? servers.directory, 'logs');
     mkdirSync(logDir, { recursive: true });
     const logFd = (name: string): number | 'inherit' => {
       if (options.verbose) return 'inherit';

@@ -1,13 +1,16 @@
 import { generateRecords, writeRides, type RideFileShape } from '@rydes/ride-model';
-import { createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { rawKeyOf } from '../../src/run/inputs';
 import { runPipeline, type RunOptions, type RunResult } from '../../src/run/run-pipeline';
 
 /** A generated ride file on disk and what the generator knows about it. */
 export interface InputFile {
   path: string;
+  /** Its raw/ key: `raw/<stem>-<12 hex of sha256><suffix>`. */
   key: string;
   total: number;
   /** Ride index → the reason the generator made it invalid. */
@@ -26,7 +29,12 @@ export async function writeInput(
   const path = join(dir, file.name);
   await pipeline(writeRides(generated.map((g) => g.record), { shape: file.shape, gzip: file.gzip }), createWriteStream(path));
   const invalid = new Map(generated.flatMap((g) => (g.reason ? [[g.index, g.reason] as [number, string]] : [])));
-  return { path, key: `raw/${file.name}`, total: generated.length, invalid };
+  return { path, key: rawKeyOf(path, sha256(path)), total: generated.length, invalid };
+}
+
+/** SHA-256 of a file's bytes, hex. */
+export function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
 /** stdout/stderr for runPipeline that collect the text (stderr not a TTY: no progress redraws). */
