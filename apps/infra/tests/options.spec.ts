@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
@@ -10,6 +10,7 @@ import { allStatements, asArray, logicalId, resourceText, roleStatements, synthP
 describe('PipelineStack with every option set', () => {
   // Prepare: a small GHCN-format catalogue, and `-c` values as the CLI passes them (strings)
   const dir = mkdtempSync(join(tmpdir(), 'rydes-infra-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const stationsFile = join(dir, 'ghcnd-stations.txt');
   writeFileSync(stationsFile, 'USW00094728  40.7789  -73.9692   39.6 NY NEW YORK CNTRL PK TWR\n');
   const { app, stack, template } = synthPipeline({
@@ -136,7 +137,11 @@ describe('configFromContext', () => {
 
   it('refuses to synthesize without the function bundles and says how to build them', () => {
     const empty = mkdtempSync(join(tmpdir(), 'rydes-nobundles-'));
-    expect(() => synthPipeline({ bundlesDir: empty })).toThrow(MissingBundleError);
-    expect(() => synthPipeline({ bundlesDir: empty })).toThrow('nx build ingest-fn');
+    try {
+      expect(() => synthPipeline({ bundlesDir: empty })).toThrow(MissingBundleError);
+      expect(() => synthPipeline({ bundlesDir: empty })).toThrow('nx build ingest-fn');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });
