@@ -54,18 +54,18 @@ describe('rydes (the built CLI): a user mistake costs one or two lines and a dis
     expect(result.code).toBe(code);
     expectShortError(result.err);
     neverStarted();
-  });
+  }, 120_000);
 
   it('refuses generate -o into a folder that does not exist (exit 73), without a stack trace', async () => {
     const result = await rydes(['generate', '-o', '/nonexistent/x.json', '--rides', '10'], dir);
     expect(result.err).toMatch(/\/nonexistent\/x\.json: cannot write: no such file/);
     expect(result.code).toBe(73);
     expectShortError(result.err);
-  });
+  }, 120_000);
 
   it('shows the stack only with --verbose', async () => {
     const result = await rydes(['run', 'rides.json', '--stations', 'stations.csv', '--verbose'], dir);
     expect(result.code).toBe(65);
     expect(result.err).toMatch(/^\s+at /m);
-  });
+  }, 120_000);
 });

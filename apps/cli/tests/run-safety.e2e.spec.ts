@@ -31,7 +31,7 @@ describe('rydes run keeps every file apart and the user\'s files safe (real s3rv
     gz = await writeInput(dir, { shape: 'ndjson', gzip: true, name: 'x.ndjson.gz' }, 3, 500);
     out = join(dir, 'out');
     first = await runQuietly({ files: [a.path, b.path, a.path, gz.path], outDir: out, ridesPerMessage: 100 });
-  }, 120_000);
+  }, 300_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('gives a/rides.json and b/rides.json their own raw/ keys and writes every valid ride of each exactly once', () => {
@@ -87,7 +87,7 @@ describe('rydes run keeps every file apart and the user\'s files safe (real s3rv
     const stems = new Set(readdirSync(join(out, 'processed')).filter((f) => f.endsWith('.csv')).map((f) => f.replace(/-[0-9a-f]{8}-\d{6}\.csv$/, '')));
     expect([...stems]).toEqual([b.key.replace(/^raw\/|\.json$/g, '')]);
     expect(rowsOf(join(out, 'rides.csv'))).toHaveLength(b.total - b.invalid.size);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('rydes run when things fail: a broken file, a broken function, a stall (real servers; test-only bundles named in each)', () => {
@@ -122,7 +122,7 @@ describe('rydes run when things fail: a broken file, a broken function, a stall 
     expect(run.output.out).toMatch(/transform-fn errors +\d+ failed invocation\(s\); first: .*cannot load the station index.*\(full log: .*out-broken\/logs\/transform-fn\.log\)/);
     // The temp dir is gone; the log is kept in --out.
     expect(readFileSync(join(outDir, 'logs/transform-fn.log'), 'utf8')).toContain('test fixture broken on purpose');
-  }, 120_000);
+  }, 300_000);
 
   it('when it stalls, names each file once with its status: done with counts, still running (hang-ingest.js)', async () => {
     const done = await writeInput(dir, { shape: 'ndjson', gzip: false, name: 'fine.ndjson' }, 7, 300, 0);
@@ -134,7 +134,7 @@ describe('rydes run when things fail: a broken file, a broken function, a stall 
         files: [done.path, hang.path],
         outDir: join(dir, 'out-stall'),
         ridesPerMessage: 100,
-        stallTimeoutSeconds: 20,
+        stallTimeoutSeconds: 45,
         extraEnvironment: { REAL_INGEST_BUNDLE: defaultBundles({}).ingest, HANG_SOURCE: 'hang-' },
       });
     } finally {
@@ -147,7 +147,7 @@ describe('rydes run when things fail: a broken file, a broken function, a stall 
     expect(all.split(done.key).length - 1).toBe(1);
     expect(run.output.out).toContain(`${hang.key}: incomplete: no manifest yet: ingest still running`);
     expect(run.output.out).toContain(`${done.key}: done: 300 rides written (0 rejected)`);
-    expect(run.output.out).toMatch(/^FAILED: no progress for 20 s \(--stall-timeout\); 1 of 2 file\(s\) not fully processed: see the files above/m);
+    expect(run.output.out).toMatch(/^FAILED: no progress for 45 s \(--stall-timeout\); 1 of 2 file\(s\) not fully processed: see the files above/m);
     expect(readFileSync(join(dir, 'out-stall', 'rides.csv'), 'utf8').split('\n')[0]).toBe(CSV_COLUMNS.join(','));
-  }, 120_000);
+  }, 300_000);
 });

@@ -54,9 +54,14 @@ async function until(predicate: () => boolean, ms: number, what: string): Promis
 
 describe('rydes up / run stopped by a signal (the BUILT cli as a real process)', () => {
   let dir: string;
+  // A spec that fails before its signal must not leave its CLI running (nor jest waiting on its pipes).
+  const spawned: ChildProcess[] = [];
   beforeAll(() => {
     if (!existsSync(CLI)) throw new Error('build the cli first: npx nx build cli');
     dir = mkdtempSync(join(tmpdir(), 'rydes-signals-'));
+  });
+  afterEach(() => {
+    for (const child of spawned.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -69,6 +74,7 @@ describe('rydes up / run stopped by a signal (the BUILT cli as a real process)',
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '' },
     });
+    spawned.push(cli);
     let err = '';
     cli.stderr?.on('data', (c) => (err += c));
     cli.stdout?.resume();
@@ -92,6 +98,7 @@ describe('rydes up / run stopped by a signal (the BUILT cli as a real process)',
   it('up: SIGINT after the stack is up exits 130 and closes the endpoints it printed', async () => {
     // Prepare
     const cli = spawn(process.execPath, [CLI, 'up', '--data-dir', join(dir, 'up')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    spawned.push(cli);
     let out = '';
     cli.stdout?.on('data', (c) => (out += c));
     cli.stderr?.resume();
