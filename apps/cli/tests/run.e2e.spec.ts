@@ -32,7 +32,7 @@ describe('rydes run end to end (real s3rver + local-aws-sqs, the BUILT ingest an
     inputs = await Promise.all(SHAPES.map((s, i) => writeInput(dir, s, 100 + i, RIDES_PER_FILE)));
     outDir = join(dir, 'out');
     ({ result, output } = await runQuietly({ files: inputs.map((i) => i.path), outDir, ridesPerMessage: 100 }));
-  }, 60_000);
+  }, 300_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('exits 0 and says every valid ride was written', () => {
@@ -116,7 +116,7 @@ describe('rydes run with a transform that fails one message on purpose (test-onl
     } finally {
       delete process.env.RYDES_TRANSFORM_BUNDLE;
     }
-  }, 60_000);
+  }, 300_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('moves the failing message to the DLQ after 5 receives and writes every other chunk', () => {
