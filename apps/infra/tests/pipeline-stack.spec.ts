@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DEFAULT_BUNDLES_DIR } from '../src/config';
 import { EMF_FUNCTION_DIMENSION } from '../src/pipeline-dashboard';
 import { RIDE_FILE_SUFFIXES } from '@rydes/ride-model';
-import { OUTPUT_KEYS } from '../src/pipeline-stack';
+import { LAMBDA_RUNTIME, OUTPUT_KEYS } from '../src/pipeline-stack';
 import { allStatements, asArray, type Cfn, logicalId, resourceText, roleStatements, synthPipeline } from './helpers';
 
 /** The processed/ CSV header from ARCHITECTURE.md: the oracle for the Glue table. */
@@ -133,6 +133,12 @@ describe('PipelineStack with default context', () => {
         MemorySize: 1024,
       });
       expect(stack.ingest.node.metadata).toBeDefined();
+    });
+
+    it('runs the Node major the local function environments compare this machine with (cli stack/names.ts)', () => {
+      const names = readFileSync(join(__dirname, '../../cli/src/stack/names.ts'), 'utf8');
+      const major = /DEPLOYED_NODE_MAJOR = (\d+);/.exec(names)?.[1];
+      expect(`nodejs${major}.x`).toBe(LAMBDA_RUNTIME.name);
     });
 
     it('gets the fan-out queue URL, rides per message and log level from its environment', () => {

@@ -10,7 +10,7 @@ import {
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient } from '@rydes/aws-adapters';
 import { DEFAULT_STACK_NAME } from '@rydes/ride-model';
-import { localEnv, stackOutputs, type StackOutputs } from '../stack/connect';
+import { checkAwsSetup, DEFAULT_DATA_DIR, localEnv, stackOutputs, type StackOutputs } from '../stack/connect';
 import { BUCKET, FANOUT_DLQ, FANOUT_QUEUE, INGEST_DLQ } from '../stack/names';
 
 /** One line of the checklist; `hint` says how to fix it when `ok` is false. */
@@ -207,7 +207,7 @@ export interface LocalClients {
  */
 export async function diagnoseLocal(clients: LocalClients): Promise<Check[]> {
   const { s3, sqs } = clients;
-  const upHint = 'start it with "rydes up" and pass the endpoints it prints';
+  const upHint = 'start it with "rydes up" (rydes doctor --local finds it through its data dir)';
   const urls: Record<string, string> = {};
   const queueExists = (label: string, name: string) =>
     check(label, async () => {
@@ -230,7 +230,7 @@ export async function diagnoseLocal(clients: LocalClients): Promise<Check[]> {
     bucket,
     ...queues,
     bucket.ok
-      ? await check('processed/ has data', () => processedHasData(s3, BUCKET, `drop a ride file into raw/ or run: rydes upload FILE --local --s3-endpoint URL`))
+      ? await check('processed/ has data', () => processedHasData(s3, BUCKET, `drop a ride file into raw/ or run: rydes upload FILE --local`))
       : blocked('processed/ has data', 'bucket exists'),
     dlqsFound
       ? await check('DLQs empty', () => dlqsEmpty(sqs, { 'fan-out DLQ': urls[FANOUT_DLQ], 'ingest DLQ': urls[INGEST_DLQ] }))
@@ -251,6 +251,7 @@ interface DoctorFlags {
   stack: string;
   region?: string;
   local?: boolean;
+  dataDir: string;
   s3Endpoint?: string;
   sqsEndpoint?: string;
 }
@@ -261,9 +262,10 @@ export function register(program: Command): void {
     .description("Check a deployed stack (or a running `rydes up`) against the workshop's checklist; exit 1 on any [ ].")
     .option('--stack <NAME>', 'CloudFormation stack name', DEFAULT_STACK_NAME)
     .option('--region <REGION>', 'AWS region (default: AWS_REGION or your profile)')
-    .option('--local', 'check the stack started by "rydes up" instead')
-    .option('--s3-endpoint <URL>', 'with --local: the S3 endpoint "rydes up" printed')
-    .option('--sqs-endpoint <URL>', 'with --local: the SQS endpoint "rydes up" printed')
+    .option('--local', 'check the stack started by "rydes up" instead (found through its data dir)')
+    .option('--data-dir <DIR>', 'with --local: the data dir of "rydes up"', DEFAULT_DATA_DIR)
+    .option('--s3-endpoint <URL>', 'with --local: an S3 endpoint instead of the one in the data dir')
+    .option('--sqs-endpoint <URL>', 'with --local: an SQS endpoint instead of the one in the data dir')
     .action(async (flags: DoctorFlags) => {
       let checks: Check[];
       if (flags.local) {
@@ -274,9 +276,11 @@ export function register(program: Command): void {
       } else {
         const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
         const region = flags.region;
-        process.stdout.write(`rydes doctor: stack ${flags.stack}${region ? ` in ${region}` : ''}\n`);
+        const cloudformation = new CloudFormationClient(region ? { region } : {});
+        await checkAwsSetup(cloudformation);
+        process.stdout.write(`rydes doctor: stack ${flags.stack} in ${await cloudformation.config.region()}\n`);
         checks = await diagnoseDeployed(flags.stack, {
-          cloudformation: new CloudFormationClient(region ? { region } : {}),
+          cloudformation,
           lambda: new LambdaClient(region ? { region } : {}),
           s3: createS3Client(env),
           sqs: createSqsClient(env),

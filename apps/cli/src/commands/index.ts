@@ -8,3 +8,4 @@ export * as generate from './generate';
 export * as upload from './upload';
 export * as doctor from './doctor';
 export * as report from './report';
+export * as smoke from './smoke';

@@ -1,12 +1,21 @@
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import {
+  assertDataDirFree,
+  DEFAULT_DATA_DIR,
+  ENDPOINTS_FILE,
+  localClientEnv,
+  shownDir,
+  upFlag,
+  writeEndpointsFile,
+} from '../stack/connect';
 import { startStack, type LocalStack } from '../stack/local-stack';
 import { DEFAULT_RIDES_PER_MESSAGE } from '@rydes/ride-model';
 import { LOCAL_VISIBILITY_TIMEOUT_SECONDS } from '../stack/names';
 import { CORES, integer } from './options';
 
 interface UpFlags {
-  dataDir?: string;
+  dataDir: string;
   stations?: string;
   ridesPerMessage: number;
   concurrency: number;
@@ -15,12 +24,15 @@ interface UpFlags {
 }
 
 /** What `rydes up` prints: endpoints, names and lines to paste into another terminal. */
-export function describeStack(stack: LocalStack): string {
+export function describeStack(stack: LocalStack, dataDir: string = DEFAULT_DATA_DIR): string {
   const { servers, bucket, queues } = stack;
-  const creds = 'AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=' + servers.region;
+  const env = localClientEnv({ s3Endpoint: servers.s3Endpoint, sqsEndpoint: servers.sqsEndpoint, region: servers.region });
+  const exports = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+  const flag = upFlag(dataDir);
   return [
     'rydes local stack is up (Ctrl-C to stop).',
     '',
+    `  data dir         ${dataDir}   (endpoints in ${join(dataDir, ENDPOINTS_FILE)} while this runs)`,
     `  S3 endpoint      ${servers.s3Endpoint}`,
     `  SQS endpoint     ${servers.sqsEndpoint}`,
     `  bucket           ${bucket}${stack.stationsUri ? `   (STATIONS_URI=${stack.stationsUri})` : ''}`,
@@ -30,15 +42,19 @@ export function describeStack(stack: LocalStack): string {
     `  Lambda endpoint  ${stack.lambdaEndpoint}   (Invoke API of rydes-ingest)`,
     `  function logs    ${stack.logDir}`,
     '',
+    'In another terminal, for the AWS CLI (v1 or v2), boto3 or any AWS SDK:',
+    `  export ${exports.slice(0, 4).join(' ')} \\`,
+    `    ${exports.slice(4).join(' ')}`,
     'Drop a ride file into raw/ and it is processed live:',
-    `  ${creds} aws --endpoint-url ${servers.s3Endpoint} s3 cp rides.json s3://${bucket}/raw/`,
+    `  aws --endpoint-url ${servers.s3Endpoint} s3 cp rides.json s3://${bucket}/raw/`,
+    `  npx rydes upload rides.json --local${flag}        # the same, then follows it to the summary`,
     'Look at the results:',
-    `  ${creds} aws --endpoint-url ${servers.s3Endpoint} s3 ls s3://${bucket}/processed/`,
-    `  ${creds} aws --endpoint-url ${servers.sqsEndpoint} sqs get-queue-attributes --queue-url ${queues.fanoutDlq.url} --attribute-names All`,
-    'Or point any AWS SDK at it:',
-    `  export AWS_ENDPOINT_URL_S3=${servers.s3Endpoint} AWS_ENDPOINT_URL_SQS=${servers.sqsEndpoint} ${creds}`,
+    `  aws --endpoint-url ${servers.s3Endpoint} s3 ls s3://${bucket}/processed/`,
+    `  aws --endpoint-url ${servers.sqsEndpoint} sqs get-queue-attributes --queue-url ${queues.fanoutDlq.url} --attribute-names All`,
+    `  npx rydes doctor --local${flag}`,
+    `  npx rydes smoke --local${flag}                    # upload, follow, check and clean up a small test file`,
     '',
-    'Note: SQS clients that speak the old query protocol (AWS CLI v1, boto3 1.26) get OverLimit',
+    'Note: SQS clients that speak the old query protocol (old AWS CLI v1 and boto3 such as 1.26) get OverLimit',
     'from ReceiveMessage once 10,000+ messages wait in a queue (a local-aws-sqs quirk, PITFALLS #13);',
     'AWS CLI v2 and the JavaScript SDK v3 use the JSON protocol and are not affected.',
     '',
@@ -49,23 +65,30 @@ export function register(program: Command): void {
   program
     .command('up')
     .description('Start the local stack and keep it running until Ctrl-C; anything landing in raw/ is processed live.')
-    .option('--data-dir <DIR>', 'keep the bucket (and function logs) here between runs')
+    .option('--data-dir <DIR>', 'bucket, function logs and endpoints.json (other commands find the stack through it)', DEFAULT_DATA_DIR)
     .option('--stations <FILE>', 'station catalogue (GHCN, CSV or JSON) uploaded to stations/ and used as STATIONS_URI')
     .option('--rides-per-message <N>', 'rides per fan-out message', integer('--rides-per-message', 1, 10_000), DEFAULT_RIDES_PER_MESSAGE)
     .option('--concurrency <N>', 'transform pollers and execution environments', integer('--concurrency', 1, 64), CORES)
     .option('--visibility-timeout <S>', 'fan-out visibility timeout (local default, see rydes run --help)', integer('--visibility-timeout', 1, 43_200), LOCAL_VISIBILITY_TIMEOUT_SECONDS)
     .option('--verbose', "show the functions' JSON logs on stderr")
     .action(async (flags: UpFlags) => {
+      const dataDir = resolve(flags.dataDir);
+      assertDataDirFree(dataDir);
       const stack = await startStack({
-        dataDir: flags.dataDir && resolve(flags.dataDir),
+        dataDir,
         stationsFile: flags.stations && resolve(flags.stations),
         ridesPerMessage: flags.ridesPerMessage,
         concurrency: flags.concurrency,
         visibilityTimeoutSeconds: flags.visibilityTimeout,
         verbose: flags.verbose,
       });
-      process.stdout.write(describeStack(stack));
-      await untilSignal(stack);
+      const unpublish = writeEndpointsFile(dataDir, stack);
+      process.stdout.write(describeStack(stack, shownDir(dataDir)));
+      try {
+        await untilSignal(stack);
+      } finally {
+        unpublish();
+      }
     });
 }
 

@@ -9,7 +9,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InputFileError, RydesCliError } from '../errors';
 import { BUCKET } from '../stack/names';
-import { localEnv, stackOutputs } from '../stack/connect';
+import { checkAwsSetup, DEFAULT_DATA_DIR, localEnv, stackOutputs } from '../stack/connect';
 import { integer } from './options';
 
 /** Multipart part size: 8 MiB parts, 4 in flight, keep memory near 32 MiB whatever the file size. */
@@ -199,6 +199,7 @@ interface UploadFlags {
   timeout: number;
   interval: number;
   local?: boolean;
+  dataDir: string;
   s3Endpoint?: string;
 }
 
@@ -213,8 +214,9 @@ export function register(program: Command): void {
     .option('--no-wait', 'return after the upload')
     .option('--timeout <S>', 'give up waiting after S seconds', integer('--timeout', 1), 900)
     .option('--interval <MS>', 'poll interval, ms', integer('--interval', 100), 2000)
-    .option('--local', 'upload to the stack started by "rydes up" (bucket rydes-local)')
-    .option('--s3-endpoint <URL>', 'with --local: the S3 endpoint "rydes up" printed')
+    .option('--local', 'upload to the stack started by "rydes up" (bucket rydes-local), found through its data dir')
+    .option('--data-dir <DIR>', 'with --local: the data dir of "rydes up"', DEFAULT_DATA_DIR)
+    .option('--s3-endpoint <URL>', 'with --local: an S3 endpoint instead of the one in the data dir')
     .action(async (file: string, flags: UploadFlags) => {
       let s3: S3Client;
       let bucket: string;
@@ -224,7 +226,9 @@ export function register(program: Command): void {
         bucket = BUCKET;
       } else {
         const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
-        bucket = (await stackOutputs(new CloudFormationClient(flags.region ? { region: flags.region } : {}), flags.stack)).BucketName;
+        const cloudformation = new CloudFormationClient(flags.region ? { region: flags.region } : {});
+        await checkAwsSetup(cloudformation);
+        bucket = (await stackOutputs(cloudformation, flags.stack)).BucketName;
         s3 = createS3Client(env);
       }
       const progress = reporter(process.stderr);

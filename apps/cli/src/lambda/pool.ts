@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BundleNotFoundError } from '../errors';
+import { DEPLOYED_NODE_MAJOR } from '../stack/names';
 import type { HostReply, InvokeRequest } from './protocol';
 
 export interface FunctionConfig {
@@ -36,6 +37,23 @@ interface Environment {
   pending?: { id: number; crash: boolean; settle: (reply: HostReply | { type: 'exit'; reason: string }) => void };
 }
 
+let nodeMajorNoted = false;
+
+/**
+ * Says once per process that the execution environments run on this machine's Node, not the
+ * deployed runtime's, when the majors differ. Silent under Jest (its workers and their children),
+ * whose output is kept free of such notes.
+ * @example
+ * noteNodeMajor((line) => process.stderr.write(line), '20.20.2'); // true, once
+ */
+export function noteNodeMajor(write: (line: string) => void, version = process.versions.node, enabled = !process.env.JEST_WORKER_ID): boolean {
+  const major = Number(version.split('.')[0]);
+  if (!enabled || nodeMajorNoted || major === DEPLOYED_NODE_MAJOR) return false;
+  nodeMajorNoted = true;
+  write(`rydes: note: the functions run here on Node ${major}; deployed they run on Node.js ${DEPLOYED_NODE_MAJOR} (Lambda nodejs${DEPLOYED_NODE_MAJOR}.x).\n`);
+  return true;
+}
+
 /** The host entry: the bundled host.js beside the CLI bundle, else the TypeScript source via tsx. */
 function hostEntry(): { path: string; execArgv: string[] } {
   for (const built of [join(__dirname, 'host.js'), join(__dirname, 'lambda', 'host.js')]) {
@@ -65,6 +83,7 @@ export class FunctionPool {
 
   constructor(readonly config: FunctionConfig) {
     if (!existsSync(config.bundle)) throw new BundleNotFoundError(config.name, config.bundle);
+    noteNodeMajor((line) => process.stderr.write(line));
   }
 
   async invoke(event: unknown): Promise<InvokeOutcome> {

@@ -187,7 +187,10 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     closers.push(() => ingest.stop());
     functions[INGEST_FUNCTION] = { pool: ingestPool, async: ingest };
     const unsubscribe = servers.onObjectCreated((event) => {
-      const records = event.Records.filter((r) => r.s3.bucket.name === BUCKET && matchesIngestTrigger(decodeEventKey(r.s3.object.key)));
+      // s3rver also reports deletions; the deployed notification is for ObjectCreated only.
+      const records = event.Records.filter(
+        (r) => r.eventName.startsWith('ObjectCreated') && r.s3.bucket.name === BUCKET && matchesIngestTrigger(decodeEventKey(r.s3.object.key)),
+      );
       // S3 sends one notification per object; each is its own async invocation.
       for (const record of records) ingest.invoke({ Records: [record] });
     });

@@ -6,6 +6,9 @@ export const INGEST_DLQ = 'rydes-ingest-dlq';
 export const INGEST_FUNCTION = 'rydes-ingest';
 export const TRANSFORM_FUNCTION = 'rydes-transform';
 
+/** Node.js major of the deployed functions (apps/infra `LAMBDA_RUNTIME`, nodejs24.x; an infra spec pins the two together). */
+export const DEPLOYED_NODE_MAJOR = 24;
+
 /** As deployed: ingest 15 min / 1024 MB, transform 60 s / 512 MB. */
 export const INGEST_TIMEOUT_SECONDS = 15 * 60;
 export const INGEST_MEMORY_MB = 1024;
