@@ -70,3 +70,41 @@ export class ConfigError extends AwsAdapterError {
     super(`${variable} ${problem}`);
   }
 }
+
+/** The HTTP status and error name of an SDK error, looked for through `cause` (our wrappers keep it). */
+export function awsErrorOf(err: unknown): { status?: number; name?: string } {
+  for (let e = err as { name?: string; cause?: unknown; $metadata?: { httpStatusCode?: number } } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.$metadata !== undefined) return { status: e.$metadata.httpStatusCode, name: e.name };
+    e = e.cause as typeof e;
+  }
+  return {};
+}
+
+/**
+ * True when S3 says the object does not exist: status 404 or the name NoSuchKey/NotFound (a HEAD
+ * error has no body, so its name is only "NotFound"); never decided on message text.
+ * @example
+ * try { await openObject(s3, bucket, key); } catch (err) { if (isNoSuchKey(err)) return undefined; throw err; }
+ */
+export function isNoSuchKey(err: unknown): boolean {
+  const { status, name } = awsErrorOf(err);
+  return status === 404 || name === 'NoSuchKey' || name === 'NotFound';
+}
+
+/**
+ * True when S3 refused a conditional request (`If-Match` on another ETag, `If-None-Match: *` on
+ * an existing key): status 412 / PreconditionFailed.
+ * @example
+ * if (isPreconditionFailed(err)) console.log('the object changed since it was first read');
+ */
+export function isPreconditionFailed(err: unknown): boolean {
+  const { status, name } = awsErrorOf(err);
+  return status === 412 || name === 'PreconditionFailed';
+}
+
+/** S3 answered without the ETag every object response carries. */
+export class MissingEtagError extends AwsAdapterError {
+  constructor(readonly operation: string, readonly bucket: string, readonly key: string) {
+    super(`${operation} s3://${bucket}/${key} returned no ETag; an S3-compatible server must send one (the pipeline names outputs by it)`);
+  }
+}

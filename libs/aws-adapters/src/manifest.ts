@@ -1,9 +1,11 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Manifest } from '@rydes/ride-model';
+import { isNoSuchKey } from './errors';
 import { openObject } from './open-object';
 
 /**
- * The manifest at `key`, or `undefined` when there is no such object or it is not a manifest
+ * The manifest at `key`, or `undefined` when there is no such object (decided on the status or
+ * the error name, never the message text) or it is not a manifest
  * (not JSON, or no string `source` and `etag`). Any other failure (access, network) throws.
  *
  * @example
@@ -18,7 +20,7 @@ export async function readManifest(s3: S3Client, bucket: string, key: string): P
     for await (const part of body) parts.push(part as Buffer);
     text = Buffer.concat(parts).toString('utf8');
   } catch (err) {
-    if (/NoSuchKey|NotFound/.test(err instanceof Error ? err.message : '')) return undefined;
+    if (isNoSuchKey(err)) return undefined;
     throw err;
   }
   try {

@@ -1,26 +1,28 @@
 import { DeleteObjectsCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { S3ObjectError } from './errors';
+import { isNoSuchKey, MissingEtagError, S3ObjectError } from './errors';
 
 /** DeleteObjects accepts at most this many keys per call. */
 export const DELETE_BATCH_KEYS = 1000;
 
 /**
  * The object's current ETag as S3 reports it (quotes included), or `undefined` when there is no
- * such key. One HeadObject request; any other failure (access denied, a 5xx) throws
+ * such key (decided on the status, 404, or the error name). One HeadObject request; an answer
+ * without an ETag throws {@link MissingEtagError}; any other failure (access denied, a 5xx) throws
  * {@link S3ObjectError}, so a misconfigured function fails loudly instead of guessing.
  * @example
  * const etag = await currentEtag(s3, 'rides-local', 'raw/rides.json');
  * if (etag === undefined) console.log('the object is gone');
  */
 export async function currentEtag(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  let out;
   try {
-    const out = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return out.ETag ?? '';
+    out = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
   } catch (err) {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404) return undefined;
+    if (isNoSuchKey(err)) return undefined;
     throw new S3ObjectError('HeadObject', bucket, key, err);
   }
+  if (!out.ETag) throw new MissingEtagError('HeadObject', bucket, key);
+  return out.ETag;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import { S3ObjectError } from './errors';
+import { MissingEtagError, S3ObjectError } from './errors';
 
 /** An object being read: the body streams, nothing is buffered. */
 export interface OpenedObject {
@@ -25,8 +25,9 @@ export interface OpenObjectOptions {
  * for await (const chunk of body) process.stdout.write(chunk);
  */
 export async function openObject(s3: S3Client, bucket: string, key: string, options: OpenObjectOptions = {}): Promise<OpenedObject> {
+  let out;
   try {
-    const out = await s3.send(
+    out = await s3.send(
       new GetObjectCommand({
         Bucket: bucket,
         Key: key,
@@ -34,11 +35,15 @@ export async function openObject(s3: S3Client, bucket: string, key: string, opti
         ...(options.ifMatch !== undefined && { IfMatch: options.ifMatch }),
       }),
     );
-    if (!(out.Body instanceof Readable)) {
-      throw new TypeError('the response body is not a Node.js stream (browser runtime?)');
-    }
-    return { body: out.Body, etag: out.ETag ?? '', contentLength: out.ContentLength ?? 0 };
   } catch (err) {
     throw new S3ObjectError('GetObject', bucket, key, err);
   }
+  if (!(out.Body instanceof Readable)) {
+    throw new S3ObjectError('GetObject', bucket, key, new TypeError('the response body is not a Node.js stream (browser runtime?)'));
+  }
+  if (!out.ETag) {
+    out.Body.destroy();
+    throw new MissingEtagError('GetObject', bucket, key);
+  }
+  return { body: out.Body, etag: out.ETag, contentLength: out.ContentLength ?? 0 };
 }

@@ -14,6 +14,7 @@ import { createRequestHandler } from 'local-aws-sqs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { S3Event } from 'aws-lambda';
 import { encodeEventKey } from '@rydes/ride-model';
+import { strictConditionalRequests } from './strict-s3';
 
 export interface LocalServersOptions {
   /** Where s3rver keeps objects; a fresh temp dir (removed on close) when omitted. */
@@ -167,6 +168,8 @@ interface S3Handle {
 
 async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
   const s3 = new S3rver(options);
+  // First in s3rver's Koa chain: every request meets S3's conditional-request rules (strict-s3.ts).
+  (s3 as unknown as { middleware: unknown[] }).middleware.unshift(strictConditionalRequests);
   const address = (await s3.run()) as unknown as AddressInfo;
   // s3rver is a Koa app (an EventEmitter); its typings omit the emitter methods.
   const emitter = s3 as unknown as EventEmitter;
@@ -189,6 +192,7 @@ const S3_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const S3rver = require(workerData.s3rverPath);
 const s3 = new S3rver(workerData.options);
+s3.middleware.unshift(eval('(' + workerData.strictSource + ')'));
 s3.on('event', (event) => parentPort.postMessage({ type: 'event', event }));
 parentPort.on('message', (message) => {
   if (message.type === 'close') s3.close().then(() => parentPort.postMessage({ type: 'closed' }));
@@ -200,7 +204,7 @@ s3.run().then(
 `;
 
 async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
-  const worker = new Worker(S3_WORKER, { eval: true, workerData: { s3rverPath: require.resolve('s3rver'), options } });
+  const worker = new Worker(S3_WORKER, { eval: true, workerData: { s3rverPath: require.resolve('s3rver'), options, strictSource: strictConditionalRequests.toString() } });
   const listeners = new Set<(event: S3Event) => void>();
   worker.on('message', (message: { type: string; event?: S3Event }) => {
     if (message.type === 'event' && message.event) for (const listener of listeners) listener(message.event);

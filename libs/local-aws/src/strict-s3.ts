@@ -1,0 +1,99 @@
+/**
+ * The strict front of the local S3: S3's conditional requests, which s3rver ignores
+ * (PITFALLS #19), enforced by a middleware placed first in s3rver's own Koa chain, so every
+ * client of the local stack (functions, CLI, tests) meets it and no extra network hop is paid.
+ *
+ * What it enforces (Amazon S3 API Reference: GetObject, HeadObject, PutObject,
+ * CompleteMultipartUpload; User Guide "How to prevent object overwrites with conditional writes"):
+ * - GetObject / HeadObject, ranged or not: `If-Match` → 412 PreconditionFailed when the object's
+ *   ETag differs; `If-None-Match` → 304 Not Modified when it is the same. Decided on the ETag of
+ *   the very response s3rver produced, so a replacement between check and read cannot slip in.
+ * - PutObject and CompleteMultipartUpload: `If-None-Match: *` → 412 when the key exists;
+ *   `If-Match: <etag>` → 412 on a different ETag, 404 NoSuchKey when there is no object;
+ *   `If-None-Match` with anything but `*` → 501 NotImplemented; a conditional write while another
+ *   conditional write of the same key is running → 409 ConditionalRequestConflict. A PUT is never
+ *   answered 304.
+ */
+
+/** The slice of Koa's context the middleware uses (s3rver is a Koa app; its store is on ctx). */
+interface KoaContext {
+  method: string;
+  path: string;
+  query: Record<string, unknown>;
+  status: number;
+  body: unknown;
+  type: string;
+  app: { rydesConditionalWrites?: Set<string> };
+  store: { getMetadata(bucket: string, key: string): Promise<{ etag: string }> };
+  /** A request header ('' when absent). */
+  get(field: string): string;
+  response: { get(field: string): string };
+  remove(field: string): void;
+}
+
+/**
+ * Koa middleware enforcing S3's conditional requests in front of s3rver's routes. It is
+ * self-contained (no imports, no outer variables) because the worker thread that runs s3rver
+ * receives it as source text; its state lives on the Koa app.
+ * @example
+ * const s3 = new S3rver(options);
+ * (s3 as unknown as { middleware: unknown[] }).middleware.unshift(strictConditionalRequests);
+ */
+export async function strictConditionalRequests(ctx: KoaContext, next: () => Promise<void>): Promise<void> {
+  const ifMatch = ctx.get('if-match').trim();
+  const ifNoneMatch = ctx.get('if-none-match').trim();
+  const [, bucket = '', ...rest] = ctx.path.split('/');
+  const key = rest.join('/');
+  if (!key || (!ifMatch && !ifNoneMatch)) return next();
+  const same = (condition: string, etag: string) => {
+    if (condition === '*') return true;
+    const bare = (tag: string) => tag.trim().replace(/^W\//, '').replace(/"/g, '').toLowerCase();
+    return condition.split(',').some((tag) => bare(tag) === bare(etag));
+  };
+  const refuse = (status: number, code: string, message: string) => {
+    const body = ctx.body as { destroy?: () => void } | undefined;
+    if (body && typeof body.destroy === 'function') body.destroy();
+    for (const header of ['ETag', 'Last-Modified', 'Content-Range', 'Accept-Ranges']) ctx.remove(header);
+    ctx.status = status;
+    ctx.type = 'application/xml';
+    ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><Key>${key}</Key></Error>`;
+  };
+  const failed = 'At least one of the pre-conditions you specified did not hold';
+
+  if (ctx.method === 'GET' || ctx.method === 'HEAD') {
+    await next();
+    if (ctx.status < 200 || ctx.status >= 300) return;
+    const etag = ctx.response.get('ETag');
+    if (ifMatch && !same(ifMatch, etag)) return refuse(412, 'PreconditionFailed', failed);
+    if (!ifMatch && ifNoneMatch && same(ifNoneMatch, etag)) {
+      const body = ctx.body as { destroy?: () => void } | undefined;
+      if (body && typeof body.destroy === 'function') body.destroy();
+      ctx.status = 304;
+    }
+    return;
+  }
+
+  const isWrite = (ctx.method === 'PUT' && ctx.query.partNumber === undefined) || (ctx.method === 'POST' && ctx.query.uploadId !== undefined);
+  if (!isWrite) return next();
+  if (ifNoneMatch && ifNoneMatch !== '*') {
+    return refuse(501, 'NotImplemented', 'A header you provided implies functionality that is not implemented: If-None-Match accepts only *');
+  }
+  const writing = (ctx.app.rydesConditionalWrites ??= new Set<string>());
+  const id = `${bucket}/${key}`;
+  if (writing.has(id)) {
+    return refuse(409, 'ConditionalRequestConflict', 'The conditional request cannot succeed due to a conflicting operation against this resource.');
+  }
+  writing.add(id);
+  try {
+    const etag = await ctx.store.getMetadata(bucket, decodeURIComponent(key)).then(
+      (metadata) => metadata.etag,
+      () => undefined,
+    );
+    if (ifNoneMatch === '*' && etag !== undefined) return refuse(412, 'PreconditionFailed', failed);
+    if (ifMatch && etag === undefined) return refuse(404, 'NoSuchKey', 'The specified key does not exist.');
+    if (ifMatch && etag !== undefined && !same(ifMatch, etag)) return refuse(412, 'PreconditionFailed', failed);
+    await next();
+  } finally {
+    writing.delete(id);
+  }
+}

@@ -1,0 +1,104 @@
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'node:stream';
+import { createS3Client } from '@rydes/aws-adapters';
+import { startLocalServers, type LocalServers } from '../src/servers';
+
+/** The SDK error's HTTP status and name (what code must decide on: HEAD errors have no body). */
+async function failure(promise: Promise<unknown>): Promise<{ status?: number; name?: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    return { status: e.$metadata?.httpStatusCode, name: e.name };
+  }
+  throw new Error('expected the request to fail');
+}
+
+describe.each([false, true])('the local S3 enforces conditional requests as S3 does (strict front in s3rver; s3rver in a worker thread: %s)', (s3Thread) => {
+  const Bucket = 'rides-strict';
+  let local: LocalServers;
+  let s3: S3Client;
+  let etag: string;
+  const other = '"0123456789abcdef0123456789abcdef"';
+  beforeAll(async () => {
+    local = await startLocalServers({ buckets: [Bucket], s3Thread });
+    s3 = createS3Client(local.env);
+    etag = (await s3.send(new PutObjectCommand({ Bucket, Key: 'raw/a.json', Body: '[1,2,3]' }))).ETag ?? '';
+  });
+  afterAll(async () => {
+    s3.destroy();
+    await local.close();
+  });
+
+  describe('GetObject and HeadObject', () => {
+    it('answer 412 PreconditionFailed to If-Match with a different ETag', async () => {
+      expect(await failure(s3.send(new GetObjectCommand({ Bucket, Key: 'raw/a.json', IfMatch: other })))).toEqual({ status: 412, name: 'PreconditionFailed' });
+      expect((await failure(s3.send(new HeadObjectCommand({ Bucket, Key: 'raw/a.json', IfMatch: other })))).status).toBe(412);
+    });
+
+    it('answer 412 to If-Match on a ranged GET too', async () => {
+      expect((await failure(s3.send(new GetObjectCommand({ Bucket, Key: 'raw/a.json', IfMatch: other, Range: 'bytes=2-' })))).status).toBe(412);
+    });
+
+    it('serve the object (ranged too) when If-Match holds the current ETag', async () => {
+      const whole = await s3.send(new GetObjectCommand({ Bucket, Key: 'raw/a.json', IfMatch: etag }));
+      expect(await whole.Body?.transformToString()).toBe('[1,2,3]');
+      const ranged = await s3.send(new GetObjectCommand({ Bucket, Key: 'raw/a.json', IfMatch: etag, Range: 'bytes=3-' }));
+      expect(await ranged.Body?.transformToString()).toBe('2,3]');
+    });
+
+    it('answer 304 Not Modified to If-None-Match with the same ETag (ranged too), and serve on a different one', async () => {
+      expect((await failure(s3.send(new GetObjectCommand({ Bucket, Key: 'raw/a.json', IfNoneMatch: etag })))).status).toBe(304);
+      expect((await failure(s3.send(new GetObjectCommand({ Bucket, Key: 'raw/a.json', IfNoneMatch: etag, Range: 'bytes=1-' })))).status).toBe(304);
+      expect((await failure(s3.send(new HeadObjectCommand({ Bucket, Key: 'raw/a.json', IfNoneMatch: etag })))).status).toBe(304);
+      const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'raw/a.json', IfNoneMatch: other }));
+      expect(await got.Body?.transformToString()).toBe('[1,2,3]');
+    });
+
+    it('keep 404 for a missing key whatever the condition', async () => {
+      expect((await failure(s3.send(new HeadObjectCommand({ Bucket, Key: 'raw/none.json', IfMatch: etag })))).status).toBe(404);
+    });
+  });
+
+  describe('PutObject', () => {
+    it('with If-None-Match: * creates a missing key and answers 412 when the key exists (never 304)', async () => {
+      await s3.send(new PutObjectCommand({ Bucket, Key: 'manifests/once.json', Body: '{}', IfNoneMatch: '*' }));
+      expect(await failure(s3.send(new PutObjectCommand({ Bucket, Key: 'manifests/once.json', Body: '{"x":1}', IfNoneMatch: '*' })))).toEqual({ status: 412, name: 'PreconditionFailed' });
+      const kept = await s3.send(new GetObjectCommand({ Bucket, Key: 'manifests/once.json' }));
+      expect(await kept.Body?.transformToString()).toBe('{}');
+    });
+
+    it('with If-Match replaces only the ETag named: 412 on another, 404 when there is no object', async () => {
+      const first = (await s3.send(new PutObjectCommand({ Bucket, Key: 'raw/b.json', Body: 'one' }))).ETag ?? '';
+      expect((await failure(s3.send(new PutObjectCommand({ Bucket, Key: 'raw/b.json', Body: 'two', IfMatch: other })))).status).toBe(412);
+      await s3.send(new PutObjectCommand({ Bucket, Key: 'raw/b.json', Body: 'two', IfMatch: first }));
+      const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'raw/b.json' }));
+      expect(await got.Body?.transformToString()).toBe('two');
+      expect((await failure(s3.send(new PutObjectCommand({ Bucket, Key: 'raw/none.json', Body: 'x', IfMatch: first })))).status).toBe(404);
+    });
+
+    it('answers 409 ConditionalRequestConflict to a conditional write racing another on the same key', async () => {
+      // The first write streams its body slowly, so the second arrives while it runs.
+      const slow = Readable.from((async function* () {
+        yield Buffer.from('a'.repeat(1024));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        yield Buffer.from('b'.repeat(1024));
+      })());
+      const first = s3.send(new PutObjectCommand({ Bucket, Key: 'manifests/race.json', Body: slow, ContentLength: 2048, IfNoneMatch: '*' }));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await failure(s3.send(new PutObjectCommand({ Bucket, Key: 'manifests/race.json', Body: 'second', IfNoneMatch: '*' })))).toEqual({ status: 409, name: 'ConditionalRequestConflict' });
+      await first;
+    });
+
+    it('applies If-None-Match: * to a multipart upload (CompleteMultipartUpload)', async () => {
+      await s3.send(new PutObjectCommand({ Bucket, Key: 'raw/multi.json', Body: 'exists' }));
+      const upload = new Upload({ client: s3, params: { Bucket, Key: 'raw/multi.json', Body: Buffer.alloc(6 * 1024 * 1024, 1), IfNoneMatch: '*' }, partSize: 5 * 1024 * 1024 });
+      expect((await failure(upload.done())).status).toBe(412);
+    });
+
+    it('refuses If-None-Match with an ETag (only * is implemented) instead of answering 304', async () => {
+      expect((await failure(s3.send(new PutObjectCommand({ Bucket, Key: 'raw/a.json', Body: 'x', IfNoneMatch: etag })))).status).toBe(501);
+    });
+  });
+});
