@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunResult } from '../src/run/run-pipeline';
 import { defaultBundles } from '../src/stack/bundles';
-import { INGEST_TIMEOUT_SECONDS } from '../src/stack/names';
+import { localTimeouts } from '../src/stack/names';
 import { runQuietly, writeInput, type InputFile } from './helpers/pipeline';
 
 const bundlesBuilt = existsSync(defaultBundles().ingest) && existsSync(defaultBundles().transform);
@@ -35,8 +35,8 @@ describe('rydes run with an ingest time limit short enough to force continuation
       outDir,
       dataDir: join(dir, 'data'),
       ridesPerMessage: 1,
-      // The ingest hands off once less than this remains of its 15 minutes: after ~PART_MS of work.
-      extraEnvironment: { CONTINUE_BELOW_MS: String(INGEST_TIMEOUT_SECONDS * 1000 - PART_MS) },
+      // The ingest hands off once less than this remains of its time limit: after ~PART_MS of work.
+      extraEnvironment: { CONTINUE_BELOW_MS: String(localTimeouts().ingestSeconds * 1000 - PART_MS) },
       stallTimeoutSeconds: 60,
     }));
   }, 180_000);

@@ -255,7 +255,8 @@ export class PipelineStack extends Stack {
   private allowSelfInvoke(fn: lambda.Function): void {
     new iam.Policy(this, `${fn.node.id}SelfInvoke`, {
       roles: [fn.role as iam.IRole],
-      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] })],
+      // Qualified ARNs too: the continuation invokes the ARN it runs under (fn:alias, fn:version).
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn, `${fn.functionArn}:*`] })],
     });
   }
 

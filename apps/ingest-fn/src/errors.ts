@@ -29,10 +29,3 @@ export class IngestEventError extends IngestError {
     super(`${failures.length} ride file(s) of the event failed: ${failures.map((f) => f.message).join(' | ')}`, { cause: failures[0] });
   }
 }
-
-/** A continuation found the object replaced since the first part; its new version has its own event. */
-export class ObjectChangedError extends IngestError {
-  constructor(readonly key: string, readonly expectedEtag: string, readonly actualEtag: string) {
-    super(`${key} changed since the first part (ETag ${expectedEtag}, now ${actualEtag}); the continuation stops, the new version is ingested on its own event`);
-  }
-}

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { currentEtag, deleteKeys, listKeys, putObject, readManifest, sameEtag, type Logger } from '@rydes/aws-adapters';
-import { objectKeys, parseOutputKey, sameVersion, type Manifest, type ObjectKeys } from '@rydes/ride-model';
+import { deleteKeys, listKeys, readManifest, versionState, type Logger } from '@rydes/aws-adapters';
+import { objectKeys, parseOutputKey, sameVersion, type ObjectKeys, type SourceRef } from '@rydes/ride-model';
 
 /*
  * Re-uploads, decided:
@@ -14,12 +14,17 @@ import { objectKeys, parseOutputKey, sameVersion, type Manifest, type ObjectKeys
  *   deletes every other version's processed/, rejects/ and manifest of the same source key
  *   (versions are found by their manifests, whose `source` must equal the key: `raw/a.json` and
  *   `raw/a.ndjson` share the stem `a` and never touch each other's outputs).
- * - A version whose ingestion finishes after the key was overwritten (or deleted) removes its
- *   own outputs instead; transform does the same per message (write, HeadObject, delete if the
+ * - A version whose ingestion finishes after the key was overwritten removes its own outputs
+ *   instead; transform does the same per message (write, HeadObject, delete if the
  *   source moved on), so a late message of an old version cannot resurrect stale output.
  *   Checking after writing rather than before closes the race: either the overwrite came before
  *   the check (the writer sees it and deletes) or after the write (the new version's cleanup,
  *   which follows its own upload, lists and deletes it).
+ * - Deleting a source never deletes results. A version is superseded only when a newer version of
+ *   the same key exists: the key holds another ETag, or the key is gone and a newer version's
+ *   manifest exists (replaced, then deleted). A plain deletion (a lifecycle rule, a user cleaning
+ *   raw/) keeps the version's outputs; the newest version then removes the older ones as usual.
+ *   "Newer" compares the manifests' `startedAt` (aws-adapters' versionState).
  */
 
 /** What a cleanup removed: versions of the source and objects deleted. */
@@ -73,30 +78,14 @@ export async function removeOtherVersions(s3: S3Client, bucket: string, source: 
 }
 
 /**
- * Writes a manifest unless the same one (times aside) is already there; returns the one in
- * place. A re-run of the same version thus keeps the first run's times and bytes. When the
- * earlier run of this version had more chunks (RIDES_PER_MESSAGE changed), the surplus
- * processed/ objects are deleted so no ride appears twice.
+ * After the manifest: if this version is still the newest (the key holds it, or it was deleted
+ * with no newer version), remove every other version's outputs; if a newer version exists,
+ * remove this version's own.
  */
-export async function writeManifest(s3: S3Client, bucket: string, keys: ObjectKeys, manifest: Manifest): Promise<Manifest> {
-  const previous = await readManifest(s3, bucket, keys.manifest);
-  if (previous && sameContent(previous, manifest)) return previous;
-  await putObject(s3, bucket, keys.manifest, JSON.stringify(manifest, null, 2) + '\n', 'application/json');
-  if (previous && sameEtag(previous.etag, manifest.etag) && previous.chunks > manifest.chunks && manifest.error === undefined) {
-    const surplus = Array.from({ length: previous.chunks - manifest.chunks }, (_, i) => keys.processed(manifest.chunks + i));
-    await deleteKeys(s3, bucket, surplus);
-  }
-  return manifest;
-}
-
-/** True when two manifests differ at most in their times. */
-export function sameContent(a: Manifest, b: Manifest): boolean {
-  const strip = ({ startedAt: _s, finishedAt: _f, ...rest }: Manifest) => JSON.stringify(rest);
-  return strip(a) === strip(b);
-}
-
-/** True when `key` still holds the version `etag` (one HeadObject). */
-export async function stillCurrent(s3: S3Client, bucket: string, key: string, etag: string): Promise<boolean> {
-  const now = await currentEtag(s3, bucket, key);
-  return now !== undefined && sameEtag(now, etag);
+export async function settleVersions(s3: S3Client, source: SourceRef, keys: ObjectKeys, startedAt: Date, log: Logger): Promise<Removed> {
+  const state = await versionState(s3, source.bucket, source.key, source.etag, startedAt);
+  if (state !== 'superseded') return removeOtherVersions(s3, source.bucket, source.key, source.etag, log);
+  const objects = await removeVersion(s3, source.bucket, keys);
+  log.warn({ etag: source.etag, objects }, 'a newer version of the file arrived while this one was ingested; this version\'s outputs removed');
+  return { versions: 1, objects };
 }

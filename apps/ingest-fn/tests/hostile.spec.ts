@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import type { Manifest } from '@rydes/ride-model';
+import { findControlCharacter, type Manifest } from '@rydes/ride-model';
 import { lambdaContext, s3Event } from './helpers/lambda';
 import { drainThroughTransform, loadTransform, processedRows, type Drained } from './helpers/pipeline';
 import { BUCKET, keysUnder, rawRide, readManifest, readText, startStack, upload, type Stack } from './helpers/stack';
@@ -211,15 +211,26 @@ describe('hostile ride files through the real pipeline (s3rver, local-aws-sqs, i
     expect([o.rows[0].name, Number(o.rows[0].latitude)]).toEqual(['Unicorn 0', rawRide(0).Latitude]);
   });
 
-  it('round-trips control characters and CSV-breaking characters in names exactly into processed/ CSV', async () => {
+  it('round-trips CSV-breaking and any printable characters in names exactly into processed/ CSV, each record one physical line', async () => {
     // Prepare
-    const rides = HOSTILE_NAMES.map((name, i) => ride(i, { Name: name }));
+    const printable = HOSTILE_NAMES.filter((name) => !findControlCharacter(name));
+    const rides = printable.map((name, i) => ride(i, { Name: name }));
     // Act
     const o = await run('hostile-names.ndjson', rides.map(json).join('\n') + '\n');
-    // Assess: csv-parse reads every name back byte for byte
-    expectClean(o, { total: HOSTILE_NAMES.length, valid: HOSTILE_NAMES.length });
-    expect(o.rows.map((r) => r.name)).toEqual(HOSTILE_NAMES);
-    expect(o.rows.map((r) => Number(r.ride_index))).toEqual(HOSTILE_NAMES.map((_, i) => i));
+    // Assess: csv-parse reads every name back byte for byte, and no record spans two lines
+    expectClean(o, { total: printable.length, valid: printable.length });
+    expect(o.rows.map((r) => r.name)).toEqual(printable);
+    expect(o.rows.map((r) => Number(r.ride_index))).toEqual(printable.map((_, i) => i));
+    const csv = await readText(stack.s3, (await keysUnder(stack.s3, 'processed/hostile-names-'))[0]);
+    expect(csv.trimEnd().split('\n')).toHaveLength(printable.length + 1);
+  });
+
+  it('rejects names with a control character (CR, LF, tab, NUL, DEL…) naming it, so Athena reads each CSV record as one row', async () => {
+    const controlled = HOSTILE_NAMES.filter((name) => findControlCharacter(name));
+    const o = await run('control-names.ndjson', [...controlled, 'plain'].map((name, i) => json(ride(i, { Name: name }))).join('\n') + '\n');
+    expectClean(o, { total: controlled.length + 1, valid: 1, rejected: controlled.length });
+    expect(o.rows.map((r) => r.name)).toEqual(['plain']);
+    expect(o.rejects.map((r) => r.reasons)).toEqual(controlled.map((name) => [expect.stringMatching(new RegExp(`^name: contains the control character ${findControlCharacter(name)?.codePoint.replace('+', '\\+')} at position ${findControlCharacter(name)?.index}`))]));
   });
 
   it('ingests a .json.gz that is plain JSON by its content (the shape comes from the bytes, not the name)', async () => {

@@ -185,12 +185,19 @@ describe('ingest-fn handler (real s3rver and local-aws-sqs)', () => {
     expect((await drainQueue(stack.sqs, stack.queueUrl)).map((m) => m.source.key)).toEqual(['raw/good-one.json']);
   });
 
-  it('records a missing object in a manifest named by the event ETag, and throws', async () => {
+  it('records a missing object in a "source deleted" manifest named by the event ETag, without throwing (no retry can help)', async () => {
     const etag = '"0123456789abcdef0123456789abcdef"';
-    const invocation = stack.loadHandler()(s3Event(BUCKET, [{ key: 'raw/vanished.json', eTag: etag }]), lambdaContext());
-    await expect(invocation).rejects.toThrow(/GetObject s3:\/\/rides-ingest-test\/raw\/vanished\.json failed: NoSuchKey/);
+    await expect(stack.loadHandler()(s3Event(BUCKET, [{ key: 'raw/vanished.json', eTag: etag }]), lambdaContext())).resolves.toHaveLength(1);
     const manifest = await readManifest(stack.s3, 'manifests/vanished-01234567.json');
-    expect(manifest).toMatchObject({ total: 0, chunks: 0, error: { message: expect.stringMatching(/NoSuchKey/) } });
+    expect(manifest).toMatchObject({ total: 0, chunks: 0, error: { code: 'source-deleted', message: expect.stringMatching(/^source deleted before ingest read any ride/) } });
+  });
+
+  it('refuses a raw key holding a control character with a manifest error, sending nothing (the CSV source column must be one line)', async () => {
+    const key = 'raw/two\nlines.json';
+    const etag = await upload(stack.s3, key, rideFile([rawRide(1)], 'array'));
+    const [manifest] = await stack.loadHandler()(s3Event(BUCKET, [{ key, eTag: etag }]), lambdaContext());
+    expect(manifest).toMatchObject({ source: key, total: 0, error: { message: expect.stringMatching(/control character U\+000A at position 7/) } });
+    expect(await drainQueue(stack.sqs, stack.queueUrl)).toEqual([]);
   });
 
   it('is deterministic: a retried invocation sends the same messages and rewrites the same objects', async () => {

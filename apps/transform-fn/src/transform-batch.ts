@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { currentEtag, deleteKeys, emitMetrics, putObject, sameEtag, type Logger, type MetricsInput } from '@rydes/aws-adapters';
+import { deleteKeys, emitMetrics, putObject, versionState, type Logger, type MetricsInput } from '@rydes/aws-adapters';
 import type { StationIndex } from '@rydes/geo-index';
 import { decodeMessage, type FanoutMessage } from '@rydes/ride-model';
 import type { TransformConfig } from './config';
@@ -29,7 +29,7 @@ interface Written {
 /**
  * Turns each SQS record into one processed/ CSV object, records concurrently, then checks once
  * per source version (one HeadObject, not one per message) that the source still holds that
- * version. Messages of a version replaced since are acknowledged and counted as superseded.
+ * version. Messages of a version a newer one replaced are acknowledged and counted as superseded.
  * Returns exactly the records that failed (undecodable body, S3 error, …) as batch item failures
  * so SQS redelivers only those; throws only when the whole batch cannot work (the station index
  * cannot be built).
@@ -96,19 +96,23 @@ function groupBySource(written: Written[]): Written[][] {
 
 /**
  * Checks (one HeadObject) that the group's source object still holds the version its messages
- * came from; returns true if so. If the file was replaced or deleted, the objects just written
- * are deleted and the messages count as superseded: retrying could never succeed, so they must
- * not reach the DLQ. Checking after the writes, not before, leaves no window for a late message
- * to resurrect stale output (ingest-fn's versions.ts has the argument).
+ * came from; returns true if so. If a newer version of the file exists (the key holds another
+ * ETag, or the key is gone and a newer version's manifest exists), the objects just written are
+ * deleted and the messages count as superseded: retrying could never succeed, so they must not
+ * reach the DLQ. A source that was only deleted keeps its results. Checking after the writes,
+ * not before, leaves no window for a late message to resurrect stale output (ingest-fn's
+ * versions.ts has the argument).
  */
 async function keepOrRemove(group: Written[], deps: TransformDeps): Promise<boolean> {
   const { bucket, key, etag } = group[0].source;
-  const current = await currentEtag(deps.s3, bucket, key);
-  if (current !== undefined && sameEtag(current, etag)) return true;
+  // The version's ingest had started by the time its first message was sent.
+  const sent = Math.min(...group.map((w) => Number(w.record.attributes?.SentTimestamp) || Date.now()));
+  const state = await versionState(deps.s3, bucket, key, etag, new Date(sent));
+  if (state !== 'superseded') return true;
   await deleteKeys(deps.s3, deps.config.outputBucket, group.map((w) => w.key));
   deps.logger.info(
-    { messageIds: group.map((w) => w.record.messageId), source: key, etag, current: current ?? null, outputs: group.map((w) => w.key) },
-    'superseded: the source changed since these messages were sent; output removed',
+    { messageIds: group.map((w) => w.record.messageId), source: key, etag, outputs: group.map((w) => w.key) },
+    'superseded: a newer version of the source exists; output removed',
   );
   return false;
 }

@@ -151,12 +151,27 @@ describe('transform-fn handler (real s3rver)', () => {
     s3.destroy();
   });
 
-  it('acknowledges a message whose source object was deleted as superseded', async () => {
+  it('keeps the output of a message whose source object was only deleted: deleting a source never deletes results', async () => {
     const source = await sourceAt('raw/deleted.json');
     await deleteKeys(stack.s3, BUCKET, ['raw/deleted.json']);
     const response = await handlerWith()(sqsEvent([{ messageId: 'orphan', body: encodeMessage(message(0, 0, rides(2, 13), source)) }]), lambdaContext());
     expect(response.batchItemFailures).toEqual([]);
-    expect(await keysUnder(stack.s3, 'processed/deleted-')).toEqual([]);
+    expect(await keysUnder(stack.s3, 'processed/deleted-')).toEqual([`processed/deleted-${etag8(source)}-000000.csv`]);
+    expect(emfLines()).toEqual([expect.objectContaining({ RidesProcessed: 2, MessagesSuperseded: 0 })]);
+  });
+
+  it('removes a late message\'s output when its source was replaced and the newer version then deleted (the newer manifest decides)', async () => {
+    // Prepare: version 1's message was sent; version 2 was ingested (its manifest exists), then deleted
+    const old = await sourceAt('raw/replaced-deleted.json', '[] v1');
+    const newer = await sourceAt('raw/replaced-deleted.json', '[] v2');
+    const manifest = { bucket: BUCKET, source: newer.key, etag: newer.etag, total: 0, valid: 0, rejected: 0, chunks: 0, ridesPerMessage: 100, droppedFields: 0, startedAt: new Date(1_767_225_700_000).toISOString(), finishedAt: new Date(1_767_225_700_000).toISOString() };
+    await upload(stack.s3, `manifests/replaced-deleted-${etag8(newer)}.json`, JSON.stringify(manifest));
+    await deleteKeys(stack.s3, BUCKET, ['raw/replaced-deleted.json']);
+    // Act: the old version's message, sent (SentTimestamp) before the newer version's ingest started
+    const response = await handlerWith()(sqsEvent([{ messageId: 'late', body: encodeMessage(message(0, 0, rides(2, 14), old)) }]), lambdaContext());
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await keysUnder(stack.s3, 'processed/replaced-deleted-')).toEqual([]);
     expect(emfLines()).toEqual([expect.objectContaining({ RidesProcessed: 0, MessagesSuperseded: 1 })]);
   });
 

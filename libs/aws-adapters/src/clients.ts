@@ -1,6 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { customEndpoint, localCredentials, regionOf, type Env } from './endpoints';
+import { customEndpoint, localCredentials, maxAttemptsOf, regionOf, type Env } from './endpoints';
 
 /**
  * S3 client honouring `AWS_ENDPOINT_URL(_S3)` and `AWS_REGION`. With a custom endpoint
@@ -14,6 +14,7 @@ export function createS3Client(env: Env = process.env): S3Client {
   const endpoint = customEndpoint(env, 'S3');
   return new S3Client({
     region: regionOf(env),
+    maxAttempts: maxAttemptsOf(env),
     ...(endpoint && {
       endpoint,
       forcePathStyle: true,
@@ -33,6 +34,7 @@ export function createSqsClient(env: Env = process.env): SQSClient {
   const endpoint = customEndpoint(env, 'SQS');
   return new SQSClient({
     region: regionOf(env),
+    maxAttempts: maxAttemptsOf(env),
     ...(endpoint && { endpoint }),
     ...localCredentials(env, endpoint),
   });

@@ -19,3 +19,16 @@ export function localCredentials(env: Env, endpoint: string | undefined) {
 export function regionOf(env: Env): string {
   return env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
 }
+
+/**
+ * Attempts per SDK call (the first included): `AWS_MAX_ATTEMPTS` when set, else
+ * {@link DEFAULT_MAX_ATTEMPTS}. The SDK's standard retry mode retries throttling, 5xx and network
+ * errors with backoff; it is the only retry of a whole call in this code base.
+ */
+export function maxAttemptsOf(env: Env): number {
+  const raw = Number(env.AWS_MAX_ATTEMPTS);
+  return Number.isInteger(raw) && raw >= 1 ? raw : DEFAULT_MAX_ATTEMPTS;
+}
+
+/** The SDK's default is 3; 5 rides out a few seconds of throttling or a server restart. */
+export const DEFAULT_MAX_ATTEMPTS = 5;

@@ -13,3 +13,4 @@ export * from './invoke';
 export * from './logger';
 export * from './metrics';
 export * from './request-counter';
+export * from './source-versions';

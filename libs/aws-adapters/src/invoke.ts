@@ -1,5 +1,5 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { customEndpoint, localCredentials, regionOf, type Env } from './endpoints';
+import { customEndpoint, localCredentials, maxAttemptsOf, regionOf, type Env } from './endpoints';
 import { AwsAdapterError } from './errors';
 
 /**
@@ -12,7 +12,7 @@ import { AwsAdapterError } from './errors';
  */
 export function createLambdaClient(env: Env = process.env): LambdaClient {
   const endpoint = customEndpoint(env, 'LAMBDA');
-  return new LambdaClient({ region: regionOf(env), ...(endpoint && { endpoint }), ...localCredentials(env, endpoint) });
+  return new LambdaClient({ region: regionOf(env), maxAttempts: maxAttemptsOf(env), ...(endpoint && { endpoint }), ...localCredentials(env, endpoint) });
 }
 
 /**

@@ -5,16 +5,8 @@ import { type FailedEntry, SqsMessageTooLargeError, SqsSendError } from './error
 export const SQS_BATCH_ENTRIES = 10;
 export const SQS_BATCH_BYTES = 262_144;
 
-/** Error names AWS uses for throttling or transient server trouble: worth another try. */
-const RETRYABLE_NAMES = new Set([
-  'ThrottlingException', 'Throttling', 'ThrottledException', 'RequestThrottled', 'RequestThrottledException',
-  'TooManyRequestsException', 'RequestLimitExceeded', 'ServiceUnavailable', 'InternalError', 'InternalFailure',
-  'KmsThrottled', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException',
-]);
-const RETRYABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
-
 export interface SendMessagesOptions {
-  /** Attempts per entry, the first included (default 6). */
+  /** Attempts per entry that SQS lists in `Failed`, the first included (default 6). */
   maxAttempts?: number;
   /** Backoff cap of the first retry in ms; doubles each retry up to `maxDelayMs` (default 50). */
   baseDelayMs?: number;
@@ -27,7 +19,11 @@ export interface SendMessagesOptions {
   onSent?: (count: number) => void;
 }
 
-/** What a send cost: `calls` includes the retried ones, `retries` counts them alone. */
+/**
+ * What a send cost: `calls` counts SendMessageBatch calls of ours (the retried ones included),
+ * `retries` those that re-sent `Failed` entries. The SDK's own attempts inside one call
+ * (throttling, 5xx, network) are not ours to count: see the client's `maxAttempts`.
+ */
 export interface SendStats {
   sent: number;
   calls: number;
@@ -45,9 +41,11 @@ interface Entry {
  * 262,144 payload bytes per call, a few calls in flight, and the source is read only as fast as
  * SQS accepts (backpressure), so a stream of any length runs in bounded memory.
  *
- * Retries, with exponential backoff and full jitter, exactly the entries that failed: those
- * listed in `Failed` of a 200 response (unless SQS blames the sender) and every entry of a call
- * that failed with throttling, a 5xx or a network error. Throws {@link SqsSendError} naming the
+ * Retries live in one place per kind of failure: the SDK client retries a whole call that met
+ * throttling, a 5xx or a network error (its `maxAttempts`, see createSqsClient); this function
+ * retries, with exponential backoff and full jitter, only the entries SQS lists in `Failed` of a
+ * 200 response (unless SQS blames the sender), which the SDK cannot see. A call that still fails
+ * after the SDK's attempts fails its entries at once. Throws {@link SqsSendError} naming the
  * entries (`m<position>`) and codes that still failed; after a failure no further bodies are
  * read. If the source itself throws, the calls already in flight finish first, then its error
  * is rethrown: everything read before it was sent.
@@ -143,12 +141,10 @@ async function sendBatch(
         else failed.push(result);
       }
     } catch (err) {
+      // The SDK has already spent its attempts on this call.
       const code = errorCode(err);
-      const transient = isRetryable(err);
-      for (const entry of pending) {
-        if (transient && entry.attempts < settings.maxAttempts) retry.push(entry);
-        else failed.push({ id: entry.id, code, message: err instanceof Error ? err.message : String(err), senderFault: !transient });
-      }
+      const senderFault = (err as { $fault?: string })?.$fault === 'client';
+      for (const entry of pending) failed.push({ id: entry.id, code, message: err instanceof Error ? err.message : String(err), senderFault });
     }
     pending = retry;
   }
@@ -157,12 +153,6 @@ async function sendBatch(
 function errorCode(err: unknown): string {
   const e = err as { name?: string; code?: string; Code?: string };
   return e?.Code ?? e?.code ?? e?.name ?? 'Unknown';
-}
-
-function isRetryable(err: unknown): boolean {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
-  const status = e?.$metadata?.httpStatusCode ?? 0;
-  return status >= 500 || status === 429 || RETRYABLE_NAMES.has(e?.name ?? '') || RETRYABLE_NETWORK_CODES.has(e?.code ?? '') || e?.$retryable !== undefined;
 }
 
 /** "Full jitter" (AWS Architecture Blog): uniform in [0, min(cap, base · 2^attempt)). */

@@ -59,7 +59,7 @@ describe('object versions against s3rver (currentEtag, deleteKeys)', () => {
     expect(deleted).toBe(1234);
     expect(counts.DeleteObjectsCommand).toBe(2);
     expect(await keysUnder('del/')).toEqual(['del/y-000000.csv']);
-  }, 30_000);
+  }, 120_000);
 
   it('counts missing keys as deleted and sends nothing for an empty list', async () => {
     const counts = countRequests(s3, {});

@@ -100,7 +100,7 @@ describe('S3 adapters against s3rver', () => {
     // Assess
     expect(listed).toEqual(keys);
     expect(counts.ListObjectsCommand).toBe(2);
-  }, 30_000);
+  }, 120_000);
 
   it('follows markers page by page with a small page size', async () => {
     await Promise.all(['p/a', 'p/b', 'p/c', 'p/d', 'p/e'].map((key) => putObject(s3, BUCKET, key, key)));

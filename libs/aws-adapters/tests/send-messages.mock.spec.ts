@@ -33,18 +33,15 @@ describe('sendMessages retries (mocked SQS)', () => {
     expect(mock.commandCalls(SendMessageBatchCommand)[1].args[0].input.Entries?.map((e) => e.MessageBody)).toEqual(['body 2', 'body 5', 'body 9']);
   });
 
-  it('retries a throttled call with backoff until it goes through (mocked SQS: throttling)', async () => {
-    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
-    mock.on(SendMessageBatchCommand).rejectsOnce(throttled).rejectsOnce(throttled).callsFake(allOk);
-    const stats = await sendMessages(sqs, QUEUE, ['a', 'b', 'c'], fast);
-    expect(stats).toEqual({ sent: 3, calls: 3, retries: 2 });
-  });
-
-  it('retries a 5xx error of the whole call (mocked SQS: service unavailable)', async () => {
-    const unavailable = Object.assign(new Error('Service Unavailable'), { name: 'Unknown', $metadata: { httpStatusCode: 503 } });
-    mock.on(SendMessageBatchCommand).rejectsOnce(unavailable).callsFake(allOk);
-    const stats = await sendMessages(sqs, QUEUE, ['a'], fast);
-    expect(stats).toEqual({ sent: 1, calls: 2, retries: 1 });
+  it('does not retry a throttled or 5xx call itself: the SDK client already spent its attempts (mocked SQS, which bypasses the SDK retry)', async () => {
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+    const unavailable = Object.assign(new Error('Service Unavailable'), { name: 'ServiceUnavailable', $fault: 'server', $metadata: { httpStatusCode: 503 } });
+    mock.on(SendMessageBatchCommand).rejectsOnce(throttled).rejectsOnce(unavailable).callsFake(allOk);
+    const first = (await sendMessages(sqs, QUEUE, ['a', 'b'], fast).catch((e: unknown) => e)) as SqsSendError;
+    const second = (await sendMessages(sqs, QUEUE, ['c'], fast).catch((e: unknown) => e)) as SqsSendError;
+    expect(first.failed.map((f) => f.code)).toEqual(['ThrottlingException', 'ThrottlingException']);
+    expect(second.failed.map((f) => [f.code, f.senderFault])).toEqual([['ServiceUnavailable', false]]);
+    expect(mock.commandCalls(SendMessageBatchCommand)).toHaveLength(2);
   });
 
   it('throws SqsSendError naming entry ids and codes when entries still fail after the retries (mocked SQS)', async () => {

@@ -8,3 +8,4 @@ export * from './keys';
 export * from './deployment';
 export * from './csv';
 export * from './generate';
+export { findControlCharacter, type ControlCharacter } from './control-characters';

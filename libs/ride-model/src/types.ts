@@ -106,7 +106,11 @@ export interface Manifest {
   droppedFields: number;
   startedAt: string;
   finishedAt: string;
-  error?: { message: string; byteOffset: number; lastGoodIndex: number };
+  /**
+   * Why ingest stopped early. `code: 'source-deleted'`: the raw object was deleted before ingest
+   * read all of it; rides after `lastGoodIndex` were never read (not lost: nothing retries them).
+   */
+  error?: { message: string; byteOffset: number; lastGoodIndex: number; code?: 'source-deleted' };
 }
 
 /** The top-level shape of a ride file: `[…]`, `{"travel_data": […]}`, or values one after another. */

@@ -1,5 +1,6 @@
 import { FieldSlots, readFields, RIDE_FIELDS } from './normalise';
 import { Ride, SkippedRecord, ValidationResult } from './types';
+import { findControlCharacter } from './control-characters';
 
 /**
  * Longest accepted ride name, in UTF-16 code units.
@@ -55,6 +56,13 @@ function checkName(value: unknown, reasons: string[]): void {
   else if (value.trim() === '') reasons.push('name: is empty or blank');
   else if (value.length > MAX_NAME_LENGTH) reasons.push(`name: ${value.length} characters is over the ${MAX_NAME_LENGTH}-character limit`);
   else if (UNPAIRED_SURROGATE.test(value)) reasons.push('name: contains an unpaired UTF-16 surrogate (not encodable as UTF-8)');
+  else checkOneLine(value, reasons);
+}
+
+/** Athena reads a processed/ CSV record as one row only if it is one physical line. */
+function checkOneLine(name: string, reasons: string[]): void {
+  const bad = findControlCharacter(name);
+  if (bad) reasons.push(`name: contains the control character ${bad.codePoint} at position ${bad.index} (a CSV record must stay one line for Athena)`);
 }
 
 /** `n` decimal digits of `s` from `at`, or -1 if any is not a digit. */

@@ -212,3 +212,23 @@ describe('validateRide', () => {
     expect(reason.length).toBeLessThan(100);
   });
 });
+
+describe('names and Athena (one CSV record = one physical line)', () => {
+  it.each([
+    ['CR', 'Bob\rSmith', 'U+000D', 3],
+    ['LF', 'Bob\nSmith', 'U+000A', 3],
+    ['tab', '\tBob', 'U+0009', 0],
+    ['NUL', 'Bob\u0000', 'U+0000', 3],
+    ['US', 'a\u001fb', 'U+001F', 1],
+    ['DEL', 'a\u007fb', 'U+007F', 1],
+  ])('rejects a name holding %s, naming the character and its position', (_label, name, codePoint, position) => {
+    expect(reasonsFor(aRide({ name }))).toEqual([`name: contains the control character ${codePoint} at position ${position} (a CSV record must stay one line for Athena)`]);
+  });
+
+  it.each(['comma, inside', 'quote " inside "" twice', 'unicorn 🦄 𝔘𝔫𝔦𝔠𝔬𝔯𝔫', 'right-to-left \u202e mark, zero width \u200b', 'NBSP\u00a0and C1\u0085'])(
+    'keeps printable names valid: %j',
+    (name) => {
+      expect(reasonsFor(aRide({ name }))).toEqual([]);
+    },
+  );
+});

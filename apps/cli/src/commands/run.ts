@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_RIDES_PER_MESSAGE, RIDE_FILE_SUFFIXES } from '@rydes/ride-model';
 import { runPipeline } from '../run/run-pipeline';
 import { FaultInjector, FAULTS, parseChaos } from '../chaos/spec';
-import { LOCAL_VISIBILITY_TIMEOUT_SECONDS } from '../stack/names';
+import { LOCAL_FUNCTION_TIMEOUT_SECONDS } from '../stack/names';
 import { CORES, integer } from './options';
 
 interface RunFlags {
@@ -16,7 +16,8 @@ interface RunFlags {
   stallTimeout: number;
   rides: number;
   seed: number;
-  visibilityTimeout: number;
+  visibilityTimeout?: number;
+  functionTimeout?: number;
   verbose?: boolean;
   chaos?: string;
 }
@@ -39,10 +40,15 @@ export function register(program: Command): void {
     .option('--rides <N>', 'rides in the generated sample (no FILE)', integer('--rides', 1), 200_000)
     .option('--seed <N>', 'seed of the generated sample', integer('--seed', 0), 1)
     .option(
+      '--function-timeout <S>',
+      `transform timeout (default ${LOCAL_FUNCTION_TIMEOUT_SECONDS}; deployed 60); the deployed relations follow it: ingest timeout 15 × S, ` +
+        'its hand-off margin S, fan-out visibility timeout 6 × S',
+      integer('--function-timeout', 1, 900),
+    )
+    .option(
       '--visibility-timeout <S>',
-      'fan-out visibility timeout; deployed: 6 × the 60 s transform timeout; locally short so failed messages return fast',
+      'fan-out visibility timeout (default 6 × the function timeout, as deployed; at least the function timeout, as AWS requires)',
       integer('--visibility-timeout', 1, 43_200),
-      LOCAL_VISIBILITY_TIMEOUT_SECONDS,
     )
     .option('--verbose', "show the functions' JSON logs on stderr (default: <data dir>/logs/) and stack traces of errors")
     .option(
@@ -70,6 +76,7 @@ export function register(program: Command): void {
         concurrency: flags.concurrency,
         stallTimeoutSeconds: flags.stallTimeout,
         visibilityTimeoutSeconds: flags.visibilityTimeout,
+        functionTimeoutSeconds: flags.functionTimeout,
         verbose: flags.verbose,
         chaos,
         chaosSpec: flags.chaos,

@@ -11,7 +11,6 @@ import {
 } from '../stack/connect';
 import { startStack, type LocalStack } from '../stack/local-stack';
 import { DEFAULT_RIDES_PER_MESSAGE } from '@rydes/ride-model';
-import { LOCAL_VISIBILITY_TIMEOUT_SECONDS } from '../stack/names';
 import { CORES, integer } from './options';
 
 interface UpFlags {
@@ -19,7 +18,8 @@ interface UpFlags {
   stations?: string;
   ridesPerMessage: number;
   concurrency: number;
-  visibilityTimeout: number;
+  visibilityTimeout?: number;
+  functionTimeout?: number;
   verbose?: boolean;
 }
 
@@ -69,7 +69,8 @@ export function register(program: Command): void {
     .option('--stations <FILE>', 'station catalogue (GHCN, CSV or JSON) uploaded to stations/ and used as STATIONS_URI')
     .option('--rides-per-message <N>', 'rides per fan-out message', integer('--rides-per-message', 1, 10_000), DEFAULT_RIDES_PER_MESSAGE)
     .option('--concurrency <N>', 'transform pollers and execution environments', integer('--concurrency', 1, 64), CORES)
-    .option('--visibility-timeout <S>', 'fan-out visibility timeout (local default, see rydes run --help)', integer('--visibility-timeout', 1, 43_200), LOCAL_VISIBILITY_TIMEOUT_SECONDS)
+    .option('--function-timeout <S>', 'transform timeout; ingest and visibility timeouts follow it (see rydes run --help)', integer('--function-timeout', 1, 900))
+    .option('--visibility-timeout <S>', 'fan-out visibility timeout (default 6 × the function timeout, see rydes run --help)', integer('--visibility-timeout', 1, 43_200))
     .option('--verbose', "show the functions' JSON logs on stderr")
     .action(async (flags: UpFlags) => {
       const dataDir = resolve(flags.dataDir);
@@ -80,6 +81,7 @@ export function register(program: Command): void {
         ridesPerMessage: flags.ridesPerMessage,
         concurrency: flags.concurrency,
         visibilityTimeoutSeconds: flags.visibilityTimeout,
+        functionTimeoutSeconds: flags.functionTimeout,
         verbose: flags.verbose,
       });
       const unpublish = writeEndpointsFile(dataDir, stack);

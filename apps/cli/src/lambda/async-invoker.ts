@@ -3,6 +3,8 @@ import type { FunctionPool, InvokeOutcome } from './pool';
 
 export interface AsyncInvokerOptions {
   sqs: SQSClient;
+  /** The function's unqualified ARN (the record names `<arn>:$LATEST`, as Lambda does). */
+  functionArn: string;
   /** The function's on-failure destination (Lambda's DLQ setting for async invocations). */
   deadLetterQueueUrl: string;
   /** Lambda retries a failed async invocation twice. */
@@ -20,10 +22,24 @@ export interface AsyncInvokerStats {
 }
 
 /**
+ * What Lambda sends an on-failure destination for an asynchronous invocation that failed every
+ * attempt (AWS Lambda Developer Guide, "Capturing records of Lambda asynchronous invocations"):
+ * the event in `requestPayload`, the last error in `responsePayload`.
+ */
+export interface InvocationRecord {
+  version: '1.0';
+  timestamp: string;
+  requestContext: { requestId: string; functionArn: string; condition: 'RetriesExhausted' | 'EventAgeExceeded'; approximateInvokeCount: number };
+  requestPayload: unknown;
+  responseContext: { statusCode: number; executedVersion: string; functionError: 'Unhandled' | 'Handled' };
+  responsePayload: { errorType: string; errorMessage: string; stackTrace: string[] };
+}
+
+/**
  * Lambda's asynchronous invocation (how S3 notifications reach a function): the event is
  * queued, a failed invocation is retried twice after a delay, and an event that still fails is
- * sent to the dead-letter queue with Lambda's message attributes (RequestID, ErrorCode,
- * ErrorMessage).
+ * sent to the on-failure destination (the ingest DLQ) as Lambda's invocation record
+ * ({@link InvocationRecord}), the same body the deployed stack's SqsDestination receives.
  * @example
  * const invoker = new AsyncInvoker(ingestPool, { sqs, deadLetterQueueUrl });
  * local.onObjectCreated((event) => invoker.invoke(event));
@@ -78,21 +94,11 @@ export class AsyncInvoker {
       return this.attempt(event, attempt + 1);
     }
     this.failures.push({ event, outcome });
-    await this.deadLetter(event, outcome);
+    await this.deadLetter(invocationRecord(this.options.functionArn, event, outcome, attempt + 1));
   }
 
-  private async deadLetter(event: unknown, outcome: InvokeOutcome & { ok: false }): Promise<void> {
-    await this.options.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: this.options.deadLetterQueueUrl,
-        MessageBody: JSON.stringify(event),
-        MessageAttributes: {
-          RequestID: { DataType: 'String', StringValue: outcome.awsRequestId },
-          ErrorCode: { DataType: 'Number', StringValue: '200' },
-          ErrorMessage: { DataType: 'String', StringValue: `${outcome.errorType}: ${outcome.errorMessage}`.slice(0, 1000) },
-        },
-      }),
-    );
+  private async deadLetter(record: InvocationRecord): Promise<void> {
+    await this.options.sqs.send(new SendMessageCommand({ QueueUrl: this.options.deadLetterQueueUrl, MessageBody: JSON.stringify(record) }));
     this.stats.deadLettered++;
   }
 
@@ -105,4 +111,21 @@ export class AsyncInvoker {
       this.timers.add(timer);
     });
   }
+}
+
+/**
+ * The invocation record of an event whose last attempt failed (a thrown error, a timeout or a
+ * crash are all `Unhandled` function errors with status 200, as Lambda reports them).
+ * @example
+ * invocationRecord('arn:aws:lambda:us-east-1:123456789012:function:rydes-ingest', event, outcome, 3);
+ */
+export function invocationRecord(functionArn: string, event: unknown, outcome: InvokeOutcome & { ok: false }, attempts: number): InvocationRecord {
+  return {
+    version: '1.0',
+    timestamp: new Date().toISOString(),
+    requestContext: { requestId: outcome.awsRequestId, functionArn: `${functionArn}:$LATEST`, condition: 'RetriesExhausted', approximateInvokeCount: attempts },
+    requestPayload: event,
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    responsePayload: { errorType: outcome.errorType, errorMessage: outcome.errorMessage, stackTrace: outcome.stackTrace ?? [] },
+  };
 }

@@ -26,6 +26,8 @@ export interface EventSourceOptions {
   duplicate?: () => boolean;
   /** Called after each batch with what it did, for progress. */
   onBatch?: (batch: BatchReport) => void;
+  /** Called on each sqs-consumer `error` (receive/delete) or `processing_error`, for the log. */
+  onError?: (kind: 'error' | 'processing_error', err: Error) => void;
 }
 
 export interface BatchReport {
@@ -53,6 +55,12 @@ export interface EventSourceStats {
   deleteFailures: number;
   /** Messages received and not yet finished: batch running, or its delete not yet answered. */
   inFlight: number;
+  /** sqs-consumer `error` events: a ReceiveMessage (or its own delete) that failed; the next poll retries. */
+  pollErrors: number;
+  /** sqs-consumer `processing_error` events: a batch handler that threw (the batch comes back). */
+  processingErrors: number;
+  /** The last of either, `name: message`, to say why a run stalls. */
+  lastError?: string;
 }
 
 /** A received message as the function sees it, in AWS's exact SQS event shape. */
@@ -132,7 +140,11 @@ function distinct(messages: Message[]): Message[] {
  * await source.stop();
  */
 export class SqsEventSource {
-  readonly stats: EventSourceStats = { batches: 0, received: 0, deleted: 0, itemFailures: 0, wholeBatchFailures: 0, failedDeliveries: 0, duplicated: 0, deleteFailures: 0, inFlight: 0 };
+  readonly stats: EventSourceStats = {
+    batches: 0, received: 0, deleted: 0, itemFailures: 0, wholeBatchFailures: 0, failedDeliveries: 0, duplicated: 0, deleteFailures: 0, inFlight: 0,
+    pollErrors: 0, processingErrors: 0,
+  };
+  private stopping = false;
   private readonly consumers: Consumer[];
 
   constructor(private readonly pool: FunctionPool, private readonly options: EventSourceOptions) {
@@ -150,9 +162,20 @@ export class SqsEventSource {
         handleMessageBatch: (messages) => this.handleBatch(messages),
       }),
     );
-    // Receive/delete errors are retried by the next poll; a closed server at shutdown is expected.
-    for (const consumer of this.consumers) consumer.on('error', () => undefined);
-    for (const consumer of this.consumers) consumer.on('processing_error', () => undefined);
+    // Receive/delete errors are retried by the next poll, but counted and reported: a queue that
+    // cannot be read would otherwise show only as a stall. A closed server at shutdown is expected.
+    for (const consumer of this.consumers) {
+      consumer.on('error', (err) => this.recordError('error', err));
+      consumer.on('processing_error', (err) => this.recordError('processing_error', err));
+    }
+  }
+
+  private recordError(kind: 'error' | 'processing_error', err: Error): void {
+    if (this.stopping) return;
+    if (kind === 'error') this.stats.pollErrors++;
+    else this.stats.processingErrors++;
+    this.stats.lastError = `${err.name}: ${err.message}`;
+    this.options.onError?.(kind, err);
   }
 
   start(): void {
@@ -160,6 +183,7 @@ export class SqsEventSource {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const consumer of this.consumers) consumer.stop({ abort: true });
   }
 

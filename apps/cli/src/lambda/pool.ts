@@ -28,7 +28,7 @@ export interface FunctionConfig {
 
 export type InvokeOutcome =
   | { ok: true; result: unknown; awsRequestId: string; durationMs: number }
-  | { ok: false; errorType: string; errorMessage: string; awsRequestId: string; durationMs: number };
+  | { ok: false; errorType: string; errorMessage: string; awsRequestId: string; durationMs: number; stackTrace?: string[] };
 
 interface Environment {
   child: ChildProcess;
@@ -99,7 +99,7 @@ export class FunctionPool {
       const durationMs = Date.now() - started;
       if (reply.type === 'result') return { ok: true, result: reply.result, awsRequestId, durationMs };
       if (reply.type === 'error') {
-        return { ok: false, errorType: reply.errorType, errorMessage: reply.errorMessage, awsRequestId, durationMs };
+        return { ok: false, errorType: reply.errorType, errorMessage: reply.errorMessage, awsRequestId, durationMs, ...(reply.stack && { stackTrace: reply.stack.split('\n') }) };
       }
       const errorMessage = reply.type === 'exit' ? reply.reason : `unexpected reply ${reply.type}`;
       return { ok: false, errorType: 'Runtime.ExitError', errorMessage, awsRequestId, durationMs };

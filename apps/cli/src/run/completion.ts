@@ -85,7 +85,8 @@ export class CompletionTracker {
       if (this.finalManifestKeys.has(manifestKey)) continue;
       const manifest = await readManifest(s3, bucket, manifestKey);
       if (!manifest) continue;
-      if (!manifest.error) this.finalManifestKeys.add(manifestKey);
+      // A deleted source is final too: nothing retries it (`code: 'source-deleted'`).
+      if (!manifest.error || manifest.error.code === 'source-deleted') this.finalManifestKeys.add(manifestKey);
       const source = manifest.source.replace(/^s3:\/\/[^/]+\//, '');
       const known = this.manifests.get(source);
       if (!known || known.manifestKey === manifestKey || known.manifest.finishedAt < manifest.finishedAt) {

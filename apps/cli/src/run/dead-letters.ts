@@ -1,6 +1,7 @@
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { receiveBatch, sameEtag } from '@rydes/aws-adapters';
 import { decodeEventKey, decodeMessage } from '@rydes/ride-model';
+import type { InvocationRecord } from '../lambda/async-invoker';
 import type { CompletionCheck } from './completion';
 
 /** What the two DLQs hold at the end of a run. */
@@ -11,6 +12,57 @@ export interface DeadLetters {
   undecodable: number;
   /** raw/ keys of the S3 events in the ingest DLQ (whole files). */
   ingestFiles: string[];
+  /** Each ingest DLQ entry: the file, why its last attempt failed, and how often it ran. */
+  ingestEntries: IngestDeadLetter[];
+}
+
+/** One ingest DLQ message read as Lambda's invocation record (a bare event is read too). */
+export interface IngestDeadLetter {
+  /** raw/ key of the file (an S3 event's, or a continuation's). */
+  key: string;
+  /** The continuation part when the failed invocation was a continuation. */
+  part?: number;
+  errorType: string;
+  errorMessage: string;
+  /** RetriesExhausted or EventAgeExceeded; undefined for a bare event. */
+  condition?: string;
+  attempts?: number;
+  requestId?: string;
+}
+
+/**
+ * Reads an ingest DLQ message body: Lambda's invocation record (an on-failure destination's
+ * body: `requestPayload` is the event, `responsePayload` the last error) or a bare event (a
+ * legacy DeadLetterConfig's body). One entry per file the event names.
+ * @example
+ * ingestDeadLetters(message.Body); // → [{ key: 'raw/a.json', errorType: 'IngestEventError', errorMessage: '…', condition: 'RetriesExhausted', attempts: 3 }]
+ */
+export function ingestDeadLetters(body: string): IngestDeadLetter[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return [{ key: '?', errorType: 'Undecodable', errorMessage: `not JSON: ${body.slice(0, 80)}` }];
+  }
+  const record = parsed as Partial<InvocationRecord> | null;
+  const isRecord = record?.version === '1.0' && typeof record.requestContext === 'object' && 'requestPayload' in record;
+  const event = (isRecord ? record.requestPayload : parsed) as {
+    Records?: Array<{ s3?: { object?: { key?: string } } }>;
+    rydesContinuation?: { key?: string; part?: number };
+  } | null;
+  const error = isRecord
+    ? { errorType: record.responsePayload?.errorType ?? 'Unknown', errorMessage: record.responsePayload?.errorMessage ?? '', condition: record.requestContext?.condition, attempts: record.requestContext?.approximateInvokeCount, requestId: record.requestContext?.requestId }
+    : { errorType: 'Unknown', errorMessage: 'a bare event (no invocation record): see the function log' };
+  if (event?.rydesContinuation) return [{ key: String(event.rydesContinuation.key ?? '?'), part: event.rydesContinuation.part, ...error }];
+  const keys = (event?.Records ?? []).map((r) => decodeEventKey(r.s3?.object?.key ?? ''));
+  return (keys.length ? keys : ['?']).map((key) => ({ key, ...error }));
+}
+
+/** One line per entry: `raw/a.json (part 2): IngestEventError: … after 3 attempts`. */
+export function describeIngestDeadLetter(entry: IngestDeadLetter): string {
+  const part = entry.part !== undefined ? ` (continuation part ${entry.part})` : '';
+  const attempts = entry.attempts !== undefined ? ` after ${entry.attempts} attempt(s)` : '';
+  return `${entry.key}${part}: ${entry.errorType}: ${entry.errorMessage}${attempts}`;
 }
 
 /** Lost work compared with what the DLQs hold; `accounted` when they are the same rides. */
@@ -54,7 +106,7 @@ export async function readDeadLetters(
   queues: { fanoutDlq: { url: string }; ingestDlq: { url: string } },
   check: Pick<CompletionCheck, 'fanoutDlq' | 'ingestDlq'>,
 ): Promise<DeadLetters> {
-  const dead: DeadLetters = { fanout: [], undecodable: 0, ingestFiles: [] };
+  const dead: DeadLetters = { fanout: [], undecodable: 0, ingestFiles: [], ingestEntries: [] };
   for (const message of await peekAll(sqs, queues.fanoutDlq.url, check.fanoutDlq)) {
     try {
       const decoded = decodeMessage(message.Body ?? '');
@@ -64,9 +116,9 @@ export async function readDeadLetters(
     }
   }
   for (const message of await peekAll(sqs, queues.ingestDlq.url, check.ingestDlq)) {
-    const event = JSON.parse(message.Body ?? '{}') as { Records?: Array<{ s3?: { object?: { key?: string } } }> };
-    for (const record of event.Records ?? []) {
-      dead.ingestFiles.push(decodeEventKey(record.s3?.object?.key ?? ''));
+    for (const entry of ingestDeadLetters(message.Body ?? '')) {
+      dead.ingestEntries.push(entry);
+      if (!dead.ingestFiles.includes(entry.key)) dead.ingestFiles.push(entry.key);
     }
   }
   return dead;

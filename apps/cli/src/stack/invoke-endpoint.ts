@@ -21,6 +21,13 @@ export function functionNameOf(raw: string): string {
   return arn ? arn[1] : name.split(':')[0];
 }
 
+/**
+ * Lambda's payload limits (Lambda API Reference, Invoke): 6 MB for a synchronous invocation,
+ * 1 MB for an asynchronous one (raised from 256 KB in 2025).
+ */
+export const SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
+export const ASYNC_PAYLOAD_BYTES = 1024 * 1024;
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -50,8 +57,16 @@ export async function startInvokeEndpoint(functions: Record<string, LocalFunctio
         return;
       }
       const text = await readBody(req);
+      const async = req.headers['x-amz-invocation-type'] === 'Event';
+      const limit = async ? ASYNC_PAYLOAD_BYTES : SYNC_PAYLOAD_BYTES;
+      const bytes = Buffer.byteLength(text);
+      if (bytes > limit) {
+        const message = `${async ? 'Event' : 'RequestResponse'} invocation payload of ${bytes} bytes exceeds the maximum allowed payload size (${limit} bytes)`;
+        reply(413, { Type: 'User', message }, { 'x-amzn-errortype': 'RequestEntityTooLargeException' });
+        return;
+      }
       const event = text ? JSON.parse(text) : {};
-      if (req.headers['x-amz-invocation-type'] === 'Event') {
+      if (async) {
         target.async.invoke(event);
         reply(202, undefined);
         return;

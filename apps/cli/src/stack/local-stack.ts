@@ -1,9 +1,10 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, createSqsClient, putObject } from '@rydes/aws-adapters';
-import { decodeEventKey, matchesIngestTrigger } from '@rydes/ride-model';
+import { decodeEventKey, findControlCharacter, matchesIngestTrigger } from '@rydes/ride-model';
+import { InputFileError } from '../errors';
 import { startFaultProxy, startLocalServers, type FaultProxy, type LocalServers } from '@rydes/local-aws';
-import { closeSync, createReadStream, mkdirSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, createReadStream, mkdirSync, openSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AsyncInvoker } from '../lambda/async-invoker';
 import { SqsEventSource, type BatchReport } from '../lambda/event-source';
@@ -18,12 +19,11 @@ import {
   INGEST_DLQ,
   INGEST_FUNCTION,
   INGEST_MEMORY_MB,
-  INGEST_TIMEOUT_SECONDS,
-  LOCAL_VISIBILITY_TIMEOUT_SECONDS,
+  localTimeouts,
+  FANOUT_MAX_MESSAGE_BYTES,
   MAX_RECEIVE_COUNT,
   TRANSFORM_FUNCTION,
   TRANSFORM_MEMORY_MB,
-  TRANSFORM_TIMEOUT_SECONDS,
 } from './names';
 
 export interface StackOptions {
@@ -34,7 +34,10 @@ export interface StackOptions {
   ridesPerMessage: number;
   /** Local station catalogue, uploaded to stations/ and passed as STATIONS_URI. */
   stationsFile?: string;
+  /** Fan-out visibility timeout; default 6 × the function timeout (names.ts localTimeouts). */
   visibilityTimeoutSeconds?: number;
+  /** The transform's timeout, s (`--function-timeout`); the ingest's and the visibility timeout follow it. */
+  functionTimeoutSeconds?: number;
   /** Async-retry delays of the ingest function, ms (Lambda: about 1 and 2 minutes). */
   ingestRetryDelaysMs?: number[];
   /** Function logs to stderr instead of `<data dir>/logs/`. */
@@ -95,6 +98,7 @@ export interface LocalStack {
  */
 export async function startStack(options: StackOptions): Promise<LocalStack> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const timeouts = localTimeouts(options.functionTimeoutSeconds, options.visibilityTimeoutSeconds);
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const servers = await startLocalServers({
     directory: options.dataDir ? join(options.dataDir, 's3') : undefined,
@@ -113,11 +117,12 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     const sqs = createSqsClient(servers.env);
     closers.push(() => s3.destroy(), () => sqs.destroy());
 
-    const visibility = options.visibilityTimeoutSeconds ?? LOCAL_VISIBILITY_TIMEOUT_SECONDS;
     const fanoutDlq = await createQueue(sqs, FANOUT_DLQ, {});
     const ingestDlq = await createQueue(sqs, INGEST_DLQ, {});
     const fanout = await createQueue(sqs, FANOUT_QUEUE, {
-      VisibilityTimeout: String(visibility),
+      VisibilityTimeout: String(timeouts.visibilitySeconds),
+      // Our messages stay ≤ 200 KiB; local-aws-sqs enforces the attribute as SQS does.
+      MaximumMessageSize: String(FANOUT_MAX_MESSAGE_BYTES),
       RedrivePolicy: JSON.stringify({ maxReceiveCount: MAX_RECEIVE_COUNT, deadLetterTargetArn: fanoutDlq.arn }),
     });
 
@@ -161,8 +166,8 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     const ingestPool = new FunctionPool({
       name: INGEST_FUNCTION,
       bundle: bundles.ingest,
-      environment: { ...awsEnv, OUTPUT_QUEUE: fanout.url, RIDES_PER_MESSAGE: String(options.ridesPerMessage) },
-      timeoutSeconds: INGEST_TIMEOUT_SECONDS,
+      environment: { CONTINUE_BELOW_MS: String(timeouts.handOffMarginMs), ...awsEnv, OUTPUT_QUEUE: fanout.url, RIDES_PER_MESSAGE: String(options.ridesPerMessage) },
+      timeoutSeconds: timeouts.ingestSeconds,
       memoryMb: INGEST_MEMORY_MB,
       maxConcurrency: Math.max(1, options.concurrency),
       logFd: logFd('ingest-fn'),
@@ -171,7 +176,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       name: TRANSFORM_FUNCTION,
       bundle: bundles.transform,
       environment: { ...awsEnv, OUTPUT_BUCKET: BUCKET, ...(stationsUri && { STATIONS_URI: stationsUri }) },
-      timeoutSeconds: Math.min(TRANSFORM_TIMEOUT_SECONDS, visibility),
+      timeoutSeconds: timeouts.transformSeconds,
       memoryMb: TRANSFORM_MEMORY_MB,
       maxConcurrency: Math.max(1, options.concurrency),
       logFd: logFd('transform-fn'),
@@ -181,6 +186,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
 
     const ingest = new AsyncInvoker(ingestPool, {
       sqs,
+      functionArn: `arn:aws:lambda:${servers.region}:123456789012:function:${INGEST_FUNCTION}`,
       deadLetterQueueUrl: ingestDlq.url,
       retryDelaysMs: options.ingestRetryDelaysMs,
     });
@@ -203,6 +209,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       region: servers.region,
       pollers: Math.max(1, options.concurrency),
       onBatch: options.onBatch,
+      onError: (kind, err) => appendFileSync(join(logDir, 'event-source.log'), JSON.stringify({ time: new Date().toISOString(), kind, name: err.name, message: err.message }) + '\n'),
       ...(chaos && { duplicate: () => chaos.strike('duplicate-delivery') }),
     });
     transform.start();
@@ -224,6 +231,8 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       faultProxies,
       depth: (queue) => depth(sqs, queue),
       async upload(file, key = `raw/${basename(file)}`) {
+        const bad = findControlCharacter(key);
+        if (bad) throw new InputFileError(file, `its key ${JSON.stringify(key)} holds the control character ${bad.codePoint}: the CSV's source column must be one line; rename the file`);
         const { etag } = await putObject(s3, BUCKET, key, createReadStream(file));
         return { key, etag };
       },

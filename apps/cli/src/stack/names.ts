@@ -1,3 +1,4 @@
+import { InvalidOptionError } from '../errors';
 /** Names and settings of the local stack; mirror apps/infra/src/pipeline-stack.ts where they can. */
 export const BUCKET = 'rydes-local';
 export const FANOUT_QUEUE = 'rydes-fanout';
@@ -15,17 +16,62 @@ export const INGEST_MEMORY_MB = 1024;
 export const TRANSFORM_TIMEOUT_SECONDS = 60;
 export const TRANSFORM_MEMORY_MB = 512;
 
+/** MaximumMessageSize of the local fan-out queue: SQS's long-standing default; messages stay ≤ 200 KiB. */
+export const FANOUT_MAX_MESSAGE_BYTES = 262_144;
+
 /** Receives before the redrive policy moves a fan-out message to its DLQ (as deployed). */
 export const MAX_RECEIVE_COUNT = 5;
 
+/** As deployed: the ingest hands the rest of a file to a continuation with 60 s of its 900 s left. */
+export const INGEST_HAND_OFF_MARGIN_MS = 60_000;
+/** AWS's recommendation for an SQS event source, as deployed: visibility timeout = 6 × function timeout. */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
 /**
- * Fan-out visibility timeout, s. The deployed queue uses 6 × the transform timeout (+ batching
- * window) = 360+ s, AWS's guidance. Locally a failed message should come back in seconds, not
- * minutes (5 receives ≈ 50 s to the DLQ), so the local default is 10 s and the local transform
- * timeout is capped at the visibility timeout: an invocation never outlives its messages'
- * invisibility, so no message is delivered twice while in flight.
+ * Local default of `--function-timeout`, s: the transform's timeout. Locally a failed message
+ * should come back in seconds, not minutes: with the deployed relations kept (below), 5 s gives
+ * a 30 s visibility timeout (a crashed batch is redelivered within the run's 60 s stall
+ * timeout), a 75 s ingest timeout and a 5 s hand-off margin.
  */
-export const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 10;
+export const LOCAL_FUNCTION_TIMEOUT_SECONDS = 5;
+
+/** Timeouts of the local stack. */
+export interface LocalTimeouts {
+  transformSeconds: number;
+  ingestSeconds: number;
+  visibilitySeconds: number;
+  /** The ingest's CONTINUE_BELOW_MS. */
+  handOffMarginMs: number;
+}
+
+/**
+ * The local stack's timeouts from the transform's, keeping the relations of the deployed stack
+ * rather than its absolute numbers: ingest timeout = 15 × (900 s : 60 s), hand-off margin =
+ * 1/15 of the ingest timeout (60 s : 900 s), visibility timeout = 6 × the transform timeout
+ * unless given. A visibility timeout shorter than the function timeout is refused, as AWS
+ * refuses such an event source mapping; given alone, it caps the transform timeout instead.
+ * @example
+ * localTimeouts(1); // → { transformSeconds: 1, ingestSeconds: 15, visibilitySeconds: 6, handOffMarginMs: 1000 }
+ */
+export function localTimeouts(functionSeconds?: number, visibilitySeconds?: number): LocalTimeouts {
+  const transformSeconds = functionSeconds ?? Math.min(LOCAL_FUNCTION_TIMEOUT_SECONDS, visibilitySeconds ?? Infinity);
+  const visibility = visibilitySeconds ?? VISIBILITY_TIMEOUT_FACTOR * transformSeconds;
+  if (visibility < transformSeconds) {
+    throw new InvalidOptionError(
+      '--visibility-timeout',
+      String(visibility),
+      `at least the function timeout (${transformSeconds} s): AWS refuses an SQS event source whose queue hides a message for less time than the function may run (6 × is its recommendation)`,
+    );
+  }
+  // A visibility timeout given alone only caps the transform; the ingest keeps the default's budget.
+  const ingestSeconds = (functionSeconds ?? LOCAL_FUNCTION_TIMEOUT_SECONDS) * (INGEST_TIMEOUT_SECONDS / TRANSFORM_TIMEOUT_SECONDS);
+  return {
+    transformSeconds,
+    ingestSeconds,
+    visibilitySeconds: visibility,
+    handOffMarginMs: Math.round((ingestSeconds * INGEST_HAND_OFF_MARGIN_MS) / INGEST_TIMEOUT_SECONDS),
+  };
+}
 
 /**
  * Keys asked for per ListObjects page by the CLI's own listings (completion check, ./out mirror).

@@ -35,7 +35,7 @@ export async function drainThroughTransform(stack: Stack, transform: TransformHa
     const event: SQSEvent = {
       Records: received.map((m) => ({
         messageId: m.MessageId ?? '', receiptHandle: m.ReceiptHandle ?? '', body: m.Body ?? '', md5OfBody: m.MD5OfBody ?? '',
-        attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'local', ApproximateFirstReceiveTimestamp: '0' },
+        attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'local', ApproximateFirstReceiveTimestamp: String(Date.now()) },
         messageAttributes: {}, eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:fanout', awsRegion: 'us-east-1',
       })),
     };
