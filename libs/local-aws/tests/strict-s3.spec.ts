@@ -1,7 +1,6 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
-import { createS3Client } from '@rydes/aws-adapters';
 import { startLocalServers, type LocalServers } from '../src/servers';
 
 /** The SDK error's HTTP status and name (what code must decide on: HEAD errors have no body). */
@@ -23,7 +22,10 @@ describe.each([false, true])('the local S3 enforces conditional requests as S3 d
   const other = '"0123456789abcdef0123456789abcdef"';
   beforeAll(async () => {
     local = await startLocalServers({ buckets: [Bucket], s3Thread });
-    s3 = createS3Client(local.env);
+    s3 = new S3Client({
+      endpoint: local.s3Endpoint, region: local.region, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+    });
     etag = (await s3.send(new PutObjectCommand({ Bucket, Key: 'raw/a.json', Body: '[1,2,3]' }))).ETag ?? '';
   });
   afterAll(async () => {
