@@ -88,7 +88,8 @@ export function awsErrorOf(err: unknown): { status?: number; name?: string } {
  */
 export function isNoSuchKey(err: unknown): boolean {
   const { status, name } = awsErrorOf(err);
-  return status === 404 || name === 'NoSuchKey' || name === 'NotFound';
+  // A missing bucket is a 404 too (NoSuchBucket): a misconfiguration, not a missing object.
+  return name === 'NoSuchKey' || name === 'NotFound' || (status === 404 && name !== 'NoSuchBucket');
 }
 
 /**
