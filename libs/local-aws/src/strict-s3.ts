@@ -61,7 +61,15 @@ export async function strictConditionalRequests(ctx: KoaContext, next: () => Pro
   const failed = 'At least one of the pre-conditions you specified did not hold';
 
   if (ctx.method === 'GET' || ctx.method === 'HEAD') {
-    await next();
+    // Preconditions come before the range (RFC 7232 §6): a range past the end of a replaced object is a 412, not a 416.
+    try {
+      await next();
+    } catch (err) {
+      if (!ifMatch || (err as { status?: number }).status !== 416) throw err;
+      const current = await ctx.store.getMetadata(bucket, decodeURIComponent(key)).then((m) => m.etag, () => undefined);
+      if (current !== undefined && !same(ifMatch, current)) return refuse(412, 'PreconditionFailed', failed);
+      throw err;
+    }
     if (ctx.status < 200 || ctx.status >= 300) return;
     const etag = ctx.response.get('ETag');
     if (ifMatch && !same(ifMatch, etag)) return refuse(412, 'PreconditionFailed', failed);
