@@ -19,7 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { Readable } from 'node:stream';
-import { DEFAULT_STATIONS, parseStations, StationIndex } from '@rydes/geo-index';
+import { DEFAULT_STATIONS, parseStations, StationLookup } from '@rydes/geo-index';
 import { Chunker, CSV_COLUMNS, decodeMessage, encodeMessage, EnvelopeError, generateRides, parseRides, validateRide, writeRides, type FanoutMessage, type ProcessedRow, type RawRecord, type Ride, type SourceRef } from '@rydes/ride-model';
 import { nearestStations, processedCsv } from '../apps/transform-fn/src/transform-message';
 import { args } from './cli-process';
@@ -55,7 +55,7 @@ interface Chain {
   chunker: (source: SourceRef) => Chunker;
   encode: (m: FanoutMessage) => string;
   decode: (body: string) => FanoutMessage;
-  join: (m: FanoutMessage, index: StationIndex) => unknown;
+  join: (m: FanoutMessage, index: StationLookup) => unknown;
   csv: (m: FanoutMessage, joined: unknown) => string;
 }
 
@@ -88,8 +88,8 @@ const GENERIC: Chain = {
   },
   join: (m, index) =>
     m.rides.map((ride, i): ProcessedRow => {
-      const { station, distanceKm } = index.nearest(ride.latitude, ride.longitude);
-      return { ...ride, groundstation: station.id, groundstation_distance_km: distanceKm, source: m.source.key, ride_index: m.firstIndex + i };
+      const found = index.nearest(ride.latitude, ride.longitude, ride.statustime);
+      return { ...ride, groundstation: found?.station.id ?? '', groundstation_distance_km: found?.distanceKm, source: m.source.key, ride_index: m.firstIndex + i };
     }),
   csv: (_m, joined) => {
     const cells = (joined as ProcessedRow[]).map((r) => [r.distance, r.healthpoints, r.latitude, r.longitude, r.magicpoints, r.name, r.statustime, r.fieldservice ?? '', r.groundstation, r.groundstation_distance_km, r.source, r.ride_index]);
@@ -107,7 +107,7 @@ interface PassResult {
   csvBytes: number;
 }
 
-async function pass(bytes: Buffer, index: StationIndex, chain: Chain): Promise<PassResult> {
+async function pass(bytes: Buffer, index: StationLookup, chain: Chain): Promise<PassResult> {
   const cpu = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>;
   const source: SourceRef = { bucket: 'rydes-local', key: `raw/rides-${RIDES}-seed1.json`, etag: '"0123456789abcdef0123456789abcdef"' };
   const chunker = chain.chunker(source);
@@ -180,7 +180,7 @@ async function standalone(bytes: Buffer): Promise<{ parse: number; validate: num
 }
 
 async function main(): Promise<void> {
-  const index = new StationIndex(STATIONS ? await parseStations(readFileSync(STATIONS, 'utf8'), { source: STATIONS }) : DEFAULT_STATIONS);
+  const index = new StationLookup(STATIONS ? await parseStations(readFileSync(STATIONS, 'utf8'), { source: STATIONS }) : DEFAULT_STATIONS);
   const bytes = await sampleBytes();
   console.log(
     `floor bench: N = ${RIDES.toLocaleString('en-US')} rides (seed 1, ${(bytes.length / 1e6).toFixed(1)} MB pretty JSON array), ` +

@@ -16,3 +16,14 @@ export class StationCatalogueError extends TransformError {
     );
   }
 }
+
+/** The station inventory could not be read or parsed: every message of the batch would fail. */
+export class StationInventoryError extends TransformError {
+  constructor(readonly uri: string, cause: unknown) {
+    super(
+      `station inventory ${uri} is unusable: ${cause instanceof Error ? cause.message : String(cause)}; ` +
+        'fix or replace the object (NOAA ghcnd-inventory.txt or CSV id,element,firstyear,lastyear), or unset INVENTORY_URI to use the nearest station whatever it reports',
+      { cause },
+    );
+  }
+}

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { deleteKeys, emitMetrics, putObject, versionState, type Logger, type MetricsInput } from '@rydes/aws-adapters';
-import type { StationIndex } from '@rydes/geo-index';
+import type { StationLookup } from '@rydes/geo-index';
 import { decodeMessage, type FanoutMessage } from '@rydes/ride-model';
 import type { TransformConfig } from './config';
 import { transformMessage } from './transform-message';
@@ -9,8 +9,8 @@ import { transformMessage } from './transform-message';
 export interface TransformDeps {
   s3: S3Client;
   config: TransformConfig;
-  /** The station index, built once per container. */
-  stations: () => Promise<StationIndex>;
+  /** The station lookup, built once per container. */
+  stations: () => Promise<StationLookup>;
   logger: Logger;
   metrics?: (input: MetricsInput) => void;
 }
@@ -24,6 +24,7 @@ interface Written {
   source: FanoutMessage['source'];
   key: string;
   rides: number;
+  unmatched: number;
 }
 
 /**
@@ -58,11 +59,15 @@ export async function transformBatch(event: SQSEvent, deps: TransformDeps): Prom
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, records.length) }, worker));
 
   let rides = 0;
+  let unmatched = 0;
   let superseded = 0;
   await Promise.all(
     groupBySource(written).map(async (group) => {
       try {
-        if (await keepOrRemove(group, deps)) rides += group.reduce((n, w) => n + w.rides, 0);
+        if (await keepOrRemove(group, deps)) {
+          rides += group.reduce((n, w) => n + w.rides, 0);
+          unmatched += group.reduce((n, w) => n + w.unmatched, 0);
+        }
         else superseded += group.length;
       } catch (err) {
         for (const w of group) fail(w.record, err);
@@ -70,17 +75,17 @@ export async function transformBatch(event: SQSEvent, deps: TransformDeps): Prom
     }),
   );
 
-  (deps.metrics ?? emitMetrics)({ dimensions: { Function: 'transform-fn' }, values: { RidesProcessed: rides, MessagesSuperseded: superseded } });
-  deps.logger.info({ messages: records.length, failed: failures.length, superseded, rides, ms: Date.now() - started }, 'batch transformed');
+  (deps.metrics ?? emitMetrics)({ dimensions: { Function: 'transform-fn' }, values: { RidesProcessed: rides, RidesWithoutStation: unmatched, MessagesSuperseded: superseded } });
+  deps.logger.info({ messages: records.length, failed: failures.length, superseded, rides, unmatched, ms: Date.now() - started }, 'batch transformed');
   return { batchItemFailures: failures };
 }
 
 /** Decodes one message, joins its rides with their stations and writes its CSV object. */
-async function writeRecord(record: SQSRecord, index: StationIndex, deps: TransformDeps): Promise<Written> {
+async function writeRecord(record: SQSRecord, index: StationLookup, deps: TransformDeps): Promise<Written> {
   const message = decodeMessage(record.body);
   const processed = transformMessage(message, index);
   await putObject(deps.s3, deps.config.outputBucket, processed.key, processed.csv, 'text/csv; charset=utf-8');
-  return { record, source: message.source, key: processed.key, rides: processed.rides };
+  return { record, source: message.source, key: processed.key, rides: processed.rides, unmatched: processed.unmatched };
 }
 
 function groupBySource(written: Written[]): Written[][] {

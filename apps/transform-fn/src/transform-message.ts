@@ -1,4 +1,4 @@
-import type { Neighbour, StationIndex } from '@rydes/geo-index';
+import type { Neighbour, StationLookup } from '@rydes/geo-index';
 import { CSV_HEADER, csvLine, objectKeys, rideIndexes, type FanoutMessage } from '@rydes/ride-model';
 
 /** One fan-out message as a processed/ CSV object: key and bytes depend on the message only. */
@@ -6,44 +6,52 @@ export interface ProcessedObject {
   key: string;
   csv: string;
   rides: number;
+  /** Rides written with an empty groundstation: no station reports the required elements in their year. */
+  unmatched: number;
 }
 
 /**
  * The nearest station of every ride of a message, in ride order: the one call into the station
- * lookup.
+ * lookup (with an inventory, among the stations reporting the required elements in the ride's
+ * year; `undefined` when none does).
  *
  * @example
- * const matches = nearestStations(message, new StationIndex(DEFAULT_STATIONS));
+ * const matches = nearestStations(message, new StationLookup(DEFAULT_STATIONS));
  */
-export function nearestStations(message: FanoutMessage, index: StationIndex): Neighbour[] {
-  return message.rides.map((ride) => index.nearest(ride.latitude, ride.longitude));
+export function nearestStations(message: FanoutMessage, index: StationLookup): Array<Neighbour | undefined> {
+  return message.rides.map((ride) => index.nearest(ride.latitude, ride.longitude, ride.statustime));
 }
 
 /**
  * The processed/ CSV of a message whose rides were matched by {@link nearestStations}: encoded
  * straight from each ride and its match (no row object; PITFALLS #25), with ride_index from the
- * message (v1: firstIndex + i; v2: its gaps too).
+ * message (v1: firstIndex + i; v2: its gaps too). A ride without a match gets empty
+ * groundstation cells.
  *
  * @example
  * const csv = processedCsv(message, nearestStations(message, index));
  */
-export function processedCsv(message: FanoutMessage, matches: readonly Neighbour[]): string {
+export function processedCsv(message: FanoutMessage, matches: ReadonlyArray<Neighbour | undefined>): string {
   const indexes = rideIndexes(message);
   const source = message.source.key;
   let csv = CSV_HEADER;
   for (let i = 0; i < message.rides.length; i++) {
     const match = matches[i];
-    csv += csvLine(message.rides[i], match.station.id, match.distanceKm, source, indexes[i]);
+    csv += csvLine(message.rides[i], match?.station.id ?? '', match?.distanceKm, source, indexes[i]);
   }
   return csv;
 }
 
 /**
- * Joins every ride of a message with its nearest station (great-circle) and encodes the CSV.
+ * Joins every ride of a message with its nearest station (great-circle; with an inventory, among
+ * the stations reporting the required elements in the ride's year) and encodes the CSV. A ride
+ * no station qualifies for keeps an empty groundstation and is counted in `unmatched`.
  * @example
- * const { key, csv } = transformMessage(decodeMessage(record.body), new StationIndex(DEFAULT_STATIONS));
+ * const { key, csv } = transformMessage(decodeMessage(record.body), new StationLookup(DEFAULT_STATIONS));
  */
-export function transformMessage(message: FanoutMessage, index: StationIndex): ProcessedObject {
-  const csv = processedCsv(message, nearestStations(message, index));
-  return { key: objectKeys(message.source).processed(message.chunk), csv, rides: message.rides.length };
+export function transformMessage(message: FanoutMessage, index: StationLookup): ProcessedObject {
+  const matches = nearestStations(message, index);
+  let unmatched = 0;
+  for (const match of matches) if (!match) unmatched++;
+  return { key: objectKeys(message.source).processed(message.chunk), csv: processedCsv(message, matches), rides: message.rides.length, unmatched };
 }

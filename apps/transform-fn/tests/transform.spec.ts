@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { countRequests, createLogger, createS3Client, deleteKeys } from '@rydes/aws-adapters';
 import { encodeMessage, CSV_COLUMNS, generateRides, rideIndexes, type FanoutMessage, type Ride, type SourceRef } from '@rydes/ride-model';
-import { DEFAULT_STATIONS, StationIndex, type Station } from '@rydes/geo-index';
+import { DEFAULT_STATIONS, StationLookup, type Station } from '@rydes/geo-index';
 import { bruteForceNearest } from '@rydes/geo-index/testing';
 import { lambdaContext, sqsEvent } from './helpers/lambda';
 import { transformBatch } from '../src/transform-batch';
@@ -138,7 +138,7 @@ describe('transform-fn handler (real s3rver)', () => {
     const response = await transformBatch(sqsEvent(batch), {
       s3,
       config: { outputBucket: BUCKET },
-      stations: async () => new StationIndex(DEFAULT_STATIONS),
+      stations: async () => new StationLookup(DEFAULT_STATIONS),
       logger: createLogger({ level: 'silent' }),
       metrics,
     });
@@ -147,7 +147,7 @@ describe('transform-fn handler (real s3rver)', () => {
     expect(counts).toEqual({ PutObjectCommand: 12, HeadObjectCommand: 2, DeleteObjectsCommand: 1 });
     expect(await keysUnder(stack.s3, `processed/once-${etag8(kept)}-`)).toHaveLength(10);
     expect(await keysUnder(stack.s3, 'processed/once-replaced-')).toEqual([]);
-    expect(metrics).toHaveBeenCalledWith(expect.objectContaining({ values: { RidesProcessed: 50, MessagesSuperseded: 2 } }));
+    expect(metrics).toHaveBeenCalledWith(expect.objectContaining({ values: { RidesProcessed: 50, RidesWithoutStation: 0, MessagesSuperseded: 2 } }));
     s3.destroy();
   });
 

@@ -105,3 +105,9 @@ function formatValue(value: unknown): string {
   if (value === undefined) return 'missing';
   return String(value);
 }
+
+/**
+ * A problem in a GHCN inventory (`ghcnd-inventory.txt` or CSV `id,element,firstyear,lastyear`):
+ * `source`, `line` and `field` locate it, as for catalogues.
+ */
+export class InventoryError extends CatalogueError {}

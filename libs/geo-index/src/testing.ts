@@ -47,3 +47,29 @@ export function bruteForceKNearest(stations: readonly Station[], lat: number, lo
 }
 
 export * from './testing-data';
+
+/**
+ * Nearest station among those whose inventory lines cover every required element in `year`, by
+ * a full scan; `undefined` when none does. The oracle for `StationLookup`.
+ *
+ * @example
+ * ```ts
+ * expect(lookup.nearest(lat, lon, 2018)).toEqual(bruteForceNearestIn(stations, inventory, ['TMIN', 'TMAX', 'PRCP'], 2018, lat, lon));
+ * ```
+ */
+export function bruteForceNearestIn(
+  stations: readonly Station[],
+  inventory: ReadonlyArray<{ id: string; element: string; firstYear: number; lastYear: number }>,
+  required: readonly string[],
+  year: number,
+  lat: number,
+  lon: number,
+): Neighbour | undefined {
+  const byId = new Map<string, typeof inventory[number][]>();
+  for (const e of inventory) byId.set(e.id, [...(byId.get(e.id) ?? []), e]);
+  const candidates = stations.filter((s) =>
+    required.every((element) => (byId.get(s.id) ?? []).some((e) => e.element === element && e.firstYear <= year && year <= e.lastYear)),
+  );
+  return candidates.length === 0 ? undefined : bruteForceNearest(candidates, lat, lon);
+}
+export * from './testing-inventory';

@@ -85,8 +85,10 @@ export interface FanoutMessage {
 
 /** A processed/ CSV row: the ride plus its nearest station and provenance. */
 export interface ProcessedRow extends Ride {
+  /** Empty when no station qualifies (an inventory with no station covering the ride's year). */
   groundstation: string;
-  groundstation_distance_km: number;
+  /** Absent (an empty cell) with an empty groundstation. */
+  groundstation_distance_km?: number;
   /** The source object key, e.g. `raw/rides.json`. */
   source: string;
   ride_index: number;

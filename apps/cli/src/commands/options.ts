@@ -24,3 +24,11 @@ export function decimal(option: string, min: number, max: number) {
 }
 
 export const CORES = availableParallelism();
+
+/** commander parser for a comma-separated list of GHCN elements (`TMIN,TMAX,PRCP`). */
+export function elementList(value: string): string[] {
+  const elements = value.split(',').map((e) => e.trim().toUpperCase());
+  const bad = elements.find((e) => !/^[A-Z0-9]{4}$/.test(e));
+  if (bad !== undefined) throw new InvalidOptionError('--elements', value, 'comma-separated 4-character GHCN elements such as TMIN,TMAX,PRCP');
+  return elements;
+}

@@ -4,10 +4,12 @@ import { DEFAULT_RIDES_PER_MESSAGE, RIDE_FILE_SUFFIXES } from '@rydes/ride-model
 import { runPipeline } from '../run/run-pipeline';
 import { FaultInjector, FAULTS, parseChaos } from '../chaos/spec';
 import { LOCAL_FUNCTION_TIMEOUT_SECONDS } from '../stack/names';
-import { CORES, integer } from './options';
+import { CORES, elementList, integer } from './options';
 
 interface RunFlags {
   stations?: string;
+  inventory?: string;
+  elements?: string[];
   ridesPerMessage: number;
   concurrency: number;
   out: string;
@@ -31,6 +33,8 @@ export function register(program: Command): void {
     )
     .argument('[FILE...]', `ride files (${RIDE_FILE_SUFFIXES.join(', ')}); none: a generated sample`)
     .option('--stations <FILE>', 'station catalogue (GHCN ghcnd-stations.txt, CSV or JSON) for STATIONS_URI')
+    .option('--inventory <FILE>', "NOAA ghcnd-inventory.txt (or CSV id,element,firstyear,lastyear) for INVENTORY_URI: a ride's station is the nearest reporting --elements in the ride's year")
+    .option('--elements <LIST>', 'GHCN elements a station must report, with --inventory (REQUIRED_ELEMENTS)', elementList, ['TMIN', 'TMAX', 'PRCP'])
     .option('--rides-per-message <N>', 'rides per fan-out message (1 = one message per ride)', integer('--rides-per-message', 1, 10_000), DEFAULT_RIDES_PER_MESSAGE)
     .option('--concurrency <N>', 'transform pollers and execution environments', integer('--concurrency', 1, 64), CORES)
     .option('--out <DIR>', 'where processed/, rejects/, manifests/, rides.csv and summary.json go (a new, empty or earlier rydes folder)', 'out')
@@ -72,6 +76,8 @@ export function register(program: Command): void {
         force: flags.force,
         dataDir: flags.dataDir && resolve(flags.dataDir),
         stationsFile: flags.stations,
+        inventoryFile: flags.inventory && resolve(flags.inventory),
+        requiredElements: flags.inventory ? flags.elements : undefined,
         ridesPerMessage: flags.ridesPerMessage,
         concurrency: flags.concurrency,
         stallTimeoutSeconds: flags.stallTimeout,

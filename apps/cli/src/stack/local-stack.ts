@@ -35,6 +35,10 @@ export interface StackOptions {
   /** Local station catalogue, uploaded to stations/ and passed as STATIONS_URI. */
   stationsFile?: string;
   /** Fan-out visibility timeout; default 6 × the function timeout (names.ts localTimeouts). */
+  /** Local GHCN inventory, uploaded beside the catalogue and passed as INVENTORY_URI. */
+  inventoryFile?: string;
+  /** REQUIRED_ELEMENTS of the transform (with an inventory; default TMIN, TMAX, PRCP). */
+  requiredElements?: string[];
   visibilityTimeoutSeconds?: number;
   /** The transform's timeout, s (`--function-timeout`); the ingest's and the visibility timeout follow it. */
   functionTimeoutSeconds?: number;
@@ -72,6 +76,7 @@ export interface LocalStack {
   bucket: string;
   queues: { fanout: QueueRef; fanoutDlq: QueueRef; ingestDlq: QueueRef };
   stationsUri?: string;
+  inventoryUri?: string;
   ingest: AsyncInvoker;
   ingestPool: FunctionPool;
   transformPool: FunctionPool;
@@ -132,6 +137,12 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       await putObject(s3, BUCKET, key, createReadStream(options.stationsFile));
       stationsUri = `s3://${BUCKET}/${key}`;
     }
+    let inventoryUri: string | undefined;
+    if (options.inventoryFile) {
+      const key = `stations/inventory/${basename(options.inventoryFile)}`;
+      await putObject(s3, BUCKET, key, createReadStream(options.inventoryFile));
+      inventoryUri = `s3://${BUCKET}/${key}`;
+    }
 
     const logDir = options.logDir ?? join(options.dataDir ?? servers.directory, 'logs');
     mkdirSync(logDir, { recursive: true });
@@ -175,7 +186,13 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     const transformPool = new FunctionPool({
       name: TRANSFORM_FUNCTION,
       bundle: bundles.transform,
-      environment: { ...awsEnv, OUTPUT_BUCKET: BUCKET, ...(stationsUri && { STATIONS_URI: stationsUri }) },
+      environment: {
+        ...awsEnv,
+        OUTPUT_BUCKET: BUCKET,
+        ...(stationsUri && { STATIONS_URI: stationsUri }),
+        ...(inventoryUri && { INVENTORY_URI: inventoryUri }),
+        ...(inventoryUri && options.requiredElements && { REQUIRED_ELEMENTS: options.requiredElements.join(',') }),
+      },
       timeoutSeconds: timeouts.transformSeconds,
       memoryMb: TRANSFORM_MEMORY_MB,
       maxConcurrency: Math.max(1, options.concurrency),
@@ -222,6 +239,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       bucket: BUCKET,
       queues: { fanout, fanoutDlq, ingestDlq },
       stationsUri,
+      inventoryUri,
       ingest,
       ingestPool,
       transformPool,

@@ -1,0 +1,224 @@
+import type { Readable } from 'node:stream';
+import { parse as parseCsvSync } from 'csv-parse/sync';
+import { InventoryError } from './errors';
+
+/** One line of a GHCN inventory: station `id` reports `element` from `firstYear` to `lastYear` (inclusive). */
+export interface InventoryEntry {
+  id: string;
+  /** GHCN element code, e.g. `TMIN`, `TMAX`, `PRCP`. */
+  element: string;
+  firstYear: number;
+  lastYear: number;
+}
+
+export type InventoryFormat = 'ghcn' | 'csv';
+
+/** Options of {@link parseInventory} and {@link loadInventory}. */
+export interface InventoryOptions {
+  /** Skip detection and read the inventory as this format. */
+  format?: InventoryFormat;
+  /** Name used in error messages, e.g. `s3://bucket/stations/ghcnd-inventory.txt`; default `inventory`. */
+  source?: string;
+  /**
+   * Keep only entries of these elements (every line is still checked). NOAA's file has ~750k
+   * lines over ~70 elements; a lookup needs three.
+   */
+  elements?: readonly string[];
+}
+
+const DEFAULT_SOURCE = 'inventory';
+const CSV_COLUMNS = ['id', 'element', 'firstyear', 'lastyear'] as const;
+type CsvColumn = (typeof CSV_COLUMNS)[number];
+
+// NOAA ghcnd-inventory.txt, 1-based inclusive columns → [start, end) string offsets.
+type Column = readonly [field: string, start: number, end: number];
+const ID: Column = ['ID (columns 1-11)', 0, 11];
+const LATITUDE: Column = ['LATITUDE (columns 13-20)', 12, 20];
+const LONGITUDE: Column = ['LONGITUDE (columns 22-30)', 21, 30];
+const ELEMENT: Column = ['ELEMENT (columns 32-35)', 31, 35];
+const FIRSTYEAR: Column = ['FIRSTYEAR (columns 37-40)', 36, 40];
+const LASTYEAR: Column = ['LASTYEAR (columns 42-45)', 41, 45];
+
+const ELEMENT_CODE = /^[A-Z0-9]{4}$/;
+const YEAR = /^\d{4}$/;
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)$/;
+
+/**
+ * Detects an inventory's format from its first non-blank line: an 11-character id, blanks and a
+ * number (a `ghcnd-inventory.txt` line) → `ghcn`; a comma-separated header naming `id` and
+ * `element` → `csv`. Anything else throws {@link InventoryError}.
+ *
+ * @example
+ * ```ts
+ * detectInventoryFormat('USW00094728  40.7789  -73.9692 TMAX 1869 2024'); // 'ghcn'
+ * detectInventoryFormat('id,element,firstyear,lastyear');                  // 'csv'
+ * ```
+ */
+export function detectInventoryFormat(firstLine: string, source = DEFAULT_SOURCE): InventoryFormat {
+  const line = firstLine.replace(/^\uFEFF/, '').replace(/\r$/, '');
+  if (/^[A-Z0-9]{11} +[-+]?\d/.test(line)) return 'ghcn';
+  const fields = line.split(',').map((f) => f.trim().replace(/^"(.*)"$/, '$1').toLowerCase());
+  if (fields.includes('id') && fields.includes('element')) return 'csv';
+  throw new InventoryError(
+    { source, line: 1 },
+    `cannot tell the inventory format from the first line ${JSON.stringify(line.slice(0, 60))}; expected a ghcnd-inventory.txt line ` +
+      `(ID 1-11, LATITUDE 13-20, LONGITUDE 22-30, ELEMENT 32-35, FIRSTYEAR 37-40, LASTYEAR 42-45) or a CSV header "id,element,firstyear,lastyear"`,
+  );
+}
+
+/**
+ * Parses a whole station inventory held in memory: NOAA's fixed-width `ghcnd-inventory.txt`
+ * (ID 1–11, LATITUDE 13–20, LONGITUDE 22–30, ELEMENT 32–35, FIRSTYEAR 37–40, LASTYEAR 42–45) or
+ * CSV with a header `id,element,firstyear,lastyear` (any order and case; other columns ignored).
+ * Blank lines are skipped; a station may list one element on several lines (several ranges).
+ * Every problem throws {@link InventoryError} naming the source, the 1-based line, the field and
+ * the value.
+ *
+ * @example
+ * ```ts
+ * parseInventory('USW00094728  40.7789  -73.9692 TMAX 1869 2024\n');
+ * // [{ id: 'USW00094728', element: 'TMAX', firstYear: 1869, lastYear: 2024 }]
+ * parseInventory('id,element,firstyear,lastyear\nUS1NYNY0074,PRCP,2008,2024\n', { source: 'inv.csv' });
+ * ```
+ */
+export function parseInventory(input: string | Buffer, options: InventoryOptions = {}): InventoryEntry[] {
+  const source = options.source ?? DEFAULT_SOURCE;
+  const text = (typeof input === 'string' ? input : input.toString('utf8')).replace(/^\uFEFF/, '');
+  const keep = options.elements && new Set(options.elements);
+  const entries: InventoryEntry[] = [];
+  const add = (entry: InventoryEntry) => {
+    if (!keep || keep.has(entry.element)) entries.push(entry);
+  };
+  const format = options.format ?? detectInventoryFormat(firstNonBlankLine(text), source);
+  if (format === 'ghcn') {
+    let line = 0;
+    for (let start = 0; start < text.length; ) {
+      let end = text.indexOf('\n', start);
+      if (end === -1) end = text.length;
+      line++;
+      const raw = text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end);
+      if (raw.trim() !== '') add(parseInventoryLine(raw, source, line));
+      start = end + 1;
+    }
+    return entries;
+  }
+  let records: Array<{ record: string[]; info: { lines: number } }>;
+  try {
+    records = parseCsvSync(text, { skip_empty_lines: true, relax_column_count: true, info: true }) as unknown as typeof records;
+  } catch (err) {
+    const line = err && typeof err === 'object' && 'lines' in err && typeof err.lines === 'number' ? err.lines : undefined;
+    throw new InventoryError({ source, line }, `CSV syntax error: ${(err as Error).message}`, { cause: err });
+  }
+  let layout: Record<CsvColumn, number> | undefined;
+  let width = 0;
+  for (const { record, info } of records) {
+    if (record.every((f) => f.trim() === '')) continue;
+    const line = info.lines;
+    if (!layout) {
+      layout = readHeader(record, source, line);
+      width = record.length;
+      continue;
+    }
+    if (record.length !== width) {
+      throw new InventoryError({ source, line }, `the record has ${record.length} field(s) but the header has ${width}`);
+    }
+    const where = { source, line };
+    const id = readId(where, 'id', record[layout.id]);
+    const element = readElement(where, 'element', record[layout.element]);
+    const firstYear = readYear(where, 'firstyear', record[layout.firstyear]);
+    const lastYear = readYear(where, 'lastyear', record[layout.lastyear]);
+    add(checkRange({ id, element, firstYear, lastYear }, where, 'lastyear'));
+  }
+  return entries;
+}
+
+/**
+ * Reads an inventory from a stream (e.g. an S3 `GetObject` body), a string or a Buffer. The
+ * stream is read whole (NOAA's file is ~35 MB) and parsed by {@link parseInventory}; pass
+ * `elements` to keep only what a lookup needs.
+ *
+ * @example
+ * ```ts
+ * const inventory = await loadInventory(fs.createReadStream('ghcnd-inventory.txt'), { elements: ['TMIN', 'TMAX', 'PRCP'] });
+ * ```
+ */
+export async function loadInventory(input: Readable | string | Buffer, options: InventoryOptions = {}): Promise<InventoryEntry[]> {
+  if (typeof input === 'string' || Buffer.isBuffer(input)) return parseInventory(input, options);
+  const chunks: Buffer[] = [];
+  for await (const chunk of input as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return parseInventory(Buffer.concat(chunks), options);
+}
+
+/** Parses one non-blank `ghcnd-inventory.txt` line (trailing blanks may be trimmed away). */
+function parseInventoryLine(text: string, source: string, line: number): InventoryEntry {
+  const where = { source, line };
+  if (text.length > ID[2] && text[ID[2]] !== ' ') {
+    throw new InventoryError({ ...where, field: ID[0] }, `value ${JSON.stringify(text.slice(0, 20))}, expected an 11-character id followed by a blank in column 12`);
+  }
+  const id = readId(where, ID[0], slice(text, ID));
+  readNumber(where, LATITUDE[0], slice(text, LATITUDE), -90, 90);
+  readNumber(where, LONGITUDE[0], slice(text, LONGITUDE), -180, 180);
+  const element = readElement(where, ELEMENT[0], slice(text, ELEMENT));
+  const firstYear = readYear(where, FIRSTYEAR[0], slice(text, FIRSTYEAR));
+  const lastYear = readYear(where, LASTYEAR[0], slice(text, LASTYEAR));
+  return checkRange({ id, element, firstYear, lastYear }, where, LASTYEAR[0]);
+}
+
+interface Where {
+  source: string;
+  line: number;
+}
+
+function readHeader(record: string[], source: string, line: number): Record<CsvColumn, number> {
+  const names = record.map((f) => f.trim().toLowerCase());
+  const missing = CSV_COLUMNS.filter((c) => !names.includes(c));
+  if (missing.length > 0) {
+    throw new InventoryError({ source, line }, `CSV header ${JSON.stringify(record.join(','))} lacks ${missing.join(', ')}; the first line must be "id,element,firstyear,lastyear"`);
+  }
+  return Object.fromEntries(CSV_COLUMNS.map((c) => [c, names.indexOf(c)])) as Record<CsvColumn, number>;
+}
+
+function fieldError(where: Where, field: string, raw: string | undefined, expected: string): InventoryError {
+  const value = raw === undefined || raw.trim() === '' ? 'empty' : JSON.stringify(raw.trim());
+  return new InventoryError({ ...where, field }, `value ${value}, expected ${expected}; fix or remove this line`);
+}
+
+function readId(where: Where, field: string, raw: string | undefined): string {
+  const id = raw?.trim() ?? '';
+  if (id === '' || /\s/.test(id)) throw fieldError(where, field, raw, 'a station id without blanks, e.g. USW00094728');
+  return id;
+}
+
+function readElement(where: Where, field: string, raw: string | undefined): string {
+  const element = raw?.trim() ?? '';
+  if (!ELEMENT_CODE.test(element)) throw fieldError(where, field, raw, 'a 4-character GHCN element such as TMAX, TMIN or PRCP');
+  return element;
+}
+
+function readYear(where: Where, field: string, raw: string | undefined): number {
+  const text = raw?.trim() ?? '';
+  if (!YEAR.test(text)) throw fieldError(where, field, raw, 'a 4-digit year');
+  return Number(text);
+}
+
+function readNumber(where: Where, field: string, raw: string, min: number, max: number): void {
+  const text = raw.trim();
+  const value = Number(text);
+  if (!NUMBER.test(text) || value < min || value > max) throw fieldError(where, field, raw, `degrees in [${min}, ${max}]`);
+}
+
+function checkRange(entry: InventoryEntry, where: Where, field: string): InventoryEntry {
+  if (entry.lastYear < entry.firstYear) {
+    throw fieldError(where, field, String(entry.lastYear), `a year ≥ FIRSTYEAR ${entry.firstYear}`);
+  }
+  return entry;
+}
+
+function slice(text: string, [, start, end]: Column): string {
+  return text.slice(start, end);
+}
+
+function firstNonBlankLine(text: string): string {
+  for (const line of text.split('\n', 1000)) if (line.trim() !== '') return line;
+  return text.slice(0, 200);
+}
