@@ -24,6 +24,7 @@ module.exports = {
     '^@rydes/ride-model/testing$': path.join(__dirname, 'libs/ride-model/src/testing.ts'),
     '^@rydes/geo-index$': path.join(__dirname, 'libs/geo-index/src/index.ts'),
     '^@rydes/geo-index/testing$': path.join(__dirname, 'libs/geo-index/src/testing.ts'),
+    '^@rydes/training-set$': path.join(__dirname, 'libs/training-set/src/index.ts'),
     '^@rydes/aws-adapters$': path.join(__dirname, 'libs/aws-adapters/src/index.ts'),
     '^@rydes/local-aws$': path.join(__dirname, 'libs/local-aws/src/index.ts'),
   },

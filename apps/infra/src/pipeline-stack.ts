@@ -22,6 +22,7 @@ import { wireBucket, wireQueue } from './grants';
 import { acknowledgeKeyGrantWildcards, acknowledgePrefixWildcard, acknowledgeStackFindings } from './nag-suppressions';
 import { PipelineDashboard } from './pipeline-dashboard';
 import { RideTable } from './ride-table';
+import { TrainingSet, trainingSetContext } from './weather-table';
 
 /** Suffixes under `raw/` that start an ingest; one S3 notification each. */
 
@@ -166,6 +167,7 @@ export class PipelineStack extends Stack {
       bucket: this.bucket,
       databaseName: config.stackName.toLowerCase().replace(/-/g, '_'),
     });
+    new TrainingSet(this, 'TrainingSet', { ...trainingSetContext((key) => this.node.tryGetContext(key)), bucket: this.bucket, rideTable: table, transform: this.transform });
 
     const outputs: Record<(typeof OUTPUT_KEYS)[number], string> = {
       BucketName: this.bucket.bucketName,

@@ -459,6 +459,6 @@ describe('PipelineStack with default context', () => {
       dashboards: count(template, 'AWS::CloudWatch::Dashboard'),
       glueDatabases: count(template, 'AWS::Glue::Database'),
       glueTables: count(template, 'AWS::Glue::Table'),
-    }).toEqual({ buckets: 1, queues: 3, functions: 3, eventSourceMappings: 1, alarms: 5, dashboards: 1, glueDatabases: 1, glueTables: 1 });
+    }).toEqual({ buckets: 1, queues: 3, functions: 3, eventSourceMappings: 1, alarms: 5, dashboards: 1, glueDatabases: 1, glueTables: 2 });
   });
 });

@@ -52,15 +52,21 @@ export class StationLookup {
 
   private readonly stations: readonly Station[];
   private readonly plain?: StationIndex;
-  /** Per catalogue position: per required element, its year ranges as [first, last, first, last, …]. */
-  private readonly ranges?: Array<Array<number[]> | undefined>;
+  /**
+   * The inventory lines that matter (a catalogue station, a required element), as parallel typed
+   * arrays: catalogue position, element bit, first and last year. Compact (9 bytes a line) and
+   * scanned once per year built.
+   */
+  private readonly entries?: { station: Int32Array; bit: Uint32Array; first: Int16Array; last: Int16Array };
+  private readonly allBits: number = 0;
   private readonly years = new Map<number, StationIndex | null>();
   private readonly maxCachedYears: number;
   private readonly indexOptions?: StationIndexOptions;
 
   /**
    * Throws {@link InvalidCatalogueError} (from {@link StationIndex}) for an empty or invalid
-   * catalogue. Inventory lines of stations missing from the catalogue are ignored.
+   * catalogue, and a RangeError for more than 32 required elements. Inventory lines of stations
+   * missing from the catalogue are ignored.
    *
    * @example
    * ```ts
@@ -79,18 +85,29 @@ export class StationLookup {
     }
     if (stations.length === 0) throw new InvalidCatalogueError('the station catalogue is empty; give at least one station');
     const required = [...new Set(options.requiredElements ?? DEFAULT_REQUIRED_ELEMENTS)];
+    if (required.length > 32) throw new RangeError(`at most 32 required elements, got ${required.length}`);
     this.requiredElements = required;
-    const slot = new Map(required.map((element, i) => [element, i]));
-    const position = new Map(stations.map((s, i) => [s.id, i]));
-    const ranges: Array<Array<number[]> | undefined> = new Array(stations.length);
-    for (const entry of options.inventory) {
-      const e = slot.get(entry.element);
-      const p = position.get(entry.id);
-      if (e === undefined || p === undefined) continue;
-      const perElement = (ranges[p] ??= required.map(() => []));
-      perElement[e].push(entry.firstYear, entry.lastYear);
+    this.allBits = required.length === 32 ? 0xffffffff : (1 << required.length) - 1;
+    const bitOf = new Map(required.map((element, i) => [element, (1 << i) >>> 0]));
+    const position = new Map<string, number>();
+    for (let i = 0; i < stations.length; i++) position.set(stations[i].id, i);
+    const kept: number[] = [];
+    const inventory = options.inventory;
+    for (let i = 0; i < inventory.length; i++) {
+      if (bitOf.has(inventory[i].element) && position.has(inventory[i].id)) kept.push(i);
     }
-    this.ranges = ranges;
+    const station = new Int32Array(kept.length);
+    const bit = new Uint32Array(kept.length);
+    const first = new Int16Array(kept.length);
+    const last = new Int16Array(kept.length);
+    kept.forEach((k, j) => {
+      const entry = inventory[k];
+      station[j] = position.get(entry.id) as number;
+      bit[j] = bitOf.get(entry.element) as number;
+      first[j] = entry.firstYear;
+      last[j] = entry.lastYear;
+    });
+    this.entries = { station, bit, first, last };
   }
 
   /** True when built with an inventory (answers may be `undefined`). */
@@ -131,13 +148,16 @@ export class StationLookup {
    * ```
    */
   candidatesIn(year: number): Station[] {
-    const ranges = this.ranges;
-    if (!ranges) return [...this.stations];
-    const out: Station[] = [];
-    for (let i = 0; i < this.stations.length; i++) {
-      const perElement = ranges[i];
-      if (perElement && perElement.every((r) => covers(r, year))) out.push(this.stations[i]);
+    const entries = this.entries;
+    if (!entries) return [...this.stations];
+    // One bit per required element a station reports in `year`; candidates have them all.
+    const seen = new Uint32Array(this.stations.length);
+    const { station, bit, first, last } = entries;
+    for (let j = 0; j < station.length; j++) {
+      if (first[j] <= year && year <= last[j]) seen[station[j]] |= bit[j];
     }
+    const out: Station[] = [];
+    for (let i = 0; i < seen.length; i++) if (seen[i] === this.allBits) out.push(this.stations[i]);
     return out;
   }
 
@@ -185,7 +205,3 @@ export function yearOf(when: string | number): number {
   throw new InvalidQueryError('year', when, 'a whole year or a statustime starting with a 4-digit year (YYYY-MM-DD …)');
 }
 
-function covers(ranges: number[], year: number): boolean {
-  for (let i = 0; i < ranges.length; i += 2) if (ranges[i] <= year && year <= ranges[i + 1]) return true;
-  return false;
-}

@@ -78,3 +78,16 @@ export function formatInventory(inventory: readonly InventoryEntry[], stations: 
   });
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
+
+/**
+ * The same inventory as CSV `id,element,firstyear,lastyear` (for ids that do not fit NOAA's 11
+ * columns).
+ *
+ * @example
+ * ```ts
+ * formatInventoryCsv([{ id: 'aggh', element: 'PRCP', firstYear: 1990, lastYear: 2024 }]); // 'id,element,firstyear,lastyear\naggh,PRCP,1990,2024\n'
+ * ```
+ */
+export function formatInventoryCsv(inventory: readonly InventoryEntry[]): string {
+  return `id,element,firstyear,lastyear\n${inventory.map((e) => `${e.id},${e.element},${e.firstYear},${e.lastYear}\n`).join('')}`;
+}

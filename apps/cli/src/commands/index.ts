@@ -9,3 +9,4 @@ export * as upload from './upload';
 export * as doctor from './doctor';
 export * as report from './report';
 export * as smoke from './smoke';
+export * as trainset from './trainset';
