@@ -167,7 +167,7 @@ export class PipelineStack extends Stack {
       bucket: this.bucket,
       databaseName: config.stackName.toLowerCase().replace(/-/g, '_'),
     });
-    new TrainingSet(this, 'TrainingSet', { ...trainingSetContext((key) => this.node.tryGetContext(key)), bucket: this.bucket, rideTable: table, transform: this.transform });
+    new TrainingSet(this, 'TrainingSet', { ...trainingSetContext((key) => this.node.tryGetContext(key)), bucket: this.bucket, rideTable: table, transform: this.transform, key: this.key });
 
     const outputs: Record<(typeof OUTPUT_KEYS)[number], string> = {
       BucketName: this.bucket.bucketName,

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { Aws } from 'aws-cdk-lib';
+import { Aws, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
@@ -11,6 +12,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { athenaTrainingSql, WEATHER_ELEMENTS } from '@rydes/training-set';
 import { WORKSPACE_ROOT } from './config';
+import { CONTROL_TOWER_PLUGIN } from './control-tower';
 import { InvalidContextError } from './errors';
 import { acknowledgePrefixWildcard } from './nag-suppressions';
 import type { RideTable } from './ride-table';
@@ -87,6 +89,8 @@ export interface TrainingSetProps extends TrainingSetSettings {
   rideTable: RideTable;
   /** The transform function: gets `INVENTORY_URI` (and `REQUIRED_ELEMENTS`) when an inventory is deployed. */
   transform: lambda.Function;
+  /** The stack's key with `kms=true`: Athena results are encrypted with it, the inventory copy may use it. */
+  key?: kms.IKey;
 }
 
 /**
@@ -143,10 +147,18 @@ export class TrainingSet extends Construct {
         publishCloudWatchMetricsEnabled: true,
         resultConfiguration: {
           outputLocation: `s3://${props.bucket.bucketName}/athena-results/`,
-          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
+          encryptionConfiguration: props.key ? { encryptionOption: 'SSE_KMS', kmsKey: props.key.keyArn } : { encryptionOption: 'SSE_S3' },
         },
       },
     });
+    if (!props.key) {
+      Validations.of(workGroup).acknowledge({
+        id: `${CONTROL_TOWER_PLUGIN}::athena_workgroup_results_encrypted_at_rest_kms_check`,
+        reason:
+          'kms=false (context): query results are encrypted with SSE-S3 like every other object of the data bucket. Deploy with ' +
+          '--context kms=true to encrypt them with the stack key.',
+      });
+    }
 
     this.queryString = athenaTrainingSql({
       database: databaseName,
@@ -187,6 +199,9 @@ export class TrainingSet extends Construct {
       installLatestAwsSdk: false,
     });
     acknowledgePrefixWildcard(copy, props.bucket, 'stations/');
+    if (props.key) {
+      copy.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [props.key.keyArn] }));
+    }
     props.transform.addEnvironment('INVENTORY_URI', `s3://${props.bucket.bucketName}/${key}`);
     if (props.requiredElements) props.transform.addEnvironment('REQUIRED_ELEMENTS', props.requiredElements.join(','));
     props.transform.node.addDependency(copy);

@@ -51,6 +51,7 @@ describe('Control Tower proactive controls and cdk-nag at synth', () => {
 
     it('suppresses exactly these Control Tower rules: per resource, or stack-wide for reasons about the stack or its context', () => {
       expect(suppressions(report, CONTROL_TOWER_PLUGIN)).toEqual([
+        'athena_workgroup_results_encrypted_at_rest_kms_check @ Pipeline/TrainingSet/WorkGroup: Pipeline/TrainingSet/WorkGroup',
         'cloudwatch_log_group_encrypted_check @ Pipeline: Pipeline/IngestLogs/Resource, Pipeline/TransformLogs/Resource',
         'cloudwatch_log_group_retention_period_check @ Pipeline: Pipeline/IngestLogs/Resource, Pipeline/TransformLogs/Resource',
         'lambda_inside_vpc_check @ Pipeline: Pipeline/BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Resource, Pipeline/IngestFunction/Resource, Pipeline/TransformFunction/Resource',
