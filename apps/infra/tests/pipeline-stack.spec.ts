@@ -235,7 +235,7 @@ describe('PipelineStack with default context', () => {
 
     it('lets ingest invoke itself (continuations of long files) and nothing else in Lambda', () => {
       const ingestFn = id('AWS::Lambda::Function', 'IngestFunction');
-      expect(grants('IngestRole', 'lambda:')).toEqual([`lambda:InvokeFunction <${ingestFn}.Arn>`]);
+      expect(grants('IngestRole', 'lambda:')).toEqual([`lambda:InvokeFunction <${ingestFn}.Arn>`, `lambda:InvokeFunction <${ingestFn}.Arn>:*`]);
       expect(grants('TransformRole', 'lambda:')).toEqual([]);
     });
 
