@@ -1,6 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageBatchCommand, CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { createS3Client, createSqsClient, putObject } from '@rydes/aws-adapters';
+import { DEFAULT_MAX_ATTEMPTS, createS3Client, createSqsClient, putObject } from '@rydes/aws-adapters';
 import { startFaultProxy, startLocalServers, type FaultProxy, type LocalServers } from '@rydes/local-aws';
 import { randomBytes } from 'node:crypto';
 import { Agent, createServer, request, type IncomingHttpHeaders } from 'node:http';
@@ -149,11 +149,12 @@ describe('fault proxy in front of real s3rver and local-aws-sqs', () => {
     expect((await readAll(Body)).toString()).toBe('second time lucky');
   });
 
-  it('gives up like the SDK does when every attempt is struck (3 attempts, 2 retries)', async () => {
-    const { proxy, s3 } = await s3Through(scripted({ 's3-get-error': [1, 2, 3] }));
+  it(`gives up like the SDK does when every attempt is struck (${DEFAULT_MAX_ATTEMPTS} attempts, ${DEFAULT_MAX_ATTEMPTS - 1} retries)`, async () => {
+    const struck = Array.from({ length: DEFAULT_MAX_ATTEMPTS }, (_, i) => i + 1);
+    const { proxy, s3 } = await s3Through(scripted({ 's3-get-error': struck }));
     const get = s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'whatever.txt' }));
-    await expect(get).rejects.toMatchObject({ name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503, attempts: 3 } });
-    expect(proxy.stats.retries).toBe(2);
+    await expect(get).rejects.toMatchObject({ name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503, attempts: DEFAULT_MAX_ATTEMPTS } });
+    expect(proxy.stats.retries).toBe(DEFAULT_MAX_ATTEMPTS - 1);
   });
 
   it('refuses every PutObject of a poisoned processed/ key with 403, which the SDK does not retry', async () => {

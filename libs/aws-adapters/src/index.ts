@@ -14,3 +14,4 @@ export * from './logger';
 export * from './metrics';
 export * from './request-counter';
 export * from './source-versions';
+export { DEFAULT_MAX_ATTEMPTS } from './endpoints';
