@@ -1,22 +1,10 @@
 import { DEFAULT_STATIONS, haversineKm, type Station } from '@rydes/geo-index';
-import { CSV_COLUMNS, encodeCsv, type Manifest, type ProcessedRow } from '@rydes/ride-model';
+import { CSV_COLUMNS, encodeCsv, seededRandom, type Manifest, type ProcessedRow } from '@rydes/ride-model';
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { SUMMARY_FILE, SUMMARY_VERSION, type RunSummaryFile } from '../run/summary-file';
-
-/** mulberry32: a small seeded PRNG, so the same seed writes the same bytes. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface SyntheticOutOptions {
   rides: number;
@@ -47,7 +35,7 @@ export interface SyntheticOutOptions {
  * await writeSyntheticOut('/tmp/out', { rides: 4_000_000 });
  */
 export async function writeSyntheticOut(dir: string, options: SyntheticOutOptions): Promise<RunSummaryFile> {
-  const next = random(options.seed ?? 1);
+  const next = seededRandom(options.seed ?? 1);
   const stations = options.stations ?? DEFAULT_STATIONS;
   const [lon0, lat0] = options.centre ?? [-73.95, 40.75];
   const spread = options.spreadDegrees ?? 0.3;
