@@ -11,7 +11,7 @@ export const EXIT = {
   RIDES_LOST: 1,
   /** A flag or argument is wrong (unknown option, bad value, unsupported file suffix). */
   USAGE: 64,
-  /** An input is malformed (a station catalogue that does not parse). */
+  /** An input is malformed (a station catalogue or inventory that does not parse, an inventory covering no station). */
   DATA: 65,
   /** An input file does not exist or cannot be read. */
   NO_INPUT: 66,
@@ -84,6 +84,15 @@ export class StationsFileError extends RydesCliError {
   /** `reason` may already start with the path (geo-index's messages name the source). */
   constructor(readonly path: string, reason: string, exitCode: number, hint: string) {
     super(`--stations ${reason.startsWith(path) ? reason : `${path}: ${reason}`}`, exitCode, hint);
+  }
+}
+
+/** The --inventory file is missing, unreadable, malformed or covers none of the catalogue's stations. */
+export class InventoryFileError extends RydesCliError {
+  override name = 'InventoryFileError';
+  /** `reason` may already start with the path (geo-index's messages name the source). */
+  constructor(readonly path: string, reason: string, exitCode: number, hint: string) {
+    super(`--inventory ${reason.startsWith(path) ? reason : `${path}: ${reason}`}`, exitCode, hint);
   }
 }
 

@@ -1,4 +1,5 @@
 import { ConfigError, requiredEnv } from '@rydes/aws-adapters';
+import { isGhcnElement } from '@rydes/geo-index';
 
 export interface TransformConfig {
   /** Bucket receiving processed/ CSV objects. */
@@ -23,8 +24,8 @@ export function loadConfig(env: Record<string, string | undefined>): TransformCo
   if (elements) {
     if (!inventoryUri) throw new ConfigError('REQUIRED_ELEMENTS', 'needs INVENTORY_URI: without an inventory every station is a candidate');
     requiredElements = elements.split(',').map((e) => e.trim());
-    const bad = requiredElements.find((e) => !/^[A-Z0-9]{4}$/.test(e));
-    if (bad !== undefined) throw new ConfigError('REQUIRED_ELEMENTS', `must be comma-separated GHCN elements such as TMIN,TMAX,PRCP; "${bad}" is not one`);
+    const bad = requiredElements.find((e) => !isGhcnElement(e));
+    if (bad !== undefined) throw new ConfigError('REQUIRED_ELEMENTS', `must be comma-separated GHCN-Daily elements (NOAA's readme.txt) such as TMIN,TMAX,PRCP; "${bad}" is not one`);
   }
   return {
     outputBucket: requiredEnv(env, 'OUTPUT_BUCKET'),

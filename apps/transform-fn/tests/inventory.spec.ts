@@ -79,5 +79,6 @@ describe('transform-fn config: INVENTORY_URI and REQUIRED_ELEMENTS', () => {
   it('refuses REQUIRED_ELEMENTS without an inventory, and a malformed element', () => {
     expect(() => loadConfig({ ...base, REQUIRED_ELEMENTS: 'TMAX' })).toThrow('REQUIRED_ELEMENTS needs INVENTORY_URI');
     expect(() => loadConfig({ ...base, INVENTORY_URI: 's3://b/i', REQUIRED_ELEMENTS: 'TMAX,tmin' })).toThrow('"tmin" is not one');
+    expect(() => loadConfig({ ...base, INVENTORY_URI: 's3://b/i', REQUIRED_ELEMENTS: 'TMAX,TMNI' })).toThrow('"TMNI" is not one');
   });
 });

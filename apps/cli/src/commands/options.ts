@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { isGhcnElement } from '@rydes/geo-index';
 import { InvalidOptionError } from '../errors';
 
 /** commander parser for an integer in [min, max]. */
@@ -25,10 +26,16 @@ export function decimal(option: string, min: number, max: number) {
 
 export const CORES = availableParallelism();
 
-/** commander parser for a comma-separated list of GHCN elements (`TMIN,TMAX,PRCP`). */
+/**
+ * commander parser for a comma-separated list of GHCN-Daily elements (`TMIN,TMAX,PRCP`): each one
+ * NOAA defines (a typo such as TMNI would match no station), at least one, duplicates dropped.
+ */
 export function elementList(value: string): string[] {
   const elements = value.split(',').map((e) => e.trim().toUpperCase());
-  const bad = elements.find((e) => !/^[A-Z0-9]{4}$/.test(e));
-  if (bad !== undefined) throw new InvalidOptionError('--elements', value, 'comma-separated 4-character GHCN elements such as TMIN,TMAX,PRCP');
-  return elements;
+  const bad = elements.find((e) => !isGhcnElement(e));
+  if (bad !== undefined) {
+    const which = bad === '' ? 'an empty element' : `"${bad}" is not one`;
+    throw new InvalidOptionError('--elements', value, `comma-separated GHCN-Daily elements (NOAA's readme.txt, section III) such as TMIN,TMAX,PRCP; ${which}`);
+  }
+  return [...new Set(elements)];
 }

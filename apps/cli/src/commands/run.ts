@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { DEFAULT_RIDES_PER_MESSAGE, RIDE_FILE_SUFFIXES } from '@rydes/ride-model';
+import { EXIT, RydesCliError } from '../errors';
 import { runPipeline } from '../run/run-pipeline';
 import { FaultInjector, FAULTS, parseChaos } from '../chaos/spec';
 import { LOCAL_FUNCTION_TIMEOUT_SECONDS } from '../stack/names';
@@ -34,7 +35,7 @@ export function register(program: Command): void {
     .argument('[FILE...]', `ride files (${RIDE_FILE_SUFFIXES.join(', ')}); none: a generated sample`)
     .option('--stations <FILE>', 'station catalogue (GHCN ghcnd-stations.txt, CSV or JSON) for STATIONS_URI')
     .option('--inventory <FILE>', "NOAA ghcnd-inventory.txt (or CSV id,element,firstyear,lastyear) for INVENTORY_URI: a ride's station is the nearest reporting --elements in the ride's year")
-    .option('--elements <LIST>', 'GHCN elements a station must report, with --inventory (REQUIRED_ELEMENTS)', elementList, ['TMIN', 'TMAX', 'PRCP'])
+    .option('--elements <LIST>', 'GHCN-Daily elements a station must report in the ride\'s year, with --inventory (REQUIRED_ELEMENTS)', elementList, ['TMIN', 'TMAX', 'PRCP'])
     .option('--rides-per-message <N>', 'rides per fan-out message (1 = one message per ride)', integer('--rides-per-message', 1, 10_000), DEFAULT_RIDES_PER_MESSAGE)
     .option('--concurrency <N>', 'transform pollers and execution environments', integer('--concurrency', 1, 64), CORES)
     .option('--out <DIR>', 'where processed/, rejects/, manifests/, rides.csv and summary.json go (a new, empty or earlier rydes folder)', 'out')
@@ -66,7 +67,10 @@ export function register(program: Command): void {
         "with 403, so it ends in the DLQ; exit 1, the summary checks the lost rides are the DLQ's). The summary lists " +
         'faults injected and retries spent by kind',
     )
-    .action(async (files: string[], flags: RunFlags) => {
+    .action(async (files: string[], flags: RunFlags, command: Command) => {
+      if (!flags.inventory && command.getOptionValueSource('elements') === 'cli') {
+        throw new RydesCliError('--elements needs --inventory: without an inventory every station is a candidate.', EXIT.USAGE, 'Add --inventory ghcnd-inventory.txt, or leave out --elements.');
+      }
       // Before anything else: a typo in the spec should not cost a run first.
       const chaos = flags.chaos ? new FaultInjector(parseChaos(flags.chaos)) : undefined;
       const result = await runPipeline({
@@ -76,7 +80,7 @@ export function register(program: Command): void {
         force: flags.force,
         dataDir: flags.dataDir && resolve(flags.dataDir),
         stationsFile: flags.stations,
-        inventoryFile: flags.inventory && resolve(flags.inventory),
+        inventoryFile: flags.inventory,
         requiredElements: flags.inventory ? flags.elements : undefined,
         ridesPerMessage: flags.ridesPerMessage,
         concurrency: flags.concurrency,

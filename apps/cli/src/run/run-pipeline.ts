@@ -10,7 +10,7 @@ import { lostWork, readDeadLetters } from './dead-letters';
 import { prepareInputs, type RunInput } from './inputs';
 import { OutputFolder, REPORT_FILE } from './out-folder';
 import { OutputMirror, mergeRides } from './output';
-import { checkStations } from './preflight';
+import { preflightStations } from './preflight';
 import { createProgress } from './progress';
 import { reportAfterRun } from '../report/after-run';
 import { buildSummaryFile, writeSummaryFile } from './run-summary';
@@ -75,7 +75,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const stderr = options.stderr ?? process.stderr;
   const stdout = options.stdout ?? process.stdout;
   let inputs = await prepareInputs(options.files);
-  const stationCount = options.stationsFile ? await checkStations(options.stationsFile) : undefined;
+  const stationCount = await preflightStations(options, stderr);
   const out = await OutputFolder.claim(options.outDir, { force: options.force, notes: stderr });
   let sample: Sample | undefined;
   let logs: { dir: string; temporary: boolean } | undefined;
