@@ -14,6 +14,10 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient, receiveBatch } from '@rydes/aws-adapters';
+import { encodeMessage } from '@rydes/ride-model';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type Check, diagnoseDeployed, diagnoseLocal, formatChecks } from '../src/commands/doctor';
@@ -104,6 +108,25 @@ async function drain(queueUrl: string): Promise<void> {
   }
 }
 
+/** Lambda's invocation record of an S3 event whose every attempt failed (what the ingest DLQ receives on AWS). */
+function invocationRecord(key: string, errorType: string, errorMessage: string): string {
+  return JSON.stringify({
+    version: '1.0',
+    timestamp: new Date().toISOString(),
+    requestContext: { requestId: 'f8a7c1d2-0000-4000-8000-000000000000', functionArn: `${INGEST_ARN}:$LATEST`, condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+    requestPayload: { Records: [{ s3: { bucket: { name: DEPLOYED_BUCKET }, object: { key } } }] },
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    responsePayload: { errorType, errorMessage, stackTrace: [] },
+  });
+}
+
+const ride = { distance: 1, healthpoints: 1, latitude: 40.7, longitude: -73.9, magicpoints: 1, name: 'Shadowfax', statustime: '2019-05-07 20:11:04.247' };
+
+async function visible(queueUrl: string): Promise<number> {
+  const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  return Number(Attributes.ApproximateNumberOfMessages ?? 0);
+}
+
 const failed = (checks: Check[]) => checks.filter((c) => !c.ok).map((c) => c.label);
 const line = (checks: Check[], label: RegExp): Check => {
   const found = checks.find((c) => label.test(c.label));
@@ -188,6 +211,29 @@ describe('rydes doctor on a deployed stack (mocked CloudFormation and Lambda, S3
     expect(failed(await diagnoseDeployed(STACK, { cloudformation: new CloudFormationClient({}), lambda: new LambdaClient({}), s3, sqs }))).toEqual([]);
   });
 
+  it('names the file, the condition, the attempts and the error of each ingest DLQ record, and leaves the messages there (real local SQS)', async () => {
+    await healthyDeployment();
+    await sqs.send(new SendMessageCommand({ QueueUrl: urls[INGEST_DLQ], MessageBody: invocationRecord('raw/my_rides-0123456789ab.json', 'RideParseError', 'byte 812: unexpected token') }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: urls[FANOUT_DLQ], MessageBody: encodeMessage({ v: 1, source: { bucket: DEPLOYED_BUCKET, key: 'raw/x.json', etag: '"0123abcd"' }, chunk: 3, firstIndex: 300, rides: [ride] }) }));
+    const checks = await diagnoseDeployed(STACK, { cloudformation: new CloudFormationClient({}), lambda: new LambdaClient({}), s3, sqs });
+    expect(failed(checks)).toEqual(['DLQs empty']);
+    const hint = line(checks, /^DLQs/).hint ?? '';
+    expect(hint).toContain(`ingest DLQ holds 1 message(s) (${urls[INGEST_DLQ]}): my_rides.json (raw/my_rides-0123456789ab.json): RideParseError: byte 812: unexpected token (RetriesExhausted after 3 attempt(s))`);
+    expect(hint).toContain(`fan-out DLQ holds 1 message(s) (${urls[FANOUT_DLQ]}): raw/x.json: chunk(s) 3 (1 rides)`);
+    // Looked at, not taken: both are still there for the user (and a redrive).
+    expect(await visible(urls[INGEST_DLQ])).toBe(1);
+    expect(await visible(urls[FANOUT_DLQ])).toBe(1);
+    await drain(urls[INGEST_DLQ]);
+    await drain(urls[FANOUT_DLQ]);
+  });
+
+  it('reports the event source mapping\'s PROBLEM processing result (mocked Lambda)', async () => {
+    const { fanoutArn } = await healthyDeployment();
+    lambda.on(ListEventSourceMappingsCommand).resolves({ EventSourceMappings: [{ UUID: 'esm-1', EventSourceArn: fanoutArn, State: 'Enabled', LastProcessingResult: 'PROBLEM: Function call failed' }] });
+    const checks = await diagnoseDeployed(STACK, { cloudformation: new CloudFormationClient({}), lambda: new LambdaClient({}), s3, sqs });
+    expect(line(checks, /^SQS trigger/)).toMatchObject({ ok: false, hint: expect.stringContaining('last processing result as "PROBLEM: Function call failed"') });
+  });
+
   it('reports an empty processed/ and a missing bucket (real local S3)', async () => {
     await healthyDeployment();
     cloudformation.on(DescribeStacksCommand).resolves({
@@ -246,6 +292,23 @@ describe('rydes doctor --local (real local S3 and SQS servers)', () => {
       'processed/ has data',
       'DLQs empty',
     ]);
+  });
+
+  it('fails on recent event-source errors (sqs-consumer error / processing_error in rydes up\'s log), naming counts, the last one and the log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rydes-doctor-'));
+    try {
+      const log = join(dir, 'event-source.log');
+      const entry = (kind: string, ago: number, message: string) => JSON.stringify({ time: new Date(Date.now() - ago).toISOString(), kind, name: 'QueueDoesNotExist', message });
+      writeFileSync(log, [entry('error', 5000, 'first'), entry('processing_error', 4000, 'second'), entry('error', 2000, 'The specified queue does not exist.')].join('\n') + '\n');
+      const checks = await diagnoseLocal({ s3, sqs }, { eventSourceLog: log });
+      expect(line(checks, /^event source/)).toMatchObject({ ok: false, hint: expect.stringMatching(new RegExp(`^2 poll error\\(s\\) \\(receive/delete failed\\) and 1 batch-handler error\\(s\\) in ${log}; last \\d+ s ago: QueueDoesNotExist: The specified queue does not exist\\.`)) });
+      // Old errors (an hour ago) that healed do not fail it; no log at all does not either.
+      writeFileSync(log, entry('error', 3_600_000, 'long ago') + '\n');
+      expect(line(await diagnoseLocal({ s3, sqs }, { eventSourceLog: log }), /^event source/).ok).toBe(true);
+      expect(line(await diagnoseLocal({ s3, sqs }, { eventSourceLog: join(dir, 'none.log') }), /^event source/).ok).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('tells the user to start rydes up when nothing answers', async () => {

@@ -49,7 +49,7 @@ describe('the local Lambda runtime as strict as AWS (real s3rver + local-aws-sqs
     });
     const [entry] = ingestDeadLetters(message.Body ?? '');
     expect(entry).toMatchObject({ key: 'raw/broken file.json', errorType: 'TypeError', condition: 'RetriesExhausted', attempts: 3 });
-    expect(describeIngestDeadLetter(entry)).toBe('raw/broken file.json: TypeError: asked to fail: poison file after 3 attempt(s)');
+    expect(describeIngestDeadLetter(entry)).toBe('raw/broken file.json: TypeError: asked to fail: poison file (RetriesExhausted after 3 attempt(s))');
   });
 
   it('derives the timeouts from --function-timeout with the deployed relations: visibility 6×, ingest 15×, hand-off margin 1/15 of the ingest timeout', async () => {

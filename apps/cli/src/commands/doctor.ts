@@ -10,7 +10,10 @@ import {
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient } from '@rydes/aws-adapters';
 import { DEFAULT_STACK_NAME } from '@rydes/ride-model';
-import { checkAwsSetup, DEFAULT_DATA_DIR, localEnv, stackOutputs, type StackOutputs } from '../stack/connect';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ingestDeadLetterReason, sampleDeadLetters, userFileName, type DeadLetterSample, type IngestDeadLetter } from '../run/dead-letters';
+import { checkAwsSetup, DEFAULT_DATA_DIR, localEnv, readEndpointsFile, stackOutputs, type StackOutputs } from '../stack/connect';
 import { BUCKET, FANOUT_DLQ, FANOUT_QUEUE, INGEST_DLQ } from '../stack/names';
 
 /** One line of the checklist; `hint` says how to fix it when `ok` is false. */
@@ -58,16 +61,88 @@ async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
   return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
 
-async function dlqsEmpty(sqs: SQSClient, dlqs: Record<string, string>): Promise<string | undefined> {
+/** DLQ entries named in a hint at most; the rest are counted. */
+const MAX_DLQ_LINES = 5;
+
+/**
+ * Empty DLQs, or a hint naming what they hold: per ingest DLQ message the file, the condition,
+ * the attempts and the error from Lambda's invocation record; per fan-out DLQ source its chunks.
+ * The messages are looked at, not taken (visibility timeout 0).
+ */
+async function dlqsEmpty(sqs: SQSClient, dlqs: { fanout: string; ingest: string }): Promise<string | undefined> {
   const full: string[] = [];
-  for (const [name, url] of Object.entries(dlqs)) {
+  for (const [name, url, which] of [['fan-out DLQ', dlqs.fanout, 'fanoutDlq'], ['ingest DLQ', dlqs.ingest, 'ingestDlq']] as const) {
     const depth = await queueDepth(sqs, url);
-    if (depth > 0) full.push(`${name} holds ${depth} message(s) (${url})`);
+    if (depth === 0) continue;
+    const sample = await sampleDeadLetters(sqs, { [which]: url }, MAX_DLQ_LINES);
+    const seen = which === 'ingestDlq' ? describeIngestSample(sample.ingest) : describeFanoutSample(sample);
+    full.push(`${name} holds ${depth} message(s) (${url})${seen.length ? `: ${seen.join('; ')}${depth > MAX_DLQ_LINES ? '; …' : ''}` : ''}`);
   }
   if (full.length === 0) return undefined;
   return (
     `${full.join('; ')}: read them (aws sqs receive-message --queue-url URL) and the function logs, fix the cause, ` +
     'then redrive (aws sqs start-message-move-task --source-arn DLQ_ARN) or purge'
+  );
+}
+
+/** `my_rides.json (raw/my_rides-0123456789ab.json): IngestEventError: … (RetriesExhausted after 3 attempt(s))`. */
+function describeIngestSample(entries: IngestDeadLetter[]): string[] {
+  return entries.map((entry) => {
+    const name = userFileName(entry.key);
+    const part = entry.part !== undefined ? `, continuation part ${entry.part}` : '';
+    return `${name} (${entry.key}${part}): ${ingestDeadLetterReason(entry)}`;
+  });
+}
+
+/** `raw/x.json: chunks 3, 17 (200 rides)` per source seen. */
+function describeFanoutSample(sample: DeadLetterSample): string[] {
+  const bySource = new Map<string, { chunks: number[]; rides: number }>();
+  for (const m of sample.fanout) {
+    const entry = bySource.get(m.source) ?? { chunks: [], rides: 0 };
+    entry.chunks.push(m.chunk);
+    entry.rides += m.rides;
+    bySource.set(m.source, entry);
+  }
+  const lines = [...bySource].map(([source, e]) => `${source}: chunk(s) ${e.chunks.sort((a, b) => a - b).join(', ')} (${e.rides} rides)`);
+  if (sample.undecodable) lines.push(`${sample.undecodable} not a fan-out message`);
+  return lines;
+}
+
+/** The event source's error log in a stack's log dir (local-stack.ts writes it). */
+const EVENT_SOURCE_LOG = 'event-source.log';
+
+/** Event-source errors younger than this fail the check; older ones are only counted. */
+const RECENT_EVENT_SOURCE_ERROR_MS = 10 * 60_000;
+
+/**
+ * The local event source's errors (sqs-consumer's `error` / `processing_error`, one JSON line
+ * each in `<log dir>/event-source.log`, written by the running `rydes up`). A recent one fails
+ * the check: pollers that cannot receive show only as a pipeline that stopped moving.
+ */
+async function eventSourceHealthy(logFile: string, now = Date.now()): Promise<string | undefined> {
+  const text = await readFile(logFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return '';
+    throw err;
+  });
+  const entries = text
+    .split('\n')
+    .filter((line) => line.trim())
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as { time?: string; kind?: string; name?: string; message?: string }];
+      } catch {
+        return [];
+      }
+    });
+  const last = entries.at(-1);
+  if (!last) return undefined;
+  const poll = entries.filter((e) => e.kind === 'error').length;
+  const handler = entries.length - poll;
+  const age = now - Date.parse(last.time ?? '');
+  if (!(age < RECENT_EVENT_SOURCE_ERROR_MS)) return undefined;
+  return (
+    `${poll} poll error(s) (receive/delete failed) and ${handler} batch-handler error(s) in ${logFile}; ` +
+    `last ${Math.round(age / 1000)} s ago: ${last.name}: ${last.message}. Poll errors heal on the next poll; if they repeat, restart "rydes up"`
   );
 }
 
@@ -177,6 +252,10 @@ export async function diagnoseDeployed(stackName: string, clients: DeployedClien
           const mapping = EventSourceMappings.find((m) => m.EventSourceArn === fanoutArn);
           if (!mapping) return `${outputs.TransformFunctionName} has no event source mapping from ${fanoutArn}: ${redeploy}`;
           if (mapping.State !== 'Enabled') return `the mapping ${mapping.UUID} is ${mapping.State}: enable it (aws lambda update-event-source-mapping --uuid ${mapping.UUID} --enabled)`;
+          // What AWS tells of the mapping's own errors (the local event source's poll/handler errors).
+          if (mapping.LastProcessingResult?.startsWith('PROBLEM')) {
+            return `the mapping ${mapping.UUID} reports its last processing result as "${mapping.LastProcessingResult}": read the transform's log group (/aws/lambda/${outputs.TransformFunctionName})`;
+          }
           return undefined;
         }),
     !transform.ok
@@ -189,7 +268,7 @@ export async function diagnoseDeployed(stackName: string, clients: DeployedClien
     !bucket.ok
       ? blocked(labels.processed, labels.bucket)
       : await check(labels.processed, () => processedHasData(s3, outputs.BucketName, `upload a ride file: rydes upload FILE --stack ${stackName}`)),
-    await check(labels.dlqs, () => dlqsEmpty(sqs, { 'fan-out DLQ': outputs.FanoutDlqUrl, 'ingest DLQ': outputs.IngestDlqUrl })),
+    await check(labels.dlqs, () => dlqsEmpty(sqs, { fanout: outputs.FanoutDlqUrl, ingest: outputs.IngestDlqUrl })),
   );
   return checks;
 }
@@ -199,13 +278,18 @@ export interface LocalClients {
   sqs: SQSClient;
 }
 
+export interface LocalDiagnosis {
+  /** The `rydes up` event source's error log (`<log dir>/event-source.log`); not checked when absent. */
+  eventSourceLog?: string;
+}
+
 /**
  * The same checklist for a stack started by `rydes up` (names from stack/names.ts). The functions
  * and their triggers live inside the `rydes up` process, so they are not checked from outside.
  * @example
  * const checks = await diagnoseLocal({ s3: createS3Client(env), sqs: createSqsClient(env) });
  */
-export async function diagnoseLocal(clients: LocalClients): Promise<Check[]> {
+export async function diagnoseLocal(clients: LocalClients, options: LocalDiagnosis = {}): Promise<Check[]> {
   const { s3, sqs } = clients;
   const upHint = 'start it with "rydes up" (rydes doctor --local finds it through its data dir)';
   const urls: Record<string, string> = {};
@@ -233,8 +317,9 @@ export async function diagnoseLocal(clients: LocalClients): Promise<Check[]> {
       ? await check('processed/ has data', () => processedHasData(s3, BUCKET, `drop a ride file into raw/ or run: rydes upload FILE --local`))
       : blocked('processed/ has data', 'bucket exists'),
     dlqsFound
-      ? await check('DLQs empty', () => dlqsEmpty(sqs, { 'fan-out DLQ': urls[FANOUT_DLQ], 'ingest DLQ': urls[INGEST_DLQ] }))
+      ? await check('DLQs empty', () => dlqsEmpty(sqs, { fanout: urls[FANOUT_DLQ], ingest: urls[INGEST_DLQ] }))
       : blocked('DLQs empty', 'DLQs exist'),
+    ...(options.eventSourceLog ? [await check('event source receives without errors', () => eventSourceHealthy(options.eventSourceLog ?? ''))] : []),
   ];
 }
 
@@ -245,6 +330,16 @@ export async function diagnoseLocal(clients: LocalClients): Promise<Check[]> {
  */
 export function formatChecks(checks: Check[]): string {
   return checks.map((c) => `[${c.ok ? 'x' : ' '}] ${c.label}\n${c.ok ? '' : `      → ${c.hint}\n`}`).join('');
+}
+
+/** Where the `rydes up` behind --data-dir logs its event source's errors (its endpoints file names the log dir). */
+function eventSourceLogOf(flags: DoctorFlags): string | undefined {
+  if (flags.s3Endpoint && flags.sqsEndpoint) return undefined;
+  try {
+    return join(readEndpointsFile(flags.dataDir).logDir, EVENT_SOURCE_LOG);
+  } catch {
+    return undefined;
+  }
 }
 
 interface DoctorFlags {
@@ -272,7 +367,7 @@ export function register(program: Command): void {
         const env = localEnv(flags);
         process.stdout.write(`rydes doctor: local stack at ${env.AWS_ENDPOINT_URL_S3} and ${env.AWS_ENDPOINT_URL_SQS}\n`);
         process.stdout.write('(functions and triggers run inside "rydes up"; its status lines show them)\n');
-        checks = await diagnoseLocal({ s3: createS3Client(env), sqs: createSqsClient(env) });
+        checks = await diagnoseLocal({ s3: createS3Client(env), sqs: createSqsClient(env) }, { eventSourceLog: eventSourceLogOf(flags) });
       } else {
         const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
         const region = flags.region;

@@ -58,11 +58,77 @@ export function ingestDeadLetters(body: string): IngestDeadLetter[] {
   return (keys.length ? keys : ['?']).map((key) => ({ key, ...error }));
 }
 
-/** One line per entry: `raw/a.json (part 2): IngestEventError: … after 3 attempts`. */
+/**
+ * One line per entry, the reason first: `raw/a.json (continuation part 2): IngestEventError: …
+ * (RetriesExhausted after 3 attempt(s))`. Only the first line of the error message, at most 300
+ * characters: a stack or a multi-line message stays in the record.
+ * @example
+ * describeIngestDeadLetter({ key: 'raw/a.json', errorType: 'TypeError', errorMessage: 'x', condition: 'RetriesExhausted', attempts: 3 });
+ * // 'raw/a.json: TypeError: x (RetriesExhausted after 3 attempt(s))'
+ */
 export function describeIngestDeadLetter(entry: IngestDeadLetter): string {
   const part = entry.part !== undefined ? ` (continuation part ${entry.part})` : '';
-  const attempts = entry.attempts !== undefined ? ` after ${entry.attempts} attempt(s)` : '';
-  return `${entry.key}${part}: ${entry.errorType}: ${entry.errorMessage}${attempts}`;
+  return `${entry.key}${part}: ${ingestDeadLetterReason(entry)}`;
+}
+
+/** The reason alone: `IngestEventError: … (RetriesExhausted after 3 attempt(s))`. */
+export function ingestDeadLetterReason(entry: IngestDeadLetter): string {
+  const message = entry.errorMessage.split('\n')[0].slice(0, 300);
+  const how = [entry.condition, entry.attempts !== undefined ? `after ${entry.attempts} attempt(s)` : undefined].filter(Boolean).join(' ');
+  return `${entry.errorType}${message ? `: ${message}` : ''}${how ? ` (${how})` : ''}`;
+}
+
+/**
+ * The name the user gave a file, from its raw/ key: the CLI's keys are
+ * `raw/<stem>-<12 hex of its sha256><suffix>` (run/inputs.ts), an upload's `raw/<file name>`.
+ * @example
+ * userFileName('raw/my_rides-0123456789ab.json'); // 'my_rides.json'
+ * userFileName('raw/2019/rides.json.gz');         // 'rides.json.gz'
+ */
+export function userFileName(key: string): string {
+  const name = key.split('/').pop() ?? key;
+  return name.replace(/-[0-9a-f]{12}(\.(?:nd)?json(?:\.gz)?)$/, '$1');
+}
+
+/** What a look into the DLQs found, without taking anything out (doctor). */
+export interface DeadLetterSample {
+  /** Distinct messages seen (at most `max` per queue). */
+  fanout: DeadLetters['fanout'];
+  undecodable: number;
+  ingest: IngestDeadLetter[];
+}
+
+/**
+ * Reads up to `max` messages of each DLQ and leaves them there: received with a visibility
+ * timeout of 0, so they stay visible to anyone else (an SQS receive never removes a message;
+ * only DeleteMessage does). Repeated receives may return the same message: counted once.
+ * @example
+ * const sample = await sampleDeadLetters(sqs, { fanoutDlq: url1, ingestDlq: url2 });
+ * sample.ingest.map(describeIngestDeadLetter);
+ */
+export async function sampleDeadLetters(sqs: SQSClient, queues: { fanoutDlq?: string; ingestDlq?: string }, max = 10): Promise<DeadLetterSample> {
+  const sample: DeadLetterSample = { fanout: [], undecodable: 0, ingest: [] };
+  const peek = async (url: string) => {
+    const byId = new Map<string, Message>();
+    for (let attempt = 0; attempt < 3 && byId.size < max; attempt++) {
+      const messages = await receiveBatch(sqs, url, { visibilityTimeout: 0 });
+      if (messages.length === 0) break;
+      for (const message of messages) if (byId.size < max) byId.set(message.MessageId ?? '', message);
+    }
+    return [...byId.values()];
+  };
+  if (queues.fanoutDlq) {
+    for (const message of await peek(queues.fanoutDlq)) {
+      try {
+        const decoded = decodeMessage(message.Body ?? '');
+        sample.fanout.push({ source: decoded.source.key, etag: decoded.source.etag, chunk: decoded.chunk, rides: decoded.rides.length });
+      } catch {
+        sample.undecodable++;
+      }
+    }
+  }
+  if (queues.ingestDlq) for (const message of await peek(queues.ingestDlq)) sample.ingest.push(...ingestDeadLetters(message.Body ?? ''));
+  return sample;
 }
 
 /** Lost work compared with what the DLQs hold; `accounted` when they are the same rides. */
@@ -77,6 +143,8 @@ export interface LostWork {
   unaccounted: string[];
   undecodable: number;
   ingestFiles: string[];
+  /** The ingest DLQ's invocation records, read: which file, why, how often it ran. */
+  ingestEntries?: IngestDeadLetter[];
   accounted: boolean;
 }
 
@@ -141,6 +209,7 @@ export function lostWork(check: CompletionCheck, rowsBySource: Record<string, nu
     unaccounted: [],
     undecodable: dead.undecodable,
     ingestFiles: dead.ingestFiles,
+    ingestEntries: dead.ingestEntries,
     accounted: dead.undecodable === 0,
   };
   for (const source of check.sources) {

@@ -16,7 +16,7 @@ import { reportAfterRun } from '../report/after-run';
 import { buildSummaryFile, writeSummaryFile } from './run-summary';
 import { generateSample, type Sample } from './sample';
 import type { TimelinePoint } from './summary-file';
-import { figuresOf, formatSummary, verdictOf, type FileLine, type FunctionError, type RunFigures, type Verdict } from './summary';
+import { countNotRead, exitCodeOf, figuresOf, formatSummary, verdictOf, withOutcomes, type FileLine, type FunctionError, type RunFigures, type Verdict } from './summary';
 
 export interface RunOptions extends Omit<StackOptions, 'onBatch' | 'logDir'> {
   /** Ride files; none: `sample` is generated. */
@@ -89,7 +89,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       ? { dir: join(options.dataDir, 'logs'), temporary: false }
       : { dir: await mkdtemp(join(tmpdir(), 'rydes-logs-')), temporary: true };
     const result = await runStack(options, inputs, out, logs.dir, { started, startedAt, stationCount, stderr, stdout, sample });
-    keepLogs = result.exitCode !== EXIT.OK || result.figures.functionErrors.length > 0;
+    keepLogs = result.exitCode !== EXIT.OK || result.figures.functionErrors.length > 0 || !!result.figures.eventSource?.logFile;
     return result;
   } finally {
     await sample?.remove();
@@ -198,24 +198,29 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
       duplicates: inputs.filter((i) => i.duplicateOf).length,
       conflicts: [...mirror.conflicts].map((key) => out.path(key)),
       functionErrors: [],
+      eventSource: eventSourceOf(stack, logDir),
+      notRead: await countNotRead(check, new Map(inputs.map((i) => [i.key, i.path]))),
     });
     const verdict = verdictOf(figures, check, stalled);
-    const exitCode = verdict.ok ? EXIT.OK : EXIT.RIDES_LOST;
+    const exitCode = exitCodeOf(verdict);
     // Logs of a failed run (or of failed invocations) are kept: copied into --out when they sit in a temp dir.
-    if ((functionErrors.length || !verdict.ok) && !options.dataDir && !options.verbose) {
+    if ((functionErrors.length || !verdict.ok || figures.eventSource?.logFile) && !options.dataDir && !options.verbose) {
       const kept: Record<string, string> = {};
       for (const name of ['ingest-fn', 'transform-fn']) kept[name] = await keepLog(join(logDir, `${name}.log`), out);
       for (const error of functionErrors) error.logFile = kept[error.function] ?? error.logFile;
+      if (figures.eventSource?.logFile) figures.eventSource.logFile = await keepLog(figures.eventSource.logFile, out);
     }
+    if (figures.eventSource?.logFile) figures.eventSource.logFile = shownPath(figures.eventSource.logFile);
     figures.functionErrors = functionErrors.map((e) => ({ ...e, ...(e.logFile && { logFile: shownPath(e.logFile) }) }));
     const sources = new Map(check.sources.map((s) => [s.key, s]));
-    const files: FileLine[] = inputs.map((input) => {
+    const lines: FileLine[] = inputs.map((input) => {
       const source = sources.get(input.key);
       if (input.duplicateOf) return { path: input.path, key: input.key, status: 'duplicate', detail: `same bytes as ${input.duplicateOf}, processed once` };
       const { state, detail } = source ? sourceState(source, writtenBySource[input.key] ?? 0, check.settled) : { state: 'waiting', detail: '' };
       const status = state === 'failed' && (source?.ingestError || source?.manifest?.error) ? 'lost' : state === 'waiting' ? 'incomplete' : state;
       return { path: input.path, key: input.key, status, detail };
     });
+    const files = withOutcomes(lines, check, figures);
     // The files block is the per-file status (a stall's too): every missing item is named once.
     stdout.write(`${formatSummary(figures, verdict, files, stalled ? describeQueues(check) : [])}\n`);
     const summary = buildSummaryFile({
@@ -253,6 +258,13 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
     stop();
     await stack.close();
   }
+}
+
+/** The event source's error counts; its log file only when there is something in it. */
+function eventSourceOf(stack: LocalStack, logDir: string): NonNullable<RunFigures['eventSource']> {
+  const { pollErrors, processingErrors, lastError } = stack.transform.stats;
+  const any = pollErrors + processingErrors > 0;
+  return { pollErrors, processingErrors, ...(lastError && { lastError }), ...(any && { logFile: join(logDir, 'event-source.log') }) };
 }
 
 function round(value: number): number {

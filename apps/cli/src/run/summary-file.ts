@@ -14,7 +14,12 @@ export type FileStatus =
   /** The run ended (stall, signal) before every chunk was written. */
   | 'incomplete'
   /** The same bytes were given again: processed once, under the first file's key. */
-  | 'duplicate';
+  | 'duplicate'
+  /**
+   * The raw object was deleted before ingest read all of it: every ride read was written (or
+   * rejected); `notRead` rides were never read. Not a loss, nothing in a DLQ, nothing retries it.
+   */
+  | 'source-deleted';
 
 export interface FileSummary {
   /** The path the user gave. */
@@ -28,7 +33,7 @@ export interface FileSummary {
   valid: number;
   rejected: number;
   rowsWritten: number;
-  /** Rides never read because the file failed part-way (0 when done). */
+  /** Rides never read because the file failed part-way (0 when done), e.g. its source was deleted mid-run. */
   notRead?: number;
   /** First line of the failure, when status is failed or incomplete. */
   error?: string;
@@ -47,6 +52,42 @@ export interface FunctionErrorSummary {
   /** The first error line the function logged. */
   firstError: string;
   /** Where its full log is kept (absent with --verbose: the log went to stderr). */
+  logFile?: string;
+}
+
+/**
+ * A file in the ingest DLQ, as Lambda's invocation record tells it (AWS Lambda Developer Guide,
+ * "Capturing records of Lambda asynchronous invocations"): which file, why, how often it ran.
+ */
+export interface IngestDlqFile {
+  /** The raw/ key of the S3 event (or continuation) that failed. */
+  key: string;
+  /** `errorType: errorMessage` of the last attempt. */
+  error?: string;
+  /** The FILE the user gave for that key, when it is one of this run's. */
+  path?: string;
+  /** `RetriesExhausted` or `EventAgeExceeded` (requestContext.condition). */
+  condition?: string;
+  /** requestContext.approximateInvokeCount. */
+  attempts?: number;
+  errorType?: string;
+  errorMessage?: string;
+  requestId?: string;
+  /** The continuation part, when a continuation of the file failed (not its first invocation). */
+  part?: number;
+}
+
+/**
+ * The local event source's own errors (sqs-consumer's `error`: a ReceiveMessage or delete that
+ * failed, retried by the next poll; `processing_error`: a batch handler that threw). On AWS the
+ * event source mapping's equivalents are not visible to the CLI.
+ */
+export interface EventSourceSummary {
+  pollErrors: number;
+  processingErrors: number;
+  /** The last of either, `name: message`. */
+  lastError?: string;
+  /** Where every one of them is logged (one JSON line each). */
   logFile?: string;
 }
 
@@ -94,7 +135,7 @@ export interface RunSummaryFile {
     /** Decoded fan-out DLQ messages: which chunk of which source. */
     fanoutMessages: Array<{ source: string; etag: string; chunk: number; rides: number }>;
     /** Files whose ingest failed for good, with the reason from the invocation record. */
-    ingestFiles: Array<{ key: string; error?: string }>;
+    ingestFiles: IngestDlqFile[];
   };
   retries: {
     ingestInvocations: number;
@@ -110,4 +151,8 @@ export interface RunSummaryFile {
   timeline: TimelinePoint[];
   /** Functions that failed at least once; empty when none did. */
   functionErrors?: FunctionErrorSummary[];
+  /** The transform's event source: receive/delete and batch-handler errors (zeros when none). */
+  eventSource?: EventSourceSummary;
+  /** Rides never read because a source was deleted part-way (0 when none was). */
+  notRead?: number;
 }
