@@ -116,7 +116,7 @@ describe('rydes run when things fail: a broken file, a broken function, a stall 
     const cutFile = summary.files.find((f) => f.path === cut.path);
     expect(cutFile?.status).toBe('failed');
     expect(cutFile?.error).toMatch(/./);
-    expect(run.output.out).toMatch(new RegExp(`${cut.path.replace(/[.]/g, '\\.')} → raw/cut-[0-9a-f]{12}\\.json: lost: ingest `));
+    expect(run.output.out).toMatch(new RegExp(`${cut.path.replace(/[.]/g, '\\.')} → raw/cut-[0-9a-f]{12}\\.json: lost: in the ingest DLQ: IngestEventError: .*the file is truncated.*\\(RetriesExhausted after 3 attempt\\(s\\)\\)`));
     const transform = summary.functionErrors?.find((e) => e.function === 'transform-fn');
     expect(transform?.firstError).toContain('cannot load the station index: test fixture broken on purpose');
     expect(run.output.out).toMatch(/transform-fn errors +\d+ failed invocation\(s\); first: .*cannot load the station index.*\(full log: .*out-broken\/logs\/transform-fn\.log\)/);

@@ -73,7 +73,8 @@ export function describeIngestDeadLetter(entry: IngestDeadLetter): string {
 
 /** The reason alone: `IngestEventError: … (RetriesExhausted after 3 attempt(s))`. */
 export function ingestDeadLetterReason(entry: IngestDeadLetter): string {
-  const message = entry.errorMessage.split('\n')[0].slice(0, 300);
+  const line = entry.errorMessage.split('\n')[0];
+  const message = line.length > 300 ? `${line.slice(0, 299)}…` : line;
   const how = [entry.condition, entry.attempts !== undefined ? `after ${entry.attempts} attempt(s)` : undefined].filter(Boolean).join(' ');
   return `${entry.errorType}${message ? `: ${message}` : ''}${how ? ` (${how})` : ''}`;
 }
