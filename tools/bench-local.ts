@@ -6,12 +6,13 @@
  * from /proc every 100 ms). First, in the same run, the floor bench (tools/floor-bench.ts: the
  * same per-ride chain in one process, no AWS): every workload is printed with its process wall
  * time as a multiple of the floor's CPU seconds. Run with `npx nx run cli:bench` (builds first) or
- * `npx tsx tools/bench-local.ts [--rides N] [--only default,stations,rpm1] [--floor no]`.
+ * `npx tsx --tsconfig apps/cli/tsconfig.json tools/bench-local.ts [--rides N] [--only default,stations,rpm1] [--floor no]`.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DEFAULT_RIDES_PER_MESSAGE } from '@rydes/ride-model';
 import { args, CLI as cli, runBuiltCli } from './cli-process';
 
 const stations = resolve(__dirname, '../../shared/data/stations-us-111k.csv');
@@ -20,8 +21,8 @@ const rides = Number(flags.rides);
 const only = flags.only.split(',');
 
 const workloads = [
-  { id: 'default', label: 'default stations (11), 100 rides/msg', args: [] as string[] },
-  { id: 'stations', label: 'stations-us-111k.csv, 100 rides/msg', args: ['--stations', stations] },
+  { id: 'default', label: `default stations (11), ${DEFAULT_RIDES_PER_MESSAGE} rides/msg`, args: [] as string[] },
+  { id: 'stations', label: `stations-us-111k.csv, ${DEFAULT_RIDES_PER_MESSAGE} rides/msg`, args: ['--stations', stations] },
   { id: 'rpm1', label: 'default stations, 1 ride/msg', args: ['--rides-per-message', '1', '--stall-timeout', '120'] },
 ].filter((w) => only.includes(w.id));
 

@@ -1,5 +1,5 @@
 /**
- * Requests (and their list price) per N rides, at RIDES_PER_MESSAGE=100 and =1, counted by
+ * Requests (and their list price) per N rides, at the default RIDES_PER_MESSAGE, 100, 500 and 1, counted by
  * running the real batching code: ride-model's Chunker and aws-adapters' sendMessages against an
  * SQS client that records every SendMessageBatch call instead of sending it.
  *
@@ -8,7 +8,7 @@
  */
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { sendMessages } from '@rydes/aws-adapters';
-import { Chunker, encodeMessage, generateRides, type Ride } from '@rydes/ride-model';
+import { Chunker, DEFAULT_RIDES_PER_MESSAGE, encodeMessage, generateRides, type Ride } from '@rydes/ride-model';
 
 /** us-east-1 list prices (USD) used for the table; check the pricing pages before quoting them. */
 const PRICE = { sqsPerMillion: 0.4, s3PutPerThousand: 0.005, lambdaPerMillion: 0.2 };
@@ -88,12 +88,15 @@ function cost(c: Count): { sqs: number; s3: number; lambda: number } {
 async function main(): Promise<void> {
   const rides = Number(process.argv[2] ?? 1_000_000);
   const started = Date.now();
-  const rows = [await count(rides, 100), await count(rides, 1)];
+  const settings = [...new Set([DEFAULT_RIDES_PER_MESSAGE, 500, 100, 1])];
+  const rows: Count[] = [];
+  for (const ridesPerMessage of settings) rows.push(await count(rides, ridesPerMessage));
   const fmt = (n: number) => n.toLocaleString('en-US');
   const usd = (n: number) => `$${n.toFixed(3)}`;
   console.log(`N = ${fmt(rides)} valid rides, generated (seed 1); counted in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  console.log('| | RIDES_PER_MESSAGE=100 | RIDES_PER_MESSAGE=1 (one message and one object per ride) |');
-  console.log('|---|---:|---:|');
+  const heading = (n: number) => `RIDES_PER_MESSAGE=${n}${n === DEFAULT_RIDES_PER_MESSAGE ? ' (default)' : n === 1 ? ' (one message and one object per ride)' : ''}`;
+  console.log(`| | ${settings.map(heading).join(' | ')} |`);
+  console.log(`|---|${settings.map(() => '---:').join('|')}|`);
   const line = (label: string, pick: (c: Count) => string) => console.log(`| ${label} | ${rows.map(pick).join(' | ')} |`);
   line('fan-out messages (mean bytes)', (c) => `${fmt(c.messages)} (${fmt(Math.round(c.bytes / c.messages))})`);
   line('SQS SendMessageBatch calls (billed, 64 KiB units)', (c) => `${fmt(c.sendCalls)} (${fmt(c.sendBilled)})`);

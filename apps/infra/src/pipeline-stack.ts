@@ -130,7 +130,7 @@ export class PipelineStack extends Stack {
     this.transform = this.pipelineFunction('Transform', 'transform-fn', {
       description: 'Joins each ride with its nearest GHCN station and writes processed/ CSV',
       timeout: TRANSFORM_TIMEOUT,
-      // Ten messages of at most 100 rides and an in-memory station index need little memory.
+      // Ten messages of at most 1,000 rides (≤ 200 KiB each) and an in-memory station index need little memory.
       memorySize: 512,
       environment: { LOG_LEVEL: config.logLevel },
     }, config, removalPolicy);

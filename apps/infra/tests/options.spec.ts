@@ -102,10 +102,10 @@ describe('PipelineStack with every option set', () => {
 describe('configFromContext', () => {
   const context = (values: Record<string, unknown>) => (key: string) => values[key];
 
-  it('defaults to the workshop stack name, 100 rides per message and retained data', () => {
+  it('defaults to the workshop stack name, 1,000 rides per message and retained data', () => {
     expect(configFromContext(context({}))).toMatchObject({
       stackName: 'wildrydes-ride-pipeline',
-      ridesPerMessage: 100,
+      ridesPerMessage: 1000,
       destroyable: false,
       versioned: false,
       transformMaxConcurrency: 10,

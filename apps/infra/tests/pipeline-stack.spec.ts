@@ -144,7 +144,7 @@ describe('PipelineStack with default context', () => {
     it('gets the fan-out queue URL, rides per message and log level from its environment', () => {
       expect(fn(ingest).Environment.Variables).toEqual({
         OUTPUT_QUEUE: { Ref: fanout },
-        RIDES_PER_MESSAGE: '100',
+        RIDES_PER_MESSAGE: '1000',
         LOG_LEVEL: 'info',
       });
     });

@@ -147,12 +147,13 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
       const key = `raw/parts-${fileShape}-${gzipped}.${ext}`;
       const etag = await upload(stack.s3, key, gzipped ? gzip(text) : text);
       const stem = `parts-${fileShape}-${gzipped}`;
-      await stack.loadHandler()(s3Event(BUCKET, [{ key, eTag: etag }]), lambdaContext('whole'));
+      // Chunks of 100: a 2,000-ride file has chunk boundaries to cut at past ride 1,300 too.
+      await stack.loadHandler({ RIDES_PER_MESSAGE: '100' })(s3Event(BUCKET, [{ key, eTag: etag }]), lambdaContext('whole'));
       const whole = await drainBodies();
       const wholeRejects = await readText(stack.s3, `rejects/${stem}-${etag8(etag)}.ndjson`);
       const wholeManifest = await readManifest(stack.s3, `manifests/${stem}-${etag8(etag)}.json`);
       const endpoint = await startInvokeEndpoint();
-      const handler = stack.loadHandler({ AWS_LAMBDA_FUNCTION_NAME: 'ingest-fn', AWS_ENDPOINT_URL_LAMBDA: endpoint.url });
+      const handler = stack.loadHandler({ AWS_LAMBDA_FUNCTION_NAME: 'ingest-fn', AWS_ENDPOINT_URL_LAMBDA: endpoint.url, RIDES_PER_MESSAGE: '100' });
 
       // Act: the S3 event, then each continuation payload the endpoint received, fed back as Lambda would
       const parted: string[] = [];

@@ -1,4 +1,4 @@
-import { rideIndexes, validateRide, type FanoutMessage, type Ride } from '@rydes/ride-model';
+import { DEFAULT_RIDES_PER_MESSAGE, rideIndexes, validateRide, type FanoutMessage, type Ride } from '@rydes/ride-model';
 import { lambdaContext, s3Event } from './helpers/lambda';
 import { BUCKET, drainQueue, gzip, keysUnder, rawRide, readManifest, readText, rideFile, startStack, upload, type Shape, type Stack } from './helpers/stack';
 
@@ -46,13 +46,13 @@ describe('ingest-fn handler (real s3rver and local-aws-sqs)', () => {
     ['array', true, 'json.gz'],
     ['ndjson', true, 'json.gz'],
   ])('a %s file (gzip: %s)', (shape, gzipped, ext) => {
-    it('fans every ride out in chunks of 100 and writes a manifest, no rejects', async () => {
+    it('fans every ride out in chunks of RIDES_PER_MESSAGE=100 and writes a manifest, no rejects', async () => {
       // Prepare
       const records = Array.from({ length: 250 }, (_, i) => rawRide(i));
       const text = rideFile(records, shape);
       const key = `raw/shape-${shape}-${gzipped}.${ext}`;
       const etag = await upload(stack.s3, key, gzipped ? gzip(text) : text);
-      const handler = stack.loadHandler();
+      const handler = stack.loadHandler({ RIDES_PER_MESSAGE: '100' });
       // Act
       const manifests = await handler(s3Event(BUCKET, [{ key, eTag: etag }]), lambdaContext());
       // Assess
@@ -67,6 +67,19 @@ describe('ingest-fn handler (real s3rver and local-aws-sqs)', () => {
       expect(manifests).toEqual([manifest]);
       expect(await keysUnder(stack.s3, `rejects/shape-${shape}-${gzipped}`)).toEqual([]);
     });
+  });
+
+  it('sends DEFAULT_RIDES_PER_MESSAGE (1,000) rides per message without RIDES_PER_MESSAGE', async () => {
+    // Prepare
+    const key = 'raw/default-chunks.ndjson';
+    const etag = await upload(stack.s3, key, rideFile(Array.from({ length: 2_500 }, (_, i) => rawRide(i)), 'ndjson'));
+    // Act
+    const [manifest] = await stack.loadHandler({ RIDES_PER_MESSAGE: undefined })(s3Event(BUCKET, [{ key, eTag: etag }]), lambdaContext());
+    // Assess
+    const messages = await drainQueue(stack.sqs, stack.queueUrl);
+    expect(messages.map((m) => [m.chunk, m.firstIndex, m.rides.length])).toEqual([[0, 0, 1000], [1, 1000, 1000], [2, 2000, 500]]);
+    expect(manifest).toMatchObject({ valid: 2_500, chunks: 3, ridesPerMessage: DEFAULT_RIDES_PER_MESSAGE });
+    expect(DEFAULT_RIDES_PER_MESSAGE).toBe(1000);
   });
 
   it('ingests every record of a multi-record event, not only the last', async () => {
@@ -166,7 +179,7 @@ describe('ingest-fn handler (real s3rver and local-aws-sqs)', () => {
     const key = 'raw/broken.ndjson';
     const etag = await upload(stack.s3, key, good + '{"Name": "half a ride", "Latitude": \n');
     // Act
-    const invocation = stack.loadHandler()(s3Event(BUCKET, [{ key, eTag: etag }]), lambdaContext());
+    const invocation = stack.loadHandler({ RIDES_PER_MESSAGE: '100' })(s3Event(BUCKET, [{ key, eTag: etag }]), lambdaContext());
     // Assess
     await expect(invocation).rejects.toThrow(/ingesting s3:\/\/rides-ingest-test\/raw\/broken\.ndjson failed: .*see s3:\/\/.*manifests\/broken-/);
     const manifest = await readManifest(stack.s3, `manifests/broken-${etag8(etag)}.json`);

@@ -9,7 +9,7 @@ import { acceptRide, validateRide } from './validate';
  * @example
  * const ridesPerMessage = Number(process.env.RIDES_PER_MESSAGE ?? DEFAULT_RIDES_PER_MESSAGE);
  */
-export const DEFAULT_RIDES_PER_MESSAGE = 100;
+export const DEFAULT_RIDES_PER_MESSAGE = 1000;
 /**
  * Default ceiling of an encoded message, in bytes; SQS allows 256 KiB per message.
  *

@@ -1,4 +1,4 @@
-import { acceptRide, Chunker, ChunkerError, decodeMessage, encodeMessage, EnvelopeError, FanoutMessage, generateRides, peekMessage, Ride, rideIndexes } from '../src';
+import { acceptRide, Chunker, ChunkerError, decodeMessage, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RIDES_PER_MESSAGE, encodeMessage, EnvelopeError, FanoutMessage, generateRides, peekMessage, Ride, rideIndexes } from '../src';
 import { aRide } from '../src/testing';
 
 const source = { bucket: 'rydes-bucket', key: 'raw/rides.json', etag: '"0123456789abcdef0123456789abcdef"' };
@@ -151,7 +151,7 @@ describe('Chunker', () => {
 
   it('puts ridesPerMessage rides in each message and numbers chunks 0, 1, 2, …', () => {
     // Act
-    const messages = chunkAll(new Chunker({ source }), rides.map((r, i) => [i, r]));
+    const messages = chunkAll(new Chunker({ source, ridesPerMessage: 100 }), rides.map((r, i) => [i, r]));
 
     // Assess
     expect(messages.map((m) => m.rides.length)).toEqual(Array(10).fill(100));
@@ -159,15 +159,22 @@ describe('Chunker', () => {
     expect(messages.map((m) => m.firstIndex)).toEqual([0, 100, 200, 300, 400, 500, 600, 700, 800, 900]);
   });
 
+  it('puts DEFAULT_RIDES_PER_MESSAGE (1,000) generated rides in a message by default, under the 200 KiB cap', () => {
+    const messages = chunkAll(new Chunker({ source }), rides.map((r, i) => [i, r]));
+    expect(DEFAULT_RIDES_PER_MESSAGE).toBe(1000);
+    expect(messages.map((m) => m.rides.length)).toEqual([1000]);
+    expect(Buffer.byteLength(encodeMessage(messages[0]))).toBeLessThanOrEqual(DEFAULT_MAX_MESSAGE_BYTES);
+  });
+
   it('continues a file where an earlier part left it: numbering from continueAt.chunk, rides from continueAt.index', () => {
     // Prepare: one run over rides 0..249, and the same rides split at ride 120 (chunk 1 was still open there)
     const all = rides.slice(0, 250).map((r, i) => [i, r] as [number, Ride]);
-    const whole = chunkAll(new Chunker({ source }), all);
-    const first = new Chunker({ source });
+    const whole = chunkAll(new Chunker({ source, ridesPerMessage: 100 }), all);
+    const first = new Chunker({ source, ridesPerMessage: 100 });
     const before = all.slice(0, 120).flatMap(([i, ride]) => first.push(i, ride));
 
     // Act: the second part rebuilds the open chunk from its first ride, 100
-    const rest = chunkAll(new Chunker({ source, continueAt: { chunk: first.chunks, index: 100 } }), all.slice(100));
+    const rest = chunkAll(new Chunker({ source, ridesPerMessage: 100, continueAt: { chunk: first.chunks, index: 100 } }), all.slice(100));
 
     // Assess
     expect([...before, ...rest]).toEqual(whole);

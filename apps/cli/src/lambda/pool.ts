@@ -39,6 +39,9 @@ interface Environment {
 
 let nodeMajorNoted = false;
 
+/** How long a closing pool lets an idle environment exit by itself before SIGKILL, ms. */
+const CLOSE_GRACE_MS = 2_000;
+
 /**
  * Says once per process that the execution environments run on this machine's Node, not the
  * deployed runtime's, when the majors differ. Silent under Jest (its workers and their children),
@@ -54,12 +57,21 @@ export function noteNodeMajor(write: (line: string) => void, version = process.v
   return true;
 }
 
+/**
+ * The CLI's own profiling flags (`node --cpu-prof --cpu-prof-dir=prof main.js run`), passed on to
+ * every execution environment so one command profiles the whole run (Node refuses --cpu-prof in
+ * NODE_OPTIONS).
+ */
+export function profilingFlags(execArgv: string[] = process.execArgv): string[] {
+  return execArgv.filter((flag) => /^--(cpu-prof|heap-prof)/.test(flag));
+}
+
 /** The host entry: the bundled host.js beside the CLI bundle, else the TypeScript source via tsx. */
 function hostEntry(): { path: string; execArgv: string[] } {
   for (const built of [join(__dirname, 'host.js'), join(__dirname, 'lambda', 'host.js')]) {
-    if (existsSync(built)) return { path: built, execArgv: [] };
+    if (existsSync(built)) return { path: built, execArgv: profilingFlags() };
   }
-  return { path: join(__dirname, 'host.ts'), execArgv: ['--import', 'tsx'] };
+  return { path: join(__dirname, 'host.ts'), execArgv: ['--import', 'tsx', ...profilingFlags()] };
 }
 
 /**
@@ -118,7 +130,7 @@ export class FunctionPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.environments].map((e) => this.kill(e)));
+    await Promise.all([...this.environments].map((e) => this.kill(e, CLOSE_GRACE_MS)));
     this.environments.length = 0;
   }
 
@@ -201,13 +213,22 @@ export class FunctionPool {
     if (index >= 0) this.environments.splice(index, 1);
   }
 
-  private kill(environment: Environment): Promise<void> {
+  /**
+   * Stops an environment: at once (timeout, crash), or at close by closing its IPC channel, on
+   * which the host exits by itself (so `--cpu-prof` profiles get written), SIGKILL after `graceMs`.
+   */
+  private kill(environment: Environment, graceMs = 0): Promise<void> {
     this.forget(environment);
     const { child } = environment;
     if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
+      const timer = graceMs > 0 && child.connected ? setTimeout(() => child.kill('SIGKILL'), graceMs) : undefined;
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (timer) child.disconnect();
+      else child.kill('SIGKILL');
     });
   }
 }
