@@ -5,20 +5,16 @@
 // RYDES_SKIP_BUILD=1 runs whatever dist/ holds.
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
-const { spawnSync } = require('node:child_process');
+const { nxBuildSync, nxBuildCommand } = require('./nx-build.cjs');
 
 const root = join(__dirname, '..', '..', '..');
 const cli = join(root, 'dist/apps/cli/main.js');
 if (process.env.RYDES_SKIP_BUILD !== '1') {
-  const built = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '-p', 'cli', 'ingest-fn', 'transform-fn', '--outputStyle=static'], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true' },
-  });
-  if (built.status !== 0) {
-    process.stderr.write(`${built.stdout}${built.stderr}rydes: the build failed (npx nx run-many -t build -p cli ingest-fn transform-fn); fix it or set RYDES_SKIP_BUILD=1\n`);
-    process.exit(built.status ?? 1);
+  const projects = ['cli', 'ingest-fn', 'transform-fn'];
+  const built = nxBuildSync(root, projects);
+  if (!built.ok) {
+    process.stderr.write(`${built.output}rydes: the build failed (${nxBuildCommand(projects)}); fix it or set RYDES_SKIP_BUILD=1\n`);
+    process.exit(1);
   }
 } else if (!existsSync(cli)) {
   process.stderr.write('rydes: RYDES_SKIP_BUILD=1 but dist/apps/cli/main.js is missing: run npx nx run-many -t build\n');

@@ -10,6 +10,8 @@ import {
   writeEndpointsFile,
 } from '../stack/connect';
 import { startStack, type LocalStack } from '../stack/local-stack';
+import { defaultBundles, workspaceRoot, type BundlePaths } from '../stack/bundles';
+import { BundleWatcher } from '../stack/watch';
 import { DEFAULT_RIDES_PER_MESSAGE } from '@rydes/ride-model';
 import { CORES, integer } from './options';
 
@@ -21,6 +23,7 @@ interface UpFlags {
   visibilityTimeout?: number;
   functionTimeout?: number;
   verbose?: boolean;
+  watch?: boolean;
 }
 
 /** What `rydes up` prints: endpoints, names and lines to paste into another terminal. */
@@ -72,10 +75,13 @@ export function register(program: Command): void {
     .option('--function-timeout <S>', 'transform timeout; ingest and visibility timeouts follow it (see rydes run --help)', integer('--function-timeout', 1, 900))
     .option('--visibility-timeout <S>', 'fan-out visibility timeout (default 6 × the function timeout, see rydes run --help)', integer('--visibility-timeout', 1, 43_200))
     .option('--verbose', "show the functions' JSON logs on stderr")
+    .option('--watch', 'rebuild a function (through Nx) when its sources or a lib it imports change; new invocations run the new bundle, running ones finish on the old')
     .action(async (flags: UpFlags) => {
       const dataDir = resolve(flags.dataDir);
       assertDataDirFree(dataDir);
+      const watcher = flags.watch ? await prepareWatch() : undefined;
       const stack = await startStack({
+        bundles: watcher?.bundles(defaultBundles()),
         dataDir,
         stationsFile: flags.stations && resolve(flags.stations),
         ridesPerMessage: flags.ridesPerMessage,
@@ -83,15 +89,36 @@ export function register(program: Command): void {
         visibilityTimeoutSeconds: flags.visibilityTimeout,
         functionTimeoutSeconds: flags.functionTimeout,
         verbose: flags.verbose,
+      }).catch(async (err: unknown) => {
+        await watcher?.close();
+        throw err;
       });
       const unpublish = writeEndpointsFile(dataDir, stack);
       process.stdout.write(describeStack(stack, shownDir(dataDir)));
+      if (watcher) {
+        watcher.start({ ingest: stack.ingestPool, transform: stack.transformPool });
+        process.stdout.write(['Watching (a change rebuilds through Nx; new invocations run the new bundle):', ...watcher.describe().map((line) => `  ${line}`), '', ''].join('\n'));
+      }
       try {
         await untilSignal(stack);
       } finally {
+        await watcher?.close();
         unpublish();
       }
     });
+}
+
+/** The environment variables that point a function at a bundle of their own: not Nx's, not watched. */
+const BUNDLE_OVERRIDES: Record<keyof BundlePaths, string> = { ingest: 'RYDES_INGEST_BUNDLE', transform: 'RYDES_TRANSFORM_BUNDLE' };
+
+async function prepareWatch(): Promise<BundleWatcher> {
+  const skip = (Object.keys(BUNDLE_OVERRIDES) as Array<keyof BundlePaths>).filter((key) => process.env[BUNDLE_OVERRIDES[key]]);
+  for (const key of skip) process.stdout.write(`--watch: ${BUNDLE_OVERRIDES[key]} is set, so the ${key} function's bundle is not watched.\n`);
+  return BundleWatcher.prepare({ root: workspaceRoot(), skip, write: (line) => process.stdout.write(`${clock()} ${line}`) });
+}
+
+function clock(): string {
+  return new Date().toISOString().slice(11, 19);
 }
 
 /** Prints a status line whenever work happened; resolves after Ctrl-C has closed the stack. */
@@ -103,7 +130,7 @@ function untilSignal(stack: LocalStack): Promise<void> {
       const line =
         `ingest: ${ingest.stats.succeeded} done, ${ingest.stats.pending} running, ${ingest.stats.deadLettered} to DLQ | ` +
         `transform: ${transform.stats.deleted} messages done, ${transform.stats.failedDeliveries} failed deliveries`;
-      if (line !== last) process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+      if (line !== last) process.stdout.write(`${clock()} ${line}\n`);
       last = line;
     }, 2000);
     const stop = (signal: NodeJS.Signals) => {

@@ -34,6 +34,8 @@ interface Environment {
   child: ChildProcess;
   ready: Promise<void>;
   busy: boolean;
+  /** The bundle this environment loaded at its cold start (see {@link FunctionPool.replaceBundle}). */
+  bundle?: string;
   pending?: { id: number; crash: boolean; settle: (reply: HostReply | { type: 'exit'; reason: string }) => void };
 }
 
@@ -128,6 +130,26 @@ export class FunctionPool {
     return this.environments.filter((e) => e.busy).length;
   }
 
+  /**
+   * Runs `bundle` from the next invocation on, like publishing new function code: invocations
+   * already running finish on the code they started with and their environments are retired when
+   * they finish; idle environments are retired now; the next invocation starts cold on `bundle`.
+   * Nothing is invoked twice or dropped: only which environment serves the next invocation changes.
+   * `bundle` must stay in place while environments may still load it (cold starts).
+   * @example
+   * pool.replaceBundle('/tmp/rydes-watch/transform-fn/2/main.js');
+   */
+  replaceBundle(bundle: string): void {
+    if (!existsSync(bundle)) throw new BundleNotFoundError(this.config.name, bundle);
+    this.config.bundle = bundle;
+    for (const environment of [...this.environments]) if (!environment.busy) void this.kill(environment);
+  }
+
+  /** Execution environments alive right now (busy or warm), whatever bundle they run. */
+  get environmentCount(): number {
+    return this.environments.length;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.environments].map((e) => this.kill(e, CLOSE_GRACE_MS)));
@@ -151,6 +173,8 @@ export class FunctionPool {
 
   private release(environment: Environment): void {
     environment.busy = false;
+    // Loaded a bundle that has since been replaced: retired now that its invocation is over.
+    if (environment.bundle !== this.config.bundle) void this.kill(environment);
     this.waiting.shift()?.();
   }
 
@@ -164,7 +188,7 @@ export class FunctionPool {
       env: lambdaEnvironment(config),
     });
     this.coldStarts++;
-    const environment: Environment = { child, busy: false, ready: Promise.resolve() };
+    const environment: Environment = { child, busy: false, ready: Promise.resolve(), bundle: config.bundle };
     environment.ready = new Promise<void>((resolve, reject) => {
       const onReply = (reply: HostReply) => {
         if (reply.type === 'ready') resolve();
