@@ -102,6 +102,8 @@ describe('rydes up --watch (a copy of the workspace, the real Nx rebuild, real l
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     if (copy) rmSync(copy, { recursive: true, force: true });
+    // What rydes up printed, kept on request (the README quotes it).
+    if (process.env.RYDES_WATCH_E2E_OUT) writeFileSync(process.env.RYDES_WATCH_E2E_OUT, out);
   });
 
   /** Resolves with the output from where `pattern` first matched, once it has. */
