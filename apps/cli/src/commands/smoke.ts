@@ -84,10 +84,9 @@ async function keysUnder(s3: S3Client, bucket: string, prefix: string): Promise<
   return keys;
 }
 
-/** Key prefixes of everything one upload causes: outputs are named `<stem>-<etag8>…`. */
+/** Key prefixes of everything one upload causes (ride-model's keys; the processed/ prefix first). */
 function outputPrefixes(keys: ObjectKeys): string[] {
-  const base = `${keys.stem}-${keys.etag8}`;
-  return [`processed/${base}-`, `rejects/${base}`, `manifests/${base}.json`];
+  return [keys.processedPrefix, keys.rejects, keys.rejectsPartPrefix, keys.manifest];
 }
 
 interface DeadLetter {
