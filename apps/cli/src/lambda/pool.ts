@@ -41,7 +41,7 @@ interface Environment {
 
 let nodeMajorNoted = false;
 
-/** How long a closing pool lets an idle environment exit by itself before SIGKILL, ms. */
+/** How long a closing pool (or a replaced bundle) lets an idle environment exit by itself before SIGKILL, ms. */
 const CLOSE_GRACE_MS = 2_000;
 
 /**
@@ -142,7 +142,7 @@ export class FunctionPool {
   replaceBundle(bundle: string): void {
     if (!existsSync(bundle)) throw new BundleNotFoundError(this.config.name, bundle);
     this.config.bundle = bundle;
-    for (const environment of [...this.environments]) if (!environment.busy) void this.kill(environment);
+    for (const environment of [...this.environments]) if (!environment.busy) void this.kill(environment, CLOSE_GRACE_MS);
   }
 
   /** Execution environments alive right now (busy or warm), whatever bundle they run. */
@@ -174,7 +174,7 @@ export class FunctionPool {
   private release(environment: Environment): void {
     environment.busy = false;
     // Loaded a bundle that has since been replaced: retired now that its invocation is over.
-    if (environment.bundle !== this.config.bundle) void this.kill(environment);
+    if (environment.bundle !== this.config.bundle) void this.kill(environment, CLOSE_GRACE_MS);
     this.waiting.shift()?.();
   }
 
