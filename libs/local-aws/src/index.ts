@@ -1,2 +1,3 @@
 export * from './servers';
 export * from './fault-proxy';
+export { countRawReads, type RawReads } from './strict-s3';

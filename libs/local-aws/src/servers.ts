@@ -14,7 +14,7 @@ import { createRequestHandler } from 'local-aws-sqs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { S3Event } from 'aws-lambda';
 import { encodeEventKey } from '@rydes/ride-model';
-import { strictConditionalRequests } from './strict-s3';
+import { countRawReads, strictConditionalRequests, type RawReads } from './strict-s3';
 
 export interface LocalServersOptions {
   /** Where s3rver keeps objects; a fresh temp dir (removed on close) when omitted. */
@@ -44,8 +44,16 @@ export interface LocalServers {
   env: Record<string, string>;
   /** s3rver's object-created notifications, in the shape of an S3 event. */
   onObjectCreated(listener: (event: S3Event) => void): () => void;
+  /**
+   * Bytes served so far per raw/ key (GetObject bodies, ranged included; see countRawReads). From
+   * a worker thread the tally arrives every {@link RAW_READS_INTERVAL_MS}, so it may lag by that.
+   */
+  rawReads(): Record<string, RawReads>;
   close(): Promise<void>;
 }
+
+/** How often s3rver's worker thread sends its raw/ read tally to the parent. */
+export const RAW_READS_INTERVAL_MS = 200;
 
 /**
  * Starts both servers on ephemeral loopback ports.
@@ -96,6 +104,7 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
     onObjectCreated(listener) {
       return s3.onEvent((event) => listener(encodeEventKeys(event)));
     },
+    rawReads: () => s3.rawReads(),
     async close() {
       await Promise.all([
         s3.close(),
@@ -163,6 +172,7 @@ type S3rverOptions = ConstructorParameters<typeof S3rver>[0];
 interface S3Handle {
   port: number;
   onEvent(listener: (event: S3Event) => void): () => void;
+  rawReads(): Record<string, RawReads>;
   close(): Promise<void>;
 }
 
@@ -170,6 +180,8 @@ async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
   const s3 = new S3rver(options);
   // First in s3rver's Koa chain: every request meets S3's conditional-request rules (strict-s3.ts).
   (s3 as unknown as { middleware: unknown[] }).middleware.unshift(strictConditionalRequests);
+  // Outermost: counts what is finally sent, after the strict front has had its say.
+  (s3 as unknown as { middleware: unknown[] }).middleware.unshift(countRawReads);
   const address = (await s3.run()) as unknown as AddressInfo;
   // s3rver is a Koa app (an EventEmitter); its typings omit the emitter methods.
   const emitter = s3 as unknown as EventEmitter;
@@ -179,6 +191,7 @@ async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
       emitter.on('event', listener);
       return () => emitter.off('event', listener);
     },
+    rawReads: () => structuredClone((s3 as unknown as { rydesRawReads?: Record<string, RawReads> }).rydesRawReads ?? {}),
     close: () => s3.close(),
   };
 }
@@ -193,9 +206,22 @@ const { parentPort, workerData } = require('node:worker_threads');
 const S3rver = require(workerData.s3rverPath);
 const s3 = new S3rver(workerData.options);
 s3.middleware.unshift(eval('(' + workerData.strictSource + ')'));
+s3.middleware.unshift(eval('(' + workerData.countSource + ')'));
 s3.on('event', (event) => parentPort.postMessage({ type: 'event', event }));
+let sent = '';
+const sendReads = () => {
+  const reads = JSON.stringify(s3.rydesRawReads || {});
+  if (reads !== sent) parentPort.postMessage({ type: 'reads', reads: JSON.parse(reads) });
+  sent = reads;
+};
+const readsTimer = setInterval(sendReads, workerData.readsIntervalMs);
+readsTimer.unref();
 parentPort.on('message', (message) => {
-  if (message.type === 'close') s3.close().then(() => parentPort.postMessage({ type: 'closed' }));
+  if (message.type === 'close') {
+    clearInterval(readsTimer);
+    sendReads();
+    s3.close().then(() => parentPort.postMessage({ type: 'closed' }));
+  }
 });
 s3.run().then(
   (address) => parentPort.postMessage({ type: 'ready', port: address.port }),
@@ -204,10 +230,21 @@ s3.run().then(
 `;
 
 async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
-  const worker = new Worker(S3_WORKER, { eval: true, workerData: { s3rverPath: require.resolve('s3rver'), options, strictSource: strictConditionalRequests.toString() } });
+  const worker = new Worker(S3_WORKER, {
+    eval: true,
+    workerData: {
+      s3rverPath: require.resolve('s3rver'),
+      options,
+      strictSource: strictConditionalRequests.toString(),
+      countSource: countRawReads.toString(),
+      readsIntervalMs: RAW_READS_INTERVAL_MS,
+    },
+  });
   const listeners = new Set<(event: S3Event) => void>();
-  worker.on('message', (message: { type: string; event?: S3Event }) => {
+  let reads: Record<string, RawReads> = {};
+  worker.on('message', (message: { type: string; event?: S3Event; reads?: Record<string, RawReads> }) => {
     if (message.type === 'event' && message.event) for (const listener of listeners) listener(message.event);
+    if (message.type === 'reads' && message.reads) reads = message.reads;
   });
   const port = await new Promise<number>((resolve, reject) => {
     const onMessage = (message: { type: string; port?: number; message?: string }) => {
@@ -224,6 +261,7 @@ async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    rawReads: () => structuredClone(reads),
     async close() {
       const closed = new Promise<void>((resolve) => {
         worker.on('message', (message: { type: string }) => message.type === 'closed' && resolve());

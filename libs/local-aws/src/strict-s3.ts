@@ -105,3 +105,59 @@ export async function strictConditionalRequests(ctx: KoaContext, next: () => Pro
     writing.delete(id);
   }
 }
+
+/** Bytes the local S3 served per raw/ key (the {@link countRawReads} middleware's tally). */
+export interface RawReads {
+  /** Every body byte sent for the key, re-reads (retries, a gzip continuation inflating from the start) included. */
+  served: number;
+  /** The furthest byte offset a GetObject has reached (a ranged read counts from its start): how far into the file reads got. */
+  furthest: number;
+}
+
+/** The slice of Koa's context the byte counter uses. */
+interface CountingContext {
+  method: string;
+  path: string;
+  status: number;
+  app: { rydesRawReads?: Record<string, RawReads> };
+  response: { get(field: string): string };
+  res: { write: (...args: unknown[]) => boolean; end: (...args: unknown[]) => unknown };
+}
+
+/**
+ * Koa middleware counting the body bytes s3rver sends for every GetObject of a `raw/` key
+ * (ranged continuations included), as they go to the socket: a reader that stops early (an
+ * ingest handing the rest of a file to a continuation) has only what it received counted.
+ * The tally lives on the Koa app (`app.rydesRawReads`). Self-contained like
+ * {@link strictConditionalRequests}: the worker thread receives it as source text.
+ * @example
+ * (s3 as unknown as { middleware: unknown[] }).middleware.unshift(countRawReads);
+ * (s3 as unknown as { rydesRawReads?: Record<string, RawReads> }).rydesRawReads; // { 'raw/a.json': { served: 7, furthest: 7 } }
+ */
+export async function countRawReads(ctx: CountingContext, next: () => Promise<void>): Promise<void> {
+  await next();
+  const [, , ...rest] = ctx.path.split('/');
+  const key = decodeURIComponent(rest.join('/'));
+  if (ctx.method !== 'GET' || !key.startsWith('raw/') || ctx.status < 200 || ctx.status >= 300) return;
+  const tally = (ctx.app.rydesRawReads ??= {});
+  const reads = (tally[key] ??= { served: 0, furthest: 0 });
+  // A ranged answer (206) says where it starts: `Content-Range: bytes 1024-4095/4096`.
+  const start = Number(/^bytes (\d+)-/.exec(ctx.response.get('Content-Range'))?.[1] ?? 0);
+  let position = start;
+  const count = (chunk: unknown) => {
+    const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as { length?: number } | undefined)?.length ?? 0;
+    if (typeof chunk !== 'string' && typeof chunk !== 'object') return;
+    reads.served += bytes;
+    position += bytes;
+    if (position > reads.furthest) reads.furthest = position;
+  };
+  const { write, end } = ctx.res;
+  ctx.res.write = function (this: unknown, ...args: unknown[]) {
+    count(args[0]);
+    return write.apply(this, args);
+  };
+  ctx.res.end = function (this: unknown, ...args: unknown[]) {
+    if (typeof args[0] !== 'function') count(args[0]);
+    return end.apply(this, args);
+  };
+}

@@ -104,3 +104,58 @@ describe.each([false, true])('the local S3 enforces conditional requests as S3 d
     });
   });
 });
+
+describe.each([false, true])('the local S3 counts the bytes it serves per raw/ key (s3rver in a worker thread: %s)', (s3Thread) => {
+  const Bucket = 'rides-counted';
+  let local: LocalServers;
+  let s3: S3Client;
+  const body = Buffer.from('x'.repeat(100_000));
+  beforeAll(async () => {
+    local = await startLocalServers({ buckets: [Bucket], s3Thread });
+    s3 = new S3Client({
+      endpoint: local.s3Endpoint, region: local.region, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'raw/big file.json', Body: body }));
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'processed/a.csv', Body: 'x\n' }));
+  });
+  afterAll(async () => {
+    s3.destroy();
+    await local.close();
+  });
+
+  /** The tally once it holds `served` bytes for `key` (a worker thread reports it every RAW_READS_INTERVAL_MS). */
+  async function readsOf(key: string, served: number) {
+    const deadline = Date.now() + 5000;
+    while ((local.rawReads()[key]?.served ?? 0) < served && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return local.rawReads()[key];
+  }
+
+  it('counts a whole GetObject, then a ranged continuation from its start offset; HEAD, 412s and other prefixes count nothing', async () => {
+    const whole = await s3.send(new GetObjectCommand({ Bucket, Key: 'raw/big file.json' }));
+    expect((await whole.Body?.transformToByteArray())?.length).toBe(100_000);
+    expect(await readsOf('raw/big file.json', 100_000)).toEqual({ served: 100_000, furthest: 100_000 });
+
+    const ranged = await s3.send(new GetObjectCommand({ Bucket, Key: 'raw/big file.json', Range: 'bytes=60000-' }));
+    expect((await ranged.Body?.transformToByteArray())?.length).toBe(40_000);
+    expect(await readsOf('raw/big file.json', 140_000)).toEqual({ served: 140_000, furthest: 100_000 });
+
+    await s3.send(new HeadObjectCommand({ Bucket, Key: 'raw/big file.json' }));
+    await failure(s3.send(new GetObjectCommand({ Bucket, Key: 'raw/big file.json', IfMatch: '"0123456789abcdef0123456789abcdef"' })));
+    await (await s3.send(new GetObjectCommand({ Bucket, Key: 'processed/a.csv' }))).Body?.transformToString();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(local.rawReads()).toEqual({ 'raw/big file.json': { served: 140_000, furthest: 100_000 } });
+  });
+
+  it('counts only what a reader took before it stopped, and places a ranged read at its offset', async () => {
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'raw/huge.json', Body: Buffer.alloc(8 * 1024 * 1024, 32) }));
+    const part = await s3.send(new GetObjectCommand({ Bucket, Key: 'raw/huge.json', Range: 'bytes=1000-' }));
+    const stream = part.Body as Readable;
+    for await (const _ of stream) break; // one chunk, then the reader hangs up
+    await new Promise((r) => setTimeout(r, 500));
+    const reads = local.rawReads()['raw/huge.json'];
+    expect(reads.served).toBeGreaterThan(0);
+    expect(reads.served).toBeLessThan(8 * 1024 * 1024 - 1000);
+    expect(reads.furthest).toBe(1000 + reads.served);
+  });
+});
