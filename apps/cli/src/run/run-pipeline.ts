@@ -155,8 +155,10 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
     let check: CompletionCheck;
     let stalled: string | undefined;
     try {
-      ({ check, stalled } = await waitUntilSettled(stack, tracker, options, () => written, (state) => {
-        timeline.push({ t: round((Date.now() - started) / 1000), ingested: state.ingested, written: state.written, inFlightMessages: state.inFlightMessages });
+      const read = bytesReadOf(stack, inputs);
+      ({ check, stalled } = await waitUntilSettled(stack, tracker, options, () => written, (counts) => {
+        const state = { ...counts, ...read() };
+        timeline.push({ t: round((Date.now() - started) / 1000), ingested: state.ingested, written: state.written, inFlightMessages: state.inFlightMessages, bytesRead: state.bytesRead });
         progress.update(state);
       }));
     } finally {
@@ -258,6 +260,19 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
     stop();
     await stack.close();
   }
+}
+
+/**
+ * How far the ingest has read the run's files: the local S3's furthest byte served per raw/ key
+ * (each capped at the file's size), against the files' sizes.
+ */
+function bytesReadOf(stack: LocalStack, inputs: RunInput[]): () => { bytesRead: number; bytesTotal: number } {
+  const files = inputs.filter((i) => !i.duplicateOf);
+  const bytesTotal = files.reduce((n, i) => n + i.bytes, 0);
+  return () => {
+    const reads = stack.servers.rawReads();
+    return { bytesRead: files.reduce((n, i) => n + Math.min(i.bytes, reads[i.key]?.furthest ?? 0), 0), bytesTotal };
+  };
 }
 
 /** The event source's error counts; its log file only when there is something in it. */

@@ -97,6 +97,8 @@ export interface TimelinePoint {
   ingested: number;
   written: number;
   inFlightMessages: number;
+  /** How far the ingest had read the run's files, bytes (local runs: the local S3's count). */
+  bytesRead?: number;
 }
 
 export interface RunSummaryFile {
