@@ -4,7 +4,7 @@ export interface NxBuildResult {
   output: string;
   ms: number;
 }
-export function nxBuild(root: string, projects: string[], env?: NodeJS.ProcessEnv): Promise<NxBuildResult>;
+export function nxBuild(root: string, projects: string[], env?: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<NxBuildResult>;
 export function nxBuildSync(root: string, projects: string[], env?: NodeJS.ProcessEnv): NxBuildResult;
 export function nxBuildCommand(projects: string[]): string;
 export function nxBuildEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv;

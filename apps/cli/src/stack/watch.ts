@@ -150,6 +150,7 @@ export class BundleWatcher {
   private readonly dirty = new Set<Watched>();
   private timer?: NodeJS.Timeout;
   private building?: Promise<void>;
+  private readonly stop = new AbortController();
   private closed = false;
 
   private constructor(
@@ -210,11 +211,12 @@ export class BundleWatcher {
     }
   }
 
-  /** Stops watching, waits for a running build, removes the snapshots. */
+  /** Stops watching, stops a running build, removes the snapshots. */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     for (const watcher of this.watchers) watcher.close();
+    this.stop.abort();
     await this.building;
     rmSync(this.snapshots, { recursive: true, force: true });
   }
@@ -235,7 +237,7 @@ export class BundleWatcher {
       this.dirty.clear();
       const projects = batch.map((f) => f.project);
       this.options.write(`${projects.join(', ')}: sources changed, rebuilding (${nxBuildCommand(projects)})…\n`);
-      const result = await nxBuild(this.options.root, projects, this.options.env);
+      const result = await nxBuild(this.options.root, projects, this.options.env, this.stop.signal);
       if (this.closed) return;
       this.apply(batch, result);
     }
