@@ -1,4 +1,4 @@
-import { describeRead, EtaEstimator, formatBytes, formatEta } from '../src/run/progress';
+import { describeRead, EtaEstimator, formatBytes, formatEta, READ_AHEAD_BYTES } from '../src/run/progress';
 
 describe('EtaEstimator: an ETA only once it means something', () => {
   it('says nothing before the total is known, before 3 s of writing or before 5% is written', () => {
@@ -28,7 +28,7 @@ describe('EtaEstimator: an ETA only once it means something', () => {
 
   it('gives an ETA before any manifest, from bytes read and rides written: the total is extrapolated from the rides fanned out per byte', () => {
     let now = 0;
-    const eta = new EtaEstimator(() => now);
+    const eta = new EtaEstimator(() => now, 0);
     const MB = 1e6;
     // The ingest reads 1 MB/s of a 40 MB file (~5,000 rides per MB); the transform keeps up 1 s behind.
     const at = (s: number) => ({ bytesRead: s * MB, bytesTotal: 40 * MB, ingested: s * 5_000, written: Math.max(0, (s - 1) * 5_000), total: undefined });
@@ -45,7 +45,7 @@ describe('EtaEstimator: an ETA only once it means something', () => {
 
   it('lets the slower stage decide: reading at 1 MB/s, 30 MB left, is 30 s however fast the writer is', () => {
     let now = 0;
-    const eta = new EtaEstimator(() => now);
+    const eta = new EtaEstimator(() => now, 0);
     const MB = 1e6;
     eta.estimate({ bytesRead: 1 * MB, bytesTotal: 40 * MB, ingested: 5_000, written: 5_000 });
     now = 9_000;
@@ -59,12 +59,27 @@ describe('EtaEstimator: an ETA only once it means something', () => {
 
   it('says nothing while the reads stall (no rate) and shows bytes read in progress lines', () => {
     let now = 0;
-    const eta = new EtaEstimator(() => now);
+    const eta = new EtaEstimator(() => now, 0);
     eta.estimate({ bytesRead: 5e6, bytesTotal: 40e6, ingested: 25_000, written: 1_000 });
     now = 5_000;
     expect(eta.estimate({ bytesRead: 5e6, bytesTotal: 40e6, ingested: 25_000, written: 20_000 })).toBeUndefined();
     expect(describeRead({ bytesRead: 12_345_678, bytesTotal: 40_100_000 })).toBe('read 12.3 MB of 40.1 MB');
     expect(describeRead({})).toBe('');
     expect([formatBytes(900), formatBytes(512_000), formatBytes(2_500_000_000)]).toEqual(['900 B', '512 kB', '2.50 GB']);
+  });
+
+  it('counts a file read only READ_AHEAD_BYTES behind the bytes served: a small file all "read" at once does not shrink the total', () => {
+    let now = 0;
+    const eta = new EtaEstimator(() => now);
+    // 4.7 MB served at once (it waits in socket buffers) while the ingest has parsed part of it: no total to extrapolate.
+    eta.estimate({ bytesRead: 4.7e6, bytesTotal: 4.7e6, ingested: 2_000, written: 1_000 });
+    now = 5_000;
+    expect(eta.estimate({ bytesRead: 4.7e6, bytesTotal: 4.7e6, ingested: 8_000, written: 6_000 })).toBeUndefined();
+    // A 100 MB file 58 MB served: at least 50 % parsed, so at most 2 × the rides fanned out.
+    const big = new EtaEstimator(() => now);
+    big.estimate({ bytesRead: 9e6, bytesTotal: 100e6, ingested: 10_000, written: 10_000 });
+    now = 10_000;
+    expect(big.estimate({ bytesRead: 58e6, bytesTotal: 100e6, ingested: 100_000, written: 50_000 })).toBeCloseTo(Math.max(0.5 / ((0.5 - 0.01) / 5), 150_000 / (40_000 / 5)), 5);
+    expect(READ_AHEAD_BYTES).toBe(8e6);
   });
 });

@@ -204,6 +204,9 @@ async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
 const S3_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const S3rver = require(workerData.s3rverPath);
+// Transpilers that keep function names (esbuild's keepNames, which tsx turns on) wrap inner
+// functions in __name(fn, "name"); the middlewares' source text arrives without that helper.
+const __name = (target) => target;
 const s3 = new S3rver(workerData.options);
 s3.middleware.unshift(eval('(' + workerData.strictSource + ')'));
 s3.middleware.unshift(eval('(' + workerData.countSource + ')'));

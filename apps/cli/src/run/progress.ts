@@ -22,6 +22,12 @@ export interface Progress {
 const ETA_MIN_SHARE = 0.05;
 /** Seconds a rate must have been measured over before an ETA is shown. */
 const ETA_MIN_SECONDS = 3;
+/**
+ * Bytes the local S3 may have sent beyond what the ingest has parsed: they wait in the loopback
+ * socket's buffers and the SDK's stream (a reader stopped after 20 MB of a 30 MB object had been
+ * sent 24.4–24.8 MB). The ETA counts a file read only this far behind the bytes served.
+ */
+export const READ_AHEAD_BYTES = 8e6;
 
 /**
  * Seconds left, or undefined until it means something. Two rates, each measured from its own
@@ -31,20 +37,27 @@ const ETA_MIN_SECONDS = 3;
  * - writing: rides written per second, against the total rides. Until every manifest is read
  *   that total is extrapolated from the bytes: rides fanned out ÷ share of bytes read.
  * The ETA is the later of "the rest read" and "the rest written": the rest cannot be written
- * before it is read. Without bytes (a stack whose reads cannot be seen) only a known total
- * gives an ETA.
+ * before it is read. The bytes served lead the parser by up to `readAheadBytes`, so a file counts
+ * as read only that far behind them: files smaller than that say nothing, and there (or without
+ * bytes: a stack whose reads cannot be seen) only a known total gives an ETA.
  */
 export class EtaEstimator {
   private firstWrite?: { at: number; written: number };
   private firstRead?: { at: number; share: number };
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly readAheadBytes = READ_AHEAD_BYTES,
+  ) {}
 
   /** Seconds left, or undefined when not yet meaningful. */
   estimate(state: Pick<ProgressState, 'written' | 'total'> & Partial<Pick<ProgressState, 'ingested' | 'bytesRead' | 'bytesTotal'>>): number | undefined {
     const t = this.now();
     if (!this.firstWrite && state.written > 0) this.firstWrite = { at: t, written: state.written };
-    const readShare = state.bytesTotal && state.bytesRead !== undefined ? Math.min(1, state.bytesRead / state.bytesTotal) : undefined;
+    const readShare =
+      state.bytesTotal && state.bytesTotal > this.readAheadBytes && state.bytesRead !== undefined
+        ? Math.min(1, Math.max(0, state.bytesRead - this.readAheadBytes) / state.bytesTotal)
+        : undefined;
     if (!this.firstRead && readShare) this.firstRead = { at: t, share: readShare };
 
     let total = state.total;
