@@ -27,3 +27,18 @@ export class StationInventoryError extends TransformError {
     );
   }
 }
+
+/**
+ * The station lookup was still being built when the invocation neared its timeout. The batch is
+ * handed back (SQS redelivers it after the visibility timeout) while this execution environment
+ * keeps building: a timeout would kill the environment and throw the half-built lookup away, so
+ * that under a slow cold start every attempt would start over and time out again.
+ */
+export class StationsNotReadyError extends TransformError {
+  constructor(readonly waitedMs: number) {
+    super(
+      `the station lookup is still being built after ${waitedMs} ms, too close to the function timeout; the batch is handed back for redelivery ` +
+        'and this execution environment keeps building it (a larger function timeout avoids the retry)',
+    );
+  }
+}

@@ -1,7 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createLogger, createS3Client } from '@rydes/aws-adapters';
 import { loadConfig } from './config';
-import { buildStationIndex, once } from './stations';
+import { buildStationIndex, once, readyBeforeDeadline } from './stations';
 import { transformBatch } from './transform-batch';
 
 const config = loadConfig(process.env);
@@ -13,4 +13,10 @@ stations().catch(() => undefined);
 
 /** SQS fan-out messages → nearest station per ride → one processed/ CSV per message. */
 export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
-  transformBatch(event, { s3, config, stations, logger: logger.child({ requestId: context.awsRequestId }) });
+  transformBatch(event, {
+    s3,
+    config,
+    // A cold start still building the lookup near the timeout hands the batch back rather than dying with it.
+    stations: () => readyBeforeDeadline(stations(), () => context.getRemainingTimeInMillis()),
+    logger: logger.child({ requestId: context.awsRequestId }),
+  });

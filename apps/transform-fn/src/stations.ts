@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { openObject, parseS3Uri, type Logger } from '@rydes/aws-adapters';
 import { DEFAULT_REQUIRED_ELEMENTS, DEFAULT_STATIONS, loadInventory, loadStations, StationLookup, type InventoryEntry, type Station } from '@rydes/geo-index';
 import type { TransformConfig } from './config';
-import { StationCatalogueError, StationInventoryError } from './errors';
+import { StationCatalogueError, StationInventoryError, StationsNotReadyError } from './errors';
 
 /**
  * Builds the nearest-station lookup: the bundled stations or the catalogue at `STATIONS_URI`,
@@ -69,4 +69,18 @@ export function once<T>(build: () => Promise<T>): () => Promise<T> {
     });
     return pending;
   };
+}
+
+/**
+ * `pending`, or a {@link StationsNotReadyError} when it has not settled `marginMs` before the
+ * invocation's deadline (`remainingMs()` is Lambda's `context.getRemainingTimeInMillis`). The
+ * build goes on in the background, so the next invocation of this environment finds it done.
+ */
+export function readyBeforeDeadline<T>(pending: Promise<T>, remainingMs: () => number, marginMs = 1000): Promise<T> {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StationsNotReadyError(Date.now() - started)), Math.max(0, remainingMs() - marginMs));
+  });
+  return Promise.race([pending, deadline]).finally(() => clearTimeout(timer));
 }

@@ -91,27 +91,30 @@ export function parseStations(input: string | Buffer, options: CatalogueOptions 
 export async function loadStations(input: Readable | string | Buffer, options: CatalogueOptions = {}): Promise<Station[]> {
   if (typeof input === 'string' || Buffer.isBuffer(input)) return parseStations(input, options);
   const source = options.source ?? DEFAULT_SOURCE;
-  const lines = readLines(input)[Symbol.asyncIterator]();
-  // Lines read before the format is known; replayed into the chosen reader.
-  const head: string[] = [];
+  // Lines come in batches (one per chunk read): a cold start reads ~125k lines, and an await per
+  // line would cost more than parsing them.
+  const batches = readLineBatches(input)[Symbol.asyncIterator]();
+  // Batches read before the format is known; replayed into the chosen reader.
+  const head: string[][] = [];
   let format = options.format;
   while (format === undefined) {
-    const next = await lines.next();
+    const next = await batches.next();
     if (next.done) break;
     head.push(next.value);
-    if (next.value.trim() !== '') format = detectCatalogueFormat(next.value, source);
+    const first = next.value.find((line) => line.trim() !== '');
+    if (first !== undefined) format = detectCatalogueFormat(first, source);
   }
-  const all = replay(head, lines);
+  const all = replay(head, batches);
   if (format === undefined) return [];
   if (format === 'json') {
     const parts: string[] = [];
-    for await (const line of all) parts.push(line);
+    for await (const batch of all) parts.push(...batch);
     return parseJsonCatalogue(parts.join('\n'), source);
   }
   if (format === 'ghcn') {
     const collector = new StationCollector();
     let n = 0;
-    for await (const line of all) addGhcnLine(collector, line, source, ++n);
+    for await (const batch of all) for (const line of batch) addGhcnLine(collector, line, source, ++n);
     return collector.stations;
   }
   const csv = new CsvReader(source);
@@ -167,8 +170,8 @@ function firstNonBlankLine(text: string): string {
   return text.slice(0, 200);
 }
 
-/** Splits a byte or string stream into lines (without `\n`), decoding UTF-8 across chunk borders. */
-async function* readLines(stream: Readable): AsyncGenerator<string> {
+/** Splits a byte or string stream into lines (without `\n`), one batch per chunk, decoding UTF-8 across chunk borders. */
+async function* readLineBatches(stream: Readable): AsyncGenerator<string[]> {
   const decoder = new StringDecoder('utf8');
   let rest = '';
   let first = true;
@@ -178,22 +181,24 @@ async function* readLines(stream: Readable): AsyncGenerator<string> {
       rest = rest.replace(/^\uFEFF/, '');
       first = false;
     }
+    const lines: string[] = [];
     let start = 0;
     for (let end = rest.indexOf('\n'); end !== -1; end = rest.indexOf('\n', start)) {
-      yield rest.slice(start, end);
+      lines.push(rest.slice(start, end));
       start = end + 1;
     }
     rest = rest.slice(start);
+    if (lines.length > 0) yield lines;
   }
   rest += decoder.end();
-  if (rest !== '') yield rest;
+  if (rest !== '') yield [rest];
 }
 
-async function* replay(head: string[], rest: AsyncIterator<string>): AsyncGenerator<string> {
+async function* replay(head: string[][], rest: AsyncIterator<string[]>): AsyncGenerator<string[]> {
   yield* head;
   for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
 }
 
-async function* withNewlines(lines: AsyncIterable<string>): AsyncGenerator<string> {
-  for await (const line of lines) yield line + '\n';
+async function* withNewlines(batches: AsyncIterable<string[]>): AsyncGenerator<string> {
+  for await (const batch of batches) yield batch.join('\n') + '\n';
 }

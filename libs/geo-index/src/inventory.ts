@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { parse as parseCsvSync } from 'csv-parse/sync';
+import { plainDecimal } from './catalogue/ghcn';
 import { InventoryError } from './errors';
 
 /** One line of a GHCN inventory: station `id` reports `element` from `firstYear` to `lastYear` (inclusive). */
@@ -40,6 +41,7 @@ const FIRSTYEAR: Column = ['FIRSTYEAR (columns 37-40)', 36, 40];
 const LASTYEAR: Column = ['LASTYEAR (columns 42-45)', 41, 45];
 
 const ELEMENT_CODE = /^[A-Z0-9]{4}$/;
+const SPACE = 32;
 const YEAR = /^\d{4}$/;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)$/;
 
@@ -170,8 +172,52 @@ function* csvRecords(text: string, source: string): Generator<{ record: string[]
   for (const { record, info } of records) yield { record, line: info.lines };
 }
 
-/** Parses one non-blank `ghcnd-inventory.txt` line (trailing blanks may be trimmed away). */
-function parseInventoryLine(text: string, source: string, line: number): InventoryEntry {
+/** Parses one non-blank `ghcnd-inventory.txt` line (trailing blanks may be trimmed away); internal, exported for its spec. */
+export function parseInventoryLine(text: string, source: string, line: number): InventoryEntry {
+  return parseRegularInventoryLine(text) ?? parseAnyInventoryLine(text, source, line);
+}
+
+/**
+ * The common shape of a line, read by character codes: an id of 11 printable ASCII characters,
+ * plain decimal coordinates in range, an element of 4 upper-case letters/digits, two 4-digit
+ * years in order, blanks between and after. `undefined` for anything else, which
+ * {@link parseAnyInventoryLine} then reads or names the bad field of. Every transform cold start
+ * parses the whole file, so this path is the one that counts.
+ */
+function parseRegularInventoryLine(text: string): InventoryEntry | undefined {
+  if (text.length < 45 || text.charCodeAt(11) !== SPACE || text.charCodeAt(20) !== SPACE || text.charCodeAt(30) !== SPACE) return undefined;
+  if (text.charCodeAt(35) !== SPACE || text.charCodeAt(40) !== SPACE) return undefined;
+  for (let i = 45; i < text.length; i++) if (text.charCodeAt(i) !== SPACE) return undefined;
+  for (let i = 0; i < 11; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= SPACE || c > 126) return undefined;
+  }
+  for (let i = 31; i < 35; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 90))) return undefined;
+  }
+  const latitude = plainDecimal(text, 12, 20);
+  const longitude = plainDecimal(text, 21, 30);
+  if (!(latitude >= -90 && latitude <= 90 && longitude >= -180 && longitude <= 180)) return undefined;
+  const firstYear = fourDigits(text, 36);
+  const lastYear = fourDigits(text, 41);
+  if (firstYear < 0 || lastYear < firstYear) return undefined;
+  return { id: text.slice(0, 11), element: text.slice(31, 35), firstYear, lastYear };
+}
+
+/** The 4-digit number at `start`, or -1. */
+function fourDigits(text: string, start: number): number {
+  let value = 0;
+  for (let i = start; i < start + 4; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    value = value * 10 + c;
+  }
+  return value;
+}
+
+/** Any line, every field checked with its own message (internal; exported for the spec that holds the fast path to it). */
+export function parseAnyInventoryLine(text: string, source: string, line: number): InventoryEntry {
   const where = { source, line };
   if (text.length > ID[2] && text[ID[2]] !== ' ') {
     throw new InventoryError({ ...where, field: ID[0] }, `value ${JSON.stringify(text.slice(0, 20))}, expected an 11-character id followed by a blank in column 12`);
