@@ -2,11 +2,13 @@
  * nx run cli:trainset-bench — `rydes trainset`'s weather step on a generated GHCN-Daily year file
  * (headerless, as NOAA's by-year files; default 1 GB), DuckDB (what the command uses) beside a
  * streaming TypeScript filter with csv-parse (the baseline), same inputs, same run. Each engine
- * runs in its own process so its peak RSS is its own. Options: --size-mb N, --rides N.
+ * runs in its own process so its peak RSS is its own. Options: --size-mb N, --rides N,
+ * --engines csv-parse,duckdb, --duckdb MEMORY/THREADS[,…] (e.g. 1GB/2,256MB/1), --dir DIR (keep and
+ * reuse the generated files).
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { parse } from 'csv-parse';
@@ -72,12 +74,39 @@ interface EngineResult {
   peakRssMb: number;
   /** (station, date) pairs with at least one value kept: both engines must agree. */
   pairs: number;
+  detail?: string;
 }
 
-async function runDuckdb(rides: string, weather: string, out: string): Promise<EngineResult> {
+/** DuckDB settings of one run (what `rydes trainset --memory-limit/--threads` pass). */
+interface DuckdbSettings {
+  memoryLimit?: string;
+  threads?: number;
+}
+
+async function runDuckdb(rides: string, weather: string, out: string, settings: DuckdbSettings): Promise<EngineResult> {
+  // Peak RSS per step, sampled: DuckDB works on its own threads while the event loop waits.
+  const peaks: Record<string, number> = {};
+  let step = 'open';
+  const sample = () => {
+    peaks[step] = Math.max(peaks[step] ?? 0, process.memoryUsage.rss() / 2 ** 20);
+  };
+  const timer = setInterval(sample, 25);
   const started = performance.now();
-  const coverage = await buildTrainingSet({ ridesPath: rides, weatherPaths: [weather], outDir: out, seed: 0, testFraction: 0.1, dropIncomplete: false });
+  const coverage = await buildTrainingSet({
+    ridesPath: rides,
+    weatherPaths: [weather],
+    outDir: out,
+    seed: 0,
+    testFraction: 0.1,
+    dropIncomplete: false,
+    ...settings,
+    onStep: (next) => {
+      sample();
+      step = next;
+    },
+  });
   const seconds = (performance.now() - started) / 1000;
+  clearInterval(timer);
   const pairs = new Set<string>();
   const { readFileSync } = await import('node:fs');
   for (const file of ['train.csv', 'test.csv']) {
@@ -86,7 +115,9 @@ async function runDuckdb(rides: string, weather: string, out: string): Promise<E
       if (cells.length >= 10 && (cells[4] !== '' || cells[5] !== '' || cells[6] !== '')) pairs.add(`${cells[cells.length - 1]}|${cells[cells.length - 2].slice(0, 10).replace(/-/g, '')}`);
     }
   }
-  return { engine: 'duckdb (rydes trainset, whole command)', seconds, mbPerSecond: coverage.weather.mbPerSecond, peakRssMb: process.resourceUsage().maxRSS / 1024, pairs: pairs.size };
+  const label = `duckdb (rydes trainset; memory_limit ${settings.memoryLimit ?? '1GB'}, threads ${settings.threads ?? 'all'})`;
+  const bySteps = Object.entries(peaks).map(([name, mb]) => `${name} ${mb.toFixed(0)}`).join(', ');
+  return { engine: label, seconds, mbPerSecond: coverage.weather.mbPerSecond, peakRssMb: process.resourceUsage().maxRSS / 1024, pairs: pairs.size, detail: `peak RSS MB by step: ${bySteps}` };
 }
 
 /** The baseline: csv-parse streaming, a Set of wanted (station, date) pairs, sums per pair. */
@@ -112,41 +143,67 @@ async function runCsvParse(rides: string, weather: string): Promise<EngineResult
   return { engine: 'csv-parse streaming filter (baseline, weather step only)', seconds, mbPerSecond: statSync(weather).size / 1e6 / seconds, peakRssMb: process.resourceUsage().maxRSS / 1024, pairs: sums.size };
 }
 
-async function child(engine: string, rides: string, weather: string, out: string): Promise<void> {
-  const result = engine === 'duckdb' ? await runDuckdb(rides, weather, out) : await runCsvParse(rides, weather);
+async function child(engine: string, rides: string, weather: string, out: string, settings: DuckdbSettings): Promise<void> {
+  const result = engine === 'duckdb' ? await runDuckdb(rides, weather, out, settings) : await runCsvParse(rides, weather);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
+const text = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i === -1 ? undefined : process.argv[i + 1];
+};
+
 async function main(): Promise<void> {
   const engineArg = process.argv.indexOf('--engine');
-  if (engineArg !== -1) return child(process.argv[engineArg + 1], process.argv[engineArg + 2], process.argv[engineArg + 3], process.argv[engineArg + 4]);
+  if (engineArg !== -1) {
+    const [engine, rides, weather, out, settings] = process.argv.slice(engineArg + 1);
+    return child(engine, rides, weather, out, JSON.parse(settings) as DuckdbSettings);
+  }
 
   const sizeMb = arg('--size-mb', 1024);
   const rideCount = arg('--rides', 200_000);
-  const dir = mkdtempSync(join(tmpdir(), 'rydes-trainset-bench-'));
+  // --duckdb "1GB/2,512MB/1": one DuckDB run per memory_limit/threads pair (default: the command's defaults).
+  const duckdbRuns: DuckdbSettings[] = (text('--duckdb') ?? '').split(',').filter(Boolean).map((spec) => {
+    const [memoryLimit, threads] = spec.split('/');
+    return { ...(memoryLimit && { memoryLimit }), ...(threads && { threads: Number(threads) }) };
+  });
+  if (duckdbRuns.length === 0) duckdbRuns.push({});
+  const engines = (text('--engines') ?? 'csv-parse,duckdb').split(',');
+  // --dir DIR keeps the generated files there and reuses them on the next run.
+  const keep = text('--dir');
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'rydes-trainset-bench-'));
   try {
     const rides = join(dir, 'rides.csv');
     const weather = join(dir, '2018.csv');
     let t = performance.now();
-    writeRides(rides, rideCount, 3000);
-    await writeWeather(weather, sizeMb * 2 ** 20);
+    if (!keep || !existsSync(weather) || statSync(weather).size < sizeMb * 2 ** 20) {
+      mkdirSync(dir, { recursive: true });
+      writeRides(rides, rideCount, 3000);
+      await writeWeather(weather, sizeMb * 2 ** 20);
+    }
     const size = statSync(weather).size;
-    console.log(`node ${process.version}; generated ${rideCount.toLocaleString('en-US')} rides on 3,000 stations and a headerless weather year of ${(size / 1e6).toFixed(0)} MB (40,000 stations) in ${((performance.now() - t) / 1000).toFixed(0)} s\n`);
+    console.log(`node ${process.version}; ${cpus().length} cores; ${rideCount.toLocaleString('en-US')} rides on 3,000 stations and a headerless weather year of ${(size / 1e6).toFixed(0)} MB (40,000 stations), ready in ${((performance.now() - t) / 1000).toFixed(0)} s\n`);
     const results: EngineResult[] = [];
-    for (const engine of ['csv-parse', 'duckdb']) {
+    const runs = engines.flatMap((engine) => (engine === 'duckdb' ? duckdbRuns.map((settings) => ({ engine, settings })) : [{ engine, settings: {} }]));
+    for (const { engine, settings } of runs) {
       t = performance.now();
-      const run = spawnSync(process.execPath, [...process.execArgv, __filename, '--engine', engine, rides, weather, join(dir, `out-${engine}`)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const out = join(dir, `out-${engine}`);
+      const run = spawnSync(process.execPath, [...process.execArgv, __filename, '--engine', engine, rides, weather, out, JSON.stringify(settings)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      rmSync(out, { recursive: true, force: true });
       if (run.status !== 0) throw new Error(`${engine} failed: ${run.stderr}`);
       const result = JSON.parse(run.stdout.trim().split('\n').pop() as string) as EngineResult;
       results.push(result);
       console.log(
-        `${result.engine.padEnd(58)} ${result.mbPerSecond.toFixed(1).padStart(7)} MB/s of weather  ${result.seconds.toFixed(1).padStart(6)} s  peak RSS ${result.peakRssMb.toFixed(0).padStart(5)} MB  pairs with weather ${result.pairs}`,
+        `${result.engine.padEnd(62)} ${result.mbPerSecond.toFixed(1).padStart(7)} MB/s of weather  ${result.seconds.toFixed(1).padStart(6)} s  peak RSS ${result.peakRssMb.toFixed(0).padStart(5)} MB  pairs with weather ${result.pairs}`,
       );
+      if (result.detail) console.log(`  ${result.detail}`);
     }
-    const [base, duck] = results;
-    console.log(`\nDuckDB / csv-parse throughput: ${(duck.mbPerSecond / base.mbPerSecond).toFixed(1)}×; same (station, date) pairs found: ${duck.pairs === base.pairs ? 'yes' : 'NO'}`);
+    const base = results.find((r) => r.engine.startsWith('csv-parse'));
+    for (const duck of results.filter((r) => r.engine.startsWith('duckdb'))) {
+      if (base) console.log(`\n${duck.engine} / csv-parse throughput: ${(duck.mbPerSecond / base.mbPerSecond).toFixed(1)}×; same (station, date) pairs found: ${duck.pairs === base.pairs ? 'yes' : 'NO'}`);
+    }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 

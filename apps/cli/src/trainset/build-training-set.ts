@@ -17,6 +17,8 @@ export interface TrainsetOptions {
   memoryLimit?: string;
   /** DuckDB threads; default: DuckDB's (the machine's cores). */
   threads?: number;
+  /** Called before each step (`rides`, `wanted`, `weather`, `training`, `write`, `coverage`), for benches. */
+  onStep?: (step: string) => void;
 }
 
 /** Missing counts of one station (or of the rides without one, `groundstation` ''). */
@@ -80,12 +82,16 @@ export async function buildTrainingSet(options: TrainsetOptions): Promise<Covera
   const connection = await instance.connect();
   try {
     let weatherSeconds = 0;
-    for (const statement of sql.prepare) {
+    const steps = ['rides', 'wanted', 'weather', 'training'];
+    for (const [i, statement] of sql.prepare.entries()) {
+      options.onStep?.(steps[i]);
       const started = process.hrtime.bigint();
       await run(connection, statement, statement === sql.weatherStep ? weather.map((w) => w.path).join(', ') : options.ridesPath);
       if (statement === sql.weatherStep) weatherSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     }
+    options.onStep?.('write');
     for (const statement of sql.write) await run(connection, statement, options.outDir);
+    options.onStep?.('coverage');
     const [totals] = await rows(connection, sql.coverage);
     const stations = (await rows(connection, sql.coverageByStation)).map((r) => ({
       groundstation: String(r.groundstation),
