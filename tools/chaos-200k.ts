@@ -14,18 +14,12 @@ import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse';
+import { objectKeys, type Manifest } from '../libs/ride-model/src';
 import { args, CLI, runBuiltCli } from './cli-process';
 
 const flags = args({ rides: '200000', chaos: 's3-put-error=0.1,s3-get-error=0.05,sqs-send-error=0.05,transform-crash=0.05,duplicate-delivery=0.05,seed=7' });
 const rides = Number(flags.rides);
 const spec = flags.chaos;
-
-interface Manifest {
-  source: string;
-  total: number;
-  valid: number;
-  rejected: number;
-}
 
 /** (source, ride_index) of every row of rides.csv, streamed: rows, duplicates and the indexes by source. */
 async function readRides(path: string) {
@@ -43,19 +37,17 @@ async function readRides(path: string) {
   return { rows, duplicates, seen };
 }
 
-/** `out/manifests/<stem>-<etag8>.json`, each with its base (the rejects file is `rejects/<base>.ndjson`). */
-function readManifests(out: string): Array<Manifest & { base: string }> {
-  return readdirSync(join(out, 'manifests')).map((name) => ({
-    ...(JSON.parse(readFileSync(join(out, 'manifests', name), 'utf8')) as Manifest),
-    base: name.replace(/\.json$/, ''),
-  }));
+/** Every manifest in `out/manifests/`. */
+function readManifests(out: string): Manifest[] {
+  return readdirSync(join(out, 'manifests')).map((name) => JSON.parse(readFileSync(join(out, 'manifests', name), 'utf8')) as Manifest);
 }
 
 /** Valid ride indexes absent from rides.csv: 0..total-1 minus the indexes in the source's rejects. */
-function missingIndexes(out: string, manifests: Array<Manifest & { base: string }>, seen: Map<string, Set<number>>): number {
+function missingIndexes(out: string, manifests: Manifest[], seen: Map<string, Set<number>>): number {
   let missing = 0;
   for (const m of manifests) {
-    const rejectsFile = join(out, 'rejects', `${m.base}.ndjson`);
+    // out/ mirrors the bucket's keys; ride-model names the source version's rejects object.
+    const rejectsFile = join(out, objectKeys({ bucket: m.bucket, key: m.source, etag: m.etag }).rejects);
     const lines = existsSync(rejectsFile) ? readFileSync(rejectsFile, 'utf8').split('\n').filter(Boolean) : [];
     const rejected = new Set(lines.map((line) => (JSON.parse(line) as { index: number }).index));
     const written = seen.get(m.source) ?? new Set<number>();
