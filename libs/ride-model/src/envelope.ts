@@ -28,17 +28,54 @@ export const MESSAGE_VERSION = 2;
 /** Bodies of the messages a Chunker closed, so encodeMessage serialises each ride once. */
 const closedBodies = new WeakMap<FanoutMessage, string>();
 
+/** UTF-8 bytes beyond one per UTF-16 unit in the last string {@link jsonString} wrote. */
+let extraBytes = 0;
+
+/**
+ * `JSON.stringify(s)` for a string, and (in {@link extraBytes}) what its UTF-8 form adds to its
+ * length: one pass over the text instead of JSON.stringify's plus Buffer.byteLength's (which
+ * also flattens the whole ride's text). Strings holding what JSON escapes (quote, backslash,
+ * control characters) or surrogates go to JSON.stringify and Buffer.byteLength.
+ */
+function jsonString(s: string): string {
+  let extra = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (c < 0x20 || c === 0x22 || c === 0x5c) return slowJsonString(s);
+    } else if (c < 0x800) {
+      extra += 1;
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      return slowJsonString(s);
+    } else {
+      extra += 2;
+    }
+  }
+  extraBytes = extra;
+  return `"${s}"`;
+}
+
+function slowJsonString(s: string): string {
+  const json = JSON.stringify(s);
+  extraBytes = Buffer.byteLength(json) - json.length;
+  return json;
+}
+
 /**
  * A ride as JSON, fields in {@link RIDE_FIELDS} order: the same text as `JSON.stringify` gives
  * for a ride built by validateRide, without its generic key walk. Numbers print as `String(n)`
  * ({@link numberText}), which is what JSON.stringify prints for finite numbers (rides are
- * validated: all finite).
+ * validated: all finite). {@link extraBytes} is then what its UTF-8 form adds to its length.
  */
 function rideJson(r: Ride): string {
   const fieldservice = r.fieldservice === 0 || r.fieldservice === 1 ? `,"fieldservice":${r.fieldservice}` : '';
+  const name = jsonString(r.name);
+  const nameExtra = extraBytes;
+  const statustime = jsonString(r.statustime);
+  extraBytes += nameExtra;
   return (
     `{"distance":${numberText(r.distance)},"healthpoints":${r.healthpoints},"latitude":${numberText(r.latitude)},"longitude":${numberText(r.longitude)},` +
-    `"magicpoints":${r.magicpoints},"name":${JSON.stringify(r.name)},"statustime":${JSON.stringify(r.statustime)}${fieldservice}}`
+    `"magicpoints":${r.magicpoints},"name":${name},"statustime":${statustime}${fieldservice}}`
   );
 }
 
@@ -279,7 +316,7 @@ export class Chunker {
     }
     const done: FanoutMessage[] = [];
     const json = rideJson(ride);
-    const rideBytes = Buffer.byteLength(json);
+    const rideBytes = json.length + extraBytes;
     const open = this.rides.length;
     if (open > 0) {
       const skipped = index - this.lastIndex - 1;

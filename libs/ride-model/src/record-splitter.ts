@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { RideParseError } from './errors';
+import { newChunk, rideEnd, rideFromBytes } from './ride-bytes';
 import { FileLayout, RawRecord, SkippedRecord } from './types';
 
 /*
@@ -196,6 +197,7 @@ export class RecordSplitter {
   private scan(buf: Buffer, from: number, out: RawRecord[]): void {
     const n = buf.length;
     let i = from;
+    newChunk();
     while (i < n && !this.error) {
       if (this.inValue) {
         i = this.scanValue(buf, i, out);
@@ -248,6 +250,14 @@ export class RecordSplitter {
         }
       }
       return n;
+    }
+    // A ride in the common shape, whole in this chunk, is read in one pass (ride-bytes.ts).
+    if (i === this.segStart && this.pieceBytes === 0 && !this.discard && buf[i] === OPEN_BRACE && this.options.maxDepth >= 1) {
+      const record = rideFromBytes(buf, i, n);
+      if (record !== undefined && rideEnd() - i <= this.options.maxRecordBytes) {
+        this.emit(record, rideEnd(), out);
+        return rideEnd();
+      }
     }
     const maxDepth = this.options.maxDepth;
     for (; i < n; i++) {
@@ -362,6 +372,14 @@ export class RecordSplitter {
     }
     this.index++;
     out.push({ index, byteOffset, endOffset, record });
+  }
+
+  /** Yields a record read by the fast path, which ends just before `endExclusive`. */
+  private emit(record: object, endExclusive: number, out: RawRecord[]): void {
+    this.inValue = false;
+    this.sniff = false;
+    if (this.state !== S_STREAM) this.state = S_ARR_AFTER;
+    out.push({ index: this.index++, byteOffset: this.start, endOffset: this.offset + endExclusive, record });
   }
 
   /** Scans between values from `i`; returns where to continue. */

@@ -1,0 +1,172 @@
+/*
+ * Why hand-written: message bodies and CSV objects were built as strings, one template literal
+ * per ride with a number-to-string conversion per number. Each piece was a string allocation
+ * (a dozen per ride, then copied again into the whole), which with number formatting was most
+ * of the chunk and CSV stages of the per-ride chain and much of its garbage collection
+ * (`nx run transform-fn:bench-floor` prints the stages). This writes the same text as UTF-8 into
+ * one growing buffer, numbers digit by digit, and makes one string at the end.
+ */
+
+// 10^0 … 10^15, all exact doubles.
+const POW10 = Array.from({ length: 16 }, (_, d) => 10 ** d);
+
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (start: number, end: number) => string }).utf8Slice;
+
+/**
+ * A growing UTF-8 buffer for text made of many small pieces; {@link ByteWriter.take} gives the
+ * text and empties it.
+ *
+ * @example
+ * const w = new ByteWriter();
+ * w.ascii('lat=');
+ * w.number(40.749167);
+ * w.take(); // 'lat=40.749167'
+ */
+export class ByteWriter {
+  bytes: Buffer;
+  length = 0;
+
+  constructor(capacity = 64 * 1024) {
+    this.bytes = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Room for `n` more bytes. */
+  reserve(n: number): void {
+    if (this.length + n <= this.bytes.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.length + n));
+    this.bytes.copy(bigger, 0, 0, this.length);
+    this.bytes = bigger;
+  }
+
+  /** The text written since `from` (a {@link ByteWriter.length} taken earlier). */
+  text(from = 0): string {
+    return utf8Slice ? utf8Slice.call(this.bytes, from, this.length) : this.bytes.toString('utf8', from, this.length);
+  }
+
+  /** All the text written, and an empty writer. */
+  take(): string {
+    const text = this.text();
+    this.length = 0;
+    return text;
+  }
+
+  /** Text known to be ASCII (keys, punctuation, digits). */
+  ascii(s: string): void {
+    this.reserve(s.length);
+    const bytes = this.bytes;
+    let at = this.length;
+    for (let i = 0; i < s.length; i++) bytes[at++] = s.charCodeAt(i);
+    this.length = at;
+  }
+
+  /** One ASCII character by its code. */
+  byte(c: number): void {
+    this.reserve(1);
+    this.bytes[this.length++] = c;
+  }
+
+  /** Any text, as UTF-8 (unpaired surrogates as U+FFFD, as Buffer.from does). */
+  utf8(s: string): void {
+    this.reserve(s.length);
+    const bytes = this.bytes;
+    let at = this.length;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.length = at;
+        this.reserve(3 * (s.length - i));
+        this.length += this.bytes.write(s.slice(i), this.length, 'utf8');
+        return;
+      }
+      bytes[at++] = c;
+    }
+    this.length = at;
+  }
+
+  /** The bytes of `String(n)` for an integer 0 ≤ n < 10^15, without the string. */
+  private digits(n: number): void {
+    let count = 1;
+    while (count < 15 && n >= POW10[count]) count++;
+    this.reserve(count);
+    const bytes = this.bytes;
+    let at = this.length + count;
+    this.length = at;
+    while (n >= 1e8) {
+      let low = n % 1e8;
+      n = (n - low) / 1e8;
+      for (let k = 0; k < 8; k++) {
+        const q = (low / 10) | 0;
+        bytes[--at] = 0x30 + low - q * 10;
+        low = q;
+      }
+    }
+    do {
+      const q = (n / 10) | 0;
+      bytes[--at] = 0x30 + n - q * 10;
+      n = q;
+    } while (n > 0);
+  }
+
+  /**
+   * The bytes of `String(x)` (the shortest text that reads back as `x`; `-0` as `0`), as
+   * {@link numberText} finds them: integers below 10^15 and decimals of at most 15 significant
+   * digits in [1e-5, 1e15) digit by digit, anything else through String(x).
+   */
+  number(x: number): void {
+    const a = x < 0 ? -x : x;
+    if (Number.isInteger(a) && a < 1e15) {
+      if (x < 0) this.byte(0x2d);
+      this.digits(a);
+      return;
+    }
+    if (a >= 1e-5 && a < 1e15) {
+      // At the most digits allowed, a decimal of at most 15 digits is exact (the product's error
+      // is below 0.2); when even that does not give x back, no shorter decimal does.
+      let most = 15;
+      while (most > 0 && a >= POW10[15 - most]) most--;
+      if (Math.round(a * POW10[most]) / POW10[most] !== a) {
+        this.ascii(String(x));
+        return;
+      }
+      for (let d = 1; d <= 15; d++) {
+        const p = POW10[d];
+        const s = Math.round(a * p);
+        if (s >= 1e15) break;
+        if (s / p === a) {
+          const whole = Math.floor(a);
+          if (x < 0) this.byte(0x2d);
+          this.digits(whole);
+          this.byte(0x2e);
+          this.fraction(s - whole * p, d);
+          return;
+        }
+      }
+    }
+    this.ascii(String(x));
+  }
+
+  /** Exactly `d` digits of `f` < 10^d, leading zeros included. */
+  private fraction(f: number, d: number): void {
+    this.reserve(d);
+    const bytes = this.bytes;
+    let at = this.length + d;
+    this.length = at;
+    let left = d;
+    if (left > 8) {
+      // Eight digits off the end first, so that the rest fits an int32.
+      let low = f % 1e8;
+      f = (f - low) / 1e8;
+      for (let k = 0; k < 8; k++) {
+        const q = (low / 10) | 0;
+        bytes[--at] = 0x30 + low - q * 10;
+        low = q;
+      }
+      left -= 8;
+    }
+    for (; left > 0; left--) {
+      const q = (f / 10) | 0;
+      bytes[--at] = 0x30 + f - q * 10;
+      f = q;
+    }
+  }
+}
