@@ -1,5 +1,5 @@
 import type { Neighbour, StationLookup } from '@rydes/geo-index';
-import { CSV_HEADER, csvLine, objectKeys, rideIndexes, type FanoutMessage } from '@rydes/ride-model';
+import { ByteWriter, CSV_HEADER, objectKeys, rideIndexes, writeCsvLine, type FanoutMessage } from '@rydes/ride-model';
 
 /** One fan-out message as a processed/ CSV object: key and bytes depend on the message only. */
 export interface ProcessedObject {
@@ -22,6 +22,9 @@ export function nearestStations(message: FanoutMessage, index: StationLookup): A
   return message.rides.map((ride) => index.nearest(ride.latitude, ride.longitude, ride.statustime));
 }
 
+// One buffer for every object this container writes (each is taken as a string before the next).
+const csvBytes = new ByteWriter();
+
 /**
  * The processed/ CSV of a message whose rides were matched by {@link nearestStations}: encoded
  * straight from each ride and its match (no row object; PITFALLS #25), with ride_index from the
@@ -34,12 +37,14 @@ export function nearestStations(message: FanoutMessage, index: StationLookup): A
 export function processedCsv(message: FanoutMessage, matches: ReadonlyArray<Neighbour | undefined>): string {
   const indexes = rideIndexes(message);
   const source = message.source.key;
-  let csv = CSV_HEADER;
+  const w = csvBytes;
+  w.length = 0;
+  w.ascii(CSV_HEADER);
   for (let i = 0; i < message.rides.length; i++) {
     const match = matches[i];
-    csv += csvLine(message.rides[i], match?.station.id ?? '', match?.distanceKm, source, indexes[i]);
+    writeCsvLine(w, message.rides[i], match?.station.id ?? '', match?.distanceKm, source, indexes[i]);
   }
-  return csv;
+  return w.take();
 }
 
 /**

@@ -38,9 +38,9 @@ export class ByteWriter {
     this.bytes = bigger;
   }
 
-  /** The text written since `from` (a {@link ByteWriter.length} taken earlier). */
-  text(from = 0): string {
-    return utf8Slice ? utf8Slice.call(this.bytes, from, this.length) : this.bytes.toString('utf8', from, this.length);
+  /** The text of the bytes written from `from` to `to` (lengths taken earlier). */
+  text(from = 0, to = this.length): string {
+    return utf8Slice ? utf8Slice.call(this.bytes, from, to) : this.bytes.toString('utf8', from, to);
   }
 
   /** All the text written, and an empty writer. */
@@ -63,6 +63,29 @@ export class ByteWriter {
   byte(c: number): void {
     this.reserve(1);
     this.bytes[this.length++] = c;
+  }
+
+  /**
+   * `JSON.stringify(s)`: printable ASCII without quote or backslash byte by byte, anything
+   * else (escapes, UTF-8) through JSON.stringify.
+   */
+  jsonString(s: string): void {
+    const start = this.length;
+    this.reserve(s.length + 2);
+    const bytes = this.bytes;
+    let at = start;
+    bytes[at++] = 0x22;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x7f) {
+        this.length = start;
+        this.utf8(JSON.stringify(s));
+        return;
+      }
+      bytes[at++] = c;
+    }
+    bytes[at++] = 0x22;
+    this.length = at;
   }
 
   /** Any text, as UTF-8 (unpaired surrogates as U+FFFD, as Buffer.from does). */
@@ -108,9 +131,13 @@ export class ByteWriter {
   }
 
   /**
-   * The bytes of `String(x)` (the shortest text that reads back as `x`; `-0` as `0`), as
-   * {@link numberText} finds them: integers below 10^15 and decimals of at most 15 significant
-   * digits in [1e-5, 1e15) digit by digit, anything else through String(x).
+   * The bytes of `String(x)` (the shortest text that reads back as `x`; `-0` as `0`) without
+   * V8's general double-to-string for the common case: integers below 10^15, and decimals of at
+   * most 15 significant digits in [1e-5, 1e15) (coordinates, distances), digit by digit. For
+   * those, the smallest `d` for which `round(|x|·10^d) / 10^d === |x|` gives the digits: the
+   * division of two exact doubles is correctly rounded, so the test is exact, and with at most
+   * 15 digits only one d-digit decimal lies within half an ulp of `x`. Anything else goes
+   * through String(x). A spec compares this with String on hundreds of thousands of doubles.
    */
   number(x: number): void {
     const a = x < 0 ? -x : x;

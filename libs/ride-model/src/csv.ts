@@ -1,4 +1,4 @@
-import { numberText } from './number-text';
+import { ByteWriter } from './byte-writer';
 import { ProcessedRow, Ride } from './types';
 
 /**
@@ -45,32 +45,82 @@ export function csvField(text: string): string {
   return NEEDS_QUOTES.test(text) ? `"${text.replace(QUOTES, '""')}"` : text;
 }
 
-// The source key is the same for every row of a message: quote it once.
-let lastSource = '';
-let lastSourceField = '';
+const COMMA = 0x2c;
+
+/** {@link csvField} written to `w`: printable ASCII needing no quotes byte by byte, anything else through csvField. */
+function writeField(w: ByteWriter, text: string): void {
+  const start = w.length;
+  w.reserve(text.length);
+  const bytes = w.bytes;
+  let at = start;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2c || c === 0x22 || c === 0x0d || c === 0x0a || c >= 0x80) {
+      w.length = start;
+      w.utf8(csvField(text));
+      return;
+    }
+    bytes[at++] = c;
+  }
+  w.length = at;
+}
+
+/**
+ * {@link csvLine} written into `w` (UTF-8), for code that builds a whole object: no string per
+ * line or per number. Hand-written rather than csv-stringify (kept as the oracle of the specs):
+ * its generic per-field work (option objects, casts, separator scans), and then string building
+ * and number formatting, were most of the transform's CPU (`nx run transform-fn:bench-floor`).
+ *
+ * @example
+ * const w = new ByteWriter();
+ * w.ascii(CSV_HEADER);
+ * for (const [i, ride] of rides.entries()) writeCsvLine(w, ride, 'USW00094728', 1.2, 'raw/rides.json', i);
+ * const csv = w.take();
+ */
+export function writeCsvLine(w: ByteWriter, ride: Ride, groundstation: string, groundstationKm: number | undefined, source: string, rideIndex: number): void {
+  w.number(ride.distance);
+  w.byte(COMMA);
+  w.number(ride.healthpoints);
+  w.byte(COMMA);
+  w.number(ride.latitude);
+  w.byte(COMMA);
+  w.number(ride.longitude);
+  w.byte(COMMA);
+  w.number(ride.magicpoints);
+  w.byte(COMMA);
+  writeField(w, ride.name);
+  w.byte(COMMA);
+  writeField(w, ride.statustime);
+  w.byte(COMMA);
+  if (ride.fieldservice === 0 || ride.fieldservice === 1) w.byte(0x30 + ride.fieldservice);
+  w.byte(COMMA);
+  writeField(w, groundstation);
+  w.byte(COMMA);
+  if (groundstationKm !== undefined) w.number(groundstationKm);
+  w.byte(COMMA);
+  writeField(w, source);
+  w.byte(COMMA);
+  w.number(rideIndex);
+  w.byte(0x0a);
+}
+
+const line = new ByteWriter(1024);
 
 /**
  * One processed/ CSV line, `\n` included, for a ride and its nearest station, straight from the
- * ride: no row object. Hand-written rather than csv-stringify (kept as the oracle of the specs):
- * its generic per-field work (option objects, casts, separator scans) was most of the transform's
- * CPU. Numbers print as `String(n)`, which round-trips exactly (`-0` prints `0`); `fieldservice`
- * is empty when absent; `groundstation` and its distance are empty when there is no station
- * (`''` and `undefined`).
+ * ride: no row object (see {@link writeCsvLine}). Numbers print as `String(n)`, which
+ * round-trips exactly (`-0` prints `0`); `fieldservice` is empty when absent; `groundstation`
+ * and its distance are empty when there is no station (`''` and `undefined`). Text with an
+ * unpaired surrogate (which validateRide rejects in names) comes out with U+FFFD there, as its
+ * UTF-8 bytes would.
  *
  * @example
  * csvLine(ride, 'USW00094728', 1.2, 'raw/rides.json', 0); // '29.2,217,…,USW00094728,1.2,raw/rides.json,0\n'
  */
 export function csvLine(ride: Ride, groundstation: string, groundstationKm: number | undefined, source: string, rideIndex: number): string {
-  if (source !== lastSource) {
-    lastSourceField = csvField(source);
-    lastSource = source;
-  }
-  const fieldservice = ride.fieldservice === 0 || ride.fieldservice === 1 ? ride.fieldservice : '';
-  const km = groundstationKm === undefined ? '' : numberText(groundstationKm);
-  return (
-    `${numberText(ride.distance)},${ride.healthpoints},${numberText(ride.latitude)},${numberText(ride.longitude)},${ride.magicpoints},${csvField(ride.name)},` +
-    `${csvField(ride.statustime)},${fieldservice},${csvField(groundstation)},${km},${lastSourceField},${rideIndex}\n`
-  );
+  line.length = 0;
+  writeCsvLine(line, ride, groundstation, groundstationKm, source, rideIndex);
+  return line.take();
 }
 
 /**
@@ -86,7 +136,8 @@ export function csvLine(ride: Ride, groundstation: string, groundstationKm: numb
  * // 'distance,healthpoints,…,ride_index\n29.2,217,…,0\n'
  */
 export function encodeCsv(rows: ProcessedRow[]): string {
-  let csv = CSV_HEADER;
-  for (const r of rows) csv += csvLine(r, r.groundstation, r.groundstation_distance_km, r.source, r.ride_index);
-  return csv;
+  const w = new ByteWriter();
+  w.ascii(CSV_HEADER);
+  for (const r of rows) writeCsvLine(w, r, r.groundstation, r.groundstation_distance_km, r.source, r.ride_index);
+  return w.take();
 }

@@ -1,5 +1,5 @@
 import { ChunkerError, EnvelopeError } from './errors';
-import { numberText } from './number-text';
+import { ByteWriter } from './byte-writer';
 import { FanoutMessage, IndexGap, Ride, SourceRef } from './types';
 import { acceptRide, validateRide } from './validate';
 
@@ -28,55 +28,45 @@ export const MESSAGE_VERSION = 2;
 /** Bodies of the messages a Chunker closed, so encodeMessage serialises each ride once. */
 const closedBodies = new WeakMap<FanoutMessage, string>();
 
-/** UTF-8 bytes beyond one per UTF-16 unit in the last string {@link jsonString} wrote. */
-let extraBytes = 0;
-
-/**
- * `JSON.stringify(s)` for a string, and (in {@link extraBytes}) what its UTF-8 form adds to its
- * length: one pass over the text instead of JSON.stringify's plus Buffer.byteLength's (which
- * also flattens the whole ride's text). Strings holding what JSON escapes (quote, backslash,
- * control characters) or surrogates go to JSON.stringify and Buffer.byteLength.
- */
-function jsonString(s: string): string {
-  let extra = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) {
-      if (c < 0x20 || c === 0x22 || c === 0x5c) return slowJsonString(s);
-    } else if (c < 0x800) {
-      extra += 1;
-    } else if (c >= 0xd800 && c <= 0xdfff) {
-      return slowJsonString(s);
-    } else {
-      extra += 2;
-    }
-  }
-  extraBytes = extra;
-  return `"${s}"`;
-}
-
-function slowJsonString(s: string): string {
-  const json = JSON.stringify(s);
-  extraBytes = Buffer.byteLength(json) - json.length;
-  return json;
-}
-
 /**
  * A ride as JSON, fields in {@link RIDE_FIELDS} order: the same text as `JSON.stringify` gives
- * for a ride built by validateRide, without its generic key walk. Numbers print as `String(n)`
- * ({@link numberText}), which is what JSON.stringify prints for finite numbers (rides are
- * validated: all finite). {@link extraBytes} is then what its UTF-8 form adds to its length.
+ * for a ride built by validateRide, without its generic key walk, written as UTF-8 into `w`.
+ * Numbers print as `String(n)` ({@link ByteWriter.number}), which is what JSON.stringify prints
+ * for finite numbers (rides are validated: all finite).
  */
-function rideJson(r: Ride): string {
-  const fieldservice = r.fieldservice === 0 || r.fieldservice === 1 ? `,"fieldservice":${r.fieldservice}` : '';
-  const name = jsonString(r.name);
-  const nameExtra = extraBytes;
-  const statustime = jsonString(r.statustime);
-  extraBytes += nameExtra;
-  return (
-    `{"distance":${numberText(r.distance)},"healthpoints":${r.healthpoints},"latitude":${numberText(r.latitude)},"longitude":${numberText(r.longitude)},` +
-    `"magicpoints":${r.magicpoints},"name":${name},"statustime":${statustime}${fieldservice}}`
-  );
+function writeRide(w: ByteWriter, r: Ride): void {
+  w.ascii('{"distance":');
+  w.number(r.distance);
+  w.ascii(',"healthpoints":');
+  w.number(r.healthpoints);
+  w.ascii(',"latitude":');
+  w.number(r.latitude);
+  w.ascii(',"longitude":');
+  w.number(r.longitude);
+  w.ascii(',"magicpoints":');
+  w.number(r.magicpoints);
+  w.ascii(',"name":');
+  w.jsonString(r.name);
+  w.ascii(',"statustime":');
+  w.jsonString(r.statustime);
+  if (r.fieldservice === 0 || r.fieldservice === 1) {
+    w.ascii(',"fieldservice":');
+    w.byte(0x30 + r.fieldservice);
+  }
+  w.byte(0x7d);
+}
+
+const ridesText = new ByteWriter();
+
+/** The rides of a message as the JSON text of its `rides` array, without the brackets. */
+function ridesJson(rides: Ride[]): string {
+  const w = ridesText;
+  w.length = 0;
+  for (let i = 0; i < rides.length; i++) {
+    if (i > 0) w.byte(0x2c);
+    writeRide(w, rides[i]);
+  }
+  return w.take();
 }
 
 /** Everything of a body before its gaps (v2) or rides (v1). */
@@ -107,7 +97,7 @@ export function encodeMessage(m: FanoutMessage): string {
   if (closed !== undefined) return closed;
   const gaps = m.gaps ?? [];
   if (m.v === 1 && gaps.length > 0) throw new EnvelopeError('a version-1 message cannot carry gaps; encode it as version 2');
-  return body(m.v, head(m.v, m.source, m.chunk, m.firstIndex), gaps.map(gapJson).join(','), m.rides.map(rideJson).join(','));
+  return body(m.v, head(m.v, m.source, m.chunk, m.firstIndex), gaps.map(gapJson).join(','), ridesJson(m.rides));
 }
 
 function isIndex(value: unknown): value is number {
@@ -271,7 +261,8 @@ export class Chunker {
   private nextChunk = 0;
   private lastIndex = -1;
   private rides: Ride[] = [];
-  private json: string[] = [];
+  /** The open message's rides as JSON, commas between them. */
+  private readonly json = new ByteWriter();
   private gaps: IndexGap[] = [];
   private gapText = '';
   private firstIndex = 0;
@@ -315,20 +306,26 @@ export class Chunker {
       throw new ChunkerError(`ride index ${index} after ${this.lastIndex}: push rides once each, in increasing index order`);
     }
     const done: FanoutMessage[] = [];
-    const json = rideJson(ride);
-    const rideBytes = json.length + extraBytes;
+    const w = this.json;
     const open = this.rides.length;
+    // The ride is written after the open message's rides; when it starts the next message, its
+    // bytes move to the front.
+    const end = w.length;
+    if (open > 0) w.byte(0x2c);
+    const start = w.length;
+    writeRide(w, ride);
+    const rideBytes = w.length - start;
     if (open > 0) {
       const skipped = index - this.lastIndex - 1;
       let gap = '';
       if (skipped > 0) {
-        if (this.version === 1) done.push(this.close());
+        if (this.version === 1) done.push(this.close(end));
         else gap = gapJson([open, skipped]);
       }
       if (done.length === 0) {
         const gapBytes = gap === '' ? 0 : gap.length + (this.gaps.length > 0 ? 1 : 0);
         if (this.bytes + gapBytes + 1 + rideBytes > this.maxBytes) {
-          done.push(this.close());
+          done.push(this.close(end));
         } else {
           if (gap !== '') {
             this.gaps.push([open, skipped]);
@@ -337,33 +334,43 @@ export class Chunker {
           this.bytes += gapBytes + 1 + rideBytes; // the gap, a comma, then the ride
         }
       }
+      if (done.length > 0) {
+        w.bytes.copyWithin(0, start, start + rideBytes);
+        w.length = rideBytes;
+      }
     }
     if (this.rides.length === 0) {
       this.firstIndex = index;
       this.messageHead = head(this.version, this.source, this.nextChunk, index);
       this.bytes = Buffer.byteLength(body(this.version, this.messageHead, '', '')) + rideBytes;
       if (this.bytes > this.maxBytes) {
+        w.length = 0;
         throw new ChunkerError(`ride ${index} alone encodes to ${this.bytes} bytes, over maxBytes ${this.maxBytes}; raise maxBytes`);
       }
     }
     this.rides.push(ride);
-    this.json.push(json);
     this.lastIndex = index;
-    if (this.rides.length >= this.ridesPerMessage) done.push(this.close());
+    if (this.rides.length >= this.ridesPerMessage) {
+      done.push(this.close(w.length));
+      w.length = 0;
+    }
     return done;
   }
 
   /** Closes and returns the open message, if any. */
   flush(): FanoutMessage | undefined {
-    return this.rides.length > 0 ? this.close() : undefined;
+    if (this.rides.length === 0) return undefined;
+    const message = this.close(this.json.length);
+    this.json.length = 0;
+    return message;
   }
 
-  private close(): FanoutMessage {
+  /** Closes the open message, whose rides are the JSON bytes before `end`. */
+  private close(end: number): FanoutMessage {
     const message: FanoutMessage = { v: this.version, source: this.source, chunk: this.nextChunk++, firstIndex: this.firstIndex, rides: this.rides };
     if (this.version === 2) message.gaps = this.gaps;
-    closedBodies.set(message, body(this.version, this.messageHead, this.gapText, this.json.join(',')));
+    closedBodies.set(message, body(this.version, this.messageHead, this.gapText, this.json.text(0, end)));
     this.rides = [];
-    this.json = [];
     this.gaps = [];
     this.gapText = '';
     this.bytes = 0;

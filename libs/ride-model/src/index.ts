@@ -9,3 +9,4 @@ export * from './deployment';
 export * from './csv';
 export * from './generate';
 export { findControlCharacter, type ControlCharacter } from './control-characters';
+export { ByteWriter } from './byte-writer';

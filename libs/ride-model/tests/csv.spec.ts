@@ -1,7 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { CSV_COLUMNS, csvField, csvLine, encodeCsv, ProcessedRow } from '../src';
-import { numberText } from '../src/number-text';
+import { ByteWriter, CSV_COLUMNS, csvField, csvLine, encodeCsv, ProcessedRow } from '../src';
 import { aRide, HOSTILE_NAMES } from '../src/testing';
 
 function row(overrides: Partial<ProcessedRow> = {}): ProcessedRow {
@@ -130,7 +129,7 @@ describe('encodeCsv against csv-stringify (seeded fuzz)', () => {
   });
 });
 
-describe('numberText', () => {
+describe('ByteWriter', () => {
   it('prints every double exactly as String does (360,000 seeded doubles: short decimals, random bits, neighbours)', () => {
     // Prepare
     let seed = 1;
@@ -145,10 +144,40 @@ describe('numberText', () => {
     }
 
     // Act
-    const mismatches = values.filter((x) => numberText(x) !== String(x));
+    const w = new ByteWriter(16);
+    const mismatches = values.filter((x) => {
+      w.number(x);
+      return w.take() !== String(x);
+    });
 
     // Assess
     expect(values.length).toBeGreaterThan(360_000);
     expect(mismatches).toEqual([]);
+  });
+
+  it('writes strings as JSON.stringify does and as UTF-8 as Buffer.from does (seeded code units, surrogates included)', () => {
+    // Prepare
+    let seed = 7;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const units = [0x00, 0x09, 0x0a, 0x1f, 0x20, 0x22, 0x2c, 0x41, 0x5c, 0x7e, 0x7f, 0x80, 0xe9, 0x7ff, 0x800, 0x2028, 0xd83e, 0xdd84, 0xfffd, 0xffff];
+    const texts = ['', 'Shadowfax', '2018-05-07 20:11:04.247', '🦄', '\ud83e', 'x'.repeat(300)];
+    for (let i = 0; i < 5_000; i++) texts.push(String.fromCharCode(...Array.from({ length: Math.floor(random() * 12) }, () => (random() < 0.5 ? 0x61 : units[Math.floor(random() * units.length)]))));
+    const w = new ByteWriter(4);
+
+    // Act
+    const json = texts.map((t) => {
+      w.jsonString(t);
+      return w.take();
+    });
+    const utf8 = texts.map((t) => {
+      w.utf8(t);
+      const bytes = Buffer.from(w.bytes.subarray(0, w.length));
+      w.length = 0;
+      return bytes;
+    });
+
+    // Assess
+    expect(json).toEqual(texts.map((t) => JSON.stringify(t)));
+    expect(utf8).toEqual(texts.map((t) => Buffer.from(t, 'utf8')));
   });
 });

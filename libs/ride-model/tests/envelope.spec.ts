@@ -1,5 +1,5 @@
-import { acceptRide, Chunker, ChunkerError, decodeMessage, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RIDES_PER_MESSAGE, encodeMessage, EnvelopeError, FanoutMessage, generateRides, peekMessage, Ride, rideIndexes } from '../src';
-import { aRide } from '../src/testing';
+import { acceptRide, Chunker, ChunkerError, decodeMessage, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RIDES_PER_MESSAGE, encodeMessage, EnvelopeError, FanoutMessage, generateRides, peekMessage, Ride, rideIndexes, seededRandom } from '../src';
+import { aRide, HOSTILE_NAMES } from '../src/testing';
 
 const source = { bucket: 'rydes-bucket', key: 'raw/rides.json', etag: '"0123456789abcdef0123456789abcdef"' };
 
@@ -272,6 +272,49 @@ describe('Chunker', () => {
         const skipped = nextIndex - indexes[indexes.length - 1] - 1;
         const grown = { ...m, gaps: skipped > 0 ? [...(m.gaps ?? []), [m.rides.length, skipped] as [number, number]] : m.gaps, rides: [...m.rides, next] };
         expect(Buffer.byteLength(encodeMessage(grown))).toBeGreaterThan(maxBytes);
+      }
+    }
+    expect(messages.flatMap((m) => rideIndexes(m))).toEqual(kept.map(([i]) => i));
+  });
+
+  it.each([1, 2] as const)('writes version-%i bodies byte for byte as JSON.stringify of the message, filled as far as JSON.stringify sizes allow (seeded hostile rides)', (version) => {
+    // Prepare: hostile names, doubles of every magnitude, a quarter of the indexes rejected, a 4 KiB limit
+    const random = seededRandom(version);
+    const kept: Array<[number, Ride]> = [];
+    for (let i = 0; i < 3000; i++) {
+      if (random() < 0.25) continue;
+      const scale = 10 ** Math.floor(random() * 20 - 8);
+      const ride = aRide({
+        name: random() < 0.5 ? HOSTILE_NAMES[Math.floor(random() * HOSTILE_NAMES.length)] : `u${i}`,
+        distance: random() < 0.5 ? Math.round(random() * 1e6) / 1e6 : random() * scale,
+        latitude: (random() - 0.5) * 180,
+        longitude: Math.round((random() - 0.5) * 360 * 1e6) / 1e6,
+        healthpoints: Math.floor(random() * 2 ** 53),
+        fieldservice: random() < 0.3 ? undefined : random() < 0.5 ? 0 : 1,
+      });
+      kept.push([i, ride]);
+    }
+    const maxBytes = 4 * 1024;
+    const oracle = (m: FanoutMessage) => JSON.stringify(version === 1 ? { v: 1, source, chunk: m.chunk, firstIndex: m.firstIndex, rides: m.rides } : { v: 2, source, chunk: m.chunk, firstIndex: m.firstIndex, gaps: m.gaps, rides: m.rides });
+
+    // Act
+    const messages = chunkAll(new Chunker({ source, maxBytes, ridesPerMessage: 50, version }), kept);
+
+    // Assess
+    let k = 0;
+    for (const [n, m] of messages.entries()) {
+      const body = encodeMessage(m);
+      expect(body).toBe(oracle(m));
+      expect(Buffer.byteLength(body)).toBeLessThanOrEqual(maxBytes);
+      k += m.rides.length;
+      if (n < messages.length - 1 && m.rides.length < 50) {
+        const [nextIndex, next] = kept[k];
+        const indexes = rideIndexes(m);
+        const skipped = nextIndex - indexes[indexes.length - 1] - 1;
+        if (version === 2 || skipped === 0) {
+          const grown = { ...m, gaps: skipped > 0 ? [...(m.gaps ?? []), [m.rides.length, skipped] as [number, number]] : m.gaps, rides: [...m.rides, next] };
+          expect(Buffer.byteLength(oracle(grown))).toBeGreaterThan(maxBytes);
+        }
       }
     }
     expect(messages.flatMap((m) => rideIndexes(m))).toEqual(kept.map(([i]) => i));
