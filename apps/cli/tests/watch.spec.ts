@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nxBuild, nxBuildSync } from '../bin/nx-build.cjs';
 import { FunctionPool } from '../src/lambda/pool';
 import { buildErrorSummary, builtBundle, bundleSources, type ProjectGraphFile } from '../src/stack/watch';
 
@@ -135,5 +136,44 @@ describe('buildErrorSummary (a failed rebuild in one or two lines)', () => {
   it("keeps esbuild's error with its place", () => {
     const output = '✘ [ERROR] Could not resolve "./gone"\n\n    apps/transform-fn/src/main.ts:3:26:\n      3 │ import { x } from "./gone";\n';
     expect(buildErrorSummary(output)).toEqual(['✘ [ERROR] Could not resolve "./gone" (apps/transform-fn/src/main.ts:3:26)']);
+  });
+});
+
+describe('nx-build.cjs (the build `npx rydes` and the watch share; a stand-in nx in a temp workspace)', () => {
+  let root: string;
+  /** A workspace whose node_modules/.bin/nx runs `body` (Node) with its arguments in process.argv. */
+  function fakeNx(body: string): void {
+    root = mkdtempSync(join(tmpdir(), 'rydes-nxbuild-'));
+    mkdirSync(join(root, 'node_modules/.bin'), { recursive: true });
+    writeFileSync(join(root, 'node_modules/.bin/nx'), `#!${process.execPath}\n${body}\n`, { mode: 0o755 });
+  }
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it("runs the workspace's nx with run-many -t build for the projects and reports its output", async () => {
+    fakeNx("console.log(process.argv.slice(2).join(' ')); console.log('daemon=' + process.env.NX_DAEMON);");
+    const result = await nxBuild(root, ['transform-fn']);
+    expect(result.ok).toBe(true);
+    expect(result.output).toContain('run-many -t build -p transform-fn --outputStyle=static');
+    expect(result.output).toContain('daemon=false');
+    expect(nxBuildSync(root, ['cli', 'ingest-fn']).output).toContain('-p cli ingest-fn');
+  });
+
+  it('reports a failed build with what Nx printed', async () => {
+    fakeNx("console.error('✘ [ERROR] broken'); process.exit(1);");
+    const result = await nxBuild(root, ['transform-fn']);
+    expect(result).toMatchObject({ ok: false, output: expect.stringContaining('[ERROR] broken') });
+    expect(nxBuildSync(root, ['transform-fn']).ok).toBe(false);
+  });
+
+  it('stops a running build with SIGINT when aborted (a closing watch leaves no build behind)', async () => {
+    fakeNx("process.on('SIGINT', () => { require('fs').writeFileSync(__filename + '.sigint', ''); process.exit(130); }); setTimeout(() => {}, 60000);");
+    const stop = new AbortController();
+    const running = nxBuild(root, ['transform-fn'], process.env, stop.signal);
+    await new Promise((r) => setTimeout(r, 1000));
+    stop.abort();
+    const result = await running;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(result.ok).toBe(false);
+    expect(existsSync(join(root, 'node_modules/.bin/nx.sigint'))).toBe(true);
   });
 });
