@@ -8,13 +8,16 @@ import type { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import S3rver from 's3rver';
+import { dirname, join } from 'node:path';
+import type S3rver from 's3rver';
 import { createRequestHandler } from 'local-aws-sqs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { S3Event } from 'aws-lambda';
 import { encodeEventKey } from '@rydes/ride-model';
 import { countRawReads, strictConditionalRequests, type RawReads } from './strict-s3';
+import { installFastListing } from './listing';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 export interface LocalServersOptions {
   /** Where s3rver keeps objects; a fresh temp dir (removed on close) when omitted. */
@@ -140,6 +143,7 @@ async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<{ port: numbe
   };
   const held = new Set<NodeJS.Timeout>();
   const gate = (req: IncomingMessage, res: ServerResponse) => {
+    for (const queue of service.Queues) answerLongPollsEarly(queue);
     if (!/\.SendMessage(Batch)?$/.test(String(req.headers['x-amz-target'] ?? '')) || deepest() < highWater) return requestHandler(req, res);
     const timer = setTimeout(() => {
       held.delete(timer);
@@ -166,6 +170,37 @@ async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<{ port: numbe
   };
 }
 
+/** A local-aws-sqs queue, as far as {@link answerLongPollsEarly} needs it. */
+interface LocalQueue {
+  ReceiveMessageWaitTimeSeconds?: number;
+  receive(options: { VisibilityTimeout?: unknown; WaitTimeSeconds?: unknown; MaxNumberOfMessages?: unknown }): Promise<unknown[]>;
+}
+
+const longPollPatched = new WeakSet<object>();
+
+/**
+ * SQS's long poll: ReceiveMessage returns as soon as any message is there (AWS: "Long polling
+ * ... returns messages as soon as they become available"), up to MaxNumberOfMessages, and waits
+ * the whole WaitTimeSeconds only on an empty queue. local-aws-sqs instead holds every receive
+ * until the batch is full or the wait is over, so the last few messages of a run (fewer than a
+ * batch) waited out the whole wait. Its own short poll (wait 0) gathers for at most 40 ms; a long
+ * poll becomes a series of those, ending with the first that finds anything.
+ */
+function answerLongPollsEarly(queue: LocalQueue): void {
+  const prototype = Object.getPrototypeOf(queue) as LocalQueue;
+  if (longPollPatched.has(prototype)) return;
+  longPollPatched.add(prototype);
+  const receive = prototype.receive;
+  prototype.receive = async function (this: LocalQueue, options) {
+    const wait = Number(options.WaitTimeSeconds ?? this.ReceiveMessageWaitTimeSeconds ?? 0);
+    const deadline = Date.now() + (Number.isFinite(wait) ? wait : 0) * 1000;
+    for (;;) {
+      const received = await receive.call(this, { ...options, WaitTimeSeconds: 0 });
+      if (received.length > 0 || Date.now() >= deadline) return received;
+    }
+  };
+}
+
 type S3rverOptions = ConstructorParameters<typeof S3rver>[0];
 
 /** A running s3rver, wherever it runs. */
@@ -177,7 +212,11 @@ interface S3Handle {
 }
 
 async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
-  const s3 = new S3rver(options);
+  // Loaded on demand: a CLI that runs s3rver in its worker thread never pays for it twice.
+  const S3rverClass = require('s3rver') as typeof S3rver;
+  const lib = dirname(require.resolve('s3rver'));
+  installFastListing(require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), fs, path);
+  const s3 = new S3rverClass(options);
   // First in s3rver's Koa chain: every request meets S3's conditional-request rules (strict-s3.ts).
   (s3 as unknown as { middleware: unknown[] }).middleware.unshift(strictConditionalRequests);
   // Outermost: counts what is finally sent, after the strict front has had its say.
@@ -207,6 +246,8 @@ const S3rver = require(workerData.s3rverPath);
 // Transpilers that keep function names (esbuild's keepNames, which tsx turns on) wrap inner
 // functions in __name(fn, "name"); the middlewares' source text arrives without that helper.
 const __name = (target) => target;
+const lib = require('node:path').dirname(workerData.s3rverPath);
+eval('(' + workerData.listingSource + ')')(require(lib + '/stores/filesystem'), require(lib + '/models/object'), require('node:fs'), require('node:path'));
 const s3 = new S3rver(workerData.options);
 s3.middleware.unshift(eval('(' + workerData.strictSource + ')'));
 s3.middleware.unshift(eval('(' + workerData.countSource + ')'));
@@ -241,6 +282,7 @@ async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
       strictSource: strictConditionalRequests.toString(),
       countSource: countRawReads.toString(),
       readsIntervalMs: RAW_READS_INTERVAL_MS,
+      listingSource: installFastListing.toString(),
     },
   });
   const listeners = new Set<(event: S3Event) => void>();

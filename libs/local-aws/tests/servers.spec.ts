@@ -1,4 +1,4 @@
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
 import { startLocalServers, type LocalServers } from '../src';
@@ -70,6 +70,85 @@ describe('startLocalServers', () => {
         await servers.close();
       }
     });
+  });
+
+  describe.each([false, true])('ListObjects (markers, as the CLI pages) with s3rver in a worker thread: %s', (s3Thread) => {
+    it('pages through every key once, in S3 order, honouring prefix, delimiter and start-after, and sees writes and deletes made between pages', async () => {
+      // Prepare: keys whose folder order differs from key order ('a-c' < 'a/b': '-' sorts before '/')
+      const servers = await startLocalServers({ buckets: ['rides-list'], s3Thread });
+      const s3 = new S3Client({
+        endpoint: servers.s3Endpoint, region: servers.region, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+      });
+      // ListObjects (v1) with markers: s3rver's v2 continuation tokens are DES, which OpenSSL 3 refuses.
+      const list = async (input: { Prefix?: string; Delimiter?: string; Marker?: string }, pageSize = 2) => {
+        const keys: string[] = [];
+        const prefixes: string[] = [];
+        let marker = input.Marker;
+        for (;;) {
+          const page = await s3.send(new ListObjectsCommand({ Bucket: 'rides-list', MaxKeys: pageSize, ...input, Marker: marker }));
+          keys.push(...(page.Contents ?? []).map((o) => o.Key ?? ''));
+          prefixes.push(...(page.CommonPrefixes ?? []).map((p) => p.Prefix ?? ''));
+          if (!page.IsTruncated) return { keys, prefixes };
+          marker = page.NextMarker ?? keys[keys.length - 1];
+        }
+      };
+      try {
+        const keys = ['z', 'processed/x-000001.csv', 'a/b', 'a-c', 'processed/sub/y-000000.csv', 'processed/x-000000.csv', 'manifests/m.json', 'a/b/c', 'é', 'processed/x-000002.csv'];
+        for (const key of keys) await s3.send(new PutObjectCommand({ Bucket: 'rides-list', Key: key, Body: key }));
+
+        // Act
+        const all = await list({});
+        const processed = await list({ Prefix: 'processed/x' }, 1);
+        const folders = await list({ Delimiter: '/' }, 100);
+        const after = await list({ Marker: 'manifests/m.json' }, 3);
+        // a write and a delete between two pages of one walk
+        const first = await s3.send(new ListObjectsCommand({ Bucket: 'rides-list', Prefix: 'processed/', MaxKeys: 1 }));
+        await s3.send(new PutObjectCommand({ Bucket: 'rides-list', Key: 'processed/x-000003.csv', Body: '3' }));
+        await s3.send(new DeleteObjectCommand({ Bucket: 'rides-list', Key: 'processed/x-000001.csv' }));
+        const rest = await s3.send(new ListObjectsCommand({ Bucket: 'rides-list', Prefix: 'processed/', Marker: first.Contents?.[0]?.Key }));
+
+        // Assess
+        expect(all.keys).toEqual([...keys].sort());
+        expect(all.keys.slice(0, 3)).toEqual(['a-c', 'a/b', 'a/b/c']);
+        expect(processed.keys).toEqual(['processed/x-000000.csv', 'processed/x-000001.csv', 'processed/x-000002.csv']);
+        expect(folders).toEqual({ keys: ['a-c', 'z', 'é'], prefixes: ['a/', 'manifests/', 'processed/'] });
+        expect(after.keys).toEqual(['processed/sub/y-000000.csv', 'processed/x-000000.csv', 'processed/x-000001.csv', 'processed/x-000002.csv', 'z', 'é']);
+        expect(first.Contents?.map((o) => [o.Key, o.Size])).toEqual([['processed/sub/y-000000.csv', 'processed/sub/y-000000.csv'.length]]);
+        expect(rest.Contents?.map((o) => o.Key)).toEqual(['processed/x-000000.csv', 'processed/x-000002.csv', 'processed/x-000003.csv']);
+      } finally {
+        s3.destroy();
+        await servers.close();
+      }
+    });
+  });
+
+  it('answers a long poll as soon as a message is there, like SQS, and waits the whole WaitTimeSeconds only on an empty queue', async () => {
+    const sqs = new SQSClient({ endpoint: local.sqsEndpoint, region: local.region, credentials: creds() });
+    try {
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'long-poll' }));
+      // Act: 3 messages waiting (fewer than the 10 asked for), then an empty queue
+      await sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: ['a', 'b', 'c'].map((body) => ({ Id: body, MessageBody: body })) }));
+      let started = Date.now();
+      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 20 }));
+      const waitedWithMessages = Date.now() - started;
+      started = Date.now();
+      const empty = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      const waitedEmpty = Date.now() - started;
+      // a message sent while a receive waits ends that wait
+      const waiting = sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 20 }));
+      await new Promise((r) => setTimeout(r, 200));
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'late' }));
+      const late = await waiting;
+      // Assess: not the 20 s wait (a hang guard, not a speed claim), the whole 1 s on an empty queue
+      expect(got.Messages?.map((m) => m.Body).sort()).toEqual(['a', 'b', 'c']);
+      expect(waitedWithMessages).toBeLessThan(15_000);
+      expect(empty.Messages ?? []).toEqual([]);
+      expect(waitedEmpty).toBeGreaterThanOrEqual(1_000);
+      expect(late.Messages?.map((m) => m.Body)).toEqual(['late']);
+    } finally {
+      sqs.destroy();
+    }
   });
 
   it('holds sends while a queue is above the high-water mark and lets them through once consumers drain it', async () => {

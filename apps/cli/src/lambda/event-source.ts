@@ -146,6 +146,7 @@ export class SqsEventSource {
   };
   private stopping = false;
   private readonly consumers: Consumer[];
+  private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly pool: FunctionPool, private readonly options: EventSourceOptions) {
     this.consumers = Array.from({ length: Math.max(1, options.pollers) }, () =>
@@ -176,6 +177,16 @@ export class SqsEventSource {
     else this.stats.processingErrors++;
     this.stats.lastError = `${err.name}: ${err.message}`;
     this.options.onError?.(kind, err);
+  }
+
+  /** Resolves when no batch is running or waiting for its delete (at once when none is). */
+  whenIdle(): Promise<void> {
+    return this.stats.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private finished(count: number): void {
+    this.stats.inFlight -= count;
+    if (this.stats.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   start(): void {
@@ -218,14 +229,14 @@ export class SqsEventSource {
       this.deleteInBackground(deleted, messages.length);
       return [];
     } catch (err) {
-      this.stats.inFlight -= messages.length;
+      this.finished(messages.length);
       throw err;
     }
   }
 
   /** Deletes a finished batch's successful messages without holding up the poller. */
   private deleteInBackground(messages: Message[], count: number): void {
-    const done = () => void (this.stats.inFlight -= count);
+    const done = () => this.finished(count);
     if (messages.length === 0) return done();
     const entries = messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' }));
     this.options.sqs

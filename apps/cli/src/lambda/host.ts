@@ -49,7 +49,9 @@ async function invoke(handler: Handler, request: InvokeRequest): Promise<void> {
         (returned as Promise<unknown>).then(resolve, reject);
       }
     });
-    send({ type: 'result', id: request.id, result: result ?? null });
+    // Lambda returns the handler's result as JSON: the same round trip here (the IPC channel
+    // itself is structured clone, which would keep Dates and refuse functions).
+    send({ type: 'result', id: request.id, result: result === undefined ? null : (JSON.parse(JSON.stringify(result) ?? 'null') as unknown) });
   } catch (err) {
     send({ type: 'error', id: request.id, ...describeError(err) });
   }

@@ -125,6 +125,16 @@ export class FunctionPool {
     }
   }
 
+  /**
+   * Starts execution environments ahead of the first invocation (up to `count`, at most
+   * `maxConcurrency`), as provisioned concurrency does: their init (the bundle's `require`) runs
+   * while the caller does something else, instead of as a cold start on the first event's path.
+   * Each still counts as a cold start.
+   */
+  prewarm(count = this.config.maxConcurrency): void {
+    while (!this.closed && this.environments.length < Math.min(count, this.config.maxConcurrency)) this.spawn();
+  }
+
   /** Invocations running right now. */
   get inFlight(): number {
     return this.environments.filter((e) => e.busy).length;
@@ -183,8 +193,11 @@ export class FunctionPool {
     const host = hostEntry();
     const logStdio = config.logFd === 'inherit' ? 2 : config.logFd;
     const child = fork(host.path, [], {
-      execArgv: host.execArgv,
+      execArgv: [...lambdaHeapFlags(config.memoryMb), ...host.execArgv],
       stdio: ['ignore', logStdio, logStdio, 'ipc'],
+      // V8's structured clone instead of JSON: an event's message bodies (up to 10 × 200 KiB of
+      // JSON text) cross as raw strings, without escaping every quote on the way in and out.
+      serialization: 'advanced',
       env: lambdaEnvironment(config),
     });
     this.coldStarts++;
@@ -255,6 +268,19 @@ export class FunctionPool {
       else child.kill('SIGKILL');
     });
   }
+}
+
+/**
+ * The heap limits Lambda's Node.js runtime starts node with for a function's memory size (its
+ * bootstrap: a tenth of the memory for the young generation, half of that per semi-space, the
+ * rest for the old generation). Larger semi-spaces than node's default mean fewer scavenges for
+ * handlers that allocate a lot of short-lived strings, as both functions do.
+ * @example
+ * lambdaHeapFlags(512); // ['--max-semi-space-size=25', '--max-old-space-size=461']
+ */
+export function lambdaHeapFlags(memoryMb: number): string[] {
+  const newSpace = Math.floor(memoryMb / 10);
+  return [`--max-semi-space-size=${Math.floor(newSpace / 2)}`, `--max-old-space-size=${memoryMb - newSpace}`];
 }
 
 /** The variables Lambda's Node.js runtime sets, plus the function's own. */

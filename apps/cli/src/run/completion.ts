@@ -30,13 +30,66 @@ export interface CompletionCheck {
  * Decides when a run is over by looking, not by sleeping: manifests in manifests/ (one per
  * ingested file, with its chunk count), chunk objects in processed/, the queues' attributes and
  * the invocations still running.
+ *
+ * With the stack's object events ({@link LocalStack.onObjectEvent}: s3rver's notifications for
+ * every object the run writes or deletes) nothing is listed: a manifest is read when its event
+ * says it was written (again), and the chunks present are the processed/ keys written since the
+ * tracker started. Only when those events leave a chunk missing at the end is processed/ listed
+ * once, to be sure (an object written before the tracker started, e.g. an earlier run's in a kept
+ * --data-dir). Without events (a stack that has none) manifests/ is listed at every check and
+ * processed/ once at the end. Create the tracker before uploading, so no event is missed;
+ * `sourceKeys` may grow afterwards.
  */
 export class CompletionTracker {
   private readonly manifests = new Map<string, { manifestKey: string; manifest: Manifest }>();
   /** Manifests read and final; one with an `error` is not, an ingest retry may rewrite it (below). */
   private readonly finalManifestKeys = new Set<string>();
+  /** With object events: manifest keys written since they were last read. */
+  private readonly dirtyManifests = new Set<string>();
+  /** With object events: processed/ keys written (and not deleted since) while the tracker ran. */
+  private readonly processedKeys = new Set<string>();
+  private readonly events: boolean;
+  private unsubscribe?: () => void;
+  private closed = false;
+  private waiters: Array<() => void> = [];
 
-  constructor(private readonly stack: LocalStack, private readonly sourceKeys: string[]) {}
+  constructor(private readonly stack: LocalStack, private readonly sourceKeys: string[]) {
+    this.events = typeof stack.onObjectEvent === 'function';
+    if (this.events) {
+      this.unsubscribe = stack.onObjectEvent(({ eventName, key }) => {
+        const created = eventName.startsWith('ObjectCreated');
+        if (key.startsWith('processed/')) {
+          if (created) this.processedKeys.add(key);
+          else this.processedKeys.delete(key);
+        } else if (key.startsWith('manifests/')) {
+          this.dirtyManifests.add(key);
+          this.wake();
+        }
+      });
+    }
+  }
+
+  /**
+   * Resolves when a manifest has been written since the last {@link check} began (at once if one
+   * already was): a reason to look again. Also resolves on {@link close}; never without events.
+   */
+  nextChange(): Promise<void> {
+    if (this.dirtyManifests.size > 0 || this.closed) return Promise.resolve();
+    if (!this.events) return new Promise(() => undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Stops listening to the stack's events. */
+  close(): void {
+    this.closed = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const resolve of this.waiters.splice(0)) resolve();
+  }
 
   /**
    * One look at the stack. Chunks in processed/ are counted once it has settled, or when
@@ -51,7 +104,13 @@ export class CompletionTracker {
       stack.depth(stack.queues.fanoutDlq),
       stack.depth(stack.queues.ingestDlq),
     ]);
+    // A re-run of a version already done (a kept --data-dir) keeps its manifest as it was, without
+    // writing it: once the ingests are over, a source still without one has its manifest listed.
     await this.readNewManifests();
+    if (this.events && ingestPending === 0 && this.sourceKeys.some((key) => !this.manifests.has(key))) {
+      for await (const key of listKeys(stack.s3, stack.bucket, 'manifests/')) this.dirtyManifests.add(key);
+      await this.readNewManifests();
+    }
     const ingestErrors = this.ingestErrors();
     const sources: SourceStatus[] = this.sourceKeys.map((key) => ({
       key,
@@ -76,9 +135,23 @@ export class CompletionTracker {
     };
   }
 
+  /** Manifest keys to read now: those written since the last look (events), else every one listed. */
+  private async *manifestKeys(): AsyncGenerator<string> {
+    if (!this.events) {
+      yield* listKeys(this.stack.s3, this.stack.bucket, 'manifests/');
+      return;
+    }
+    const keys = [...this.dirtyManifests];
+    this.dirtyManifests.clear();
+    for (const key of keys) {
+      this.finalManifestKeys.delete(key);
+      yield key;
+    }
+  }
+
   private async readNewManifests(): Promise<void> {
     const { s3, bucket } = this.stack;
-    for await (const manifestKey of listKeys(s3, bucket, 'manifests/')) {
+    for await (const manifestKey of this.manifestKeys()) {
       // A failed ingest attempt (e.g. S3 or SQS errors past the SDK's retries) writes a manifest
       // with `error` under the same key its async retry later overwrites with the good one: keep
       // re-reading it until it has no error, or the run would report a failure that healed.
@@ -106,8 +179,16 @@ export class CompletionTracker {
   }
 
   private async countChunks(sources: SourceStatus[]): Promise<void> {
+    if (this.events) {
+      this.countChunksIn([...this.processedKeys], sources);
+      if (sources.every((source) => !source.missingChunks?.length)) return;
+    }
     const keys: string[] = [];
     for await (const key of listKeys(this.stack.s3, this.stack.bucket, 'processed/', { pageSize: LIST_PAGE_KEYS })) keys.push(key);
+    this.countChunksIn(keys, sources);
+  }
+
+  private countChunksIn(keys: string[], sources: SourceStatus[]): void {
     const parsed = keys.map(parseOutputKey);
     for (const source of sources) {
       const { manifest } = source;

@@ -144,12 +144,13 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
   try {
     phase('start');
     const keys: string[] = [];
+    // Listening before the first upload: a small file's manifest can be written before the last upload ends.
+    const tracker = new CompletionTracker(stack, keys);
     for (const input of inputs) {
       if (input.duplicateOf) continue;
       keys.push((await stack.upload(resolve(input.path), input.key)).key);
     }
     phase('upload');
-    const tracker = new CompletionTracker(stack, keys);
     const progress = createProgress(stderr);
     const timeline: TimelinePoint[] = [];
     let check: CompletionCheck;
@@ -163,6 +164,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
       }));
     } finally {
       progress.stop();
+      tracker.close();
     }
     phase('pipeline');
     await mirror.finish();
@@ -368,7 +370,25 @@ async function waitUntilSettled(
     } else if (Date.now() - lastChange > options.stallTimeoutSeconds * 1000) {
       return { check: await tracker.check({ countChunks: true }), stalled: new StallError(options.stallTimeoutSeconds).message };
     }
-    await new Promise((r) => setTimeout(r, interval));
+    await nextLook(stack, tracker, interval, check.fanout.visible + check.fanout.delayed === 0);
+  }
+}
+
+/**
+ * Waits for the next reason to look: a manifest written, the ingests all settled, the transform's
+ * last batches finished (deleted) once the queue looked drained, or `interval` ms at most (queue
+ * depths change with no event).
+ */
+async function nextLook(stack: LocalStack, tracker: CompletionTracker, interval: number, queueDrained: boolean): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const reasons: Array<Promise<unknown>> = [new Promise((resolve) => (timer = setTimeout(resolve, interval))), tracker.nextChange()];
+  if (stack.ingest.stats.pending > 0) reasons.push(stack.ingest.drain().catch(() => undefined));
+  // Only once nothing waits in the queue: mid-run the pollers are between batches all the time.
+  if (queueDrained && stack.transform.stats.inFlight > 0) reasons.push(stack.transform.whenIdle());
+  try {
+    await Promise.race(reasons);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -57,6 +57,13 @@ export interface StackOptions {
   onBatch?: (batch: BatchReport) => void;
 }
 
+/** An S3 notification of the local bucket, reduced to what completion needs. */
+export interface ObjectEvent {
+  /** `ObjectCreated:Put`, `ObjectRemoved:Delete`, … */
+  eventName: string;
+  key: string;
+}
+
 export interface QueueRef {
   url: string;
   arn: string;
@@ -87,6 +94,11 @@ export interface LocalStack {
   /** With chaos: the proxies the functions reach S3 and SQS through (the stack's own clients bypass them). */
   faultProxies?: { S3: FaultProxy; SQS: FaultProxy };
   depth(queue: QueueRef): Promise<QueueDepth>;
+  /**
+   * Every object created or removed in the bucket, as s3rver notifies it (key decoded): what the
+   * run itself wrote, known without listing. s3rver does not notify DeleteObjects (multi-delete).
+   */
+  onObjectEvent(listener: (event: ObjectEvent) => void): () => void;
   /** Uploads a local file to raw/ (multipart above 5 MiB); its notification starts an ingest. */
   upload(file: string, key?: string): Promise<{ key: string; etag: string }>;
   close(): Promise<void>;
@@ -200,6 +212,9 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       ...(chaos && { crash: () => chaos.strike('transform-crash') }),
     });
     closers.push(() => ingestPool.close(), () => transformPool.close());
+    // Their init overlaps the upload and the ingest instead of delaying the first event of each.
+    ingestPool.prewarm(1);
+    transformPool.prewarm();
 
     const ingest = new AsyncInvoker(ingestPool, {
       sqs,
@@ -248,6 +263,12 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       lambdaEndpoint: invokeEndpoint.url,
       faultProxies,
       depth: (queue) => depth(sqs, queue),
+      onObjectEvent: (listener) =>
+        servers.onObjectCreated((event) => {
+          for (const record of event.Records) {
+            if (record.s3.bucket.name === BUCKET) listener({ eventName: record.eventName, key: decodeEventKey(record.s3.object.key) });
+          }
+        }),
       async upload(file, key = `raw/${basename(file)}`) {
         const bad = findControlCharacter(key);
         if (bad) throw new InputFileError(file, `its key ${JSON.stringify(key)} holds the control character ${bad.codePoint}: the CSV's source column must be one line; rename the file`);
