@@ -3,7 +3,8 @@
  * (headerless, as NOAA's by-year files; default 1 GB), DuckDB (what the command uses) beside a
  * streaming TypeScript filter with csv-parse (the baseline), same inputs, same run. Each engine
  * runs in its own process so its peak RSS is its own. Options: --size-mb N, --rides N,
- * --engines csv-parse,duckdb, --duckdb MEMORY/THREADS[,…] (e.g. 1GB/2,256MB/1), --dir DIR (keep and
+ * --engines csv-parse,duckdb, --duckdb MEMORY/THREADS[/SETTING=V;…][,…] (e.g. 1GB/2,256MB/1,
+ * 1GB//enable_external_file_cache=true), --dir DIR (keep and
  * reuse the generated files).
  */
 import { spawnSync } from 'node:child_process';
@@ -81,6 +82,7 @@ interface EngineResult {
 interface DuckdbSettings {
   memoryLimit?: string;
   threads?: number;
+  settings?: Record<string, string>;
 }
 
 async function runDuckdb(rides: string, weather: string, out: string, settings: DuckdbSettings): Promise<EngineResult> {
@@ -115,7 +117,8 @@ async function runDuckdb(rides: string, weather: string, out: string, settings: 
       if (cells.length >= 10 && (cells[4] !== '' || cells[5] !== '' || cells[6] !== '')) pairs.add(`${cells[cells.length - 1]}|${cells[cells.length - 2].slice(0, 10).replace(/-/g, '')}`);
     }
   }
-  const label = `duckdb (rydes trainset; memory_limit ${settings.memoryLimit ?? '1GB'}, threads ${settings.threads ?? 'all'})`;
+  const extra = Object.entries(settings.settings ?? {}).map(([k, v]) => `, ${k}=${v}`).join('');
+  const label = `duckdb (rydes trainset; memory_limit ${settings.memoryLimit ?? '1GB'}, threads ${settings.threads ?? 'all'}${extra})`;
   const bySteps = Object.entries(peaks).map(([name, mb]) => `${name} ${mb.toFixed(0)}`).join(', ');
   return { engine: label, seconds, mbPerSecond: coverage.weather.mbPerSecond, peakRssMb: process.resourceUsage().maxRSS / 1024, pairs: pairs.size, detail: `peak RSS MB by step: ${bySteps}` };
 }
@@ -164,8 +167,9 @@ async function main(): Promise<void> {
   const rideCount = arg('--rides', 200_000);
   // --duckdb "1GB/2,512MB/1": one DuckDB run per memory_limit/threads pair (default: the command's defaults).
   const duckdbRuns: DuckdbSettings[] = (text('--duckdb') ?? '').split(',').filter(Boolean).map((spec) => {
-    const [memoryLimit, threads] = spec.split('/');
-    return { ...(memoryLimit && { memoryLimit }), ...(threads && { threads: Number(threads) }) };
+    const [memoryLimit, threads, extra] = spec.split('/');
+    const settings = extra ? Object.fromEntries(extra.split(';').map((kv) => kv.split('=') as [string, string])) : undefined;
+    return { ...(memoryLimit && { memoryLimit }), ...(threads && { threads: Number(threads) }), ...(settings && { settings }) };
   });
   if (duckdbRuns.length === 0) duckdbRuns.push({});
   const engines = (text('--engines') ?? 'csv-parse,duckdb').split(',');
@@ -194,7 +198,7 @@ async function main(): Promise<void> {
       const result = JSON.parse(run.stdout.trim().split('\n').pop() as string) as EngineResult;
       results.push(result);
       console.log(
-        `${result.engine.padEnd(62)} ${result.mbPerSecond.toFixed(1).padStart(7)} MB/s of weather  ${result.seconds.toFixed(1).padStart(6)} s  peak RSS ${result.peakRssMb.toFixed(0).padStart(5)} MB  pairs with weather ${result.pairs}`,
+        `${result.engine.padEnd(72)} ${result.mbPerSecond.toFixed(1).padStart(7)} MB/s of weather  ${result.seconds.toFixed(1).padStart(6)} s  peak RSS ${result.peakRssMb.toFixed(0).padStart(5)} MB  pairs with weather ${result.pairs}`,
       );
       if (result.detail) console.log(`  ${result.detail}`);
     }

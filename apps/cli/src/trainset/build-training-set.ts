@@ -17,6 +17,8 @@ export interface TrainsetOptions {
   memoryLimit?: string;
   /** DuckDB threads; default: DuckDB's (the machine's cores). */
   threads?: number;
+  /** Further DuckDB settings, overriding the command's (benches compare them). */
+  settings?: Record<string, string>;
   /** Called before each step (`rides`, `wanted`, `weather`, `training`, `write`, `coverage`), for benches. */
   onStep?: (step: string) => void;
 }
@@ -77,7 +79,10 @@ export async function buildTrainingSet(options: TrainsetOptions): Promise<Covera
     memory_limit: options.memoryLimit ?? '1GB',
     temp_directory: spill,
     preserve_insertion_order: 'false',
+    // Each weather file is read once: caching it in the buffer pool only grows the process.
+    enable_external_file_cache: 'false',
     ...(options.threads && { threads: String(options.threads) }),
+    ...options.settings,
   });
   const connection = await instance.connect();
   try {
