@@ -4,7 +4,7 @@
  * streaming TypeScript filter with csv-parse (the baseline), same inputs, same run. Each engine
  * runs in its own process so its peak RSS is its own. Options: --size-mb N, --rides N,
  * --engines csv-parse,duckdb, --duckdb MEMORY/THREADS[/SETTING=V;…][,…] (e.g. 1GB/2,256MB/1,
- * 1GB//enable_external_file_cache=true), --dir DIR (keep and
+ * 256MB//enable_external_file_cache=false), --dir DIR (keep and
  * reuse the generated files).
  */
 import { spawnSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { parse } from 'csv-parse';
 import { encodeCsv, generateRides, type ProcessedRow } from '@rydes/ride-model';
-import { buildTrainingSet } from '../src/trainset/build-training-set';
+import { buildTrainingSet, DEFAULT_MEMORY_LIMIT } from '../src/trainset/build-training-set';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -118,7 +118,7 @@ async function runDuckdb(rides: string, weather: string, out: string, settings: 
     }
   }
   const extra = Object.entries(settings.settings ?? {}).map(([k, v]) => `, ${k}=${v}`).join('');
-  const label = `duckdb (rydes trainset; memory_limit ${settings.memoryLimit ?? '1GB'}, threads ${settings.threads ?? 'all'}${extra})`;
+  const label = `duckdb (rydes trainset; memory_limit ${settings.memoryLimit ?? DEFAULT_MEMORY_LIMIT}, threads ${settings.threads ?? 'all'}${extra})`;
   const bySteps = Object.entries(peaks).map(([name, mb]) => `${name} ${mb.toFixed(0)}`).join(', ');
   return { engine: label, seconds, mbPerSecond: coverage.weather.mbPerSecond, peakRssMb: process.resourceUsage().maxRSS / 1024, pairs: pairs.size, detail: `peak RSS MB by step: ${bySteps}` };
 }

@@ -100,6 +100,12 @@ export interface TrainingSetProps extends TrainingSetSettings {
  * `training-set` (the SQL of `@rydes/training-set`, the same as `rydes trainset`). With an
  * inventory, the file is deployed beside the catalogue under `stations/` and the transform gets
  * `INVENTORY_URI`.
+ *
+ * Bytes a year's query scans, ESTIMATED (no AWS account to measure): the column chunks of `id`,
+ * `date`, `data_value`, `q_flag` in that year's TMIN, TMAX and PRCP partitions — about 48 MB for
+ * a generated 35 M-row year written like the Open Data copy (`tools/athena-scan-estimate.ts`;
+ * ~75 MB with rows in the worst order), plus `ridetelemetry`'s CSV read whole (~155 B a ride).
+ * Method and assumptions: README, "On AWS".
  */
 export class TrainingSet extends Construct {
   readonly workGroupName: string;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { buildTrainingSet, formatCoverage } from '../trainset/build-training-set';
+import { buildTrainingSet, DEFAULT_MEMORY_LIMIT, formatCoverage } from '../trainset/build-training-set';
 import { decimal, integer } from './options';
 
 interface TrainsetFlags {
@@ -29,7 +29,11 @@ export function register(program: Command): void {
     .option('--seed <N>', 'seed of the split and shuffle', integer('--seed', 0), 0)
     .option('--test-fraction <F>', 'share of rides in test.csv, 0–1 (to 0.001)', decimal('--test-fraction', 0, 1), 0.1)
     .option('--drop-incomplete', 'write only rides with tmin_c, tmax_c and prcp_mm all present (default: keep, empty cells, as a left join)')
-    .option('--memory-limit <SIZE>', "DuckDB's memory limit; beyond it DuckDB spills to a temp folder", '1GB')
+    .option(
+      '--memory-limit <SIZE>',
+      "DuckDB's buffer pool: it fills with read buffers up to this size and spills beyond it; the process peaks at about this plus 270 MB",
+      DEFAULT_MEMORY_LIMIT,
+    )
     .action(async (flags: TrainsetFlags) => {
       const outDir = resolve(flags.out);
       const coverage = await buildTrainingSet({

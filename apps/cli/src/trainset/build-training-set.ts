@@ -6,6 +6,15 @@ import { duckdbTrainingSql, SPLIT_BUCKETS, testBuckets } from '@rydes/training-s
 import { TrainsetInputError } from './errors';
 import { checkRidesFile, describeWeatherFile, type WeatherInput } from './inputs';
 
+/**
+ * DuckDB's memory_limit for `rydes trainset`. It bounds the buffer manager only, which keeps the
+ * weather files' read buffers cached until the limit is reached: the process peaks near the limit
+ * plus what lives outside the buffer pool (Node, the CSV scanner's state), whatever the file size.
+ * The join itself needs little (the (station, date) pairs of the rides), so a small pool costs
+ * little speed (`nx run cli:trainset-bench -- --duckdb 1GB,256MB`).
+ */
+export const DEFAULT_MEMORY_LIMIT = '256MB';
+
 export interface TrainsetOptions {
   ridesPath: string;
   weatherPaths: string[];
@@ -13,7 +22,7 @@ export interface TrainsetOptions {
   seed: number;
   testFraction: number;
   dropIncomplete: boolean;
-  /** DuckDB's memory limit, e.g. `1GB`; beyond it DuckDB spills to a temp folder. */
+  /** DuckDB's memory limit, e.g. `1GB` (default {@link DEFAULT_MEMORY_LIMIT}); beyond it DuckDB spills to a temp folder. */
   memoryLimit?: string;
   /** DuckDB threads; default: DuckDB's (the machine's cores). */
   threads?: number;
@@ -76,11 +85,9 @@ export async function buildTrainingSet(options: TrainsetOptions): Promise<Covera
 
   const spill = await mkdtemp(join(tmpdir(), 'rydes-trainset-'));
   const instance = await DuckDBInstance.create(':memory:', {
-    memory_limit: options.memoryLimit ?? '1GB',
+    memory_limit: options.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
     temp_directory: spill,
     preserve_insertion_order: 'false',
-    // Each weather file is read once: caching it in the buffer pool only grows the process.
-    enable_external_file_cache: 'false',
     ...(options.threads && { threads: String(options.threads) }),
     ...options.settings,
   });
