@@ -8,7 +8,10 @@
  *
  *   npx nx run transform-fn:bench-floor
  *   npx tsx --tsconfig apps/transform-fn/tsconfig.json tools/floor-bench.ts \
- *     [--rides 200000] [--passes 2] [--stations file.csv] [--rides-per-message 100] [--baseline no]
+ *     [--rides 200000] [--passes 2] [--stations file.csv] [--rides-per-message N] [--baseline no]
+ *
+ * Rides per message default to the pipeline's (DEFAULT_RIDES_PER_MESSAGE), so the floor is the
+ * chain `rydes run` runs.
  *
  * Stages run interleaved per batch of records, as a file streams through ingest and transform,
  * so the heap holds one batch at a time; each pass is a fresh parse of the same bytes. The
@@ -20,11 +23,11 @@ import { readFileSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { Readable } from 'node:stream';
 import { DEFAULT_STATIONS, parseStations, StationLookup } from '@rydes/geo-index';
-import { Chunker, CSV_COLUMNS, decodeMessage, encodeMessage, EnvelopeError, generateRides, parseRides, validateRide, writeRides, type FanoutMessage, type ProcessedRow, type RawRecord, type Ride, type SourceRef } from '@rydes/ride-model';
+import { Chunker, CSV_COLUMNS, decodeMessage, DEFAULT_RIDES_PER_MESSAGE, encodeMessage, EnvelopeError, generateRides, parseRides, validateRide, writeRides, type FanoutMessage, type ProcessedRow, type RawRecord, type Ride, type SourceRef } from '@rydes/ride-model';
 import { nearestStations, processedCsv } from '../apps/transform-fn/src/transform-message';
 import { args } from './cli-process';
 
-const flags = args({ rides: '200000', passes: '2', 'rides-per-message': '100', stations: '', baseline: 'yes' });
+const flags = args({ rides: '200000', passes: '2', 'rides-per-message': String(DEFAULT_RIDES_PER_MESSAGE), stations: '', baseline: 'yes' });
 const RIDES = Number(flags.rides);
 const PASSES = Number(flags.passes);
 const RIDES_PER_MESSAGE = Number(flags['rides-per-message']);

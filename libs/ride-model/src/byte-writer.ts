@@ -134,10 +134,12 @@ export class ByteWriter {
    * The bytes of `String(x)` (the shortest text that reads back as `x`; `-0` as `0`) without
    * V8's general double-to-string for the common case: integers below 10^15, and decimals of at
    * most 15 significant digits in [1e-5, 1e15) (coordinates, distances), digit by digit. For
-   * those, the smallest `d` for which `round(|x|·10^d) / 10^d === |x|` gives the digits: the
-   * division of two exact doubles is correctly rounded, so the test is exact, and with at most
-   * 15 digits only one d-digit decimal lies within half an ulp of `x`. Anything else goes
-   * through String(x). A spec compares this with String on hundreds of thousands of doubles.
+   * those, `s = round(|x|·10^m)` with m the most decimals that keep 15 significant digits is
+   * checked with `s / 10^m === |x|` (two exact doubles: the division is correctly rounded, so
+   * the check is exact); then s's digits, trailing zeros cut, are the shortest decimal, since
+   * only one decimal of at most 15 digits lies within half an ulp of x. Anything else (most
+   * full-precision doubles) goes through String(x). A spec compares this with String on
+   * hundreds of thousands of doubles.
    */
   number(x: number): void {
     const a = x < 0 ? -x : x;
@@ -147,26 +149,21 @@ export class ByteWriter {
       return;
     }
     if (a >= 1e-5 && a < 1e15) {
-      // At the most digits allowed, a decimal of at most 15 digits is exact (the product's error
-      // is below 0.2); when even that does not give x back, no shorter decimal does.
+      // Digits of x at the most decimals that keep 15 significant digits, trailing zeros cut.
       let most = 15;
       while (most > 0 && a >= POW10[15 - most]) most--;
-      if (Math.round(a * POW10[most]) / POW10[most] !== a) {
-        this.ascii(String(x));
+      const p = POW10[most];
+      const s = Math.round(a * p);
+      if (s / p === a) {
+        const whole = Math.floor(a);
+        if (x < 0) this.byte(0x2d);
+        this.digits(whole);
+        this.byte(0x2e);
+        this.fraction(s - whole * p, most);
+        let end = this.length;
+        while (this.bytes[end - 1] === 0x30) end--;
+        this.length = end;
         return;
-      }
-      for (let d = 1; d <= 15; d++) {
-        const p = POW10[d];
-        const s = Math.round(a * p);
-        if (s >= 1e15) break;
-        if (s / p === a) {
-          const whole = Math.floor(a);
-          if (x < 0) this.byte(0x2d);
-          this.digits(whole);
-          this.byte(0x2e);
-          this.fraction(s - whole * p, d);
-          return;
-        }
       }
     }
     this.ascii(String(x));
