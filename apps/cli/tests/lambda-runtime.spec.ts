@@ -114,9 +114,10 @@ describe('local stack wiring on real s3rver + local-aws-sqs (test bundles, no AW
       dataDir: dir,
       concurrency: 2,
       ridesPerMessage: 100,
-      // 3 s, not 1: the first batch pays two cold starts (a child process each), which can
-      // outlast 1 s on a loaded machine, and SQS would then rightly deliver ok-1 again.
-      visibilityTimeoutSeconds: 3,
+      // 6 s, not 1: the first batch waits for the environments' cold starts (a child process each,
+      // transpiling the host under tsx in specs), which outlasted 3 s in a loaded CI run, and SQS
+      // would then rightly deliver ok-1 again.
+      visibilityTimeoutSeconds: 6,
       ingestRetryDelaysMs: [50, 50],
       bundles: { ingest: ECHO, transform: POISON },
       extraEnvironment: { RECORD_FILE: recordFile },
@@ -135,7 +136,7 @@ describe('local stack wiring on real s3rver + local-aws-sqs (test bundles, no AW
         Entries: ['ok-1', 'ok-2', 'poison-1', 'ok-3'].map((body, i) => ({ Id: String(i), MessageBody: body })),
       }),
     );
-    const deadline = Date.now() + 50_000;
+    const deadline = Date.now() + 100_000;
     let dlq = 0;
     while (Date.now() < deadline) {
       const depth = await stack.depth(stack.queues.fanoutDlq);
@@ -163,7 +164,7 @@ describe('local stack wiring on real s3rver + local-aws-sqs (test bundles, no AW
     expect(stack.transform.stats.itemFailures).toBe(counts.length);
     // The ok messages' deletes ran in the background and were all answered.
     expect(stack.transform.stats).toMatchObject({ deleted: 3, deleteFailures: 0, inFlight: 0 });
-  }, 60_000);
+  }, 120_000);
 
   it('retries a failing async invocation twice, then sends the event to the ingest DLQ', async () => {
     // Act: the echo bundle throws on { fail }; an S3 event would arrive the same way.

@@ -138,9 +138,15 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
     phases.push([name, (Date.now() - mark) / 1000]);
     mark = Date.now();
   };
-  const stack = await startStack({ ...options, logDir, onBatch });
+  // The handler is in place before the stack starts: its function environments are forked while
+  // it starts, and a Ctrl-C then must still close them and the servers (exit 130, not death by signal).
+  const starting = startStack({ ...options, logDir, onBatch });
+  const stop = stopOnSignal(starting, stderr, () => out.release());
+  const stack = await starting.catch((error: unknown) => {
+    stop();
+    throw error;
+  });
   const mirror = (outputs.mirror = new OutputMirror(stack.s3, stack.bucket, out));
-  const stop = stopOnSignal(stack, stderr, () => out.release());
   try {
     phase('start');
     const keys: string[] = [];
@@ -393,14 +399,19 @@ async function nextLook(stack: LocalStack, tracker: CompletionTracker, interval:
 }
 
 /** Ctrl-C / SIGTERM: stop pollers and functions, close the servers, release --out, exit 130 / 143. */
-export function stopOnSignal(stack: LocalStack, stderr: NodeJS.WritableStream, release: () => Promise<void> = async () => undefined): () => void {
+export function stopOnSignal(
+  stack: LocalStack | Promise<LocalStack>,
+  stderr: NodeJS.WritableStream,
+  release: () => Promise<void> = async () => undefined,
+): () => void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     stderr.write(`\n${signal}: stopping pollers and functions, closing the local servers…\n`);
-    void stack
-      .close()
+    void Promise.resolve(stack)
+      .then((started) => started.close())
+      .catch(() => undefined)
       .then(release)
       .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
