@@ -80,6 +80,12 @@ export function register(program: Command): void {
       const dataDir = resolve(flags.dataDir);
       assertDataDirFree(dataDir);
       const watcher = flags.watch ? await prepareWatch() : undefined;
+      // Function environments are forked while the stack starts: a Ctrl-C then is held until the
+      // stack is up and closes it (exit 130/143), instead of killing the CLI mid-start.
+      let early: NodeJS.Signals | undefined;
+      const holdSignal = (signal: NodeJS.Signals) => (early ??= signal);
+      process.on('SIGINT', holdSignal);
+      process.on('SIGTERM', holdSignal);
       const stack = await startStack({
         bundles: watcher?.bundles(defaultBundles()),
         dataDir,
@@ -89,10 +95,22 @@ export function register(program: Command): void {
         visibilityTimeoutSeconds: flags.visibilityTimeout,
         functionTimeoutSeconds: flags.functionTimeout,
         verbose: flags.verbose,
-      }).catch(async (err: unknown) => {
+      })
+        .catch(async (err: unknown) => {
+          await watcher?.close();
+          throw err;
+        })
+        .finally(() => {
+          process.off('SIGINT', holdSignal);
+          process.off('SIGTERM', holdSignal);
+        });
+      if (early) {
+        process.stdout.write(`\n${early}: closing the local stack…\n`);
         await watcher?.close();
-        throw err;
-      });
+        await stack.close();
+        process.exitCode = early === 'SIGINT' ? 130 : 143;
+        return;
+      }
       const unpublish = writeEndpointsFile(dataDir, stack);
       process.stdout.write(describeStack(stack, shownDir(dataDir)));
       if (watcher) {
