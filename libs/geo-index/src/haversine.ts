@@ -1,6 +1,6 @@
 import { EARTH_RADIUS_KM } from './constants';
 
-// Module-scope aliases: inside Jest's vm context every global lookup (`Math`) is ~50× slower.
+// Module-scope aliases: inside Jest's vm context a global lookup (`Math`) goes through the context object, far slower than a local.
 const { sin, cos, asin, sqrt, min } = Math;
 
 const RAD = Math.PI / 180;

@@ -4,7 +4,7 @@ import { InvalidCatalogueError, InvalidQueryError } from './errors';
 import { haversineKm, haversineKmWithCos } from './haversine';
 import type { Neighbour, Station } from './types';
 
-// Module-scope aliases: inside Jest's vm context every global lookup (`Math`) is ~50× slower.
+// Module-scope aliases: inside Jest's vm context a global lookup (`Math`) goes through the context object, far slower than a local.
 const { sin, cos, sqrt, min, max } = Math;
 
 /*

@@ -5,7 +5,7 @@
  */
 import type { Station } from './types';
 
-// Module-scope aliases: inside Jest's vm context every global lookup (`Math`) is ~50× slower.
+// Module-scope aliases: inside Jest's vm context a global lookup (`Math`) goes through the context object, far slower than a local.
 const { asin, floor, imul, max } = Math;
 
 /**
