@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { customEndpoint, localCredentials, maxAttemptsOf, regionOf, type Env } from './endpoints';
+import { SqsStringJsonProtocol } from './sqs-protocol';
 
 /**
  * S3 client honouring `AWS_ENDPOINT_URL(_S3)` and `AWS_REGION`. With a custom endpoint
@@ -26,7 +27,9 @@ export function createS3Client(env: Env = process.env): S3Client {
 }
 
 /**
- * SQS client honouring `AWS_ENDPOINT_URL(_SQS)` and `AWS_REGION`.
+ * SQS client honouring `AWS_ENDPOINT_URL(_SQS)` and `AWS_REGION`. Request bodies are written by
+ * `JSON.stringify` ({@link SqsStringJsonProtocol}): the same bytes as the SDK's default
+ * serializer, several times less CPU for large message bodies.
  * @example
  * const sqs = createSqsClient({ AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9324', AWS_REGION: 'us-east-1' });
  */
@@ -35,6 +38,7 @@ export function createSqsClient(env: Env = process.env): SQSClient {
   return new SQSClient({
     region: regionOf(env),
     maxAttempts: maxAttemptsOf(env),
+    protocol: SqsStringJsonProtocol,
     ...(endpoint && { endpoint }),
     ...localCredentials(env, endpoint),
   });

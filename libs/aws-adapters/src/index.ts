@@ -15,3 +15,4 @@ export * from './metrics';
 export * from './request-counter';
 export * from './source-versions';
 export { DEFAULT_MAX_ATTEMPTS } from './endpoints';
+export * from './sqs-protocol';
