@@ -3,12 +3,25 @@ import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { CSV_COLUMNS, type Manifest } from '@rydes/ride-model';
 import { OutputMirror, mergeRides } from '../src/run/output';
 import { OutputFolder } from '../src/run/out-folder';
 
 const BUCKET = 'rides-mirror-test';
+
+/** Counts the GetObject requests `s3` sends from now on. */
+function countGets(s3: S3Client): () => number {
+  let gets = 0;
+  s3.middlewareStack.add(
+    (next, context) => (args) => {
+      if (context.commandName === 'GetObjectCommand') gets++;
+      return next(args);
+    },
+    { step: 'initialize', name: `countGets${Math.random()}` },
+  );
+  return () => gets;
+}
 
 describe('OutputMirror (real s3rver in its worker thread)', () => {
   let servers: LocalServers;
@@ -89,6 +102,50 @@ describe('OutputMirror (real s3rver in its worker thread)', () => {
     expect(existsSync(local('processed/gone-000000.csv'))).toBe(false);
     expect(existsSync(local('processed/sub/earlier-run.csv'))).toBe(false);
     expect(readFileSync(local('processed/a-1-000000.csv'), 'utf8')).toBe('h\nkept\n');
+  });
+
+  it('copies from the local bucket\'s files, with no GET, when the bucket runs on this machine', async () => {
+    // Prepare
+    await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\n0\n');
+    await putObject(s3, BUCKET, 'processed/a-1-000001.csv', 'h\n1\n');
+    await putObject(s3, BUCKET, 'rejects/a-1.ndjson', '{"index":2}\n');
+    await putObject(s3, BUCKET, 'manifests/a-1.json', '{}\n');
+    const gets = countGets(s3);
+    const mirror = new OutputMirror(s3, BUCKET, out, { localFile: (key) => servers.objectFile(BUCKET, key) });
+
+    // Act
+    mirror.fetch('processed/a-1-000000.csv');
+    const mirrored = await mirror.finish();
+
+    // Assess
+    expect(mirrored).toBe(4);
+    expect(gets()).toBe(0);
+    expect(readFileSync(local('processed/a-1-000000.csv'), 'utf8')).toBe('h\n0\n');
+    expect(readFileSync(local('processed/a-1-000001.csv'), 'utf8')).toBe('h\n1\n');
+    expect(readFileSync(local('rejects/a-1.ndjson'), 'utf8')).toBe('{"index":2}\n');
+    expect(readFileSync(local('manifests/a-1.json'), 'utf8')).toBe('{}\n');
+  });
+
+  it('fetches with a GET what the local file gets wrong: other bytes of the same size, a missing file', async () => {
+    // Prepare: a "local file" that is not the object's (as a torn read of a rewrite would be)
+    await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\nright\n');
+    await putObject(s3, BUCKET, 'processed/a-1-000001.csv', 'h\n1\n');
+    const wrong = join(outDir, '..', `${basename(outDir)}-wrong.csv`);
+    writeFileSync(wrong, 'h\nwrong\n');
+    const gets = countGets(s3);
+    const mirror = new OutputMirror(s3, BUCKET, out, {
+      localFile: (key) => (key === 'processed/a-1-000000.csv' ? wrong : join(outDir, '..', 'no-such-file')),
+    });
+
+    // Act
+    mirror.fetch('processed/a-1-000000.csv');
+    await mirror.finish();
+    rmSync(wrong, { force: true });
+
+    // Assess
+    expect(readFileSync(local('processed/a-1-000000.csv'), 'utf8')).toBe('h\nright\n');
+    expect(readFileSync(local('processed/a-1-000001.csv'), 'utf8')).toBe('h\n1\n');
+    expect(gets()).toBe(2);
   });
 
   it('never deletes or overwrites a file it did not write, even inside processed/ (a conflict instead)', async () => {

@@ -16,6 +16,7 @@ import type { S3Event } from 'aws-lambda';
 import { encodeEventKey } from '@rydes/ride-model';
 import { countRawReads, strictConditionalRequests, type RawReads } from './strict-s3';
 import { installFastListing } from './listing';
+import { installLeanRequests } from './lean-s3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -52,6 +53,13 @@ export interface LocalServers {
    * a worker thread the tally arrives every {@link RAW_READS_INTERVAL_MS}, so it may lag by that.
    */
   rawReads(): Record<string, RawReads>;
+  /**
+   * The file in which s3rver keeps the bytes of `bucket`/`key` (whether or not it exists), for a
+   * reader on this machine that wants to skip a GET; undefined for a key whose path would leave
+   * the bucket's folder. s3rver rewrites the file in place on a PUT: check what you read against
+   * the object's ETag (its MD5 for a single-part upload) before trusting it.
+   */
+  objectFile(bucket: string, key: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -108,6 +116,7 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
       return s3.onEvent((event) => listener(encodeEventKeys(event)));
     },
     rawReads: () => s3.rawReads(),
+    objectFile: (bucket, key) => objectFile(directory, bucket, key),
     async close() {
       await Promise.all([
         s3.close(),
@@ -122,11 +131,15 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
  * Messages in a queue above which SendMessage(Batch) requests are held until consumers catch up
  * (local-aws-sqs's ApproximateNumberOfMessages, which counts in-flight messages too). local-aws-sqs checks SQS's 120,000 in-flight limit against the *visible* messages,
  * so once about 120,000 wait, every ReceiveMessage fails with OverLimit and nothing can drain the
- * queue again (real SQS has no limit on waiting messages); it also scans every message on each
- * receive, so a long queue slows consumers down. Holding a send looks to the sender like a slow
- * network, which AWS's own SDK and our batch sender tolerate.
+ * queue again (real SQS has no limit on waiting messages). It also walks every message of the
+ * queue on each receive, each count of its attributes (the gate's own included) and each
+ * dead-lettering, so the cost of a message grows with the queue: with one ride per message a
+ * 200,000-ride file would keep tens of thousands waiting. 5,000 is 5 × the default file's 1,000
+ * messages per million rides and far more than the pollers can take at once. Holding a send
+ * looks to the sender like a slow network, which AWS's own SDK and our batch sender tolerate;
+ * an ingest held past its time hands the rest to a continuation as it does on AWS.
  */
-export const LOCAL_SQS_HIGH_WATER = 50_000;
+export const LOCAL_SQS_HIGH_WATER = 5_000;
 
 /** local-aws-sqs on its own HTTP server, with the send gate in front of its request handler. */
 async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<{ port: number; close(): Promise<void> }> {
@@ -217,6 +230,7 @@ async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
   const lib = dirname(require.resolve('s3rver'));
   installFastListing(require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), fs, path);
   const s3 = new S3rverClass(options);
+  installLeanRequests(s3 as unknown as Parameters<typeof installLeanRequests>[0], require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), fs);
   // First in s3rver's Koa chain: every request meets S3's conditional-request rules (strict-s3.ts).
   (s3 as unknown as { middleware: unknown[] }).middleware.unshift(strictConditionalRequests);
   // Outermost: counts what is finally sent, after the strict front has had its say.
@@ -249,6 +263,7 @@ const __name = (target) => target;
 const lib = require('node:path').dirname(workerData.s3rverPath);
 eval('(' + workerData.listingSource + ')')(require(lib + '/stores/filesystem'), require(lib + '/models/object'), require('node:fs'), require('node:path'));
 const s3 = new S3rver(workerData.options);
+eval('(' + workerData.leanSource + ')')(s3, require(lib + '/stores/filesystem'), require(lib + '/models/object'), require('node:fs'));
 s3.middleware.unshift(eval('(' + workerData.strictSource + ')'));
 s3.middleware.unshift(eval('(' + workerData.countSource + ')'));
 s3.on('event', (event) => parentPort.postMessage({ type: 'event', event }));
@@ -283,6 +298,7 @@ async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
       countSource: countRawReads.toString(),
       readsIntervalMs: RAW_READS_INTERVAL_MS,
       listingSource: installFastListing.toString(),
+      leanSource: installLeanRequests.toString(),
     },
   });
   const listeners = new Set<(event: S3Event) => void>();
@@ -317,6 +333,16 @@ async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
       await worker.terminate();
     },
   };
+}
+
+/** s3rver's FilesystemStore.getResourcePath for an object's bytes (its key encoding on Windows included). */
+export function objectFile(directory: string, bucket: string, key: string): string | undefined {
+  const encoded = process.platform === 'win32' ? key.replace(/[<>:"\\|?*]/g, (ch) => '&' + Buffer.from(ch, 'utf8').toString('hex')) : key;
+  const parts = encoded.split('/');
+  const name = `${parts.pop()}._S3rver_object`;
+  const bucketDir = join(directory, bucket);
+  const file = join(bucketDir, ...parts, name);
+  return file.startsWith(bucketDir + path.sep) ? file : undefined;
 }
 
 /**

@@ -1,4 +1,7 @@
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand, DeleteBucketCommand, DeleteBucketCorsCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsCommand, PutBucketCorsCommand, PutObjectCommand, S3Client,
+} from '@aws-sdk/client-s3';
+import { readFileSync } from 'node:fs';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
 import { startLocalServers, type LocalServers } from '../src';
@@ -70,6 +73,63 @@ describe('startLocalServers', () => {
         await servers.close();
       }
     });
+  });
+
+  describe.each([false, true])('bucket-level answers kept between requests, with s3rver in a worker thread: %s', (s3Thread) => {
+    it('sees a bucket created or deleted and a CORS configuration put or deleted through the API at the next request', async () => {
+      // Prepare
+      const servers = await startLocalServers({ buckets: ['rides-lean'], s3Thread });
+      const s3 = new S3Client({
+        endpoint: servers.s3Endpoint, region: servers.region, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+      });
+      // A CORS preflight: answered from the bucket's cors.xml, which s3rver reads on every request.
+      const preflight = () =>
+        fetch(`${servers.s3Endpoint}/rides-lean/processed/a.csv`, { method: 'OPTIONS', headers: { origin: 'http://example.test', 'access-control-request-method': 'GET' } }).then((r) => r.status);
+      try {
+        // Act
+        const missingBucket = await s3.send(new PutObjectCommand({ Bucket: 'rides-later', Key: 'a', Body: 'a' })).then(() => 'stored', (err: Error) => err.name);
+        await s3.send(new CreateBucketCommand({ Bucket: 'rides-later' }));
+        const afterCreate = await s3.send(new PutObjectCommand({ Bucket: 'rides-later', Key: 'a', Body: 'a' })).then(() => 'stored', (err: Error) => err.name);
+        await s3.send(new DeleteObjectCommand({ Bucket: 'rides-later', Key: 'a' }));
+        await s3.send(new DeleteBucketCommand({ Bucket: 'rides-later' }));
+        const afterDelete = await s3.send(new PutObjectCommand({ Bucket: 'rides-later', Key: 'a', Body: 'a' })).then(() => 'stored', (err: Error) => err.name);
+        const withoutCors = await preflight();
+        await s3.send(new PutBucketCorsCommand({ Bucket: 'rides-lean', CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['GET'] }] } }));
+        const withCors = await preflight();
+        await s3.send(new DeleteBucketCorsCommand({ Bucket: 'rides-lean' }));
+        const corsDeleted = await preflight();
+
+        // Assess
+        expect([missingBucket, afterCreate, afterDelete]).toEqual(['NoSuchBucket', 'stored', 'NoSuchBucket']);
+        expect([withoutCors, withCors, corsDeleted]).toEqual([403, 200, 403]);
+      } finally {
+        s3.destroy();
+        await servers.close();
+      }
+    });
+  });
+
+  it('objectFile names the file that holds an object\'s bytes, and nothing outside the bucket', async () => {
+    // Prepare
+    const s3 = new S3Client({
+      endpoint: local.s3Endpoint, region: local.region, forcePathStyle: true, credentials: creds(),
+      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    try {
+      const keys = ['processed/a b-000000.csv', 'top.json', 'deep/er/still/x.ndjson', 'processed/é+1.csv'];
+      for (const key of keys) await s3.send(new PutObjectCommand({ Bucket: 'rides-probe', Key: key, Body: `bytes of ${key}` }));
+
+      // Act
+      const read = keys.map((key) => readFileSync(local.objectFile('rides-probe', key) ?? '', 'utf8'));
+
+      // Assess
+      expect(read).toEqual(keys.map((key) => `bytes of ${key}`));
+      expect(local.objectFile('rides-probe', '../rides-other/x')).toBeUndefined();
+      expect(local.objectFile('rides-probe', 'a/../../../etc/passwd')).toBeUndefined();
+    } finally {
+      s3.destroy();
+    }
   });
 
   describe.each([false, true])('ListObjects (markers, as the CLI pages) with s3rver in a worker thread: %s', (s3Thread) => {

@@ -2,8 +2,10 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, openObject, sameEtag } from '@rydes/aws-adapters';
 import { CSV_COLUMNS, objectKeys } from '@rydes/ride-model';
 import { LIST_PAGE_KEYS } from '../stack/names';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
@@ -19,6 +21,21 @@ export const OUTPUT_PREFIXES = ['processed/', 'rejects/', 'manifests/'];
 /** Background copies queued at most; see {@link OutputMirror.fetch}. */
 const MAX_PENDING_FETCHES = 2_000;
 
+/** Local files up to this size are read whole; larger ones are streamed. */
+const WHOLE_FILE_BYTES = 1 << 20;
+
+export interface MirrorOptions {
+  /** Copies running at once (default 8). */
+  parallel?: number;
+  /**
+   * Where the local bucket keeps the bytes of a key (LocalServers.objectFile), when it runs on
+   * this machine: the copy reads that file instead of sending a GET. Whatever it reads is
+   * checked against the listing's size and ETag (MD5) in {@link OutputMirror.finish}, and a
+   * mismatch, a missing file or a multipart ETag is copied with a GET.
+   */
+  localFile?: (key: string) => string | undefined;
+}
+
 /**
  * Mirrors processed/, rejects/ and manifests/ into the --out folder (`out/processed/…`). Chunks
  * are copied while the pipeline runs, as soon as the transform reports them written
@@ -28,7 +45,9 @@ const MAX_PENDING_FETCHES = 2_000;
  * rydes wrote earlier for keys no longer there (a superseded version's chunks, an earlier run's
  * files). A file rydes did not write is never overwritten or deleted: when one sits where a key
  * belongs, the object is compared with it; the same bytes count as mirrored, other bytes as a
- * {@link conflicts conflict} (the run then fails, saying which file).
+ * {@link conflicts conflict} (the run then fails, saying which file). With a local bucket
+ * ({@link MirrorOptions.localFile}) the bytes come from its files, not from GETs: one object per
+ * ride would otherwise cost a request through the SDK and s3rver per ride.
  */
 export class OutputMirror {
   private readonly fetched = new Map<string, { etag: string; size: number }>();
@@ -41,12 +60,18 @@ export class OutputMirror {
   /** Keys whose local path holds a foreign file with other bytes: not mirrored. */
   readonly conflicts = new Set<string>();
 
+  private readonly parallel: number;
+  private readonly localFile?: (key: string) => string | undefined;
+
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
     private readonly out: OutputFolder,
-    private readonly parallel = 8,
-  ) {}
+    options: MirrorOptions = {},
+  ) {
+    this.parallel = options.parallel ?? 8;
+    this.localFile = options.localFile;
+  }
 
   /**
    * Starts copying `key` in the background; a failure only means {@link finish} copies it. When
@@ -65,12 +90,12 @@ export class OutputMirror {
     let mirrored = 0;
     for (const prefix of OUTPUT_PREFIXES) {
       const listed = new Set<string>();
-      const stale: string[] = [];
+      const stale: Listed[] = [];
       for await (const object of listObjects(this.s3, this.bucket, prefix, { pageSize: LIST_PAGE_KEYS })) {
         listed.add(object.key);
         mirrored++;
         const copy = this.fetched.get(object.key);
-        if (!copy || copy.size !== object.size || !sameEtag(copy.etag, object.etag)) stale.push(object.key);
+        if (!copy || copy.size !== object.size || !sameEtag(copy.etag, object.etag)) stale.push({ key: object.key, etag: object.etag, size: object.size });
       }
       await this.copyAll(stale, true);
       await this.out.removeStale(prefix, (rel) => listed.has(rel));
@@ -99,15 +124,22 @@ export class OutputMirror {
     return this.running === 0 && this.pending.length === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
   }
 
-  private async copyAll(keys: string[], mustSucceed: boolean): Promise<void> {
+  private async copyAll(objects: Listed[], mustSucceed: boolean): Promise<void> {
     let next = 0;
     const worker = async () => {
-      while (next < keys.length) await this.copy(keys[next++], mustSucceed);
+      while (next < objects.length) {
+        const object = objects[next++];
+        await this.copy(object.key, mustSucceed, object);
+      }
     };
     await Promise.all(Array.from({ length: this.parallel * 2 }, worker));
   }
 
-  private async copy(key: string, mustSucceed: boolean): Promise<void> {
+  /**
+   * Copies `key` into --out. With `listed` (finish) the copy must have the listed size and ETag;
+   * a local file that does not is copied again with a GET.
+   */
+  private async copy(key: string, mustSucceed: boolean, listed?: Listed): Promise<void> {
     const foreign = this.out.isForeign(key);
     const target = this.out.path(key);
     const written = foreign ? `${target}.rydes-${process.pid}.tmp` : target;
@@ -118,11 +150,18 @@ export class OutputMirror {
         await mkdir(dir, { recursive: true });
         this.folders.add(dir);
       }
-      const { body, etag } = await openObject(this.s3, this.bucket, key);
-      if (!foreign) this.out.record(key);
-      const out = createWriteStream(written);
-      await pipeline(body, out);
-      this.fetched.set(key, { etag, size: out.bytesWritten });
+      // A multipart ETag is not the MD5 of the bytes: such an object is always fetched.
+      const file = listed && listed.etag.includes('-') ? undefined : this.localFile?.(key);
+      let copied = file ? await this.copyLocalFile(file, written, key, foreign) : undefined;
+      if (copied && listed && (copied.size !== listed.size || !sameEtag(copied.etag, listed.etag))) copied = undefined;
+      if (!copied) {
+        const { body, etag } = await openObject(this.s3, this.bucket, key);
+        if (!foreign) this.out.record(key);
+        const out = createWriteStream(written);
+        await pipeline(body, out);
+        copied = { etag, size: out.bytesWritten };
+      }
+      this.fetched.set(key, copied);
       if (foreign) await this.compareWithForeign(key, target, written);
     } catch (err) {
       this.fetched.delete(key);
@@ -130,6 +169,41 @@ export class OutputMirror {
     } finally {
       if (foreign) await rm(written, { force: true });
     }
+  }
+
+  /**
+   * Copies the local bucket's file of `key` to `written`, hashing what it reads; undefined when
+   * that fails (the object is gone or not yet written, the file unreadable): a GET decides. A
+   * small file (one ride's chunk is ~150 bytes) is copied with synchronous calls, where the
+   * asynchronous ones would cost a trip through libuv's thread pool per open, stat, read, write
+   * and close on the CLI's busiest thread; a larger one is streamed.
+   */
+  private async copyLocalFile(file: string, written: string, key: string, foreign: boolean): Promise<{ etag: string; size: number } | undefined> {
+    const hash = createHash('md5');
+    let size: number;
+    try {
+      if (statSync(file).size <= WHOLE_FILE_BYTES) {
+        const bytes = readFileSync(file);
+        if (!foreign) this.out.record(key);
+        writeFileSync(written, bytes);
+        hash.update(bytes);
+        size = bytes.length;
+      } else {
+        if (!foreign) this.out.record(key);
+        size = 0;
+        const hashing = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            hash.update(chunk);
+            size += chunk.length;
+            done(null, chunk);
+          },
+        });
+        await pipeline(createReadStream(file), hashing, createWriteStream(written));
+      }
+    } catch {
+      return undefined;
+    }
+    return { etag: `"${hash.digest('hex')}"`, size };
   }
 
   private async compareWithForeign(key: string, target: string, copy: string): Promise<void> {
@@ -142,6 +216,13 @@ export class OutputMirror {
       this.conflicts.add(key);
     }
   }
+}
+
+/** An object as the final listing saw it. */
+interface Listed {
+  key: string;
+  etag: string;
+  size: number;
 }
 
 /**

@@ -146,7 +146,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
     stop();
     throw error;
   });
-  const mirror = (outputs.mirror = new OutputMirror(stack.s3, stack.bucket, out));
+  const mirror = (outputs.mirror = new OutputMirror(stack.s3, stack.bucket, out, { localFile: (key) => stack.servers.objectFile(stack.bucket, key) }));
   try {
     phase('start');
     const keys: string[] = [];

@@ -1,0 +1,101 @@
+/**
+ * Per-request work s3rver repeats for nothing, removed (in-process and in the worker thread
+ * alike, so this function must stay self-contained: its source is evaluated in the worker; the
+ * s3rver app and its store class come in as arguments).
+ *
+ * Why: with one object per ride every request counts (200,000 PUTs, HEADs and listings' metadata
+ * reads), and s3rver spends most of a small request outside the object itself:
+ * - a silent s3rver still formats a coloured log line per request (koa-logger, then winston with
+ *   a silenced transport): the logger is left out when `silent`;
+ * - every request reads the bucket's `cors.xml` and `website.xml` (ENOENT nearly always) and
+ *   stats the bucket folder: these bucket-level answers are kept until s3rver itself creates or
+ *   deletes a bucket or writes or deletes a bucket subresource (the only ways they change through
+ *   the S3 API; a folder removed behind s3rver's back is not seen until then);
+ * - an object's two small side files (`.md5`, `metadata.json`) are read and written with
+ *   synchronous calls: a few bytes each, where an asynchronous call costs a trip through libuv's
+ *   thread pool per open, stat, read and close (4 per file read) — most of the thread's time per
+ *   HEAD and per listed object. Object bodies stay streamed.
+ * What a request returns is unchanged.
+ */
+export function installLeanRequests(
+  app: { silent?: boolean; middleware: Array<(...args: never[]) => unknown> },
+  FilesystemStore: { prototype: object },
+  S3Object: { ALLOWED_METADATA: string[] },
+  fs: typeof import('node:fs'),
+): void {
+  type Store = {
+    rydesBucketCache?: Map<string, Promise<unknown>>;
+    getResourcePath(bucket: string, key: string, resource: string): string;
+  };
+  if (app.silent) {
+    const at = app.middleware.findIndex((fn) => fn.name === 'logger');
+    if (at >= 0) app.middleware.splice(at, 1);
+  }
+  const proto = FilesystemStore.prototype as Record<string, unknown>;
+  if (proto.rydesLeanRequests) return;
+  proto.rydesLeanRequests = true;
+
+  const cached = (name: string, keyOf: (args: unknown[]) => string | undefined) => {
+    const original = proto[name] as (...args: unknown[]) => Promise<unknown>;
+    proto[name] = function (this: Store, ...args: unknown[]) {
+      const key = keyOf(args);
+      if (key === undefined) return original.apply(this, args);
+      this.rydesBucketCache ??= new Map();
+      const known = this.rydesBucketCache.get(key);
+      if (known) return known;
+      const cache = this.rydesBucketCache;
+      const answer = original.apply(this, args);
+      cache.set(key, answer);
+      // A failure is not kept: the next request asks the disk again.
+      answer.catch(() => cache.get(key) === answer && cache.delete(key));
+      return answer;
+    };
+  };
+  cached('getBucket', ([bucket]) => `bucket\0${String(bucket)}`);
+  // Bucket-level subresources only (cors, website, …); an object's are read as before.
+  cached('getSubresource', ([bucket, key, type]) => (key === undefined || key === '' ? `sub\0${String(bucket)}\0${String(type)}` : undefined));
+
+  const getMetadata = proto.getMetadata as (this: Store, bucket: string, key: string) => Promise<Record<string, unknown>>;
+  const absent = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+  // s3rver's getMetadata, synchronously; a missing .md5 (s3rver then hashes the object and writes one) goes its own way.
+  proto.getMetadata = async function (this: Store, bucket: string, key: string) {
+    const objectPath = this.getResourcePath(bucket, key, 'object');
+    const stat = fs.statSync(objectPath);
+    let stored: Record<string, unknown> | undefined;
+    try {
+      stored = JSON.parse(fs.readFileSync(this.getResourcePath(bucket, key, 'metadata.json'), 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      if (!absent(err)) throw err;
+    }
+    let md5: string;
+    try {
+      md5 = fs.readFileSync(`${objectPath}.md5`, 'utf8');
+    } catch (err) {
+      if (absent(err)) return getMetadata.call(this, bucket, key);
+      throw err;
+    }
+    return { ...stored, etag: JSON.stringify(md5), 'last-modified': stat.mtime.toUTCString(), 'content-length': stat.size };
+  };
+  // s3rver's putMetadata (the same files, the same JSON: its allowed headers in its order, then x-amz-meta-*), synchronously.
+  proto.putMetadata = async function (this: Store, bucket: string, key: string, metadata: Record<string, unknown>, md5?: string) {
+    const json: Record<string, unknown> = {};
+    for (const name of S3Object.ALLOWED_METADATA) if (name in metadata) json[name] = metadata[name];
+    for (const name in metadata) if (name.startsWith('x-amz-meta-')) json[name] = metadata[name];
+    if (md5) fs.writeFileSync(this.getResourcePath(bucket, key, 'object.md5'), md5);
+    fs.writeFileSync(this.getResourcePath(bucket, key, 'metadata.json'), JSON.stringify(json, null, 2));
+  };
+
+  for (const name of ['putBucket', 'deleteBucket', 'putSubresource', 'deleteSubresource', 'reset']) {
+    const original = proto[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof original !== 'function') continue;
+    proto[name] = function (this: Store, ...args: unknown[]) {
+      // Cleared before and after: a request that runs while the change is under way reads afresh.
+      this.rydesBucketCache = undefined;
+      const result = original.apply(this, args);
+      const clear = () => void (this.rydesBucketCache = undefined);
+      if (result && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(clear, clear);
+      else clear();
+      return result;
+    };
+  }
+}
