@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { generateRecords, generateRideFile, generateRides, GeneratorOptionsError, START, UNICORNS, validateRide, writeRides } from '../src';
-import { collectRides, readAll } from '../src/testing';
+import { generateRecords, generateRideFile, generateRides, GeneratorOptionsError, seededRandom, START, statusTimeOf, UNICORNS, validateRide, writeRides } from '../src';
+import { collectRides, HOSTILE_NAMES, readAll } from '../src/testing';
 
 /** Haversine distance in metres (R = 6371 km): an independent check of the walk. */
 function metres(a: { latitude: number; longitude: number }, b: { latitude: number; longitude: number }): number {
@@ -163,4 +163,51 @@ describe('writeRides', () => {
     expect(() => writeRides([], { shape: 'ndjson', pretty: true })).toThrow(GeneratorOptionsError);
     expect(() => writeRides([], { shape: 'csv' as 'array' })).toThrow(/shape is "csv"/);
   });
+
+  /** What writeRides wrote before rides had a writer of their own: JSON.stringify, re-indented. */
+  function stringified(records: object[], shape: 'array' | 'travel_data' | 'concatenated' | 'ndjson', pretty: boolean): string {
+    const pad = pretty ? '\n' + '  '.repeat(shape === 'travel_data' ? 2 : 1) : '';
+    const json = (r: object) => (pretty ? JSON.stringify(r, null, 2) : JSON.stringify(r));
+    const items = records.map((r) => (pretty ? json(r).replace(/\n/g, pad) : json(r)));
+    if (shape === 'ndjson') return records.map((r) => `${JSON.stringify(r)}\n`).join('');
+    if (shape === 'concatenated') return `${records.map(json).join('')}\n`;
+    const body = items.map((item, i) => `${i ? ',' : ''}${pad}${item}`).join('');
+    if (shape === 'array') return `[${body}${pretty ? '\n]\n' : ']\n'}`;
+    return pretty ? `{\n  "travel_data": [${body}\n  ]\n}\n` : `{"travel_data":[${body}]}\n`;
+  }
+
+  it('writes every shape byte for byte as JSON.stringify would, rides and any other record alike', async () => {
+    // Prepare: generated rides (with broken ones), rides with names that need escaping, numbers
+    // at the edges of the digit-by-digit path, and records that are not rides at all.
+    const random = seededRandom(11);
+    const odd: object[] = [
+      ...HOSTILE_NAMES.map((name, i) => ({ ...rides[i], name })),
+      { ...rides[0], latitude: -0, longitude: 1e-7, distance: 123456789.123456, healthpoints: 1e21, magicpoints: -5 },
+      { ...rides[1], latitude: 0.1 + 0.2, longitude: -179.9999995, distance: random() * 1e6 },
+      { ...rides[2], statustime: 'x"y\\z\u2028' },
+      { ...rides[3], fieldservice: undefined },
+      { ...rides[4], extra: 1 },
+      { name: 'only a name' },
+      { nested: { a: [1, { b: 2 }] } },
+    ];
+    const records = [...rides.slice(0, 500), ...odd, ...generateRides({ count: 500, seed: 3, invalidRate: 0.3 })];
+    for (const shape of ['array', 'travel_data', 'concatenated', 'ndjson'] as const) {
+      for (const pretty of shape === 'ndjson' ? [false] : [true, false]) {
+        // Act
+        const written = (await readAll(writeRides(records, { shape, pretty }))).toString('utf8');
+
+        // Assess
+        expect(written).toBe(stringified(records, shape, pretty));
+      }
+    }
+  });
+
+  it('formats statustime as toISOString does, for any instant of years 0–9999', () => {
+    const random = seededRandom(5);
+    const edges = [0, -1, 86_399_999, Date.UTC(2018, 0, 1), Date.UTC(2016, 1, 29, 23, 59, 59, 999), Date.UTC(2000, 2, 1), Date.UTC(1900, 1, 28), Date.UTC(0, 0, 1) - 31_622_400_000 * 1900, 253_402_300_799_999];
+    const first = Date.UTC(0, 0, 1) - 1900 * 31_556_952_000;
+    const instants = [...edges.filter((ms) => ms >= first), ...Array.from({ length: 100_000 }, () => first + Math.floor(random() * (253_402_300_799_999 - first)))];
+    for (const ms of instants) expect(statusTimeOf(ms)).toBe(new Date(ms).toISOString().replace('T', ' ').slice(0, 23));
+  });
 });
+
