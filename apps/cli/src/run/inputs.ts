@@ -65,6 +65,15 @@ export async function prepareInputs(files: string[]): Promise<RunInput[]> {
   return inputs;
 }
 
+/**
+ * The run input of a generated sample: its key from the hash taken while it was written.
+ * @example
+ * sampleInput(await generateSample(1000, 1)).key; // 'raw/rides-1000-seed1-<12 hex>.json'
+ */
+export function sampleInput(sample: { file: string; bytes: number; sha256: string }): RunInput {
+  return { path: sample.file, key: rawKeyOf(sample.file, sample.sha256), bytes: sample.bytes, sha256: sample.sha256 };
+}
+
 async function hashFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(resolve(path)), hash);

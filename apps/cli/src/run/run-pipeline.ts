@@ -1,13 +1,13 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { objectKeys, peekMessage } from '@rydes/ride-model';
 import { EXIT, StallError } from '../errors';
 import type { BatchReport } from '../lambda/event-source';
 import { startStack, type LocalStack, type StackOptions } from '../stack/local-stack';
 import { CompletionTracker, describeQueues, sourceState, type CompletionCheck } from './completion';
 import { lostWork, readDeadLetters } from './dead-letters';
-import { prepareInputs, type RunInput } from './inputs';
+import { prepareInputs, sampleInput, type RunInput } from './inputs';
 import { OutputFolder, REPORT_FILE } from './out-folder';
 import { OutputMirror, mergeRides } from './output';
 import { preflightStations } from './preflight';
@@ -15,6 +15,7 @@ import { createProgress } from './progress';
 import { reportAfterRun } from '../report/after-run';
 import { buildSummaryFile, writeSummaryFile } from './run-summary';
 import { generateSample, type Sample } from './sample';
+import { uploadInput } from './upload-input';
 import type { TimelinePoint } from './summary-file';
 import { countNotRead, exitCodeOf, figuresOf, formatSummary, verdictOf, withOutcomes, type FileLine, type FunctionError, type RunFigures, type Verdict } from './summary';
 
@@ -74,25 +75,27 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const startedAt = new Date(started).toISOString();
   const stderr = options.stderr ?? process.stderr;
   const stdout = options.stdout ?? process.stdout;
-  let inputs = await prepareInputs(options.files);
+  const inputs = await prepareInputs(options.files);
   const stationCount = await preflightStations(options, stderr);
   const out = await OutputFolder.claim(options.outDir, { force: options.force, notes: stderr });
-  let sample: Sample | undefined;
+  let sampling: Promise<Sample> | undefined;
   let logs: { dir: string; temporary: boolean } | undefined;
   let keepLogs = false;
   try {
     if (!options.files.length && options.sample) {
-      sample = await generateSample(options.sample.rides, options.sample.seed, options.dataDir);
-      inputs = await prepareInputs([sample.file]);
+      // Written while the stack starts (the same event loop: the generator yields every 64 KiB);
+      // the upload waits for it. A failure surfaces there, inside the stack's cleanup.
+      sampling = generateSample(options.sample.rides, options.sample.seed, options.dataDir);
+      sampling.catch(() => undefined);
     }
     logs = options.dataDir
       ? { dir: join(options.dataDir, 'logs'), temporary: false }
       : { dir: await mkdtemp(join(tmpdir(), 'rydes-logs-')), temporary: true };
-    const result = await runStack(options, inputs, out, logs.dir, { started, startedAt, stationCount, stderr, stdout, sample });
+    const result = await runStack(options, inputs, out, logs.dir, { started, startedAt, stationCount, stderr, stdout, sampling });
     keepLogs = result.exitCode !== EXIT.OK || result.figures.functionErrors.length > 0 || !!result.figures.eventSource?.logFile;
     return result;
   } finally {
-    await sample?.remove();
+    await (await sampling?.catch(() => undefined))?.remove();
     if (logs?.temporary) await rm(logs.dir, { recursive: true, force: true });
     if (!keepLogs) await out.removeStale('logs/', () => false);
     await out.release();
@@ -105,11 +108,13 @@ interface RunContext {
   stationCount?: number;
   stderr: NodeJS.WriteStream;
   stdout: NodeJS.WritableStream;
-  sample?: Sample;
+  /** The generated sample being written (no FILE given): the run's one input once it is. */
+  sampling?: Promise<Sample>;
 }
 
 async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFolder, logDir: string, context: RunContext): Promise<RunResult> {
   const { stderr, stdout, started } = context;
+  let sample: Sample | undefined;
   let written = 0;
   const writtenBySource: Record<string, number> = {};
   // A chunk can be processed more than once (an ingest retry resends its chunks, duplicate deliveries): count it once.
@@ -149,12 +154,18 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
   const mirror = (outputs.mirror = new OutputMirror(stack.s3, stack.bucket, out, { localFile: (key) => stack.servers.objectFile(stack.bucket, key) }));
   try {
     phase('start');
+    if (context.sampling) {
+      sample = await context.sampling;
+      inputs = [sampleInput(sample)];
+      // What writing the sample took beyond the stack's start.
+      phase('sample');
+    }
     const keys: string[] = [];
     // Listening before the first upload: a small file's manifest can be written before the last upload ends.
     const tracker = new CompletionTracker(stack, keys);
     for (const input of inputs) {
       if (input.duplicateOf) continue;
-      keys.push((await stack.upload(resolve(input.path), input.key)).key);
+      keys.push((await uploadInput(stack, input)).key);
     }
     phase('upload');
     const progress = createProgress(stderr);
@@ -247,7 +258,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
       phases: Object.fromEntries(phases),
       startedAt: context.startedAt,
       stationCount: context.stationCount,
-      sample: context.sample,
+      sample,
     });
     await writeSummaryFile(out, summary);
     stderr.write(`phases: ${phases.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}\n`);
