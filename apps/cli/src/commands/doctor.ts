@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { GetFunctionConfigurationCommand, LambdaClient, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import {
   GetBucketNotificationConfigurationCommand,
   HeadBucketCommand,
@@ -201,6 +201,7 @@ export async function diagnoseDeployed(stackName: string, clients: DeployedClien
     },
     `queue ${outputs.FanoutQueueUrl} is gone: ${redeploy}`,
   );
+  const { GetFunctionConfigurationCommand, ListEventSourceMappingsCommand } = await import('@aws-sdk/client-lambda');
   const config = async (name: string) => lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
   let ingestArn = '';
   let ingestEnv: Record<string, string> = {};
@@ -371,6 +372,8 @@ export function register(program: Command): void {
       } else {
         const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
         const region = flags.region;
+        // Loaded when a deployed stack is checked: other commands start without these clients.
+        const [{ CloudFormationClient }, { LambdaClient }] = await Promise.all([import('@aws-sdk/client-cloudformation'), import('@aws-sdk/client-lambda')]);
         const cloudformation = new CloudFormationClient(region ? { region } : {});
         await checkAwsSetup(cloudformation);
         process.stdout.write(`rydes doctor: stack ${flags.stack} in ${await cloudformation.config.region()}\n`);

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { createS3Client } from '@rydes/aws-adapters';
 import { resolve } from 'node:path';
-import { buildReport, REPORT_FILE, writeReport } from '../report/build-report';
-import { readStack } from '../report/read-stack';
+import { REPORT_FILE } from '../run/out-folder';
 import { InvalidOptionError } from '../errors';
 import { stackOutputs } from '../stack/connect';
 import { integer } from './options';
@@ -22,6 +21,7 @@ export async function reportForStack(
   clients: { cloudformation: CloudFormationClient; env: NodeJS.ProcessEnv | Record<string, string> },
 ): Promise<{ path: string; bytes: number; bucket: string }> {
   const bucket = (await stackOutputs(clients.cloudformation, flags.stack)).BucketName;
+  const [{ readStack }, { writeReport }] = await Promise.all([import('../report/read-stack'), import('../report/build-report')]);
   const data = await readStack(createS3Client(clients.env), bucket, {
     subject: `stack ${flags.stack} (s3://${bucket})`,
     sample: flags.sample,
@@ -45,7 +45,9 @@ export function register(program: Command): void {
     .option('--stations <FILE>', 'station catalogue the run used, for the markers (default: what summary.json names, else the bundled NYC stations)')
     .option('-o, --output <FILE>', `where the page goes (default: OUT_DIR/${REPORT_FILE}; with --stack ./report-<stack>.html)`)
     .action(async (outDir: string, flags: ReportFlags) => {
+      // The report's modules (ECharts among them) and the AWS clients load only when this command runs.
       if (flags.stack) {
+        const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
         const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
         const output = resolve(flags.output ?? `report-${flags.stack}.html`);
         const built = await reportForStack(
@@ -56,6 +58,7 @@ export function register(program: Command): void {
         return;
       }
       if (flags.sample !== undefined) throw new InvalidOptionError('--sample', String(flags.sample), 'to be used with --stack only (OUT_DIR is read whole)');
+      const { buildReport } = await import('../report/build-report');
       const built = await buildReport(resolve(outDir), {
         stationsFile: flags.stations && resolve(flags.stations),
         output: flags.output && resolve(flags.output),

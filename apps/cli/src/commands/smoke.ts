@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient, listKeys } from '@rydes/aws-adapters';
@@ -327,6 +326,8 @@ interface SmokeFlags {
 
 /** The deployed stack named `stack`, from its CloudFormation outputs. */
 async function deployedTarget(stack: string, region: string | undefined): Promise<SmokeTarget> {
+  // Loaded here: other commands start without the CloudFormation client.
+  const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
   const cloudformation = new CloudFormationClient(region ? { region } : {});
   await checkAwsSetup(cloudformation);
   const resolvedRegion = await cloudformation.config.region();

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createS3Client, listKeys, readManifest } from '@rydes/aws-adapters';
@@ -226,6 +225,8 @@ export function register(program: Command): void {
         bucket = BUCKET;
       } else {
         const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
+        // Loaded here: other commands start without the CloudFormation client.
+        const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
         const cloudformation = new CloudFormationClient(flags.region ? { region: flags.region } : {});
         await checkAwsSetup(cloudformation);
         bucket = (await stackOutputs(cloudformation, flags.stack)).BucketName;

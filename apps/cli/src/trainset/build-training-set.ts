@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { duckdbTrainingSql, SPLIT_BUCKETS, testBuckets } from '@rydes/training-set';
 import { TrainsetInputError } from './errors';
 import { checkRidesFile, describeWeatherFile, type WeatherInput } from './inputs';
@@ -84,6 +84,8 @@ export async function buildTrainingSet(options: TrainsetOptions): Promise<Covera
   });
 
   const spill = await mkdtemp(join(tmpdir(), 'rydes-trainset-'));
+  // Loaded here, not at the top: every other rydes command starts without DuckDB's native module.
+  const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:', {
     memory_limit: options.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
     temp_directory: spill,
