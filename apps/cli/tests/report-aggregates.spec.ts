@@ -1,3 +1,4 @@
+import { parse } from 'csv-parse/sync';
 import { Readable } from 'node:stream';
 import { DistanceCounts, PointSample, reasonKind, RejectCounts, rideRank } from '../src/report/aggregate';
 import { escapeHtml } from '../src/report/escape';
@@ -33,6 +34,22 @@ describe('DistanceCounts: nearest-rank quantiles from per-metre counts', () => {
     const counts = new DistanceCounts();
     [0, 0.5, 1.2, 9.99, 10, 25].forEach((v) => counts.add(v));
     expect(counts.histogram(10, 5)).toEqual([3, 0, 0, 0, 1, 2]);
+  });
+
+  it('stays exact when rides keep coming after a quantile was read (repeated values, many merges)', () => {
+    const next = random(9);
+    const counts = new DistanceCounts();
+    const values: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 7_000; i++) {
+        const v = round % 2 ? Math.floor(next() * 40) / 10 : next() * 5_000;
+        values.push(v);
+        counts.add(v);
+      }
+      const sorted = [...values].sort((a, b) => a - b);
+      expect(counts.quantiles([0.5, 0.99])).toEqual([0.5, 0.99].map((q) => Math.floor(sorted[Math.ceil(q * sorted.length) - 1] * 1000 + 1e-9) / 1000));
+      expect(counts.histogram(5_000, 10).reduce((a, b) => a + b, 0)).toBe(values.length);
+    }
   });
 
   it('returns undefined quantiles when empty', () => {
@@ -132,6 +149,41 @@ describe('readRideRows', () => {
       { latitude: 40.6, longitude: -73.8, station: 'US1NYNY0074', distanceKm: 0.5, source: 'raw/a.json', rideIndex: 1 },
       { latitude: 40.7, longitude: -73.7, station: '', distanceKm: NaN, source: 'raw/b.json', rideIndex: 7 },
     ]);
+  });
+
+  it('reads every row as csv-parse and Number would (coordinates of every length, exponents, blanks, CRLF, quoted and non-ASCII names)', async () => {
+    // Prepare: rows with the numbers of real runs and odd ones, in chunks that cut lines anywhere.
+    const next = random(3);
+    const odd = ['-0', '0.5', '.5', '5.', '1e-7', '-1.5E3', ' 7 ', '', '-', 'x', '123456789012345.6', '1234567890123456', '0.000001', '+2'];
+    const numberText = () => {
+      const x = (next() - 0.5) * 360;
+      const pick = Math.floor(next() * 5);
+      return pick === 0 ? x.toFixed(6) : pick === 1 ? String(x) : pick === 2 ? x.toFixed(14) : pick === 3 ? x.toFixed(1) : odd[Math.floor(next() * odd.length)];
+    };
+    const names = ['Shadowfax', '"Shadow, ""fax"""', 'Épona', '"a\rb"'];
+    const lines = [header];
+    for (let i = 0; i < 3000; i++) {
+      const source = i < 1500 ? 'raw/a.json' : i % 3 ? 'raw/b-ü.json' : 'raw/a.json';
+      const station = i % 5 ? 'USW00094728' : '';
+      const distance = i % 7 ? String(next() * 10) : numberText();
+      lines.push(`1,2,${numberText()},${numberText()},3,${names[i % 4]},2018-01-01 00:00:00,1,${station},${distance},${source},${i}${i % 11 ? '' : '\r'}`);
+    }
+    const text = `${lines.join('\n')}\n`;
+    const expected = (parse(text, { relax_column_count: true }) as string[][]).slice(1).map((f) => ({
+      latitude: Number(f[2]),
+      longitude: Number(f[3]),
+      station: f[8],
+      distanceKm: f[9] === '' ? NaN : Number(f[9]),
+      source: f[10],
+      rideIndex: Number(f[11]),
+    }));
+
+    // Act
+    const read = await rows(text, 4093);
+
+    // Assess
+    expect(read).toHaveLength(3000);
+    expect(read).toEqual(expected);
   });
 
   it('names the file and line of a row with missing columns', async () => {

@@ -110,34 +110,75 @@ export class PointSample {
 /**
  * Distances counted per whole metre. Quantiles are nearest-rank over those counts, so a quantile
  * is the exact nearest-rank quantile of every ride truncated to the metre; memory is one entry per
- * distinct metre value, not per ride.
+ * distinct metre value (plus a buffer of recent rides), not per ride.
+ *
+ * Kept as two sorted typed arrays (metres, counts) that a buffer of new values is folded into
+ * (sorted, then merged) once it holds as many values as there are distinct ones, rather than as
+ * a Map: rides walking away from their station have nearly one distinct metre value each, and a
+ * Map updated per ride and sorted for the quantiles was most of the report's aggregation time.
  */
 export class DistanceCounts {
-  private readonly counts = new Map<number, number>();
+  private metres = new Float64Array(0);
+  private counts = new Float64Array(0);
+  private pending = new Float64Array(1024);
+  private waiting = 0;
   count = 0;
   sumKm = 0;
   maxKm = 0;
 
   add(km: number): void {
-    const metres = Math.floor(km * 1000 + 1e-9);
-    this.counts.set(metres, (this.counts.get(metres) ?? 0) + 1);
+    if (this.waiting === this.pending.length) this.fold();
+    this.pending[this.waiting++] = Math.floor(km * 1000 + 1e-9);
     this.count++;
     this.sumKm += km;
     if (km > this.maxKm) this.maxKm = km;
   }
 
+  /** Every distinct metre value with its count, in ascending order. */
+  private sorted(): { metres: Float64Array; counts: Float64Array } {
+    if (this.waiting > 0) this.fold();
+    return { metres: this.metres, counts: this.counts };
+  }
+
+  /** Merges the buffer into the sorted arrays; the buffer grows with them, so folds stay rare. */
+  private fold(): void {
+    const fresh = this.pending.subarray(0, this.waiting).sort();
+    const old = this.metres;
+    const oldCounts = this.counts;
+    const metres = new Float64Array(old.length + fresh.length);
+    const counts = new Float64Array(old.length + fresh.length);
+    let i = 0;
+    let j = 0;
+    let n = 0;
+    while (i < old.length || j < fresh.length) {
+      const m = j >= fresh.length || (i < old.length && old[i] <= fresh[j]) ? old[i] : fresh[j];
+      let c = 0;
+      if (i < old.length && old[i] === m) c += oldCounts[i++];
+      while (j < fresh.length && fresh[j] === m) {
+        c++;
+        j++;
+      }
+      metres[n] = m;
+      counts[n++] = c;
+    }
+    this.metres = metres.slice(0, n);
+    this.counts = counts.slice(0, n);
+    this.waiting = 0;
+    if (this.pending.length < n) this.pending = new Float64Array(Math.max(n, this.pending.length * 2));
+  }
+
   /** Nearest-rank quantiles (q in (0, 1]) in km, truncated to the metre; undefined when empty. */
   quantiles(qs: number[]): Array<number | undefined> {
     if (this.count === 0) return qs.map(() => undefined);
-    const sorted = [...this.counts.entries()].sort((a, b) => a[0] - b[0]);
+    const { metres, counts } = this.sorted();
     return qs.map((q) => {
       const rank = Math.max(1, Math.ceil(q * this.count));
       let seen = 0;
-      for (const [metres, n] of sorted) {
-        seen += n;
-        if (seen >= rank) return metres / 1000;
+      for (let i = 0; i < metres.length; i++) {
+        seen += counts[i];
+        if (seen >= rank) return metres[i] / 1000;
       }
-      return sorted[sorted.length - 1][0] / 1000;
+      return metres[metres.length - 1] / 1000;
     });
   }
 
@@ -148,10 +189,11 @@ export class DistanceCounts {
   histogram(upperKm: number, bins: number): number[] {
     const out = new Array<number>(bins + 1).fill(0);
     const width = upperKm / bins;
-    for (const [metres, n] of this.counts) {
-      const km = metres / 1000;
+    const { metres, counts } = this.sorted();
+    for (let i = 0; i < metres.length; i++) {
+      const km = metres[i] / 1000;
       const bin = km >= upperKm ? bins : Math.min(bins - 1, Math.floor(km / width));
-      out[bin] += n;
+      out[bin] += counts[i];
     }
     return out;
   }
