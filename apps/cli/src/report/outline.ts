@@ -60,19 +60,72 @@ function geometryBbox(geometry: Geometry | null): Bbox | undefined {
   return Number.isFinite(box.west) ? box : undefined;
 }
 
+/** [west, south, east, north] of every arc of a topology, in degrees (delta-decoded when quantized, as topojson-client does). */
+function arcBoxes(topology: Topology): Float64Array {
+  const boxes = new Float64Array(topology.arcs.length * 4);
+  const t = topology.transform;
+  topology.arcs.forEach((arc, i) => {
+    let west = Infinity;
+    let south = Infinity;
+    let east = -Infinity;
+    let north = -Infinity;
+    let x = 0;
+    let y = 0;
+    for (const point of arc) {
+      let lon = point[0];
+      let lat = point[1];
+      if (t) {
+        lon = (x += point[0]) * t.scale[0] + t.translate[0];
+        lat = (y += point[1]) * t.scale[1] + t.translate[1];
+      }
+      if (lon < west) west = lon;
+      if (lon > east) east = lon;
+      if (lat < south) south = lat;
+      if (lat > north) north = lat;
+    }
+    boxes.set([west, south, east, north], i * 4);
+  });
+  return boxes;
+}
+
+/** The box of a geometry object from its arcs' boxes; undefined for points or no geometry (then the features decide). */
+function arcsBbox(geometry: { type: string | null; arcs?: unknown }, boxes: Float64Array): Bbox | undefined {
+  if (geometry.arcs === undefined) return undefined;
+  const box = { west: Infinity, south: Infinity, east: -Infinity, north: -Infinity };
+  const visit = (arcs: unknown): void => {
+    if (typeof arcs === 'number') {
+      const at = (arcs < 0 ? ~arcs : arcs) * 4;
+      box.west = Math.min(box.west, boxes[at]);
+      box.south = Math.min(box.south, boxes[at + 1]);
+      box.east = Math.max(box.east, boxes[at + 2]);
+      box.north = Math.max(box.north, boxes[at + 3]);
+    } else if (Array.isArray(arcs)) for (const inner of arcs) visit(inner);
+  };
+  visit(geometry.arcs);
+  return Number.isFinite(box.west) ? box : undefined;
+}
+
 /**
  * The land outline under a view: the features of the package's TopoJSON that touch the view
  * (only those, so a city map does not carry the whole country). Features get a stable `name`
- * (their id) so that ECharts draws each once.
+ * (their id) so that ECharts draws each once. Which geometries touch the view is found from their
+ * arcs' boxes, and only those become GeoJSON: turning all 3,000 US counties into GeoJSON to keep
+ * the few around a city was most of the time of drawing its map.
  * @example
  * outlineFor({ west: -74.3, south: 40.4, east: -73.6, north: 41 }).label; // 'US counties (us-atlas, 1:10m)'
  */
 export function outlineFor(view: Bbox): { label: string; geojson: FeatureCollection } {
   const atlas = atlasFor(view);
   const topology = JSON.parse(readFileSync(require.resolve(atlas.file), 'utf8')) as Topology;
-  const collection = feature(topology, topology.objects[atlas.object]) as FeatureCollection;
+  const object = topology.objects[atlas.object];
+  const geometries = object.type === 'GeometryCollection' ? object.geometries : [object];
+  const boxes = arcBoxes(topology);
   const features: Feature[] = [];
-  collection.features.forEach((f, i) => {
+  geometries.forEach((geometry, i) => {
+    // Without arcs (points, nested collections) the feature's own box decides.
+    const near = arcsBbox(geometry as { type: string | null; arcs?: unknown }, boxes);
+    if (near && !intersects(near, view)) return;
+    const f = feature(topology, geometry) as Feature;
     const box = geometryBbox(f.geometry);
     if (box && intersects(box, view)) features.push({ type: 'Feature', geometry: f.geometry, properties: { name: `${atlas.object}-${f.id ?? i}` } });
   });
