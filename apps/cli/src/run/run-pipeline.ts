@@ -262,6 +262,9 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
     });
     await writeSummaryFile(out, summary);
     stderr.write(`phases: ${phases.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}\n`);
+    // Nothing needs the stack any more: its environments, servers and temp bucket go while the
+    // report is built (the finally below waits for the same close).
+    void stack.close().catch(() => undefined);
     if (options.report !== false) {
       // The report's file is rydes's too: recorded before it is written, like every output.
       out.record(REPORT_FILE);
