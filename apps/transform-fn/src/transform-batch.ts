@@ -2,9 +2,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { deleteKeys, emitMetrics, putObject, versionState, type Logger, type MetricsInput } from '@rydes/aws-adapters';
 import type { StationLookup } from '@rydes/geo-index';
-import { decodeMessage, type FanoutMessage } from '@rydes/ride-model';
+import type { FanoutMessage } from '@rydes/ride-model';
 import type { TransformConfig } from './config';
-import { transformMessage } from './transform-message';
+import { transformBody } from './transform-message';
 
 export interface TransformDeps {
   s3: S3Client;
@@ -82,10 +82,9 @@ export async function transformBatch(event: SQSEvent, deps: TransformDeps): Prom
 
 /** Decodes one message, joins its rides with their stations and writes its CSV object. */
 async function writeRecord(record: SQSRecord, index: StationLookup, deps: TransformDeps): Promise<Written> {
-  const message = decodeMessage(record.body);
-  const processed = transformMessage(message, index);
+  const processed = transformBody(record.body, index);
   await putObject(deps.s3, deps.config.outputBucket, processed.key, processed.csv, 'text/csv; charset=utf-8');
-  return { record, source: message.source, key: processed.key, rides: processed.rides, unmatched: processed.unmatched };
+  return { record, source: processed.source, key: processed.key, rides: processed.rides, unmatched: processed.unmatched };
 }
 
 function groupBySource(written: Written[]): Written[][] {

@@ -1,5 +1,5 @@
 import type { Neighbour, StationLookup } from '@rydes/geo-index';
-import { ByteWriter, CSV_HEADER, objectKeys, rideIndexes, writeCsvLine, type FanoutMessage } from '@rydes/ride-model';
+import { bodyCsv, ByteWriter, CSV_HEADER, decodeMessage, objectKeys, rideIndexes, writeCsvLine, type FanoutMessage, type SourceRef } from '@rydes/ride-model';
 
 /** One fan-out message as a processed/ CSV object: key and bytes depend on the message only. */
 export interface ProcessedObject {
@@ -59,4 +59,20 @@ export function transformMessage(message: FanoutMessage, index: StationLookup): 
   let unmatched = 0;
   for (const match of matches) if (!match) unmatched++;
   return { key: objectKeys(message.source).processed(message.chunk), csv: processedCsv(message, matches), rides: message.rides.length, unmatched };
+}
+
+/**
+ * A message body (an SQS record's) as its processed/ CSV object, and the source it came from.
+ * A body as encodeMessage writes it is read straight into the CSV (ride-model's bodyCsv: no ride
+ * objects, value texts copied); any other body is decoded (decodeMessage, which throws
+ * EnvelopeError for a bad one) and goes through {@link transformMessage}. Both give the same bytes.
+ *
+ * @example
+ * const { key, csv, source } = transformBody(record.body, new StationLookup(DEFAULT_STATIONS));
+ */
+export function transformBody(body: string, index: StationLookup): ProcessedObject & { source: SourceRef } {
+  const fast = bodyCsv(body, (lat, lon, year) => index.nearest(lat, lon, year));
+  if (fast !== undefined) return { key: objectKeys(fast.source).processed(fast.chunk), csv: fast.csv, rides: fast.rides, unmatched: fast.unmatched, source: fast.source };
+  const message = decodeMessage(body);
+  return { ...transformMessage(message, index), source: message.source };
 }

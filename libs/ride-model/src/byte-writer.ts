@@ -10,6 +10,12 @@
 // 10^0 … 10^15, all exact doubles.
 const POW10 = Array.from({ length: 16 }, (_, d) => 10 ** d);
 
+/** ASCII text as {@link ByteWriter.literal} writes it; made by {@link ByteWriter.prepare}. */
+export interface AsciiLiteral {
+  readonly length: number;
+  readonly words: readonly number[];
+}
+
 const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (start: number, end: number) => string }).utf8Slice;
 
 /**
@@ -25,9 +31,27 @@ const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (start: number, 
 export class ByteWriter {
   bytes: Buffer;
   length = 0;
+  /** A view of `bytes`, for writing four bytes at a time. */
+  private view: DataView;
 
   constructor(capacity = 64 * 1024) {
     this.bytes = Buffer.allocUnsafe(capacity);
+    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.length);
+  }
+
+  /**
+   * ASCII text prepared for {@link ByteWriter.literal}: its bytes as 32-bit words.
+   *
+   * @example
+   * const KEY = ByteWriter.prepare('{"distance":');
+   * w.literal(KEY);
+   */
+  static prepare(text: string): AsciiLiteral {
+    const bytes = Buffer.alloc(text.length + 4, 0);
+    bytes.write(text, 'latin1');
+    const words: number[] = [];
+    for (let at = 0; at < text.length; at += 4) words.push(bytes.readUInt32LE(at));
+    return { length: text.length, words };
   }
 
   /** Room for `n` more bytes. */
@@ -36,6 +60,20 @@ export class ByteWriter {
     const bigger = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.length + n));
     this.bytes.copy(bigger, 0, 0, this.length);
     this.bytes = bigger;
+    this.view = new DataView(bigger.buffer, bigger.byteOffset, bigger.length);
+  }
+
+  /**
+   * Text prepared by {@link ByteWriter.prepare}, four bytes at a time: for the fixed pieces
+   * written for every record (keys, punctuation), where a byte at a time was a visible share.
+   */
+  literal(text: AsciiLiteral): void {
+    this.reserve(text.length + 4);
+    const view = this.view;
+    const words = text.words;
+    const at = this.length;
+    for (let k = 0; k < words.length; k++) view.setUint32(at + 4 * k, words[k], true);
+    this.length = at + text.length;
   }
 
   /** The text of the bytes written from `from` to `to` (lengths taken earlier). */

@@ -47,8 +47,14 @@ export function csvField(text: string): string {
 
 const COMMA = 0x2c;
 
-/** {@link csvField} written to `w`: printable ASCII needing no quotes byte by byte, anything else through csvField. */
-function writeField(w: ByteWriter, text: string): void {
+/**
+ * {@link csvField} written to `w`: printable ASCII needing no quotes byte by byte, anything else
+ * through csvField.
+ *
+ * @example
+ * writeField(w, 'Comma, Unicorn'); // writes "Comma, Unicorn" with its quotes
+ */
+export function writeField(w: ByteWriter, text: string): void {
   const start = w.length;
   w.reserve(text.length);
   const bytes = w.bytes;

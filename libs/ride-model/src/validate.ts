@@ -24,7 +24,8 @@ function kind(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `${typeof value} ${show(value)}`;
 }
 
-function daysInMonth(year: number, month: number): number {
+/** Days in `month` (1–12) of `year`, Gregorian. */
+export function daysInMonth(year: number, month: number): number {
   if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
