@@ -7,8 +7,27 @@
  * one growing buffer, numbers digit by digit, and makes one string at the end.
  */
 
-// 10^0 … 10^15, all exact doubles.
-const POW10 = Array.from({ length: 16 }, (_, d) => 10 ** d);
+// 10^0 … 10^22, all exact doubles.
+const POW10 = Array.from({ length: 23 }, (_, d) => 10 ** d);
+
+// The bits of a double (little-endian words).
+const F64 = new Float64Array(1);
+const U32 = new Uint32Array(F64.buffer);
+const DIGITS = new Uint8Array(17);
+
+/** Veltkamp's split: `x` as the sum of two doubles of at most 26 significant bits each. */
+const SPLITTER = 134217729; // 2^27 + 1
+
+/** The rounding error of `p = a·b` (Dekker): a·b = p + the result, exactly, barring overflow. */
+function productError(a: number, b: number, p: number): number {
+  let c = SPLITTER * a;
+  const aHigh = c - (c - a);
+  const aLow = a - aHigh;
+  c = SPLITTER * b;
+  const bHigh = c - (c - b);
+  const bLow = b - bHigh;
+  return aHigh * bHigh - p + aHigh * bLow + aLow * bHigh + aLow * bLow;
+}
 
 /** ASCII text as {@link ByteWriter.literal} writes it; made by {@link ByteWriter.prepare}. */
 export interface AsciiLiteral {
@@ -175,8 +194,9 @@ export class ByteWriter {
    * those, `s = round(|x|·10^m)` with m the most decimals that keep 15 significant digits is
    * checked with `s / 10^m === |x|` (two exact doubles: the division is correctly rounded, so
    * the check is exact); then s's digits, trailing zeros cut, are the shortest decimal, since
-   * only one decimal of at most 15 digits lies within half an ulp of x. Anything else (most
-   * full-precision doubles) goes through String(x). A spec compares this with String on
+   * only one decimal of at most 15 digits lies within half an ulp of x. Full-precision doubles
+   * in [0.1, 1e5) (the station distance) are written by {@link ByteWriter.sixteenOrSeventeen};
+   * anything else goes through String(x). A spec compares this with String on
    * hundreds of thousands of doubles.
    */
   number(x: number): void {
@@ -204,7 +224,108 @@ export class ByteWriter {
         return;
       }
     }
-    this.ascii(String(x));
+    if (!(a >= 0.1 && a < 1e5 && this.sixteenOrSeventeen(x))) this.ascii(String(x));
+  }
+
+  /**
+   * The shortest text of a double in [0.1, 1e5) that needs 16 or 17 significant digits (call
+   * only when no text of 15 or fewer digits reads back as it: {@link ByteWriter.number} checks
+   * that first, completely for |x| ≥ 0.1), as `String` writes it, without V8's runtime call; false (nothing written) in
+   * the cases it leaves to String: a power of two, or a decision on an exact tie or boundary.
+   *
+   * With k = 17 − (integer digits of |x|), t = |x|·10^k lies in [10^16, 10^17) and is computed
+   * exactly as hi + lo (Dekker's product: 10^k is an exact double for k ≤ 22). Decimals that read
+   * back as x are those within H = ½ulp(x)·10^k of t (round to nearest; H is exact too), H ≥ ½,
+   * so the nearest integer N to t is a 17-digit text that reads back. A 16-digit text is a
+   * multiple of 10 within H of t; only the two around t can be the nearest, and x's text is the
+   * nearer of those within reach (String writes the shortest text, and of those the nearest).
+   * Every comparison is between exact doubles: δ ± H for small integers δ, against lo.
+   */
+  private sixteenOrSeventeen(x: number): boolean {
+    const a = x < 0 ? -x : x;
+    F64[0] = a;
+    const high = U32[1];
+    // A power of two: the gap below is half the gap above; String decides.
+    if ((high & 0xfffff) === 0 && U32[0] === 0) return false;
+    const exponent = ((high >>> 20) & 0x7ff) - 1075; // a = m·2^exponent, m < 2^53
+    // Digits before the point (0 below 1).
+    let digits = a < 1 ? 0 : 1;
+    while (digits < 5 && a >= POW10[digits]) digits++;
+    const k = 17 - digits;
+    const scale = POW10[k];
+    const hi = a * scale;
+    const lo = productError(a, scale, hi);
+    const half = 2 ** (exponent - 1) * scale;
+    const r = Math.round(lo);
+    if (lo - Math.floor(lo) === 0.5) return false;
+    // N = hi + r as two parts: the first 9 digits (q) and the last 8 (rest).
+    let q = Math.floor(hi / 1e8);
+    let rest = hi - q * 1e8;
+    if (rest < 0) {
+      q--;
+      rest += 1e8;
+    } else if (rest >= 1e8) {
+      q++;
+      rest -= 1e8;
+    }
+    rest += r;
+    if (rest < 0) {
+      q--;
+      rest += 1e8;
+    } else if (rest >= 1e8) {
+      q++;
+      rest -= 1e8;
+    }
+    if (q < 1e8 || q >= 1e9) return false;
+    // The multiples of 10 below and above N, as offsets from hi; t is hi + lo.
+    const last = rest % 10;
+    const down = r - last;
+    const up = down + 10;
+    if (lo === down - half || lo === down + half || lo === up - half || lo === up + half) return false;
+    const downIn = down - half < lo && lo < down + half;
+    const upIn = up - half < lo && lo < up + half;
+    let count = 17;
+    if (downIn || upIn) {
+      const mid = down + 5;
+      if (downIn && upIn && lo === mid) return false;
+      count = 16;
+      rest = (rest - last) / 10;
+      if (upIn && (!downIn || lo > mid)) {
+        rest++;
+        if (rest === 1e7) {
+          rest = 0;
+          q++;
+          if (q === 1e9) return false;
+        }
+      }
+    }
+    // The digits of N (or N/10 rounded as chosen): q's 9, then rest's, zero-padded.
+    const text = DIGITS;
+    let low = rest;
+    for (let n = count - 1; n >= 9; n--) {
+      const next = (low / 10) | 0;
+      text[n] = 0x30 + low - next * 10;
+      low = next;
+    }
+    let top = q;
+    for (let n = 8; n >= 0; n--) {
+      const next = (top / 10) | 0;
+      text[n] = 0x30 + top - next * 10;
+      top = next;
+    }
+    while (count > digits && text[count - 1] === 0x30) count--;
+    // |x| = the digits · 10^(digits − count): the point after `digits` of them, or "0." before them.
+    this.reserve(count + 3);
+    const bytes = this.bytes;
+    let at = this.length;
+    if (x < 0) bytes[at++] = 0x2d;
+    if (digits === 0) bytes[at++] = 0x30;
+    for (let n = 0; n < count; n++) {
+      if (n === digits) bytes[at++] = 0x2e;
+      bytes[at++] = text[n];
+    }
+    this.length = at;
+    return true;
   }
 
   /** Exactly `d` digits of `f` < 10^d, leading zeros included. */

@@ -155,6 +155,39 @@ describe('ByteWriter', () => {
     expect(mismatches).toEqual([]);
   });
 
+  it('prints full-precision doubles in [0.1, 1e5) (station distances) exactly as String does: 400,000 seeded values, their neighbours, powers of two and ten', () => {
+    // Prepare: values that need 16 or 17 digits, one ulp either side, the edges of every binade and decade
+    let seed = 7;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const bits = new DataView(new ArrayBuffer(8));
+    const step = (x: number, ulps: number) => {
+      bits.setFloat64(0, x);
+      bits.setBigUint64(0, bits.getBigUint64(0) + BigInt(ulps));
+      return bits.getFloat64(0);
+    };
+    const values: number[] = [];
+    for (let i = 0; i < 50_000; i++) {
+      const x = 10 ** (random() * 6 - 1) * (1 + random());
+      values.push(x, -x, step(x, 1), step(x, -1), 2 * 6371.0088 * Math.asin(Math.sqrt(random() * 1e-4)), Math.floor(random() * 1e16) / 10 ** (11 + Math.floor(random() * 6)));
+      bits.setUint32(0, 0x3fb99999 + Math.floor(random() * (0x40f86a00 - 0x3fb99999)));
+      bits.setUint32(4, Math.floor(random() * 2 ** 32));
+      values.push(bits.getFloat64(0), step(bits.getFloat64(0), 1));
+    }
+    for (let e = -3; e <= 16; e++) for (let u = -3; u <= 3; u++) values.push(step(2 ** e, u));
+    for (let d = -1; d <= 5; d++) for (let u = -40; u <= 40; u++) values.push(step(10 ** d, u));
+
+    // Act
+    const w = new ByteWriter(16);
+    const mismatches = values.filter((x) => {
+      w.number(x);
+      return w.take() !== String(x);
+    });
+
+    // Assess
+    expect(values.length).toBeGreaterThan(400_000);
+    expect(mismatches).toEqual([]);
+  });
+
   it('writes strings as JSON.stringify does and as UTF-8 as Buffer.from does (seeded code units, surrogates included)', () => {
     // Prepare
     let seed = 7;
