@@ -5,18 +5,22 @@
  * built CLI in its own process; peak RSS sums the CLI and its function environments (sampled
  * from /proc every 100 ms). First, in the same run, the floor bench (tools/floor-bench.ts: the
  * same per-ride chain in one process, no AWS): every workload is printed with its process wall
- * time as a multiple of the floor's CPU seconds. Run with `npx nx run cli:bench` (builds first) or
- * `npx tsx --tsconfig apps/cli/tsconfig.json tools/bench-local.ts [--rides N] [--only default,stations,rpm1] [--floor no]`.
+ * time as a multiple of the floor's CPU seconds, its peak RSS per process (the CLI with its S3
+ * worker thread, each function environment) and the load average when it started. With
+ * `--against <other build's dist/apps/cli/main.js>` every workload alternates between that build
+ * and this one, `--runs` times, so a before/after pair is measured in one sitting.
+ * Run with `npx nx run cli:bench` (builds first) or
+ * `npx tsx --tsconfig apps/cli/tsconfig.json tools/bench-local.ts [--rides N] [--only default,stations,rpm1] [--floor no] [--runs N] [--against PATH]`.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_RIDES_PER_MESSAGE } from '@rydes/ride-model';
-import { args, CLI as cli, runBuiltCli } from './cli-process';
+import { args, CLI as cli, formatBreakdown, runBuiltCli } from './cli-process';
 
 const stations = resolve(__dirname, '../../shared/data/stations-us-111k.csv');
-const flags = args({ rides: '200000', only: 'default,stations,rpm1', floor: 'yes' });
+const flags = args({ rides: '200000', only: 'default,stations,rpm1', floor: 'yes', runs: '1', against: '' });
 const rides = Number(flags.rides);
 const only = flags.only.split(',');
 
@@ -36,9 +40,10 @@ function floor(): { cpuSeconds: number; ridesPerCoreSecond: number; stages: Reco
   return json ? JSON.parse(json.slice('floor-json '.length)) : undefined;
 }
 
-async function runOnce(args: string[]) {
+async function runOnce(args: string[], build: string) {
   const out = mkdtempSync(join(tmpdir(), 'rydes-bench-'));
-  const run = await runBuiltCli(['run', '--rides', String(rides), '--out', out, ...args]);
+  const load = loadavg()[0];
+  const run = await runBuiltCli(['run', '--rides', String(rides), '--out', out, ...args], build);
   const { code, stdout, stderr } = run;
   const elapsed = run.seconds;
   const peak = run.peakBytes;
@@ -51,6 +56,8 @@ async function runOnce(args: string[]) {
     rate: field('rides/s'),
     rows: field('rows written'),
     peakMb: Math.round(peak / 1024 / 1024),
+    perProcess: formatBreakdown(run.processes),
+    load,
     phases: stderr.match(/phases: (.*)/)?.[1] ?? '',
     status: stdout.trim().split('\n').pop() ?? '',
   };
@@ -59,21 +66,30 @@ async function runOnce(args: string[]) {
 async function main(): Promise<void> {
   if (!existsSync(cli)) throw new Error(`no ${cli}: npx nx run-many -t build -p cli ingest-fn transform-fn`);
   if (only.includes('stations') && !existsSync(stations)) throw new Error(`no ${stations}`);
+  if (flags.against && !existsSync(flags.against)) throw new Error(`no ${flags.against} (--against: another build's dist/apps/cli/main.js)`);
+  const builds = flags.against ? [{ name: 'against', path: resolve(flags.against) }, { name: 'this', path: cli }] : [{ name: 'this', path: cli }];
   const base = floor();
   const ratio = (seconds: number) => (base ? `${(seconds / base.cpuSeconds).toFixed(1)}×` : '-');
   console.log(`rydes run, N = ${rides.toLocaleString('en-US')} generated rides (seed 1), ${require('node:os').availableParallelism()} cores`);
   const results = [];
-  for (const w of workloads) {
-    const r = await runOnce(w.args);
-    results.push({ workload: w.label, ...r });
-    console.log(`  ${w.label}: exit ${r.code}, ${r.wall} s (process ${r.elapsed.toFixed(1)} s = ${ratio(r.elapsed)} the floor's CPU), ${r.rate} rides/s, peak RSS ${r.peakMb} MB | ${r.phases}`);
+  if (flags.against) console.log(`  against = ${builds[0].path}; this = ${cli}`);
+  for (let run = 1; run <= Number(flags.runs); run++) {
+    for (const w of workloads) {
+      for (const build of builds) {
+        const r = await runOnce(w.args, build.path);
+        const label = flags.against ? `${build.name}: ${w.label}` : w.label;
+        results.push({ workload: label, ...r });
+        console.log(`  ${label}: exit ${r.code}, ${r.wall} s (process ${r.elapsed.toFixed(1)} s = ${ratio(r.elapsed)} the floor's CPU), ${r.rate} rides/s, load ${r.load.toFixed(1)}, peak RSS ${r.peakMb} MB | ${r.phases}`);
+        console.log(`    peak RSS per process, MB (at the tree's peak): ${r.perProcess}`);
+      }
+    }
   }
   console.log('');
   if (base) console.log(`floor (same run): ${base.cpuSeconds.toFixed(2)} s CPU for the per-ride chain in one process, ${base.ridesPerCoreSecond.toLocaleString('en-US')} rides/s/core`);
-  console.log('| workload | exit | wall s (summary) | process s | process s / floor CPU s | rides/s | rows | peak RSS MB (CLI + functions) |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| workload | exit | load | wall s (summary) | process s | process s / floor CPU s | rides/s | rows | peak RSS MB (CLI + functions) | phases |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
-    console.log(`| ${r.workload} | ${r.code} | ${r.wall} | ${r.elapsed.toFixed(1)} | ${ratio(r.elapsed)} | ${r.rate} | ${r.rows} | ${r.peakMb} |`);
+    console.log(`| ${r.workload} | ${r.code} | ${r.load.toFixed(1)} | ${r.wall} | ${r.elapsed.toFixed(1)} | ${ratio(r.elapsed)} | ${r.rate} | ${r.rows} | ${r.peakMb} | ${r.phases} |`);
   }
 }
 

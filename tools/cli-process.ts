@@ -19,42 +19,131 @@ export function args<T extends Record<string, string>>(defaults: T): T {
   return parseArgs({ options }).values as T;
 }
 
-/** RSS of a process and all its descendants, bytes. */
-export function treeRss(pid: number): number {
-  const children = new Map<number, number[]>();
-  let rss = 0;
-  const rssOf = new Map<number, number>();
+/** One process of a tree: its pid, parent and resident set, bytes. */
+interface ProcessRss {
+  pid: number;
+  ppid: number;
+  rss: number;
+}
+
+function processes(): Map<number, ProcessRss> {
+  const all = new Map<number, ProcessRss>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ppid = Number(fields[1]);
-      rssOf.set(Number(entry), Number(fields[21]) * 4096);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+      all.set(Number(entry), { pid: Number(entry), ppid: Number(fields[1]), rss: Number(fields[21]) * 4096 });
     } catch {
       // the process ended while we looked
     }
   }
+  return all;
+}
+
+/** A process and all its descendants (pids), from one /proc snapshot. */
+function descendants(pid: number, all: Map<number, ProcessRss>): ProcessRss[] {
+  const children = new Map<number, number[]>();
+  for (const p of all.values()) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+  const found: ProcessRss[] = [];
   const stack = [pid];
   while (stack.length) {
     const p = stack.pop() as number;
-    rss += rssOf.get(p) ?? 0;
+    const proc = all.get(p);
+    if (proc) found.push(proc);
     stack.push(...(children.get(p) ?? []));
   }
-  return rss;
+  return found;
 }
 
-/** Samples {@link treeRss} of `pid` every `intervalMs`; `stop()` returns the peak in bytes. */
-export function samplePeakRss(pid: number, intervalMs = 100): { stop(): number } {
+/** RSS of a process and all its descendants, bytes. */
+export function treeRss(pid: number): number {
+  return descendants(pid, processes()).reduce((n, p) => n + p.rss, 0);
+}
+
+/**
+ * What a process of the CLI's tree is: `cli` (the CLI itself, its S3 worker thread included),
+ * the Lambda function an execution environment runs (its AWS_LAMBDA_FUNCTION_NAME), else its
+ * command name.
+ */
+function roleOf(pid: number, root: number): string {
+  if (pid === root) return 'cli';
+  try {
+    const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+    const name = env.find((v) => v.startsWith('AWS_LAMBDA_FUNCTION_NAME='));
+    if (name) return name.slice(name.indexOf('=') + 1).replace(/^rydes-/, '');
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return 'gone';
+  }
+}
+
+/** Peak resident memory of one process of the tree. */
+export interface ProcessPeak {
+  /** `cli`, `ingest`, `transform` (numbered in start order when there are several), or a command name. */
+  label: string;
+  pid: number;
+  /** The process's own peak, bytes. */
+  peakBytes: number;
+  /** Its RSS at the moment the whole tree peaked, bytes. */
+  atTreePeakBytes: number;
+}
+
+export interface RssSampler {
+  /** Stops sampling: the tree's peak (summed at one moment), bytes. */
+  stop(): number;
+  /** Each process's peak and its share of the tree's peak, CLI first, then in start order. */
+  breakdown(): ProcessPeak[];
+}
+
+/** Samples the RSS of `pid` and each of its descendants every `intervalMs`. */
+export function samplePeakRss(pid: number, intervalMs = 100): RssSampler {
   let peak = 0;
-  const timer = setInterval(() => (peak = Math.max(peak, treeRss(pid))), intervalMs);
+  const own = new Map<number, { role: string; peak: number; atTreePeak: number }>();
+  const sample = () => {
+    const tree = descendants(pid, processes());
+    const sum = tree.reduce((n, p) => n + p.rss, 0);
+    for (const p of tree) {
+      let entry = own.get(p.pid);
+      if (!entry) own.set(p.pid, (entry = { role: roleOf(p.pid, pid), peak: 0, atTreePeak: 0 }));
+      entry.peak = Math.max(entry.peak, p.rss);
+    }
+    if (sum > peak) {
+      peak = sum;
+      const now = new Map(tree.map((p) => [p.pid, p.rss]));
+      for (const [p, entry] of own) entry.atTreePeak = now.get(p) ?? 0;
+    }
+  };
+  const timer = setInterval(sample, intervalMs);
   return {
     stop() {
       clearInterval(timer);
       return peak;
     },
+    breakdown() {
+      const counts = new Map<string, number>();
+      for (const e of own.values()) counts.set(e.role, (counts.get(e.role) ?? 0) + 1);
+      const seen = new Map<string, number>();
+      return [...own.entries()]
+        .sort(([a, x], [b, y]) => (x.role === 'cli' ? -1 : y.role === 'cli' ? 1 : a - b))
+        .map(([p, e]) => {
+          const n = (seen.get(e.role) ?? 0) + 1;
+          seen.set(e.role, n);
+          return { label: (counts.get(e.role) ?? 1) > 1 ? `${e.role}#${n}` : e.role, pid: p, peakBytes: e.peak, atTreePeakBytes: e.atTreePeak };
+        });
+    },
   };
+}
+
+/**
+ * A breakdown as one line: `cli 310 (290), ingest 180 (170), …` — each process's own peak in MB,
+ * in brackets its share of the tree's peak.
+ * @example
+ * formatBreakdown([{ label: 'cli', pid: 1, peakBytes: 300e6, atTreePeakBytes: 290e6 }]); // 'cli 286 (277)'
+ */
+export function formatBreakdown(peaks: ProcessPeak[]): string {
+  const mb = (b: number) => Math.round(b / 1024 / 1024);
+  return peaks.map((p) => `${p.label} ${mb(p.peakBytes)} (${mb(p.atTreePeakBytes)})`).join(', ');
 }
 
 export interface CliRun {
@@ -62,19 +151,21 @@ export interface CliRun {
   stdout: string;
   stderr: string;
   peakBytes: number;
+  /** Per process: its own peak and its share of `peakBytes`. */
+  processes: ProcessPeak[];
   /** Process lifetime, s. */
   seconds: number;
 }
 
-/** Runs `node dist/apps/cli/main.js …args` to its end. */
-export async function runBuiltCli(args: string[]): Promise<CliRun> {
+/** Runs `node dist/apps/cli/main.js …args` (or another build's `cli`) to its end. */
+export async function runBuiltCli(args: string[], cli = CLI): Promise<CliRun> {
   const started = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c) => (stdout += c));
   child.stderr.on('data', (c) => (stderr += c));
   const sampler = samplePeakRss(child.pid ?? 0);
   const code: number = await new Promise((r) => child.on('exit', (c) => r(c ?? 1)));
-  return { code, stdout, stderr, peakBytes: sampler.stop(), seconds: (Date.now() - started) / 1000 };
+  return { code, stdout, stderr, peakBytes: sampler.stop(), processes: sampler.breakdown(), seconds: (Date.now() - started) / 1000 };
 }
