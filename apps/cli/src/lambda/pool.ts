@@ -94,6 +94,8 @@ export class FunctionPool {
   private closed = false;
   invocations = 0;
   coldStarts = 0;
+  /** Environments ended by {@link retireIdle}. */
+  retired = 0;
 
   constructor(readonly config: FunctionConfig) {
     if (!existsSync(config.bundle)) throw new BundleNotFoundError(config.name, config.bundle);
@@ -153,6 +155,20 @@ export class FunctionPool {
     if (!existsSync(bundle)) throw new BundleNotFoundError(this.config.name, bundle);
     this.config.bundle = bundle;
     for (const environment of [...this.environments]) if (!environment.busy) void this.kill(environment, CLOSE_GRACE_MS);
+  }
+
+  /**
+   * Ends every environment that is not running an invocation, as Lambda reclaims idle execution
+   * environments whenever it likes: their memory is given back, and the next invocation (if any)
+   * starts cold. Running invocations are left alone. Returns how many were retired.
+   * @example
+   * pool.retireIdle(); // 1: the ingest's environment, its file done
+   */
+  retireIdle(): number {
+    const idle = this.environments.filter((e) => !e.busy);
+    for (const environment of idle) void this.kill(environment, CLOSE_GRACE_MS);
+    this.retired += idle.length;
+    return idle.length;
   }
 
   /** Execution environments alive right now (busy or warm), whatever bundle they run. */

@@ -374,7 +374,14 @@ async function waitUntilSettled(
       inFlightMessages: check.fanout.visible + check.fanout.inFlight,
       total: allManifests ? valid : options.expectedRides ?? options.sample?.rides,
     });
-    if (check.settled) return { check };
+    // Idle environments are reclaimed as soon as no more work can reach them, not when the run
+    // ends: the ingest's once every file has its manifest and no attempt is pending, all of them
+    // once the run has settled (a later invocation would simply start cold).
+    if (check.settled || (allManifests && stack.ingest.stats.pending === 0)) stack.ingestPool.retireIdle();
+    if (check.settled) {
+      stack.transformPool.retireIdle();
+      return { check };
+    }
     const now = JSON.stringify([
       written(),
       stack.transform.stats.received,
