@@ -6,7 +6,7 @@ import type { Message } from '@aws-sdk/client-sqs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { createLambdaClient, invokeEvent, receiveBatch } from '@rydes/aws-adapters';
 import { toDelete } from '../src/lambda/event-source';
-import { FunctionPool, type FunctionConfig } from '../src/lambda/pool';
+import { FunctionPool, type FunctionConfig, type InvokeOutcome } from '../src/lambda/pool';
 import { startStack, type LocalStack } from '../src/stack/local-stack';
 
 const ECHO = join(__dirname, 'fixtures/echo-fn.js');
@@ -80,7 +80,48 @@ describe('FunctionPool (a child process per execution environment)', () => {
     expect(outcome).toMatchObject({ ok: false, errorType: 'Runtime.ExitError' });
     expect((outcome as { errorMessage: string }).errorMessage).toContain('code 3');
   });
+
+  it('retires idle environments (their processes end), leaves a busy one running, and starts cold afterwards', async () => {
+    // Prepare
+    pool = echoPool();
+    const pid = (o: InvokeOutcome) => (o as { result: { pid: number } }).result.pid;
+    const busy = pool.invoke({ sleepMs: 3000 });
+    const warm = pid(await pool.invoke({}));
+    // Act
+    const retired = pool.retireIdle();
+    // Assess
+    expect(retired).toBe(1);
+    expect(pool.environmentCount).toBe(1);
+    await waitFor(() => !alive(warm));
+    const during = await busy;
+    expect(during.ok).toBe(true);
+    expect(alive(pid(during))).toBe(true);
+    expect(pool.retireIdle()).toBe(1);
+    await waitFor(() => !alive(pid(during)));
+    const after = await pool.invoke({});
+    expect(after.ok).toBe(true);
+    expect(pid(after)).not.toBe(warm);
+    expect(pool.coldStarts).toBe(3);
+    expect(pool.retired).toBe(2);
+  });
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 describe('toDelete (ReportBatchItemFailures rules)', () => {
   const messages: Message[] = ['a', 'b', 'c'].map((id) => ({ MessageId: id, ReceiptHandle: `r-${id}` }));
