@@ -1,12 +1,12 @@
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Message } from '@aws-sdk/client-sqs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { createLambdaClient, invokeEvent, receiveBatch } from '@rydes/aws-adapters';
 import { toDelete } from '../src/lambda/event-source';
-import { FunctionPool, type FunctionConfig, type InvokeOutcome } from '../src/lambda/pool';
+import { FunctionPool, lambdaHeapFlags, localHeapFlags, type FunctionConfig, type InvokeOutcome } from '../src/lambda/pool';
 import { startStack, type LocalStack } from '../src/stack/local-stack';
 
 const ECHO = join(__dirname, 'fixtures/echo-fn.js');
@@ -103,6 +103,91 @@ describe('FunctionPool (a child process per execution environment)', () => {
     expect(pid(after)).not.toBe(warm);
     expect(pool.coldStarts).toBe(3);
     expect(pool.retired).toBe(2);
+  });
+});
+
+describe('FunctionPool code cache (host.ts loads the bundle through vm.Script with V8 code cache)', () => {
+  const saved = process.env.TMPDIR;
+  let dir: string;
+  let pool: FunctionPool;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rydes-code-cache-spec-'));
+    // The environments' os.tmpdir(): this spec's caches stay in its own folder.
+    process.env.TMPDIR = dir;
+  });
+  afterEach(async () => {
+    await pool?.close();
+    process.env.TMPDIR = saved;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A bundle with `require` of a sibling file, `module.exports`, `__filename` and `__dirname`, answering `answer`. */
+  function writeBundle(answer: string): string {
+    mkdirSync(join(dir, 'fn'), { recursive: true });
+    writeFileSync(join(dir, 'fn', 'helper.js'), 'module.exports = (x) => `${x}!`;\n');
+    const bundle = join(dir, 'fn', 'main.js');
+    writeFileSync(
+      bundle,
+      `const helper = require('./helper');\nmodule.exports.handler = async () => ({ answer: helper('${answer}'), file: __filename, dir: __dirname, self: module.exports === exports, cached: require.cache[__filename] === module, pid: process.pid });\n`,
+    );
+    return bundle;
+  }
+
+  it('compiles cold the first time, loads the next environment from the cache, and runs changed code of the same length anew', async () => {
+    // Prepare
+    const bundle = writeBundle('one');
+    pool = echoPool({ bundle });
+    // Act
+    const first = await pool.invoke({});
+    pool.retireIdle();
+    const second = await pool.invoke({});
+    writeBundle('two');
+    pool.retireIdle();
+    const changed = await pool.invoke({});
+    // Assess
+    const result = (o: InvokeOutcome) => (o as { result: Record<string, unknown> }).result;
+    expect(result(first)).toMatchObject({ answer: 'one!', file: bundle, dir: join(dir, 'fn'), self: true, cached: true });
+    expect(result(second)).toMatchObject({ answer: 'one!', file: bundle, self: true, cached: true });
+    expect(result(second).pid).not.toBe(result(first).pid);
+    expect(result(changed).answer).toBe('two!');
+    expect(pool.coldStarts).toBe(3);
+    expect(pool.codeCacheHits).toBe(1);
+    const caches = readdirSync(join(dir, `rydes-code-cache-${process.getuid?.() ?? 'user'}`)).filter((f) => f.endsWith('.v8cache'));
+    expect(caches).toHaveLength(2);
+  });
+
+  it("starts each environment with Lambda's old-generation limit for its memory and a small young generation", async () => {
+    // Prepare
+    mkdirSync(join(dir, 'flags'));
+    const bundle = join(dir, 'flags', 'main.js');
+    writeFileSync(bundle, "module.exports.handler = async () => ({ flags: process.execArgv.filter((f) => f.startsWith('--max-')), limitMb: require('node:v8').getHeapStatistics().heap_size_limit / 1048576 });\n");
+    pool = echoPool({ bundle, memoryMb: 512 });
+    // Act
+    const outcome = await pool.invoke({});
+    // Assess
+    const result = (outcome as { result: { flags: string[]; limitMb: number } }).result;
+    expect(lambdaHeapFlags(512)).toEqual(['--max-semi-space-size=25', '--max-old-space-size=461']);
+    expect(localHeapFlags(512)).toEqual(['--max-semi-space-size=4', '--max-old-space-size=461']);
+    expect(localHeapFlags(64)).toEqual(['--max-semi-space-size=3', '--max-old-space-size=58']);
+    expect(result.flags).toEqual(localHeapFlags(512));
+    expect(result.limitMb).toBeGreaterThan(461);
+    expect(result.limitMb).toBeLessThan(512);
+  });
+
+  it('does not use a cache folder other users can write to', async () => {
+    // Prepare
+    const shared = join(dir, `rydes-code-cache-${process.getuid?.() ?? 'user'}`);
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    pool = echoPool({ bundle: writeBundle('one') });
+    // Act
+    await pool.invoke({});
+    pool.retireIdle();
+    const second = await pool.invoke({});
+    // Assess
+    expect(second.ok).toBe(true);
+    expect(pool.codeCacheHits).toBe(0);
+    expect(readdirSync(shared)).toEqual([]);
   });
 });
 

@@ -1,10 +1,17 @@
 /**
  * One Lambda execution environment: a child process that loads a built function bundle the way
- * the Node.js runtime does (`require(LAMBDA_TASK_ROOT/main.js)`, init once, then one invocation
- * at a time with a fresh context). Started by FunctionPool with the function's environment.
- * Imports node builtins only, so it runs as plain JS after bundling and under tsx in tests.
+ * the Node.js runtime does (CommonJS `require` semantics for LAMBDA_TASK_ROOT/main.js, init once,
+ * then one invocation at a time with a fresh context). Started by FunctionPool with the
+ * function's environment. Imports node builtins only, so it runs as plain JS after bundling and
+ * under tsx in tests.
  */
-import type { HostReply, InvokeRequest } from './protocol';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+import type { CodeCacheUse, HostReply, InvokeRequest } from './protocol';
 
 const bundlePath = process.env.RYDES_LAMBDA_BUNDLE ?? '';
 const handlerName = (process.env._HANDLER ?? 'main.handler').split('.').pop() ?? 'handler';
@@ -57,13 +64,99 @@ async function invoke(handler: Handler, request: InvokeRequest): Promise<void> {
   }
 }
 
+/** Cache files kept in the code cache folder (one per bundle build, Node version and flags). */
+const CODE_CACHES_KEPT = 16;
+
+interface LoadedBundle {
+  exports: unknown;
+  codeCache: CodeCacheUse;
+  /** Writes V8's code cache of the bundle for the next environment, unless it started from a valid one. */
+  saveCodeCache(): void;
+}
+
+/**
+ * Loads a CommonJS bundle as `require` does (Node's module wrapper, a `module`, `exports` and a
+ * `require` resolving from the bundle's folder, `require.cache` entry), but compiled through
+ * `vm.Script` with V8's code cache of an earlier environment of the same bundle bytes: a cold
+ * start then skips parsing and compiling the ~2 MB bundle (the AWS SDK inside it) again. Only the
+ * local emulator does this; what the init phase runs, and when, is unchanged. The cache lives in
+ * `<tmpdir>/rydes-code-cache-<uid>/` (this user's only), named by a hash of the bundle's bytes, the Node version and the
+ * V8 flags (V8 itself refuses a cache of another version or flags); any failure to read or write
+ * it only means compiling as usual.
+ */
+function loadBundle(path: string): LoadedBundle {
+  const source = readFileSync(path, 'utf8');
+  const folder = privateFolder(join(tmpdir(), `rydes-code-cache-${process.getuid?.() ?? 'user'}`));
+  const key = createHash('sha256').update(`${process.version}\0${process.arch}\0${process.execArgv.join(' ')}\0`).update(source).digest('hex').slice(0, 32);
+  const cacheFile = folder && join(folder, `${key}.v8cache`);
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = cacheFile ? readFileSync(cacheFile) : undefined;
+  } catch {
+    cachedData = undefined;
+  }
+  const script = new Script(Module.wrap(source), { filename: path, cachedData });
+  const mod = new Module(path, module);
+  mod.filename = path;
+  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(dirname(path));
+  const localRequire = createRequire(path);
+  localRequire.cache[path] = mod;
+  const compiled = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => void;
+  compiled.call(mod.exports, mod.exports, localRequire, mod, path, dirname(path));
+  mod.loaded = true;
+  const valid = cachedData !== undefined && !script.cachedDataRejected;
+  return {
+    exports: mod.exports,
+    codeCache: !cacheFile ? 'off' : cachedData === undefined ? 'miss' : valid ? 'hit' : 'rejected',
+    saveCodeCache() {
+      if (valid || !folder || !cacheFile) return;
+      try {
+        // Written aside and renamed: environments starting at the same time never read half a file.
+        const partial = `${cacheFile}.${process.pid}.tmp`;
+        writeFileSync(partial, script.createCachedData());
+        renameSync(partial, cacheFile);
+        pruneCodeCaches(folder);
+      } catch {
+        // No cache next time: the bundle is compiled as usual.
+      }
+    },
+  };
+}
+
+/**
+ * `path` as a folder only this user can write (created 0700), or undefined when it is anything
+ * else: compiled code is read from it, so a folder another user could write to is not used.
+ */
+function privateFolder(path: string): string | undefined {
+  try {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    const stat = lstatSync(path);
+    const uid = process.getuid?.();
+    if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) return undefined;
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps the {@link CODE_CACHES_KEPT} most recently written caches (every rebuild adds one). */
+function pruneCodeCaches(folder: string): void {
+  const files = readdirSync(folder)
+    .filter((name) => name.endsWith('.v8cache'))
+    .map((name) => ({ name, mtime: statSync(join(folder, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const { name } of files.slice(CODE_CACHES_KEPT)) rmSync(join(folder, name), { force: true });
+}
+
 function main(): void {
   // The CLI owns shutdown: Ctrl-C reaches the whole process group, the parent then stops us.
   process.on('SIGINT', () => undefined);
   process.on('disconnect', () => process.exit(0));
   let handler: Handler;
+  let bundle: LoadedBundle;
   try {
-    const mod = require(bundlePath) as Record<string, unknown>;
+    bundle = loadBundle(bundlePath);
+    const mod = bundle.exports as Record<string, unknown>;
     handler = mod[handlerName] as Handler;
     if (typeof handler !== 'function') throw new TypeError(`${bundlePath} exports no function "${handlerName}"`);
   } catch (err) {
@@ -73,10 +166,16 @@ function main(): void {
     send({ type: 'init-error', errorType: `Runtime.ImportModuleError: ${errorType}`, errorMessage });
     return;
   }
+  let cacheSaved = false;
   process.on('message', (request: InvokeRequest) => {
-    if (request.type === 'invoke') void invoke(handler, request);
+    if (request.type !== 'invoke') return;
+    void invoke(handler, request).then(() => {
+      // After the first invocation the cache also holds the handler's lazily compiled functions.
+      if (!cacheSaved) bundle.saveCodeCache();
+      cacheSaved = true;
+    });
   });
-  send({ type: 'ready' });
+  send({ type: 'ready', codeCache: bundle.codeCache });
 }
 
 main();

@@ -23,7 +23,18 @@ export interface InvokeFailure {
   stack?: string;
 }
 
-export type HostReply = InvokeSuccess | InvokeFailure | { type: 'ready' } | { type: 'init-error'; errorType: string; errorMessage: string };
+/**
+ * How the bundle's compiled code was found at init: `hit` from the code cache of an earlier
+ * environment, `miss` (none yet), `rejected` (V8 refused it), `off` (no private cache folder).
+ */
+export type CodeCacheUse = 'hit' | 'miss' | 'rejected' | 'off';
+
+export interface HostReady {
+  type: 'ready';
+  codeCache: CodeCacheUse;
+}
+
+export type HostReply = InvokeSuccess | InvokeFailure | HostReady | { type: 'init-error'; errorType: string; errorMessage: string };
 
 /** Variables the host reads besides the function's own environment. */
 export const HOST_BUNDLE_VAR = 'RYDES_LAMBDA_BUNDLE';
