@@ -10,19 +10,21 @@
  * `--against <other build's dist/apps/cli/main.js>` every workload alternates between that build
  * and this one, `--runs` times, so a before/after pair is measured in one sitting.
  * Run with `npx nx run cli:bench` (builds first) or
- * `npx tsx --tsconfig apps/cli/tsconfig.json tools/bench-local.ts [--rides N] [--only default,stations,rpm1] [--floor no] [--runs N] [--against PATH]`.
+ * `npx tsx --tsconfig apps/cli/tsconfig.json tools/bench-local.ts [--rides N] [--only default,stations,rpm1] [--floor no] [--runs N] [--against PATH] [--cli PATH]`
+ * (`--cli`: the build measured as "this", default this workspace's).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_RIDES_PER_MESSAGE } from '@rydes/ride-model';
-import { args, CLI as cli, formatBreakdown, runBuiltCli } from './cli-process';
+import { args, CLI, formatBreakdown, runBuiltCli } from './cli-process';
 
 const stations = resolve(__dirname, '../../shared/data/stations-us-111k.csv');
-const flags = args({ rides: '200000', only: 'default,stations,rpm1', floor: 'yes', runs: '1', against: '' });
+const flags = args({ rides: '200000', only: 'default,stations,rpm1', floor: 'yes', runs: '1', against: '', cli: '' });
 const rides = Number(flags.rides);
 const only = flags.only.split(',');
+const cli = flags.cli ? resolve(flags.cli) : CLI;
 
 const workloads = [
   { id: 'default', label: `default stations (11), ${DEFAULT_RIDES_PER_MESSAGE} rides/msg`, args: [] as string[] },
