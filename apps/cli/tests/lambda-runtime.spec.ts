@@ -117,7 +117,8 @@ describe('FunctionPool code cache (host.ts loads the bundle through vm.Script wi
   });
   afterEach(async () => {
     await pool?.close();
-    process.env.TMPDIR = saved;
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
     rmSync(dir, { recursive: true, force: true });
   });
 
