@@ -1,4 +1,4 @@
-import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -86,6 +86,28 @@ describe('the local Lambda runtime as strict as AWS (real s3rver + local-aws-sqs
     const error = await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.queues.fanout.url, MessageBody: 'x'.repeat(max + 1) })).catch((err: unknown) => err as { name?: string });
     expect(error).toMatchObject({ name: expect.stringMatching(/InvalidParameterValue|MessageTooLong|InvalidMessageContents/) });
   });
+
+  it('receives the next batch while its one environment still runs a batch (two pollers per environment), and delivers each message once', async () => {
+    // Prepare: 20 messages whose batches each take 400 ms in the function
+    const start = { ...stack.transform.stats };
+    const send = (from: number) =>
+      stack.sqs.send(new SendMessageBatchCommand({ QueueUrl: stack.queues.fanout.url, Entries: Array.from({ length: 10 }, (_, i) => ({ Id: `m${from + i}`, MessageBody: 'sleep:400' })) }));
+
+    // Act
+    await send(0);
+    await send(10);
+    let mostInFlight = 0;
+    for (const deadline = Date.now() + 20_000; stack.transform.stats.deleted - start.deleted < 20 && Date.now() < deadline; ) {
+      mostInFlight = Math.max(mostInFlight, stack.transform.stats.inFlight);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+
+    // Assess: the second batch was in hand (received, waiting for the environment) while the first ran
+    expect(stack.transformPool.config.maxConcurrency).toBe(1);
+    expect(mostInFlight).toBe(20);
+    expect(stack.transform.stats.deleted - start.deleted).toBe(20);
+    expect(stack.transform.stats.received - start.received).toBe(20);
+  }, 30_000);
 
   it('counts and reports the sqs-consumer errors of a poller that cannot receive, instead of only stalling', async () => {
     const pool = new FunctionPool({ name: 'echo', bundle: ECHO, environment: {}, timeoutSeconds: 1, memoryMb: 128, maxConcurrency: 1, logFd: 'inherit' });

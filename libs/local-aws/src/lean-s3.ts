@@ -14,18 +14,25 @@
  * - an object's two small side files (`.md5`, `metadata.json`) are read and written with
  *   synchronous calls: a few bytes each, where an asynchronous call costs a trip through libuv's
  *   thread pool per open, stat, read and close (4 per file read) — most of the thread's time per
- *   HEAD and per listed object. Object bodies stay streamed.
- * What a request returns is unchanged.
+ *   HEAD and per listed object. Object bodies stay streamed;
+ * - a PUT creates its object's folder only the first time (s3rver: a recursive mkdir, then a
+ *   stat, per PUT); the folders are forgotten whenever s3rver deletes anything (it removes
+ *   folders left empty), so a folder removed through the API is made again.
+ * What a request returns is unchanged, except that a PUT is answered once the object's bytes are
+ * in its file (s3rver answered once they had passed its hash, possibly before the file held them).
+ * Install it before installFastListing, which wraps the store's writes.
  */
 export function installLeanRequests(
   app: { silent?: boolean; middleware: Array<(...args: never[]) => unknown> },
   FilesystemStore: { prototype: object },
   S3Object: { ALLOWED_METADATA: string[] },
-  fs: typeof import('node:fs'),
+  modules: { fs: typeof import('node:fs'); path: typeof import('node:path'); crypto: typeof import('node:crypto'); stream: Pick<typeof import('node:stream'), 'Transform' | 'promises'> },
 ): void {
+  const { fs, path, crypto, stream } = modules;
   type Store = {
     rydesBucketCache?: Map<string, Promise<unknown>>;
     getResourcePath(bucket: string, key: string, resource: string): string;
+    putMetadata(bucket: string, key: string, metadata: Record<string, unknown>, md5?: string): Promise<void>;
   };
   if (app.silent) {
     const at = app.middleware.findIndex((fn) => fn.name === 'logger');
@@ -84,6 +91,54 @@ export function installLeanRequests(
     if (md5) fs.writeFileSync(this.getResourcePath(bucket, key, 'object.md5'), md5);
     fs.writeFileSync(this.getResourcePath(bucket, key, 'metadata.json'), JSON.stringify(json, null, 2));
   };
+
+  /** Object folders known to exist; emptied by any delete. */
+  const folders = new Set<string>();
+  proto.putObject = async function (this: Store, object: { bucket: string; key: string; content: Buffer | NodeJS.ReadableStream; metadata: Record<string, unknown> }) {
+    const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+    const folder = path.dirname(objectPath);
+    if (!folders.has(folder)) {
+      fs.mkdirSync(folder, { recursive: true });
+      folders.add(folder);
+    }
+    const hash = crypto.createHash('md5');
+    let size = 0;
+    try {
+      if (Buffer.isBuffer(object.content)) {
+        fs.writeFileSync(objectPath, object.content);
+        hash.update(object.content);
+        size = object.content.length;
+      } else {
+        const hashing = new stream.Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            hash.update(chunk);
+            size += chunk.length;
+            done(null, chunk);
+          },
+        });
+        await stream.promises.pipeline(object.content, hashing, fs.createWriteStream(objectPath));
+      }
+    } catch (err) {
+      // A folder removed behind s3rver's back is made again by the next PUT.
+      folders.delete(folder);
+      throw err;
+    }
+    const md5 = hash.digest('hex');
+    await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size, md5 };
+  };
+  for (const name of ['deleteObject', 'deleteObjects', 'deleteBucket', 'reset']) {
+    const original = proto[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof original !== 'function') continue;
+    proto[name] = function (this: Store, ...args: unknown[]) {
+      folders.clear();
+      const result = original.apply(this, args);
+      const clear = () => folders.clear();
+      if (result && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(clear, clear);
+      else clear();
+      return result;
+    };
+  }
 
   for (const name of ['putBucket', 'deleteBucket', 'putSubresource', 'deleteSubresource', 'reset']) {
     const original = proto[name] as ((...args: unknown[]) => unknown) | undefined;

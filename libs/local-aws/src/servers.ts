@@ -19,6 +19,8 @@ import { installFastListing } from './listing';
 import { installLeanRequests } from './lean-s3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as crypto from 'node:crypto';
+import * as stream from 'node:stream';
 
 export interface LocalServersOptions {
   /** Where s3rver keeps objects; a fresh temp dir (removed on close) when omitted. */
@@ -228,9 +230,10 @@ async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
   // Loaded on demand: a CLI that runs s3rver in its worker thread never pays for it twice.
   const S3rverClass = require('s3rver') as typeof S3rver;
   const lib = dirname(require.resolve('s3rver'));
-  installFastListing(require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), fs, path);
   const s3 = new S3rverClass(options);
-  installLeanRequests(s3 as unknown as Parameters<typeof installLeanRequests>[0], require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), fs);
+  // Lean first: the fast listing wraps the store's writes, the lean store replaces putObject.
+  installLeanRequests(s3 as unknown as Parameters<typeof installLeanRequests>[0], require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), { fs, path, crypto, stream });
+  installFastListing(require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), fs, path);
   // First in s3rver's Koa chain: every request meets S3's conditional-request rules (strict-s3.ts).
   (s3 as unknown as { middleware: unknown[] }).middleware.unshift(strictConditionalRequests);
   // Outermost: counts what is finally sent, after the strict front has had its say.
@@ -261,9 +264,9 @@ const S3rver = require(workerData.s3rverPath);
 // functions in __name(fn, "name"); the middlewares' source text arrives without that helper.
 const __name = (target) => target;
 const lib = require('node:path').dirname(workerData.s3rverPath);
-eval('(' + workerData.listingSource + ')')(require(lib + '/stores/filesystem'), require(lib + '/models/object'), require('node:fs'), require('node:path'));
 const s3 = new S3rver(workerData.options);
-eval('(' + workerData.leanSource + ')')(s3, require(lib + '/stores/filesystem'), require(lib + '/models/object'), require('node:fs'));
+eval('(' + workerData.leanSource + ')')(s3, require(lib + '/stores/filesystem'), require(lib + '/models/object'), { fs: require('node:fs'), path: require('node:path'), crypto: require('node:crypto'), stream: require('node:stream') });
+eval('(' + workerData.listingSource + ')')(require(lib + '/stores/filesystem'), require(lib + '/models/object'), require('node:fs'), require('node:path'));
 s3.middleware.unshift(eval('(' + workerData.strictSource + ')'));
 s3.middleware.unshift(eval('(' + workerData.countSource + ')'));
 s3.on('event', (event) => parentPort.postMessage({ type: 'event', event }));

@@ -1,7 +1,8 @@
 import {
   CreateBucketCommand, DeleteBucketCommand, DeleteBucketCorsCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsCommand, PutBucketCorsCommand, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
 import { startLocalServers, type LocalServers } from '../src';
@@ -76,12 +77,14 @@ describe('startLocalServers', () => {
   });
 
   describe.each([false, true])('bucket-level answers kept between requests, with s3rver in a worker thread: %s', (s3Thread) => {
-    it('sees a bucket created or deleted and a CORS configuration put or deleted through the API at the next request', async () => {
+    it('sees a bucket created or deleted, a CORS configuration put or deleted and a folder removed through the API at the next request', async () => {
       // Prepare
       const servers = await startLocalServers({ buckets: ['rides-lean'], s3Thread });
       const s3 = new S3Client({
         endpoint: servers.s3Endpoint, region: servers.region, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
         requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+        // No retry: a request the server got wrong must show, not be repaired by a second attempt.
+        maxAttempts: 1,
       });
       // A CORS preflight: answered from the bucket's cors.xml, which s3rver reads on every request.
       const preflight = () =>
@@ -99,10 +102,18 @@ describe('startLocalServers', () => {
         const withCors = await preflight();
         await s3.send(new DeleteBucketCorsCommand({ Bucket: 'rides-lean' }));
         const corsDeleted = await preflight();
+        // s3rver removes a folder left empty by a delete: the next PUT below it must make it again
+        await s3.send(new PutObjectCommand({ Bucket: 'rides-lean', Key: 'deep/er/x', Body: 'x' }));
+        await s3.send(new DeleteObjectCommand({ Bucket: 'rides-lean', Key: 'deep/er/x' }));
+        const folderGone = existsSync(join(servers.directory, 'rides-lean', 'deep'));
+        await s3.send(new PutObjectCommand({ Bucket: 'rides-lean', Key: 'deep/er/y', Body: 'y' }));
+        const y = await s3.send(new GetObjectCommand({ Bucket: 'rides-lean', Key: 'deep/er/y' }));
 
         // Assess
         expect([missingBucket, afterCreate, afterDelete]).toEqual(['NoSuchBucket', 'stored', 'NoSuchBucket']);
         expect([withoutCors, withCors, corsDeleted]).toEqual([403, 200, 403]);
+        expect(folderGone).toBe(false);
+        expect(await y.Body?.transformToString()).toBe('y');
       } finally {
         s3.destroy();
         await servers.close();

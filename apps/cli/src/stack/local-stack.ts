@@ -29,7 +29,7 @@ import {
 export interface StackOptions {
   /** s3rver's folder; kept between runs when given, a temp dir removed on close otherwise. */
   dataDir?: string;
-  /** Transform pollers and execution environments. */
+  /** Transform execution environments (two pollers each). */
   concurrency: number;
   ridesPerMessage: number;
   /** Local station catalogue, uploaded to stations/ and passed as STATIONS_URI. */
@@ -239,7 +239,10 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       queueUrl: fanout.url,
       queueArn: fanout.arn,
       region: servers.region,
-      pollers: Math.max(1, options.concurrency),
+      // Two per environment: the next batch is received while an environment runs one (the pool
+      // queues the invocation; at most `concurrency` run), so no environment waits on a receive. A
+      // batch waits at most one invocation before its own starts (its visibility clock runs meanwhile).
+      pollers: 2 * Math.max(1, options.concurrency),
       onBatch: options.onBatch,
       onError: (kind, err) => appendFileSync(join(logDir, 'event-source.log'), JSON.stringify({ time: new Date().toISOString(), kind, name: err.name, message: err.message }) + '\n'),
       ...(chaos && { duplicate: () => chaos.strike('duplicate-delivery') }),
