@@ -1,12 +1,11 @@
-import { DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import { createLogger, putObject, receiveBatch } from '@rydes/aws-adapters';
+import { createLogger, putObject } from '@rydes/aws-adapters';
 import { decodeMessage, objectKeys, rideIndexes, type FanoutMessage } from '@rydes/ride-model';
 import type { Continuation } from '../src/continuation';
 import { ingestEvent } from '../src/ingest-event';
 import { startInvokeEndpoint } from './helpers/invoke-endpoint';
 import { lambdaContext, s3Event } from './helpers/lambda';
-import { BUCKET, drainQueue, gzip, keysUnder, rawRide, readManifest, readText, rideFile, startStack, upload, type Shape, type Stack } from './helpers/stack';
+import { BUCKET, drainMessages, drainQueue, gzip, keysUnder, rawRide, readManifest, readText, rideFile, startStack, upload, type Shape, type Stack } from './helpers/stack';
 
 const etag8 = (etag: string) => etag.replace(/"/g, '').slice(0, 8);
 const LAYOUT: Record<Shape, string> = { array: 'array', travel_data: 'wrapper', concatenated: 'stream', ndjson: 'stream' };
@@ -27,13 +26,7 @@ describe('continuation near the timeout (real s3rver and local-aws-sqs)', () => 
 
   /** Receives and deletes every waiting message; the raw bodies, ordered by chunk. */
   async function drainBodies(): Promise<string[]> {
-    const bodies: string[] = [];
-    for (;;) {
-      const batch = await receiveBatch(stack.sqs, stack.queueUrl);
-      if (batch.length === 0) break;
-      bodies.push(...batch.map((m) => m.Body ?? ''));
-      await stack.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: stack.queueUrl, Entries: batch.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })) }));
-    }
+    const bodies = (await drainMessages(stack.sqs, stack.queueUrl)).map((m) => m.Body ?? '');
     return bodies.sort((a, b) => decodeMessage(a).chunk - decodeMessage(b).chunk);
   }
 
