@@ -81,6 +81,32 @@ describe('FunctionPool (a child process per execution environment)', () => {
     expect((outcome as { errorMessage: string }).errorMessage).toContain('code 3');
   });
 
+  it('gives the next invocation a fresh environment when an idle one was killed from outside before the pool saw it exit (no EPIPE escapes)', async () => {
+    // Prepare: a warm environment, SIGKILLed by someone else (as `rydes up --watch`'s spec and
+    // Lambda's reclaiming do); the event loop is held so the pool has not yet seen the exit.
+    pool = echoPool({ maxConcurrency: 1 });
+    const pid = (o: InvokeOutcome) => (o as { result: { pid: number } }).result.pid;
+    const warm = pid(await pool.invoke({}));
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      process.kill(warm, 'SIGKILL');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      // Act
+      const outcome = await pool.invoke({ after: 'kill' });
+      await new Promise((r) => setTimeout(r, 200));
+      // Assess: the invocation ran, once, on a new environment; nothing escaped as an error
+      expect(outcome.ok).toBe(true);
+      expect((outcome as { result: { event: unknown } }).result.event).toEqual({ after: 'kill' });
+      expect(pid(outcome)).not.toBe(warm);
+      expect(pool.coldStarts).toBe(2);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+
   it('retires idle environments (their processes end), leaves a busy one running, and starts cold afterwards', async () => {
     // Prepare
     pool = echoPool();

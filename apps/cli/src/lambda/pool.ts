@@ -36,8 +36,14 @@ interface Environment {
   busy: boolean;
   /** The bundle this environment loaded at its cold start (see {@link FunctionPool.replaceBundle}). */
   bundle?: string;
-  pending?: { id: number; crash: boolean; settle: (reply: HostReply | { type: 'exit'; reason: string }) => void };
+  pending?: { id: number; crash: boolean; settle: (reply: Settled) => void };
 }
+
+/** How an exchange with an environment ended besides its reply: it exited, or never got the event. */
+type Settled = HostReply | { type: 'exit' | 'undelivered'; reason: string };
+
+/** Environments tried for one invocation whose event could not be delivered (each found dead). */
+const UNDELIVERED_ATTEMPTS = 3;
 
 let nodeMajorNoted = false;
 
@@ -105,27 +111,33 @@ export class FunctionPool {
   }
 
   async invoke(event: unknown): Promise<InvokeOutcome> {
-    const environment = await this.acquire();
     const awsRequestId = randomUUID();
-    let started = Date.now();
     this.invocations++;
-    try {
-      // Lambda's timeout covers the invoke phase; init (the cold start) has its own budget.
-      await environment.ready;
-      started = Date.now();
-      const reply = await this.exchange(environment, event, awsRequestId, started + this.config.timeoutSeconds * 1000);
-      const durationMs = Date.now() - started;
-      if (reply.type === 'result') return { ok: true, result: reply.result, awsRequestId, durationMs };
-      if (reply.type === 'error') {
-        return { ok: false, errorType: reply.errorType, errorMessage: reply.errorMessage, awsRequestId, durationMs, ...(reply.stack && { stackTrace: reply.stack.split('\n') }) };
+    for (let attempt = 1; ; attempt++) {
+      const environment = await this.acquire();
+      let started = Date.now();
+      try {
+        // Lambda's timeout covers the invoke phase; init (the cold start) has its own budget.
+        await environment.ready;
+        started = Date.now();
+        const reply = await this.exchange(environment, event, awsRequestId, started + this.config.timeoutSeconds * 1000);
+        const durationMs = Date.now() - started;
+        if (reply.type === 'result') return { ok: true, result: reply.result, awsRequestId, durationMs };
+        if (reply.type === 'error') {
+          return { ok: false, errorType: reply.errorType, errorMessage: reply.errorMessage, awsRequestId, durationMs, ...(reply.stack && { stackTrace: reply.stack.split('\n') }) };
+        }
+        // The environment died before the event reached it (killed from outside while idle, its
+        // exit not seen yet): Lambda never routes an event to a dead environment, so neither do
+        // we; the handler has not run, and the event goes to another environment.
+        if (reply.type === 'undelivered' && attempt < UNDELIVERED_ATTEMPTS) continue;
+        const errorMessage = reply.type === 'exit' || reply.type === 'undelivered' ? reply.reason : `unexpected reply ${reply.type}`;
+        return { ok: false, errorType: 'Runtime.ExitError', errorMessage, awsRequestId, durationMs };
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        return { ok: false, errorType: 'Runtime.InitError', errorMessage: message, awsRequestId, durationMs: Date.now() - started };
+      } finally {
+        this.release(environment);
       }
-      const errorMessage = reply.type === 'exit' ? reply.reason : `unexpected reply ${reply.type}`;
-      return { ok: false, errorType: 'Runtime.ExitError', errorMessage, awsRequestId, durationMs };
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      return { ok: false, errorType: 'Runtime.InitError', errorMessage: message, awsRequestId, durationMs: Date.now() - started };
-    } finally {
-      this.release(environment);
     }
   }
 
@@ -248,21 +260,27 @@ export class FunctionPool {
   }
 
   private exchange(environment: Environment, event: unknown, awsRequestId: string, deadlineMs: number) {
-    return new Promise<HostReply | { type: 'exit'; reason: string }>((resolve) => {
+    return new Promise<Settled>((resolve) => {
       const id = this.nextId++;
       const timer = setTimeout(() => {
         // Lambda stops the environment at the deadline; the next invocation starts cold.
         void this.kill(environment);
         settle({ type: 'exit', reason: `Task timed out after ${this.config.timeoutSeconds}.00 seconds` });
       }, Math.max(0, deadlineMs - Date.now()));
-      const settle = (reply: HostReply | { type: 'exit'; reason: string }) => {
+      const settle = (reply: Settled) => {
         clearTimeout(timer);
         environment.pending = undefined;
         resolve(reply);
       };
       environment.pending = { id, settle, crash: this.config.crash?.() ?? false };
       const request: InvokeRequest = { type: 'invoke', id, event, awsRequestId, deadlineMs };
-      environment.child.send(request);
+      // A failed send (EPIPE, channel closed) means the environment is gone and the event never
+      // reached it; without this callback the failure would be thrown as an 'error' event.
+      environment.child.send(request, (err) => {
+        if (!err || environment.pending?.id !== id) return;
+        void this.kill(environment);
+        settle({ type: 'undelivered', reason: `execution environment gone before the event was delivered (${err.message})` });
+      });
     });
   }
 
