@@ -1,7 +1,7 @@
 /**
  * Peak memory of the ingest function on huge files (NOT part of `test`; run it by hand):
  *
- *   npx nx build ingest-fn && npx tsx tools/ingest-memory.ts [--mb 100,1000] [--receivers 4]
+ *   npx nx build ingest-fn && npx tsx --tsconfig apps/ingest-fn/tsconfig.json tools/ingest-memory.ts [--mb 100,1000] [--receivers 4]
  *
  * For each size: generates a pretty-printed JSON array of seeded rides of about that many MB
  * (cached in the temp folder), uploads it to s3rver with a multipart upload, runs the BUILT
@@ -10,13 +10,12 @@
  * and prints the child's peak RSS (getrusage maxRSS and /proc VmHWM), MB/s, rides and messages.
  * The servers and the drainers run in this process, the ingest alone in the child.
  */
-import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pipeline } from 'node:stream/promises';
-import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { cachedRideFile, CHILD_EVENT, runIngestChild, startDrainers } from '../apps/ingest-fn/bench/ingest-child';
 import { createS3Client, createSqsClient, putObject } from '../libs/aws-adapters/src';
 import { startLocalServers } from '../libs/local-aws/src';
 import { generateRides, writeRides, type Manifest } from '../libs/ride-model/src';
@@ -26,14 +25,12 @@ const SEED = 7;
 const BUNDLE = join(__dirname, '../dist/apps/ingest-fn/main.js');
 const CACHE = join(tmpdir(), 'rydes-ingest-memory');
 
-
 /** Runs in the child: the bundle as Lambda loads it, one S3 event, then its own peak RSS. */
 const CHILD = `
 const { readFileSync } = require('node:fs');
 const started = process.hrtime.bigint();
 const { handler } = require(process.env.BUNDLE);
-const event = { Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: process.env.BUCKET }, object: { key: process.env.KEY, eTag: process.env.ETAG, size: 0 } } }] };
-const context = { awsRequestId: 'memory', invokedFunctionArn: '', getRemainingTimeInMillis: () => 900000 };
+${CHILD_EVENT}
 let hwm = 0;
 const sample = () => { const m = /VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8')); if (m) hwm = Number(m[1]); };
 handler(event, context).then(([manifest]) => {
@@ -45,59 +42,13 @@ handler(event, context).then(([manifest]) => {
 
 /** A cached pretty-printed array file of about `mb` MB; the ride count scaled from a sample. */
 async function rideFile(mb: number): Promise<{ path: string; rides: number; bytes: number }> {
-  mkdirSync(CACHE, { recursive: true });
   let sampleBytes = 0;
   for await (const part of writeRides(generateRides({ count: 10_000, seed: SEED }), { shape: 'array', pretty: true })) sampleBytes += (part as Buffer).length;
   const rides = Math.round((mb * 1e6 * 10_000) / sampleBytes);
-  const path = join(CACHE, `array-pretty-${rides}-seed${SEED}.json`);
-  if (!existsSync(path)) {
-    const started = Date.now();
-    await pipeline(writeRides(generateRides({ count: rides, seed: SEED }), { shape: 'array', pretty: true }), createWriteStream(path + '.part'));
-    renameSync(path + '.part', path);
-    console.log(`  generated ${path} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  }
-  return { path, rides, bytes: statSync(path).size };
-}
-
-/** Receives and deletes messages until `stop()` and the queue is empty; counts them. */
-function startDrainers(sqs: SQSClient, queueUrl: string, receivers: number) {
-  let stopping = false;
-  let messages = 0;
-  const one = async () => {
-    for (;;) {
-      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
-      const batch = got.Messages ?? [];
-      if (batch.length === 0) {
-        if (stopping) return;
-        continue;
-      }
-      messages += batch.length;
-      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: batch.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })) }));
-    }
-  };
-  const done = Promise.all(Array.from({ length: receivers }, one));
-  return {
-    count: () => messages,
-    async stop() {
-      stopping = true;
-      await done;
-      return messages;
-    },
-  };
-}
-
-function runChild(env: NodeJS.ProcessEnv): Promise<{ manifest: Manifest; ms: number; maxRssKB: number; vmHwmKB: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-warnings', '-e', CHILD], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      const line = stderr.split('\n').find((l) => l.startsWith('RESULT '));
-      if (status !== 0 || !line) reject(new Error(`ingest child failed (${status}): ${stderr.slice(-2000)}`));
-      else resolve(JSON.parse(line.slice('RESULT '.length)));
-    });
-  });
+  const started = Date.now();
+  const file = await cachedRideFile(CACHE, rides, SEED);
+  if (file.generated) console.log(`  generated ${file.path} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return { ...file, rides };
 }
 
 async function main() {
@@ -119,7 +70,7 @@ async function main() {
       console.log(`  uploaded ${key} (${(file.bytes / 1e6).toFixed(1)} MB, multipart) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       const drainers = startDrainers(sqs, QueueUrl ?? '', receivers);
       started = Date.now();
-      const result = await runChild({ ...process.env, ...local.env, BUNDLE, BUCKET, KEY: key, ETAG: etag, OUTPUT_QUEUE: QueueUrl, LOG_LEVEL: 'warn', AWS_LAMBDA_FUNCTION_NAME: '' });
+      const result = await runIngestChild<{ manifest: Manifest; ms: number; maxRssKB: number; vmHwmKB: number }>(CHILD, { ...process.env, ...local.env, BUNDLE, BUCKET, KEY: key, ETAG: etag, OUTPUT_QUEUE: QueueUrl, LOG_LEVEL: 'warn', AWS_LAMBDA_FUNCTION_NAME: '' });
       const wallS = (Date.now() - started) / 1000;
       const drained = await drainers.stop();
       const m = result.manifest;

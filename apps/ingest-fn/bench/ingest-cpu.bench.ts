@@ -16,16 +16,15 @@
  *   npx tsx --tsconfig apps/ingest-fn/tsconfig.json apps/ingest-fn/bench/ingest-cpu.bench.ts \
  *     [--rides 200000] [--passes 3] [--bundles old/main.js,dist/apps/ingest-fn/main.js] [--child-flags '--cpu-prof --cpu-prof-dir=prof']
  */
-import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient, putObject } from '@rydes/aws-adapters';
 import { startLocalServers } from '@rydes/local-aws';
-import { DEFAULT_RIDES_PER_MESSAGE, generateRides, writeRides, type Manifest } from '@rydes/ride-model';
+import { DEFAULT_RIDES_PER_MESSAGE, type Manifest } from '@rydes/ride-model';
+import { cachedRideFile, CHILD_EVENT, runIngestChild, startDrainers } from './ingest-child';
 
 const ROOT = resolve(__dirname, '../../..');
 const BUCKET = 'rides-ingest-cpu';
@@ -37,8 +36,7 @@ const CHILD = `
 const cpu0 = process.cpuUsage();
 const { handler } = require(process.env.BUNDLE);
 const loadCpu = process.cpuUsage(cpu0);
-const event = { Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: process.env.BUCKET }, object: { key: process.env.KEY, eTag: process.env.ETAG, size: 0 } } }] };
-const context = { awsRequestId: 'cpu', invokedFunctionArn: '', getRemainingTimeInMillis: () => 900000 };
+${CHILD_EVENT}
 const cpu1 = process.cpuUsage();
 const started = process.hrtime.bigint();
 handler(event, context).then(([manifest]) => {
@@ -57,56 +55,6 @@ interface ChildResult {
   handlerSystemS: number;
 }
 
-async function rideFile(rides: number): Promise<{ path: string; bytes: number }> {
-  mkdirSync(CACHE, { recursive: true });
-  const path = join(CACHE, `array-pretty-${rides}-seed${SEED}.json`);
-  if (!existsSync(path)) {
-    await pipeline(writeRides(generateRides({ count: rides, seed: SEED }), { shape: 'array', pretty: true }), createWriteStream(path + '.part'));
-    renameSync(path + '.part', path);
-  }
-  return { path, bytes: statSync(path).size };
-}
-
-/** Receives and deletes until `stop()` and the queue is empty. */
-function startDrainers(sqs: SQSClient, queueUrl: string, receivers: number) {
-  let stopping = false;
-  let messages = 0;
-  const one = async () => {
-    for (;;) {
-      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
-      const batch = got.Messages ?? [];
-      if (batch.length === 0) {
-        if (stopping) return;
-        continue;
-      }
-      messages += batch.length;
-      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: batch.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })) }));
-    }
-  };
-  const done = Promise.all(Array.from({ length: receivers }, one));
-  return {
-    async stop() {
-      stopping = true;
-      await done;
-      return messages;
-    },
-  };
-}
-
-function runChild(env: NodeJS.ProcessEnv, flags: string[]): Promise<ChildResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--no-warnings', ...flags, '-e', CHILD], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      const line = stderr.split('\n').find((l) => l.startsWith('RESULT '));
-      if (status !== 0 || !line) reject(new Error(`ingest child failed (${status}): ${stderr.slice(-2000)}`));
-      else resolvePromise(JSON.parse(line.slice('RESULT '.length)) as ChildResult);
-    });
-  });
-}
-
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 
 async function main(): Promise<void> {
@@ -118,7 +66,7 @@ async function main(): Promise<void> {
   const bundles = values.bundles.split(',').map((b) => resolve(ROOT, b));
   const childFlags = values['child-flags'].split(' ').filter(Boolean);
   for (const b of bundles) if (!existsSync(b)) throw new Error(`${b} is missing: npx nx build ingest-fn`);
-  const file = await rideFile(rides);
+  const file = await cachedRideFile(CACHE, rides, SEED);
   const local = await startLocalServers({ buckets: [BUCKET] });
   const s3 = createS3Client(local.env);
   const sqs = createSqsClient(local.env);
@@ -136,7 +84,7 @@ async function main(): Promise<void> {
         const { QueueUrl: queueUrl = '' } = await sqs.send(new CreateQueueCommand({ QueueName: `ingest-cpu-${queueNumber++}` }));
         const drainers = startDrainers(sqs, queueUrl, 4);
         const loadBefore = loadavg()[0];
-        const r = await runChild({ ...process.env, ...local.env, BUNDLE: bundle, BUCKET, KEY: key, ETAG: etag, OUTPUT_QUEUE: queueUrl, LOG_LEVEL: 'warn', AWS_LAMBDA_FUNCTION_NAME: '' }, childFlags);
+        const r = await runIngestChild<ChildResult>(CHILD, { ...process.env, ...local.env, BUNDLE: bundle, BUCKET, KEY: key, ETAG: etag, OUTPUT_QUEUE: queueUrl, LOG_LEVEL: 'warn', AWS_LAMBDA_FUNCTION_NAME: '' }, childFlags);
         const drained = await drainers.stop();
         await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
         const m = r.manifest;
