@@ -246,12 +246,15 @@ export class FunctionPool {
         }
       };
       child.on('message', onReply);
-      child.once('exit', (code, signal) => {
+      const ended = (reason: string) => {
         this.forget(environment);
-        const reason = `exited (code ${code}, signal ${signal})`;
         reject(new Error(`${config.name}: execution environment ${reason} during init`));
         environment.pending?.settle({ type: 'exit', reason: `execution environment ${reason}` });
-      });
+      };
+      child.once('exit', (code, signal) => ended(`exited (code ${code}, signal ${signal})`));
+      // The process could not be started (or signalled): no 'exit' may follow, so end it here
+      // rather than leave its invocation waiting. A failed send is handled where it is sent.
+      child.on('error', (err) => ended(`failed (${err.message})`));
     });
     // An init failure is reported to the invocation that waits for it; keep Node quiet here.
     environment.ready.catch(() => undefined);
