@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Message } from '@aws-sdk/client-sqs';
@@ -199,6 +199,25 @@ describe('FunctionPool code cache (host.ts loads the bundle through vm.Script wi
     expect(result.flags).toEqual(localHeapFlags(512));
     expect(result.limitMb).toBeGreaterThan(461);
     expect(result.limitMb).toBeLessThan(512);
+  });
+
+  it('refreshes the time of a cache each environment loads, so pruning keeps the caches in use (not only the last written)', async () => {
+    // Prepare: a cache written, then made to look older than any other
+    pool = echoPool({ bundle: writeBundle('one') });
+    await pool.invoke({});
+    const folder = join(dir, `rydes-code-cache-${process.getuid?.() ?? 'user'}`);
+    const caches = () => readdirSync(folder).filter((f) => f.endsWith('.v8cache'));
+    // The environment writes its cache just after answering its first invocation.
+    for (const deadline = Date.now() + 5000; caches().length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+    const [cache] = caches();
+    const old = new Date('2020-01-01T00:00:00Z');
+    utimesSync(join(folder, cache), old, old);
+    // Act
+    pool.retireIdle();
+    await pool.invoke({});
+    // Assess
+    expect(pool.codeCacheHits).toBe(1);
+    expect(statSync(join(folder, cache)).mtimeMs).toBeGreaterThan(old.getTime() + 1000);
   });
 
   it('does not use a cache folder other users can write to', async () => {

@@ -6,7 +6,7 @@
  * under tsx in tests.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -105,6 +105,7 @@ function loadBundle(path: string): LoadedBundle {
   compiled.call(mod.exports, mod.exports, localRequire, mod, path, dirname(path));
   mod.loaded = true;
   const valid = cachedData !== undefined && !script.cachedDataRejected;
+  if (valid && cacheFile) touch(cacheFile);
   return {
     exports: mod.exports,
     codeCache: !cacheFile ? 'off' : cachedData === undefined ? 'miss' : valid ? 'hit' : 'rejected',
@@ -139,7 +140,21 @@ function privateFolder(path: string): string | undefined {
   }
 }
 
-/** Keeps the {@link CODE_CACHES_KEPT} most recently written caches (every rebuild adds one). */
+/**
+ * Marks a cache as just used: pruning keeps the most recently written or used ones, so the cache
+ * of the bundle being run survives other builds' caches written since (several worktrees, bench
+ * variants).
+ */
+function touch(file: string): void {
+  try {
+    const now = new Date();
+    utimesSync(file, now, now);
+  } catch {
+    // another environment pruned it meanwhile: it is written again after its first invocation
+  }
+}
+
+/** Keeps the {@link CODE_CACHES_KEPT} most recently written or used caches (every rebuild adds one). */
 function pruneCodeCaches(folder: string): void {
   const files = readdirSync(folder)
     .filter((name) => name.endsWith('.v8cache'))
