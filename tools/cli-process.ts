@@ -19,12 +19,19 @@ export function args<T extends Record<string, string>>(defaults: T): T {
   return parseArgs({ options }).values as T;
 }
 
-/** One process of a tree: its pid, parent and resident set, bytes. */
+/** One process of a tree: its pid, parent, resident set (bytes) and CPU (clock ticks). */
 interface ProcessRss {
   pid: number;
   ppid: number;
   rss: number;
+  /** utime + stime of the process itself. */
+  cpuTicks: number;
+  /** cutime + cstime: its children that have ended and been waited for. */
+  childCpuTicks: number;
 }
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
 
 function processes(): Map<number, ProcessRss> {
   const all = new Map<number, ProcessRss>();
@@ -33,7 +40,13 @@ function processes(): Map<number, ProcessRss> {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      all.set(Number(entry), { pid: Number(entry), ppid: Number(fields[1]), rss: Number(fields[21]) * 4096 });
+      all.set(Number(entry), {
+        pid: Number(entry),
+        ppid: Number(fields[1]),
+        rss: Number(fields[21]) * 4096,
+        cpuTicks: Number(fields[11]) + Number(fields[12]),
+        childCpuTicks: Number(fields[13]) + Number(fields[14]),
+      });
     } catch {
       // the process ended while we looked
     }
@@ -94,15 +107,23 @@ export interface RssSampler {
   stop(): number;
   /** Each process's peak and its share of the tree's peak, CLI first, then in start order. */
   breakdown(): ProcessPeak[];
+  /**
+   * CPU seconds of the whole tree at the last sample: the root's own and its ended children's,
+   * plus the running descendants' (the last interval before the root ends is not seen).
+   */
+  cpuSeconds(): number;
 }
 
 /** Samples the RSS of `pid` and each of its descendants every `intervalMs`. */
 export function samplePeakRss(pid: number, intervalMs = 100): RssSampler {
   let peak = 0;
+  let cpuTicks = 0;
   const own = new Map<number, { role: string; peak: number; atTreePeak: number }>();
   const sample = () => {
     const tree = descendants(pid, processes());
     const sum = tree.reduce((n, p) => n + p.rss, 0);
+    const root = tree.find((p) => p.pid === pid);
+    if (root) cpuTicks = Math.max(cpuTicks, root.childCpuTicks + tree.reduce((n, p) => n + p.cpuTicks, 0));
     for (const p of tree) {
       let entry = own.get(p.pid);
       if (!entry) own.set(p.pid, (entry = { role: roleOf(p.pid, pid), peak: 0, atTreePeak: 0 }));
@@ -120,6 +141,7 @@ export function samplePeakRss(pid: number, intervalMs = 100): RssSampler {
       clearInterval(timer);
       return peak;
     },
+    cpuSeconds: () => cpuTicks / CLOCK_TICKS,
     breakdown() {
       const counts = new Map<string, number>();
       for (const e of own.values()) counts.set(e.role, (counts.get(e.role) ?? 0) + 1);
@@ -155,6 +177,8 @@ export interface CliRun {
   processes: ProcessPeak[];
   /** Process lifetime, s. */
   seconds: number;
+  /** CPU of the CLI and its function environments together, s (see {@link RssSampler.cpuSeconds}). */
+  cpuSeconds: number;
 }
 
 /** Runs `node dist/apps/cli/main.js …args` (or another build's `cli`) to its end. */
@@ -167,5 +191,5 @@ export async function runBuiltCli(args: string[], cli = CLI): Promise<CliRun> {
   child.stderr.on('data', (c) => (stderr += c));
   const sampler = samplePeakRss(child.pid ?? 0);
   const code: number = await new Promise((r) => child.on('exit', (c) => r(c ?? 1)));
-  return { code, stdout, stderr, peakBytes: sampler.stop(), processes: sampler.breakdown(), seconds: (Date.now() - started) / 1000 };
+  return { code, stdout, stderr, peakBytes: sampler.stop(), processes: sampler.breakdown(), seconds: (Date.now() - started) / 1000, cpuSeconds: sampler.cpuSeconds() };
 }
