@@ -59,6 +59,7 @@ async function runOnce(args: string[], build: string) {
     rows: field('rows written'),
     peakMb: Math.round(peak / 1024 / 1024),
     cpu: run.cpuSeconds,
+    cliCpu: run.cliCpuSeconds,
     perProcess: formatBreakdown(run.processes),
     load,
     phases: stderr.match(/phases: (.*)/)?.[1] ?? '',
@@ -82,17 +83,17 @@ async function main(): Promise<void> {
         const r = await runOnce(w.args, build.path);
         const label = flags.against ? `${build.name}: ${w.label}` : w.label;
         results.push({ workload: label, ...r });
-        console.log(`  ${label}: exit ${r.code}, ${r.wall} s (process ${r.elapsed.toFixed(1)} s = ${ratio(r.elapsed)} the floor's CPU), ${r.rate} rides/s, load ${r.load.toFixed(1)}, CPU ${r.cpu.toFixed(1)} s, peak RSS ${r.peakMb} MB | ${r.phases}`);
+        console.log(`  ${label}: exit ${r.code}, ${r.wall} s (process ${r.elapsed.toFixed(1)} s = ${ratio(r.elapsed)} the floor's CPU), ${r.rate} rides/s, load ${r.load.toFixed(1)}, CPU ${r.cpu.toFixed(1)} s (CLI ${r.cliCpu.toFixed(1)}), peak RSS ${r.peakMb} MB | ${r.phases}`);
         console.log(`    peak RSS per process, MB (at the tree's peak): ${r.perProcess}`);
       }
     }
   }
   console.log('');
   if (base) console.log(`floor (same run): ${base.cpuSeconds.toFixed(2)} s CPU for the per-ride chain in one process, ${base.ridesPerCoreSecond.toLocaleString('en-US')} rides/s/core`);
-  console.log('| workload | exit | load | wall s (summary) | process s | process s / floor CPU s | CPU s (CLI + functions) | rides/s | rows | peak RSS MB (CLI + functions) | phases |');
+  console.log('| workload | exit | load | wall s (summary) | process s | process s / floor CPU s | CPU s (CLI + functions; CLI) | rides/s | rows | peak RSS MB (CLI + functions) | phases |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
-    console.log(`| ${r.workload} | ${r.code} | ${r.load.toFixed(1)} | ${r.wall} | ${r.elapsed.toFixed(1)} | ${ratio(r.elapsed)} | ${r.cpu.toFixed(1)} | ${r.rate} | ${r.rows} | ${r.peakMb} | ${r.phases} |`);
+    console.log(`| ${r.workload} | ${r.code} | ${r.load.toFixed(1)} | ${r.wall} | ${r.elapsed.toFixed(1)} | ${ratio(r.elapsed)} | ${r.cpu.toFixed(1)}; ${r.cliCpu.toFixed(1)} | ${r.rate} | ${r.rows} | ${r.peakMb} | ${r.phases} |`);
   }
 }
 

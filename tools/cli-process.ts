@@ -112,18 +112,24 @@ export interface RssSampler {
    * plus the running descendants' (the last interval before the root ends is not seen).
    */
   cpuSeconds(): number;
+  /** CPU seconds of the root process alone (its threads), at the last sample. */
+  rootCpuSeconds(): number;
 }
 
 /** Samples the RSS of `pid` and each of its descendants every `intervalMs`. */
 export function samplePeakRss(pid: number, intervalMs = 100): RssSampler {
   let peak = 0;
   let cpuTicks = 0;
+  let rootTicks = 0;
   const own = new Map<number, { role: string; peak: number; atTreePeak: number }>();
   const sample = () => {
     const tree = descendants(pid, processes());
     const sum = tree.reduce((n, p) => n + p.rss, 0);
     const root = tree.find((p) => p.pid === pid);
-    if (root) cpuTicks = Math.max(cpuTicks, root.childCpuTicks + tree.reduce((n, p) => n + p.cpuTicks, 0));
+    if (root) {
+      cpuTicks = Math.max(cpuTicks, root.childCpuTicks + tree.reduce((n, p) => n + p.cpuTicks, 0));
+      rootTicks = root.cpuTicks;
+    }
     for (const p of tree) {
       let entry = own.get(p.pid);
       if (!entry) own.set(p.pid, (entry = { role: roleOf(p.pid, pid), peak: 0, atTreePeak: 0 }));
@@ -142,6 +148,7 @@ export function samplePeakRss(pid: number, intervalMs = 100): RssSampler {
       return peak;
     },
     cpuSeconds: () => cpuTicks / CLOCK_TICKS,
+    rootCpuSeconds: () => rootTicks / CLOCK_TICKS,
     breakdown() {
       const counts = new Map<string, number>();
       for (const e of own.values()) counts.set(e.role, (counts.get(e.role) ?? 0) + 1);
@@ -179,6 +186,8 @@ export interface CliRun {
   seconds: number;
   /** CPU of the CLI and its function environments together, s (see {@link RssSampler.cpuSeconds}). */
   cpuSeconds: number;
+  /** CPU of the CLI process alone (main thread, S3 thread, GC and libuv threads), s. */
+  cliCpuSeconds: number;
 }
 
 /** Runs `node dist/apps/cli/main.js …args` (or another build's `cli`) to its end. */
@@ -191,5 +200,5 @@ export async function runBuiltCli(args: string[], cli = CLI): Promise<CliRun> {
   child.stderr.on('data', (c) => (stderr += c));
   const sampler = samplePeakRss(child.pid ?? 0);
   const code: number = await new Promise((r) => child.on('exit', (c) => r(c ?? 1)));
-  return { code, stdout, stderr, peakBytes: sampler.stop(), processes: sampler.breakdown(), seconds: (Date.now() - started) / 1000, cpuSeconds: sampler.cpuSeconds() };
+  return { code, stdout, stderr, peakBytes: sampler.stop(), processes: sampler.breakdown(), seconds: (Date.now() - started) / 1000, cpuSeconds: sampler.cpuSeconds(), cliCpuSeconds: sampler.rootCpuSeconds() };
 }
