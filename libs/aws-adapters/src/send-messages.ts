@@ -1,9 +1,16 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { type FailedEntry, SqsMessageTooLargeError, SqsSendError } from './errors';
 
-/** SendMessageBatch limits: entries per call and total payload bytes per call. */
+/**
+ * SendMessageBatch limits: entries per call, and payload bytes per call (the sum of the bodies),
+ * which is also the largest message the API takes: 1 MiB since SQS raised both from 256 KiB
+ * (SQS API Reference, SendMessageBatch). A queue's MaximumMessageSize may still refuse a single
+ * message below that; SQS lists such an entry in `Failed`.
+ */
 export const SQS_BATCH_ENTRIES = 10;
-export const SQS_BATCH_BYTES = 262_144;
+export const SQS_BATCH_BYTES = 1_048_576;
+/** The payload limit per call before 1 MiB: what the sender falls back to when an endpoint refuses a call as BatchRequestTooLong. */
+export const SQS_LEGACY_BATCH_BYTES = 262_144;
 
 export interface SendMessagesOptions {
   /** Attempts per entry that SQS lists in `Failed`, the first included (default 6). */
@@ -17,6 +24,11 @@ export interface SendMessagesOptions {
   stats?: SendStats;
   /** Called after each call with the number of messages it got accepted. */
   onSent?: (count: number) => void;
+  /**
+   * Payload bytes per call, at most (default {@link SQS_BATCH_BYTES}). Above what the endpoint
+   * takes, its BatchRequestTooLong answers make the sender fall back to 256 KiB calls.
+   */
+  maxBatchBytes?: number;
 }
 
 /**
@@ -33,13 +45,46 @@ export interface SendStats {
 interface Entry {
   id: string;
   body: string;
+  /** UTF-8 bytes of the body. */
+  bytes: number;
   attempts: number;
 }
 
+/** Entries in calls of at most `limit` payload bytes each (a single larger entry goes alone). */
+function cut(entries: Entry[], limit: number): Entry[][] {
+  const calls: Entry[][] = [];
+  let call: Entry[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    const size = entry.bytes;
+    if (call.length > 0 && bytes + size > limit) {
+      calls.push(call);
+      call = [];
+      bytes = 0;
+    }
+    call.push(entry);
+    bytes += size;
+  }
+  if (call.length > 0) calls.push(call);
+  return calls;
+}
+
+/** SQS's answer to a call whose payload is over its limit (the whole call is refused). */
+function isBatchTooLong(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string } | undefined;
+  return /BatchRequestTooLong/.test(`${e?.name} ${e?.Code} ${errorCode(err)}`);
+}
+
 /**
- * Sends message bodies to an SQS queue with SendMessageBatch: at most 10 entries and
- * 262,144 payload bytes per call, a few calls in flight, and the source is read only as fast as
- * SQS accepts (backpressure), so a stream of any length runs in bounded memory.
+ * Sends message bodies to an SQS queue with SendMessageBatch: at most 10 entries and 1 MiB of
+ * payload per call, a few calls in flight, and the source is read only as fast as SQS accepts
+ * (backpressure), so a stream of any length runs in bounded memory. Fewer, fuller calls: each
+ * call has a fixed cost besides its bytes (SDK middleware, signing, an HTTP exchange, the
+ * queue's per-request work), and the 1,000-ride fan-out messages (~180 KB) used to go one per
+ * call under the old 256 KiB limit; five now share one. SQS bills each 64 KiB of payload as one
+ * request either way. An endpoint that still has the old limit (it answers BatchRequestTooLong)
+ * gets the refused call's entries again in calls of at most 256 KiB, and every later call is cut
+ * at 256 KiB too.
  *
  * Retries live in one place per kind of failure: the SDK client retries a whole call that met
  * throttling, a 5xx or a network error (its `maxAttempts`, see createSqsClient); this function
@@ -66,12 +111,14 @@ export async function sendMessages(
   };
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const stats = options.stats ?? { sent: 0, calls: 0, retries: 0 };
+  // Lowered to the legacy limit, for the rest of this send, by an endpoint that refuses a call as too long.
+  const limit = { bytes: options.maxBatchBytes ?? SQS_BATCH_BYTES };
   const failed: FailedEntry[] = [];
   const inFlight = new Set<Promise<void>>();
 
   const launch = async (batch: Entry[]) => {
     while (inFlight.size >= concurrency) await Promise.race(inFlight);
-    const call = sendBatch(sqs, queueUrl, batch, settings, stats, failed, options.onSent).finally(() => inFlight.delete(call));
+    const call = sendBatch(sqs, queueUrl, batch, settings, stats, failed, limit, options.onSent).finally(() => inFlight.delete(call));
     inFlight.add(call);
   };
 
@@ -82,13 +129,14 @@ export async function sendMessages(
     for await (const body of bodies) {
       const bytes = Buffer.byteLength(body, 'utf8');
       if (bytes > SQS_BATCH_BYTES) throw new SqsMessageTooLargeError(position, bytes, SQS_BATCH_BYTES);
-      if (batch.length === SQS_BATCH_ENTRIES || batchBytes + bytes > SQS_BATCH_BYTES) {
+      // Full by count or by bytes: the batch goes, and this body opens the next.
+      if (batch.length === SQS_BATCH_ENTRIES || batchBytes + bytes > limit.bytes) {
         await launch(batch);
         batch = [];
         batchBytes = 0;
         if (failed.length > 0) break;
       }
-      batch.push({ id: `m${position++}`, body, attempts: 0 });
+      batch.push({ id: `m${position++}`, body, bytes, attempts: 0 });
       batchBytes += bytes;
     }
     if (batch.length > 0 && failed.length === 0) await launch(batch);
@@ -111,6 +159,7 @@ async function sendBatch(
   settings: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number },
   stats: SendStats,
   failed: FailedEntry[],
+  limit: { bytes: number },
   onSent?: (count: number) => void,
 ): Promise<void> {
   let pending = entries;
@@ -141,6 +190,15 @@ async function sendBatch(
         else failed.push(result);
       }
     } catch (err) {
+      if (isBatchTooLong(err) && pending.reduce((n, e) => n + e.bytes, 0) > SQS_LEGACY_BATCH_BYTES) {
+        // An endpoint with the 256 KiB limit: these entries again in calls it takes, and every later call cut there too.
+        limit.bytes = Math.min(limit.bytes, SQS_LEGACY_BATCH_BYTES);
+        stats.retries++;
+        for (const entry of pending) entry.attempts--;
+        for (const call of cut(pending, SQS_LEGACY_BATCH_BYTES)) await sendBatch(sqs, queueUrl, call, settings, stats, failed, limit, onSent);
+        pending = [];
+        continue;
+      }
       // The SDK has already spent its attempts on this call.
       const code = errorCode(err);
       const senderFault = (err as { $fault?: string })?.$fault === 'client';

@@ -86,24 +86,39 @@ describe('sendMessages against local-aws-sqs', () => {
     expect((await drain(queueUrl)).length).toBe(500);
   });
 
-  it('splits batches so no call carries more than 262,144 payload bytes', async () => {
-    // Prepare: 100 KiB messages, so at most two fit in one call
+  it('puts several large messages in one call, and no call carries more than 1 MiB of payload', async () => {
+    // Prepare: 200 KiB messages (the fan-out cap), so five fit in one call
     const queueUrl = await newQueue('big');
-    const bodies = Array.from({ length: 7 }, (_, i) => String(i).repeat(100 * 1024));
+    const bodies = Array.from({ length: 12 }, (_, i) => String(i % 10).repeat(200 * 1024));
     const counts = countRequests(sqs, {});
     // Act
     const stats = await sendMessages(sqs, queueUrl, bodies);
-    // Assess
-    expect(stats.sent).toBe(7);
-    expect(counts.SendMessageBatchCommand).toBe(4);
-    expect((await drain(queueUrl)).sort()).toEqual(bodies);
+    // Assess: 5 + 5 + 2
+    expect(stats).toEqual({ sent: 12, calls: 3, retries: 0 });
+    expect(counts.SendMessageBatchCommand).toBe(3);
+    expect((await drain(queueUrl)).sort()).toEqual([...bodies].sort());
+  });
+
+  it('falls back to calls of at most 256 KiB when the endpoint refuses a call as BatchRequestTooLong (local-aws-sqs refusing more than its 1 MiB)', async () => {
+    // Prepare: a limit above what the endpoint takes, as an endpoint with the old 256 KiB limit would meet ours
+    const queueUrl = await newQueue('too-long');
+    const bodies = Array.from({ length: 12 }, (_, i) => String(i % 10).repeat(200 * 1024));
+    const counts = countRequests(sqs, {});
+    // Act
+    const stats = await sendMessages(sqs, queueUrl, bodies, { maxBatchBytes: 2 * SQS_BATCH_BYTES });
+    // Assess: the first call (10 entries, 2,048,000 bytes) refused, its entries sent again one per call; every message once
+    expect(stats.sent).toBe(12);
+    expect(stats.retries).toBe(1);
+    expect(counts.SendMessageBatchCommand).toBe(stats.calls);
+    expect(stats.calls).toBeGreaterThanOrEqual(1 + 10 + 1);
+    expect((await drain(queueUrl)).sort()).toEqual([...bodies].sort());
   });
 
   it('refuses a single message over the limit, naming its position', async () => {
     const queueUrl = await newQueue('huge');
     const bodies = ['small', 'x'.repeat(SQS_BATCH_BYTES + 1)];
     await expect(sendMessages(sqs, queueUrl, bodies)).rejects.toThrow(SqsMessageTooLargeError);
-    await expect(sendMessages(sqs, queueUrl, bodies)).rejects.toThrow(/message 1 is 262145 bytes/);
+    await expect(sendMessages(sqs, queueUrl, bodies)).rejects.toThrow(/message 1 is 1048577 bytes/);
   });
 
   it('sends everything read before the source failed, then rethrows the source error', async () => {
