@@ -52,7 +52,7 @@ export class SqsSendError extends AwsAdapterError {
   }
 }
 
-/** A single message is larger than SQS accepts (256 KiB); no retry can help. */
+/** A single message is larger than SQS accepts (1 MiB; a queue's MaximumMessageSize may refuse less); no retry can help. */
 export class SqsMessageTooLargeError extends AwsAdapterError {
   constructor(readonly position: number, readonly bytes: number, readonly limit: number) {
     super(`message ${position} is ${bytes} bytes, over the SQS limit of ${limit} bytes; send smaller chunks (fewer rides per message)`);
