@@ -1,7 +1,8 @@
 import {
   CreateBucketCommand, DeleteBucketCommand, DeleteBucketCorsCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsCommand, PutBucketCorsCommand, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
@@ -140,6 +141,40 @@ describe('startLocalServers', () => {
       expect(local.objectFile('rides-probe', 'a/../../../etc/passwd')).toBeUndefined();
     } finally {
       s3.destroy();
+    }
+  });
+
+  it('close() leaves no temp folder of its own behind: gone when close returns, its renamed copy deleted by a detached rm; a given folder is kept', async () => {
+    // Prepare: objects in a temp folder of the servers' own and in a folder the caller gives
+    const own = await startLocalServers({ buckets: ['rides-gone'], s3Thread: true });
+    const given = mkdtempSync(join(tmpdir(), 'rydes-given-'));
+    const kept = await startLocalServers({ buckets: ['rides-kept'], directory: given });
+    const put = async (servers: LocalServers, bucket: string) => {
+      const s3 = new S3Client({
+        endpoint: servers.s3Endpoint, region: servers.region, forcePathStyle: true, credentials: { accessKeyId: servers.env.AWS_ACCESS_KEY_ID, secretAccessKey: servers.env.AWS_SECRET_ACCESS_KEY },
+        requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+      });
+      for (let i = 0; i < 50; i++) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `processed/x-${i}.csv`, Body: `row ${i}\n` }));
+      s3.destroy();
+    };
+    await put(own, 'rides-gone');
+    await put(kept, 'rides-kept');
+    const ownFile = own.objectFile('rides-gone', 'processed/x-7.csv') ?? '';
+    expect(readFileSync(ownFile, 'utf8')).toBe('row 7\n');
+
+    // Act
+    await own.close();
+    await kept.close();
+
+    // Assess: the own folder is gone at once; its renamed copy within seconds (the detached rm)
+    try {
+      expect(existsSync(own.directory)).toBe(false);
+      const aside = `${own.directory}.removing`;
+      for (let waited = 0; existsSync(aside) && waited < 20_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(existsSync(aside)).toBe(false);
+      expect(readFileSync(kept.objectFile('rides-kept', 'processed/x-7.csv') ?? '', 'utf8')).toBe('row 7\n');
+    } finally {
+      rmSync(given, { recursive: true, force: true });
     }
   });
 

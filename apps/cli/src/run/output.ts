@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, openObject, sameEtag } from '@rydes/aws-adapters';
 import { CSV_COLUMNS, objectKeys } from '@rydes/ride-model';
 import { LIST_PAGE_KEYS } from '../stack/names';
-import { createReadStream, createWriteStream, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
@@ -23,6 +23,9 @@ const MAX_PENDING_FETCHES = 2_000;
 
 /** Local files up to this size are read whole; larger ones are streamed. */
 const WHOLE_FILE_BYTES = 1 << 20;
+
+/** Characters of chunk bodies gathered before the merge writes them to rides.csv. */
+const MERGE_WRITE_CHARS = 1 << 16;
 
 export interface MirrorOptions {
   /** Copies running at once (default 8). */
@@ -251,10 +254,27 @@ function splitHeader(text: string): { header: string; body: string } {
   return end < 0 ? { header: text, body: '' } : { header: text.slice(0, end + 1), body: text.slice(end + 1) };
 }
 
-async function readText(path: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of createReadStream(path)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * A chunk file's text; undefined when it is gone. One ride per message makes 200,000 files of
+ * ~150 bytes: a read stream each (open, stat, read, close through libuv's thread pool, plus the
+ * stream's own machinery) was most of the merge, so a small file is read with one synchronous
+ * call; a larger one (a default chunk is ~150 KB per 1,000 rides) still streams.
+ */
+async function readChunk(path: string): Promise<string | undefined> {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      if (fstatSync(fd).size <= WHOLE_FILE_BYTES) return readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of createReadStream(path)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 /** Rows written to rides.csv, in all and by source key. */
@@ -281,6 +301,15 @@ export async function mergeRides(
   let rows = 0;
   let headerWritten = false;
   const ordered = [...sources].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  let pending: string[] = [];
+  let pendingLength = 0;
+  const flush = async () => {
+    if (!pending.length) return;
+    const text = pending.length === 1 ? pending[0] : pending.join('');
+    pending = [];
+    pendingLength = 0;
+    if (!file.write(text)) await once(file, 'drain');
+  };
   try {
     for (const source of ordered) {
       const { manifest } = source;
@@ -292,7 +321,7 @@ export async function mergeRides(
         const key = keys.processed(chunk);
         if (!readable(key)) continue;
         // A run that stalled before the queues settled has no missingChunks: absent files are the gaps.
-        const text = await readText(out.path(key)).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+        const text = await readChunk(out.path(key));
         if (text === undefined) continue;
         const { header, body } = splitHeader(text);
         if (!headerWritten) {
@@ -302,9 +331,13 @@ export async function mergeRides(
         const count = countRows(body);
         rows += count;
         bySource[source.key] = (bySource[source.key] ?? 0) + count;
-        if (!file.write(body)) await once(file, 'drain');
+        // Small bodies are gathered into one write of ~64 KiB: a write per one-row chunk costs more than its bytes.
+        pending.push(body);
+        pendingLength += body.length;
+        if (pendingLength >= MERGE_WRITE_CHARS) await flush();
       }
     }
+    await flush();
     if (!headerWritten) file.write(`${CSV_COLUMNS.join(',')}\n`);
   } finally {
     file.end();
