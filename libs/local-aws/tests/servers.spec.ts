@@ -1,5 +1,5 @@
 import {
-  CreateBucketCommand, DeleteBucketCommand, DeleteBucketCorsCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsCommand, PutBucketCorsCommand, PutObjectCommand, S3Client,
+  CreateBucketCommand, DeleteBucketCommand, DeleteBucketCorsCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsCommand, PutBucketCorsCommand, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -222,6 +222,15 @@ describe('startLocalServers', () => {
         expect(after.keys).toEqual(['processed/sub/y-000000.csv', 'processed/x-000000.csv', 'processed/x-000001.csv', 'processed/x-000002.csv', 'z', 'é']);
         expect(first.Contents?.map((o) => [o.Key, o.Size])).toEqual([['processed/sub/y-000000.csv', 'processed/sub/y-000000.csv'.length]]);
         expect(rest.Contents?.map((o) => o.Key)).toEqual(['processed/x-000000.csv', 'processed/x-000002.csv', 'processed/x-000003.csv']);
+        // Each entry says what HEAD says (ETag, Size, LastModified), also for an object whose .md5 is gone (s3rver hashes it again)
+        rmSync(`${servers.objectFile('rides-list', 'z')}.md5`);
+        const entries = (await s3.send(new ListObjectsCommand({ Bucket: 'rides-list' }))).Contents ?? [];
+        expect(entries).toHaveLength(keys.length);
+        for (const entry of entries) {
+          const head = await s3.send(new HeadObjectCommand({ Bucket: 'rides-list', Key: entry.Key }));
+          expect([entry.Key, entry.ETag, entry.Size, entry.LastModified?.toISOString(), entry.StorageClass]).toEqual([entry.Key, head.ETag, head.ContentLength, head.LastModified?.toISOString(), 'STANDARD']);
+        }
+        expect(entries.find((e) => e.Key === 'z')?.ETag).toBe('"fbade9e36a3f36d3d676c1b808451dd7"');
       } finally {
         s3.destroy();
         await servers.close();
