@@ -199,6 +199,42 @@ describe('mergeRides', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('merges many small chunks and a large one (over 1 MiB, streamed) in source then chunk order, each row once', async () => {
+    // Prepare: source b (3,000 one-row chunks, one of them 1.5 MiB of rows) sorts after source a (2 chunks)
+    const dir = mkdtempSync(join(tmpdir(), 'rydes-merge-'));
+    mkdirSync(join(dir, 'processed'), { recursive: true });
+    const big = Array.from({ length: 20_000 }, (_, i) => `b-big-${i},${'x'.repeat(70)}\n`).join('');
+    expect(big.length).toBeGreaterThan(1 << 20);
+    const expected: string[] = [];
+    for (let chunk = 0; chunk < 2; chunk++) {
+      writeFileSync(join(dir, `processed/a-0123abcd-00000${chunk}.csv`), `h\na-${chunk}\n`);
+      expected.push(`a-${chunk}\n`);
+    }
+    for (let chunk = 0; chunk < 3_000; chunk++) {
+      const body = chunk === 1_234 ? big : `b-${chunk}\n`;
+      writeFileSync(join(dir, `processed/b-4567cdef-${String(chunk).padStart(6, '0')}.csv`), `h\n${body}`);
+      expected.push(body);
+    }
+    const manifest = (source: string, etag: string, chunks: number) => ({ bucket: 'b', source, etag, total: chunks, valid: chunks, rejected: 0, chunks }) as Manifest;
+    const out = await OutputFolder.claim(dir, { force: true });
+
+    // Act
+    const merged = await mergeRides(
+      out,
+      [
+        { key: 'raw/b.json', manifest: manifest('raw/b.json', '"4567cdef"', 3_000), missingChunks: [] },
+        { key: 'raw/a.json', manifest: manifest('raw/a.json', '"0123abcd"', 2), missingChunks: [] },
+      ],
+      () => true,
+    );
+
+    // Assess
+    expect(merged).toEqual({ rows: 2 + 2_999 + 20_000, bySource: { 'raw/a.json': 2, 'raw/b.json': 2_999 + 20_000 } });
+    expect(readFileSync(join(dir, 'rides.csv'), 'utf8')).toBe(`h\n${expected.join('')}`);
+    await out.release();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('writes the CSV header even when no ride was written', async () => {
     // Prepare
     const dir = mkdtempSync(join(tmpdir(), 'rydes-merge-'));
