@@ -273,7 +273,18 @@ eval('(' + workerData.leanSource + ')')(s3, require(lib + '/stores/filesystem'),
 eval('(' + workerData.listingSource + ')')(require(lib + '/stores/filesystem'), require(lib + '/models/object'), require('node:fs'), require('node:path'));
 s3.middleware.unshift(eval('(' + workerData.strictSource + ')'));
 s3.middleware.unshift(eval('(' + workerData.countSource + ')'));
-s3.on('event', (event) => parentPort.postMessage({ type: 'event', event }));
+// Events of one turn of the loop go in one message: a postMessage per object (one per ride with
+// --rides-per-message 1) cost the thread more than several of s3rver's own steps per PUT.
+let events = [];
+const flushEvents = () => {
+  if (events.length === 0) return;
+  const batch = events;
+  events = [];
+  parentPort.postMessage({ type: 'events', events: batch });
+};
+s3.on('event', (event) => {
+  if (events.push(event) === 1) setImmediate(flushEvents);
+});
 let sent = '';
 const sendReads = () => {
   const reads = JSON.stringify(s3.rydesRawReads || {});
@@ -285,6 +296,7 @@ readsTimer.unref();
 parentPort.on('message', (message) => {
   if (message.type === 'close') {
     clearInterval(readsTimer);
+    flushEvents();
     sendReads();
     s3.close().then(() => parentPort.postMessage({ type: 'closed' }));
   }
@@ -310,8 +322,8 @@ async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
   });
   const listeners = new Set<(event: S3Event) => void>();
   let reads: Record<string, RawReads> = {};
-  worker.on('message', (message: { type: string; event?: S3Event; reads?: Record<string, RawReads> }) => {
-    if (message.type === 'event' && message.event) for (const listener of listeners) listener(message.event);
+  worker.on('message', (message: { type: string; events?: S3Event[]; reads?: Record<string, RawReads> }) => {
+    if (message.type === 'events' && message.events) for (const event of message.events) for (const listener of listeners) listener(event);
     if (message.type === 'reads' && message.reads) reads = message.reads;
   });
   const port = await new Promise<number>((resolve, reject) => {

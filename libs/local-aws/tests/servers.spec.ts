@@ -70,6 +70,12 @@ describe('startLocalServers', () => {
         // A worker's event arrives as a message, possibly after the GET's answer: wait for it (≤ 5 s).
         for (const deadline = Date.now() + 5000; events.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
         expect(events.map((e) => e.Records[0].s3.object.key)).toEqual(['raw/x+y.json']);
+        // 200 PUTs at once (a worker gathers the events of one turn of its loop): each reported once, whole
+        const keys = Array.from({ length: 200 }, (_, i) => `processed/k-${String(i).padStart(3, '0')}.csv`);
+        await Promise.all(keys.map((key) => s3.send(new PutObjectCommand({ Bucket: 'rides-thread', Key: key, Body: key }))));
+        for (const deadline = Date.now() + 5000; events.length < 201 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+        expect(events.slice(1).map((e) => e.Records[0].s3.object.key).sort()).toEqual(keys);
+        expect(events.slice(1).map((e) => [e.Records.length, e.Records[0].eventName, e.Records[0].s3.object.size])).toEqual(keys.map((key) => [1, 'ObjectCreated:Put', key.length]));
         s3.destroy();
       } finally {
         await servers.close();
