@@ -95,6 +95,22 @@ export class ByteWriter {
     this.length = at + text.length;
   }
 
+  /**
+   * The bytes `start` to `end` of `from`, four at a time: `from` must allow reading up to three
+   * bytes past `end`. For short runs, where a Buffer copy's call costs more than the bytes.
+   *
+   * @example
+   * const src = Buffer.from('"Shadowfax"\0\0\0');
+   * w.copy(new DataView(src.buffer, src.byteOffset, src.length), 0, 11);
+   */
+  copy(from: DataView, start: number, end: number): void {
+    this.reserve(end - start + 4);
+    const view = this.view;
+    const at = this.length;
+    for (let k = start, p = at; k < end; k += 4, p += 4) view.setUint32(p, from.getUint32(k, true), true);
+    this.length = at + end - start;
+  }
+
   /** The text of the bytes written from `from` to `to` (lengths taken earlier). */
   text(from = 0, to = this.length): string {
     return utf8Slice ? utf8Slice.call(this.bytes, from, to) : this.bytes.toString('utf8', from, to);

@@ -1,6 +1,7 @@
 import { ChunkerError, EnvelopeError } from './errors';
 import { ByteWriter } from './byte-writer';
-import { FanoutMessage, IndexGap, Ride, SourceRef } from './types';
+import { copyRideText } from './ride-text';
+import { FanoutMessage, IndexGap, RawRecord, Ride, SourceRef } from './types';
 import { acceptRide, validateRide } from './validate';
 
 /**
@@ -66,6 +67,8 @@ function writeRide(w: ByteWriter, r: Ride): void {
 }
 
 const ridesText = new ByteWriter();
+/** A closed message's body, made in one piece. */
+const bodyText = new ByteWriter(256 * 1024);
 
 /** The rides of a message as the JSON text of its `rides` array, without the brackets. */
 function ridesJson(rides: Ride[]): string {
@@ -309,8 +312,13 @@ export class Chunker {
     return this.rides.length > 0 ? this.firstIndex : undefined;
   }
 
-  /** Adds the ride at `index` (strictly increasing); returns the messages it completed. */
-  push(index: number, ride: Ride): FanoutMessage[] {
+  /**
+   * Adds the ride at `index` (strictly increasing); returns the messages it completed. `from`,
+   * the parsed record the ride was validated from, lets the Chunker copy the ride's JSON the
+   * parser kept (parseRides keeps it for rides whose numbers are written as `String` writes
+   * them) instead of writing it again; it is used only when the ride still has the values read.
+   */
+  push(index: number, ride: Ride, from?: RawRecord): FanoutMessage[] {
     if (!Number.isSafeInteger(index) || index <= this.lastIndex) {
       throw new ChunkerError(`ride index ${index} after ${this.lastIndex}: push rides once each, in increasing index order`);
     }
@@ -322,7 +330,7 @@ export class Chunker {
     const end = w.length;
     if (open > 0) w.byte(0x2c);
     const start = w.length;
-    writeRide(w, ride);
+    if (from === undefined || !copyRideText(w, from, ride)) writeRide(w, ride);
     const rideBytes = w.length - start;
     if (open > 0) {
       const skipped = index - this.lastIndex - 1;
@@ -374,11 +382,29 @@ export class Chunker {
     return message;
   }
 
+  /**
+   * The body of the open message, whose rides are the JSON bytes before `end`, as one flat
+   * string: pieces joined as strings make a rope that every later reader of the body flattens
+   * (a copy of the whole body).
+   */
+  private body(end: number): string {
+    const w = bodyText;
+    w.length = 0;
+    w.utf8(this.messageHead);
+    w.ascii(this.version === 1 ? '"rides":[' : `"gaps":[${this.gapText}],"rides":[`);
+    w.reserve(end + 2);
+    this.json.bytes.copy(w.bytes, w.length, 0, end);
+    w.length += end;
+    w.byte(0x5d);
+    w.byte(0x7d);
+    return w.take();
+  }
+
   /** Closes the open message, whose rides are the JSON bytes before `end`. */
   private close(end: number): FanoutMessage {
     const message: FanoutMessage = { v: this.version, source: this.source, chunk: this.nextChunk++, firstIndex: this.firstIndex, rides: this.rides };
     if (this.version === 2) message.gaps = this.gaps;
-    closedBodies.set(message, body(this.version, this.messageHead, this.gapText, this.json.text(0, end)));
+    closedBodies.set(message, this.body(end));
     this.rides = [];
     this.gaps = [];
     this.gapText = '';

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { RideParseError } from './errors';
-import { newChunk, rideEnd, rideFromBytes } from './ride-bytes';
+import { newChunk, rideEnd, rideFromBytes, rideTextSlab, rideTextSlot } from './ride-bytes';
+import { TextRecord } from './ride-text';
 import { FileLayout, RawRecord, SkippedRecord } from './types';
 
 /*
@@ -379,7 +380,10 @@ export class RecordSplitter {
     this.inValue = false;
     this.sniff = false;
     if (this.state !== S_STREAM) this.state = S_ARR_AFTER;
-    out.push({ index: this.index++, byteOffset: this.start, endOffset: this.offset + endExclusive, record });
+    const slot = rideTextSlot();
+    const index = this.index++;
+    const endOffset = this.offset + endExclusive;
+    out.push(slot >= 0 ? new TextRecord(index, this.start, endOffset, record, rideTextSlab(), slot) : { index, byteOffset: this.start, endOffset, record });
   }
 
   /** Scans between values from `i`; returns where to continue. */

@@ -10,6 +10,9 @@
  * ride-bytes specs compare the two on random records.
  */
 
+import { ByteWriter } from './byte-writer';
+import { RideTexts } from './ride-text';
+
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const COLON = 0x3a;
@@ -72,6 +75,10 @@ function text(buf: Uint8Array, start: number, end: number): string {
 
 /** Where the scanner stopped; set by every helper that succeeds. */
 let at = 0;
+/** Where the value read last starts (a number's first character, a string's opening quote). */
+let valueStart = 0;
+/** Cleared when a number of the ride read last is not written as String writes it. */
+let canonical = true;
 
 function isWhitespace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -103,6 +110,7 @@ function key(buf: Uint8Array, p: number, limit: number, name: Key): boolean {
 function number(buf: Uint8Array, p: number, limit: number): number {
   while (p < limit && isWhitespace(buf[p])) p++;
   if (p >= limit) return NaN;
+  valueStart = p;
   let negative = false;
   if (buf[p] === 0x2d) {
     negative = true;
@@ -139,6 +147,8 @@ function number(buf: Uint8Array, p: number, limit: number): number {
   c = buf[p];
   if (c === 0x65 || c === 0x45 || (c >= 0x30 && c <= 0x39)) return NaN;
   at = p;
+  // String(value) writes this very text unless it is -0, has a trailing fractional zero, or is below 1e-6 (an exponent).
+  if ((negative && m === 0) || (fraction > 0 && buf[p - 1] === 0x30) || (fraction > 6 && m < POW10[fraction - 6])) canonical = false;
   const value = fraction === 0 ? m : m / POW10[fraction];
   return negative ? -value : value;
 }
@@ -147,6 +157,7 @@ function number(buf: Uint8Array, p: number, limit: number): number {
 function string(buf: Uint8Array, p: number, limit: number): string | undefined {
   while (p < limit && isWhitespace(buf[p])) p++;
   if (p >= limit || buf[p] !== QUOTE) return undefined;
+  valueStart = p;
   const from = ++p;
   for (; p < limit; p++) {
     const c = buf[p];
@@ -174,34 +185,157 @@ export function rideEnd(): number {
   return at;
 }
 
+// The compact JSON of a ride, as the Chunker writes it (envelope.ts), around the value texts.
+const J_DISTANCE = ByteWriter.prepare('{"distance":');
+const J_HEALTHPOINTS = ByteWriter.prepare(',"healthpoints":');
+const J_LATITUDE = ByteWriter.prepare(',"latitude":');
+const J_LONGITUDE = ByteWriter.prepare(',"longitude":');
+const J_MAGICPOINTS = ByteWriter.prepare(',"magicpoints":');
+const J_NAME = ByteWriter.prepare(',"name":');
+const J_STATUSTIME = ByteWriter.prepare(',"statustime":');
+const J_FIELDSERVICE_0 = ByteWriter.prepare(',"fieldservice":0}');
+const J_FIELDSERVICE_1 = ByteWriter.prepare(',"fieldservice":1}');
+const J_CLOSE = ByteWriter.prepare('}');
+
+/** The slab the parser fills; a new one when it is full (records keep theirs). */
+let texts = new RideTexts();
+/** The slab and slot of the compact JSON of the ride read last; slot -1 when none was kept. */
+let textSlot = -1;
+let textSlab = texts;
+
+function literal(to: DataView, o: number, text: { length: number; words: readonly number[] }): number {
+  const words = text.words;
+  for (let k = 0; k < words.length; k++) to.setUint32(o + 4 * k, words[k], true);
+  return o + text.length;
+}
+
+/** Copies `view[start, end)` to `to` at `o` (words, then the last bytes one by one: the chunk may end at `end`). */
+function value(to: DataView, o: number, start: number, end: number): number {
+  let k = start;
+  for (; k + 4 <= end; k += 4, o += 4) to.setUint32(o, view.getUint32(k, true), true);
+  for (; k < end; k++) to.setUint8(o++, view.getUint8(k));
+  return o;
+}
+
+/**
+ * Where the compact JSON of the ride returned by the last successful {@link rideFromBytes} was
+ * kept: its slot in {@link rideTextSlab}, or -1 when its numbers are not all as String writes
+ * them (the Chunker then writes it from its values).
+ *
+ * @example
+ * const record = rideFromBytes(chunk, i, chunk.length);
+ * if (record !== undefined && rideTextSlot() >= 0) keep(rideTextSlab(), rideTextSlot());
+ */
+export function rideTextSlot(): number {
+  return textSlot;
+}
+
+/**
+ * The slab of {@link rideTextSlot}.
+ *
+ * @example
+ * const slab = rideTextSlab();
+ */
+export function rideTextSlab(): RideTexts {
+  return textSlab;
+}
+
 /**
  * The record that starts with the `{` at `start` and ends before `limit`, read as JSON.parse
  * would, when it is a ride in the fixed shape described above; otherwise undefined (the caller
- * reads it the generic way). {@link rideEnd} then gives the index just past its `}`.
+ * reads it the generic way). {@link rideEnd} then gives the index just past its `}`, and
+ * {@link rideTextSlot} where its compact JSON was kept.
  *
  * @example
  * const record = rideFromBytes(chunk, i, chunk.length);
  * if (record !== undefined) i = rideEnd();
  */
 export function rideFromBytes(buf: Uint8Array, start: number, limit: number): object | undefined {
+  canonical = true;
+  textSlot = -1;
+  const v = values;
   if (!key(buf, start + 1, limit, K_DISTANCE)) return undefined;
   const distance = number(buf, at, limit);
+  v[0] = valueStart;
+  v[1] = at;
   if (distance !== distance || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_HEALTHPOINTS)) return undefined;
   const healthpoints = number(buf, at, limit);
+  v[2] = valueStart;
+  v[3] = at;
   if (healthpoints !== healthpoints || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_LATITUDE)) return undefined;
   const latitude = number(buf, at, limit);
+  v[4] = valueStart;
+  v[5] = at;
   if (latitude !== latitude || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_LONGITUDE)) return undefined;
   const longitude = number(buf, at, limit);
+  v[6] = valueStart;
+  v[7] = at;
   if (longitude !== longitude || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_MAGICPOINTS)) return undefined;
   const magicpoints = number(buf, at, limit);
+  v[8] = valueStart;
+  v[9] = at;
   if (magicpoints !== magicpoints || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_NAME)) return undefined;
   const name = string(buf, at, limit);
+  v[10] = valueStart;
+  v[11] = at;
   if (name === undefined || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_STATUSTIME)) return undefined;
   const statustime = string(buf, at, limit);
+  v[12] = valueStart;
+  v[13] = at;
   if (statustime === undefined) return undefined;
-  if (punctuation(buf, limit, CLOSE_BRACE)) return { distance, healthpoints, latitude, longitude, magicpoints, name, statustime };
+  if (punctuation(buf, limit, CLOSE_BRACE)) {
+    if (canonical) keep(at - start, distance, healthpoints, latitude, longitude, magicpoints, name, statustime, -1);
+    return { distance, healthpoints, latitude, longitude, magicpoints, name, statustime };
+  }
   if (!punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_FIELDSERVICE)) return undefined;
   const fieldservice = number(buf, at, limit);
   if (fieldservice !== fieldservice || !punctuation(buf, limit, CLOSE_BRACE)) return undefined;
+  // Any other flag is rejected, or written otherwise (1.0 as 1): no text.
+  if (canonical && (fieldservice === 0 || fieldservice === 1)) keep(at - start, distance, healthpoints, latitude, longitude, magicpoints, name, statustime, fieldservice);
   return { distance, healthpoints, latitude, longitude, magicpoints, name, statustime, fieldservice };
+}
+
+/** Where each value of the ride read last starts and ends in its chunk: distance, healthpoints, latitude, longitude, magicpoints, name, statustime. */
+const values = new Int32Array(14);
+
+/**
+ * Keeps the compact JSON of the ride just read (its values at {@link values}, `bytes` long in
+ * the file: the compact JSON is never longer) and the values it was read as.
+ */
+function keep(bytes: number, distance: number, healthpoints: number, latitude: number, longitude: number, magicpoints: number, name: string, statustime: string, fieldservice: number): void {
+  if (!texts.fits(bytes)) texts = new RideTexts();
+  const slab = texts;
+  const to = slab.view;
+  const v = values;
+  const from = slab.length;
+  let o = literal(to, from, J_DISTANCE);
+  o = value(to, o, v[0], v[1]);
+  o = literal(to, o, J_HEALTHPOINTS);
+  o = value(to, o, v[2], v[3]);
+  o = literal(to, o, J_LATITUDE);
+  o = value(to, o, v[4], v[5]);
+  o = literal(to, o, J_LONGITUDE);
+  o = value(to, o, v[6], v[7]);
+  o = literal(to, o, J_MAGICPOINTS);
+  o = value(to, o, v[8], v[9]);
+  o = literal(to, o, J_NAME);
+  o = value(to, o, v[10], v[11]);
+  o = literal(to, o, J_STATUSTIME);
+  o = value(to, o, v[12], v[13]);
+  o = literal(to, o, fieldservice === 0 ? J_FIELDSERVICE_0 : fieldservice === 1 ? J_FIELDSERVICE_1 : J_CLOSE);
+  const slot = slab.rides++;
+  slab.length = o;
+  slab.spans[2 * slot] = from;
+  slab.spans[2 * slot + 1] = o;
+  const numbers = slab.numbers;
+  const k = 6 * slot;
+  numbers[k] = distance;
+  numbers[k + 1] = healthpoints;
+  numbers[k + 2] = latitude;
+  numbers[k + 3] = longitude;
+  numbers[k + 4] = magicpoints;
+  numbers[k + 5] = fieldservice;
+  slab.strings.push(name, statustime);
+  textSlab = slab;
+  textSlot = slot;
 }

@@ -174,6 +174,50 @@ export function validateRide(record: unknown): ValidationResult {
   return { ok: true, ride, dropped };
 }
 
+/** Whether `s` is `YYYY-MM-DD HH:MM:SS[.fraction]` naming a real time (checkStatustime's rules, no reasons). */
+function isStatustime(s: string): boolean {
+  if (!isStatustimeShape(s)) return false;
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  return year >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 59;
+}
+
+/** A count as checkCount accepts it: an integer in [0, 2^53 - 1]. */
+function isCount(v: unknown): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * The common case of acceptRide, decided without a reason list or a slot object: the fields
+ * read once into locals (not into FieldSlots' untyped fields, which box every double), a name of
+ * printable ASCII that is not all spaces, keys in order, nothing to change (no -0). False sends
+ * the record through the full checks, which decide it.
+ */
+function isPlainRide(r: Record<string, unknown>): boolean {
+  const { distance, healthpoints, latitude, longitude, magicpoints, name, statustime, fieldservice } = r;
+  if (typeof distance !== 'number' || !(distance > 0 && distance <= Number.MAX_VALUE)) return false;
+  if (!isCount(healthpoints) || healthpoints === 0) return false;
+  if (typeof latitude !== 'number' || !(latitude >= -90 && latitude <= 90) || latitude === 0) return false;
+  if (typeof longitude !== 'number' || !(longitude >= -180 && longitude <= 180) || longitude === 0) return false;
+  if (!isCount(magicpoints) || magicpoints === 0) return false;
+  if (fieldservice !== undefined && fieldservice !== 0 && fieldservice !== 1) return false;
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) return false;
+  let visible = false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return false;
+    if (c !== 0x20) visible = true;
+  }
+  if (!visible || typeof statustime !== 'string' || !isStatustime(statustime)) return false;
+  let k = 0;
+  for (const key in r) if (key !== RIDE_FIELDS[k++]) return false;
+  return k === (fieldservice === undefined ? 7 : 8);
+}
+
 /**
  * The record itself, checked in place, when it already has the shape validateRide returns
  * (a plain object with exactly the lower-case fields in CSV column order, numbers as numbers,
@@ -188,6 +232,7 @@ export function validateRide(record: unknown): ValidationResult {
 export function acceptRide(record: unknown): Ride | undefined {
   if (typeof record !== 'object' || record === null || Object.getPrototypeOf(record) !== Object.prototype) return undefined;
   const r = record as Record<string, unknown>;
+  if (isPlainRide(r)) return r as unknown as Ride;
   // A cheap screen first: records spelled otherwise (`Latitude`, numeric strings) go straight to validateRide.
   if (typeof r.distance !== 'number' || typeof r.latitude !== 'number' || typeof r.longitude !== 'number' || typeof r.name !== 'string' || typeof r.statustime !== 'string') {
     return undefined;
