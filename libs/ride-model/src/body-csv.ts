@@ -184,8 +184,9 @@ const SLACK = 64;
 let body = Buffer.allocUnsafe(256 * 1024);
 let view = new DataView(body.buffer, body.byteOffset, body.length);
 
-/** A DataView of the CSV writer's current buffer. */
+/** A DataView of the CSV writer's current buffer (`outBytes`: compared by identity, the view's own getters cost more). */
 let outView = new DataView(out.bytes.buffer, out.bytes.byteOffset, out.bytes.length);
+let outBytes = out.bytes;
 
 /** The CSV fields of station ids (a few hundred at most for one message), as bytes with a comma before. */
 const idFields = new Map<string, DataView>();
@@ -322,7 +323,10 @@ export function bodyCsv(text: string, nearest: NearestStation): BodyCsv | undefi
     // separators, and the bytes the four-byte copies write past their end.
     w.reserve(p - d0 + id.byteLength + sourceField.byteLength + 64);
     let bytes = w.bytes;
-    if (outView.buffer !== bytes.buffer || outView.byteOffset !== bytes.byteOffset) outView = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    if (bytes !== outBytes) {
+      outView = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+      outBytes = bytes;
+    }
     let v = outView;
     let o = copy(v, w.length, d, d0, d1);
     bytes[o++] = 0x2c;
@@ -349,6 +353,7 @@ export function bodyCsv(text: string, nearest: NearestStation): BodyCsv | undefi
       if (w.bytes !== bytes) {
         bytes = w.bytes;
         v = outView = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+        outBytes = bytes;
       }
     }
     o = copy(v, o, sourceField, 0, sourceField.byteLength - 4);
