@@ -10,7 +10,6 @@
  * ride-bytes specs compare the two on random records.
  */
 
-import { ByteWriter } from './byte-writer';
 import { RideTexts } from './ride-text';
 
 const QUOTE = 0x22;
@@ -185,41 +184,15 @@ export function rideEnd(): number {
   return at;
 }
 
-// The compact JSON of a ride, as the Chunker writes it (envelope.ts), around the value texts.
-const J_DISTANCE = ByteWriter.prepare('{"distance":');
-const J_HEALTHPOINTS = ByteWriter.prepare(',"healthpoints":');
-const J_LATITUDE = ByteWriter.prepare(',"latitude":');
-const J_LONGITUDE = ByteWriter.prepare(',"longitude":');
-const J_MAGICPOINTS = ByteWriter.prepare(',"magicpoints":');
-const J_NAME = ByteWriter.prepare(',"name":');
-const J_STATUSTIME = ByteWriter.prepare(',"statustime":');
-const J_FIELDSERVICE_0 = ByteWriter.prepare(',"fieldservice":0}');
-const J_FIELDSERVICE_1 = ByteWriter.prepare(',"fieldservice":1}');
-const J_CLOSE = ByteWriter.prepare('}');
-
 /** The slab the parser fills; a new one when it is full (records keep theirs). */
 let texts = new RideTexts();
-/** The slab and slot of the compact JSON of the ride read last; slot -1 when none was kept. */
+/** The slab and slot of the value texts of the ride read last; slot -1 when none were kept. */
 let textSlot = -1;
 let textSlab = texts;
 
-function literal(to: DataView, o: number, text: { length: number; words: readonly number[] }): number {
-  const words = text.words;
-  for (let k = 0; k < words.length; k++) to.setUint32(o + 4 * k, words[k], true);
-  return o + text.length;
-}
-
-/** Copies `view[start, end)` to `to` at `o` (words, then the last bytes one by one: the chunk may end at `end`). */
-function value(to: DataView, o: number, start: number, end: number): number {
-  let k = start;
-  for (; k + 4 <= end; k += 4, o += 4) to.setUint32(o, view.getUint32(k, true), true);
-  for (; k < end; k++) to.setUint8(o++, view.getUint8(k));
-  return o;
-}
-
 /**
- * Where the compact JSON of the ride returned by the last successful {@link rideFromBytes} was
- * kept: its slot in {@link rideTextSlab}, or -1 when its numbers are not all as String writes
+ * Where the value texts of the ride returned by the last successful {@link rideFromBytes} were
+ * noted: its slot in {@link rideTextSlab}, or -1 when its numbers are not all as String writes
  * them (the Chunker then writes it from its values).
  *
  * @example
@@ -244,7 +217,7 @@ export function rideTextSlab(): RideTexts {
  * The record that starts with the `{` at `start` and ends before `limit`, read as JSON.parse
  * would, when it is a ride in the fixed shape described above; otherwise undefined (the caller
  * reads it the generic way). {@link rideEnd} then gives the index just past its `}`, and
- * {@link rideTextSlot} where its compact JSON was kept.
+ * {@link rideTextSlot} where its value texts were noted.
  *
  * @example
  * const record = rideFromBytes(chunk, i, chunk.length);
@@ -253,80 +226,58 @@ export function rideTextSlab(): RideTexts {
 export function rideFromBytes(buf: Uint8Array, start: number, limit: number): object | undefined {
   canonical = true;
   textSlot = -1;
-  const v = values;
+  // The value spans go straight to the slab's next slot; keep() takes the slot if the ride is kept.
+  if (texts.full) texts = new RideTexts();
+  const v = texts.spans;
+  const base = 14 * texts.rides;
   if (!key(buf, start + 1, limit, K_DISTANCE)) return undefined;
   const distance = number(buf, at, limit);
-  v[0] = valueStart;
-  v[1] = at;
+  v[base + 0] = valueStart;
+  v[base + 1] = at;
   if (distance !== distance || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_HEALTHPOINTS)) return undefined;
   const healthpoints = number(buf, at, limit);
-  v[2] = valueStart;
-  v[3] = at;
+  v[base + 2] = valueStart;
+  v[base + 3] = at;
   if (healthpoints !== healthpoints || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_LATITUDE)) return undefined;
   const latitude = number(buf, at, limit);
-  v[4] = valueStart;
-  v[5] = at;
+  v[base + 4] = valueStart;
+  v[base + 5] = at;
   if (latitude !== latitude || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_LONGITUDE)) return undefined;
   const longitude = number(buf, at, limit);
-  v[6] = valueStart;
-  v[7] = at;
+  v[base + 6] = valueStart;
+  v[base + 7] = at;
   if (longitude !== longitude || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_MAGICPOINTS)) return undefined;
   const magicpoints = number(buf, at, limit);
-  v[8] = valueStart;
-  v[9] = at;
+  v[base + 8] = valueStart;
+  v[base + 9] = at;
   if (magicpoints !== magicpoints || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_NAME)) return undefined;
   const name = string(buf, at, limit);
-  v[10] = valueStart;
-  v[11] = at;
+  v[base + 10] = valueStart;
+  v[base + 11] = at;
   if (name === undefined || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_STATUSTIME)) return undefined;
   const statustime = string(buf, at, limit);
-  v[12] = valueStart;
-  v[13] = at;
+  v[base + 12] = valueStart;
+  v[base + 13] = at;
   if (statustime === undefined) return undefined;
   if (punctuation(buf, limit, CLOSE_BRACE)) {
-    if (canonical) keep(at - start, distance, healthpoints, latitude, longitude, magicpoints, name, statustime, -1);
+    if (canonical) keep(distance, healthpoints, latitude, longitude, magicpoints, name, statustime, -1);
     return { distance, healthpoints, latitude, longitude, magicpoints, name, statustime };
   }
   if (!punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_FIELDSERVICE)) return undefined;
   const fieldservice = number(buf, at, limit);
   if (fieldservice !== fieldservice || !punctuation(buf, limit, CLOSE_BRACE)) return undefined;
   // Any other flag is rejected, or written otherwise (1.0 as 1): no text.
-  if (canonical && (fieldservice === 0 || fieldservice === 1)) keep(at - start, distance, healthpoints, latitude, longitude, magicpoints, name, statustime, fieldservice);
+  if (canonical && (fieldservice === 0 || fieldservice === 1)) keep(distance, healthpoints, latitude, longitude, magicpoints, name, statustime, fieldservice);
   return { distance, healthpoints, latitude, longitude, magicpoints, name, statustime, fieldservice };
 }
 
-/** Where each value of the ride read last starts and ends in its chunk: distance, healthpoints, latitude, longitude, magicpoints, name, statustime. */
-const values = new Int32Array(14);
-
 /**
- * Keeps the compact JSON of the ride just read (its values at {@link values}, `bytes` long in
- * the file: the compact JSON is never longer) and the values it was read as.
+ * Keeps the slot whose value spans rideFromBytes wrote (in the chunk's text, which exists: the
+ * ride's name was read from it), with the values read.
  */
-function keep(bytes: number, distance: number, healthpoints: number, latitude: number, longitude: number, magicpoints: number, name: string, statustime: string, fieldservice: number): void {
-  if (!texts.fits(bytes)) texts = new RideTexts();
+function keep(distance: number, healthpoints: number, latitude: number, longitude: number, magicpoints: number, name: string, statustime: string, fieldservice: number): void {
   const slab = texts;
-  const to = slab.view;
-  const v = values;
-  const from = slab.length;
-  let o = literal(to, from, J_DISTANCE);
-  o = value(to, o, v[0], v[1]);
-  o = literal(to, o, J_HEALTHPOINTS);
-  o = value(to, o, v[2], v[3]);
-  o = literal(to, o, J_LATITUDE);
-  o = value(to, o, v[4], v[5]);
-  o = literal(to, o, J_LONGITUDE);
-  o = value(to, o, v[6], v[7]);
-  o = literal(to, o, J_MAGICPOINTS);
-  o = value(to, o, v[8], v[9]);
-  o = literal(to, o, J_NAME);
-  o = value(to, o, v[10], v[11]);
-  o = literal(to, o, J_STATUSTIME);
-  o = value(to, o, v[12], v[13]);
-  o = literal(to, o, fieldservice === 0 ? J_FIELDSERVICE_0 : fieldservice === 1 ? J_FIELDSERVICE_1 : J_CLOSE);
   const slot = slab.rides++;
-  slab.length = o;
-  slab.spans[2 * slot] = from;
-  slab.spans[2 * slot + 1] = o;
   const numbers = slab.numbers;
   const k = 6 * slot;
   numbers[k] = distance;
@@ -335,7 +286,7 @@ function keep(bytes: number, distance: number, healthpoints: number, latitude: n
   numbers[k + 3] = longitude;
   numbers[k + 4] = magicpoints;
   numbers[k + 5] = fieldservice;
-  slab.strings.push(name, statustime);
+  slab.strings.push(name, statustime, chunkText);
   textSlab = slab;
   textSlot = slot;
 }
