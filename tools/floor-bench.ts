@@ -76,7 +76,6 @@ const CURRENT: Chain = {
 };
 
 class GenericChunker extends Chunker {
-  // Writes every ride's JSON from its values (the parsed record is not passed on).
   override push(index: number, ride: Ride): FanoutMessage[] {
     Buffer.byteLength(JSON.stringify(ride)); // the size, as it was computed
     return super.push(index, ride);
@@ -144,15 +143,14 @@ async function pass(bytes: Buffer, index: StationLookup, chain: Chain): Promise<
       batch.push(next.value);
     }
     lap('parse');
-    const accepted: Array<[RawRecord, Ride]> = [];
+    const accepted: Array<[number, Ride]> = [];
     for (const raw of batch) {
       const result = validateRide(raw.record);
-      if (result.ok) accepted.push([raw, result.ride]);
+      if (result.ok) accepted.push([raw.index, result.ride]);
     }
     lap('validate');
     const closed: FanoutMessage[] = [];
-    // As ingest does: the parsed record goes with its ride, so the Chunker can copy the JSON the parser kept.
-    for (const [raw, ride] of accepted) for (const m of chunker.push(raw.index, ride, raw)) closed.push(m);
+    for (const [i, ride] of accepted) for (const m of chunker.push(i, ride)) closed.push(m);
     if (done) {
       const last = chunker.flush();
       if (last) closed.push(last);

@@ -121,7 +121,7 @@ async function* messages(records: RideRecords, chunker: Chunker, rejects: Reject
       }
       progress.valid++;
       progress.droppedFields += result.dropped.length;
-      const done = chunker.push(raw.index, result.ride, raw);
+      const done = chunker.push(raw.index, result.ride);
       if (chunker.openFirstIndex === raw.index) {
         const counts = { total: progress.total - 1, valid: progress.valid - 1, rejected: progress.rejected, droppedFields: progress.droppedFields - result.dropped.length };
         opened = { counts, before: previous };

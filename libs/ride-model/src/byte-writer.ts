@@ -95,21 +95,6 @@ export class ByteWriter {
     this.length = at + text.length;
   }
 
-  /**
-   * The characters `start` to `end` of `s`, known to be ASCII (a part of a text whose values
-   * were checked), without a substring.
-   *
-   * @example
-   * w.asciiRange('{"name":"Shadowfax"}', 8, 19); // writes "Shadowfax" with its quotes
-   */
-  asciiRange(s: string, start: number, end: number): void {
-    this.reserve(end - start);
-    const bytes = this.bytes;
-    let at = this.length;
-    for (let i = start; i < end; i++) bytes[at++] = s.charCodeAt(i);
-    this.length = at;
-  }
-
   /** The text of the bytes written from `from` to `to` (lengths taken earlier). */
   text(from = 0, to = this.length): string {
     return utf8Slice ? utf8Slice.call(this.bytes, from, to) : this.bytes.toString('utf8', from, to);

@@ -1,7 +1,6 @@
 import { ChunkerError, EnvelopeError } from './errors';
 import { ByteWriter } from './byte-writer';
-import { copyRideText } from './ride-text';
-import { FanoutMessage, IndexGap, RawRecord, Ride, SourceRef } from './types';
+import { FanoutMessage, IndexGap, Ride, SourceRef } from './types';
 import { acceptRide, validateRide } from './validate';
 
 /**
@@ -312,13 +311,8 @@ export class Chunker {
     return this.rides.length > 0 ? this.firstIndex : undefined;
   }
 
-  /**
-   * Adds the ride at `index` (strictly increasing); returns the messages it completed. `from`,
-   * the parsed record the ride was validated from, lets the Chunker copy the ride's JSON the
-   * parser kept (parseRides keeps it for rides whose numbers are written as `String` writes
-   * them) instead of writing it again; it is used only when the ride still has the values read.
-   */
-  push(index: number, ride: Ride, from?: RawRecord): FanoutMessage[] {
+  /** Adds the ride at `index` (strictly increasing); returns the messages it completed. */
+  push(index: number, ride: Ride): FanoutMessage[] {
     if (!Number.isSafeInteger(index) || index <= this.lastIndex) {
       throw new ChunkerError(`ride index ${index} after ${this.lastIndex}: push rides once each, in increasing index order`);
     }
@@ -330,7 +324,7 @@ export class Chunker {
     const end = w.length;
     if (open > 0) w.byte(0x2c);
     const start = w.length;
-    if (from === undefined || !copyRideText(w, from, ride)) writeRide(w, ride);
+    writeRide(w, ride);
     const rideBytes = w.length - start;
     if (open > 0) {
       const skipped = index - this.lastIndex - 1;

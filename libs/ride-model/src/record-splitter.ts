@@ -1,7 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { RideParseError } from './errors';
-import { newChunk, rideEnd, rideFromBytes, rideTextSlab, rideTextSlot } from './ride-bytes';
-import { TextRecord } from './ride-text';
+import { newChunk, rideEnd, rideFromBytes } from './ride-bytes';
 import { FileLayout, RawRecord, SkippedRecord } from './types';
 
 /*
@@ -380,10 +379,7 @@ export class RecordSplitter {
     this.inValue = false;
     this.sniff = false;
     if (this.state !== S_STREAM) this.state = S_ARR_AFTER;
-    const slot = rideTextSlot();
-    const index = this.index++;
-    const endOffset = this.offset + endExclusive;
-    out.push(slot >= 0 ? new TextRecord(index, this.start, endOffset, record, rideTextSlab(), slot) : { index, byteOffset: this.start, endOffset, record });
+    out.push({ index: this.index++, byteOffset: this.start, endOffset: this.offset + endExclusive, record });
   }
 
   /** Scans between values from `i`; returns where to continue. */

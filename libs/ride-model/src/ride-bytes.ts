@@ -10,8 +10,6 @@
  * ride-bytes specs compare the two on random records.
  */
 
-import { RideTexts } from './ride-text';
-
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const COLON = 0x3a;
@@ -74,10 +72,6 @@ function text(buf: Uint8Array, start: number, end: number): string {
 
 /** Where the scanner stopped; set by every helper that succeeds. */
 let at = 0;
-/** Where the value read last starts (a number's first character, a string's opening quote). */
-let valueStart = 0;
-/** Cleared when a number of the ride read last is not written as String writes it. */
-let canonical = true;
 
 function isWhitespace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -109,7 +103,6 @@ function key(buf: Uint8Array, p: number, limit: number, name: Key): boolean {
 function number(buf: Uint8Array, p: number, limit: number): number {
   while (p < limit && isWhitespace(buf[p])) p++;
   if (p >= limit) return NaN;
-  valueStart = p;
   let negative = false;
   if (buf[p] === 0x2d) {
     negative = true;
@@ -146,8 +139,6 @@ function number(buf: Uint8Array, p: number, limit: number): number {
   c = buf[p];
   if (c === 0x65 || c === 0x45 || (c >= 0x30 && c <= 0x39)) return NaN;
   at = p;
-  // String(value) writes this very text unless it is -0, has a trailing fractional zero, or is below 1e-6 (an exponent).
-  if ((negative && m === 0) || (fraction > 0 && buf[p - 1] === 0x30) || (fraction > 6 && m < POW10[fraction - 6])) canonical = false;
   const value = fraction === 0 ? m : m / POW10[fraction];
   return negative ? -value : value;
 }
@@ -156,7 +147,6 @@ function number(buf: Uint8Array, p: number, limit: number): number {
 function string(buf: Uint8Array, p: number, limit: number): string | undefined {
   while (p < limit && isWhitespace(buf[p])) p++;
   if (p >= limit || buf[p] !== QUOTE) return undefined;
-  valueStart = p;
   const from = ++p;
   for (; p < limit; p++) {
     const c = buf[p];
@@ -184,109 +174,34 @@ export function rideEnd(): number {
   return at;
 }
 
-/** The slab the parser fills; a new one when it is full (records keep theirs). */
-let texts = new RideTexts();
-/** The slab and slot of the value texts of the ride read last; slot -1 when none were kept. */
-let textSlot = -1;
-let textSlab = texts;
-
-/**
- * Where the value texts of the ride returned by the last successful {@link rideFromBytes} were
- * noted: its slot in {@link rideTextSlab}, or -1 when its numbers are not all as String writes
- * them (the Chunker then writes it from its values).
- *
- * @example
- * const record = rideFromBytes(chunk, i, chunk.length);
- * if (record !== undefined && rideTextSlot() >= 0) keep(rideTextSlab(), rideTextSlot());
- */
-export function rideTextSlot(): number {
-  return textSlot;
-}
-
-/**
- * The slab of {@link rideTextSlot}.
- *
- * @example
- * const slab = rideTextSlab();
- */
-export function rideTextSlab(): RideTexts {
-  return textSlab;
-}
-
 /**
  * The record that starts with the `{` at `start` and ends before `limit`, read as JSON.parse
  * would, when it is a ride in the fixed shape described above; otherwise undefined (the caller
- * reads it the generic way). {@link rideEnd} then gives the index just past its `}`, and
- * {@link rideTextSlot} where its value texts were noted.
+ * reads it the generic way). {@link rideEnd} then gives the index just past its `}`.
  *
  * @example
  * const record = rideFromBytes(chunk, i, chunk.length);
  * if (record !== undefined) i = rideEnd();
  */
 export function rideFromBytes(buf: Uint8Array, start: number, limit: number): object | undefined {
-  canonical = true;
-  textSlot = -1;
-  // The value spans go straight to the slab's next slot; keep() takes the slot if the ride is kept.
-  if (texts.full) texts = new RideTexts();
-  const v = texts.spans;
-  const base = 14 * texts.rides;
   if (!key(buf, start + 1, limit, K_DISTANCE)) return undefined;
   const distance = number(buf, at, limit);
-  v[base + 0] = valueStart;
-  v[base + 1] = at;
   if (distance !== distance || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_HEALTHPOINTS)) return undefined;
   const healthpoints = number(buf, at, limit);
-  v[base + 2] = valueStart;
-  v[base + 3] = at;
   if (healthpoints !== healthpoints || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_LATITUDE)) return undefined;
   const latitude = number(buf, at, limit);
-  v[base + 4] = valueStart;
-  v[base + 5] = at;
   if (latitude !== latitude || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_LONGITUDE)) return undefined;
   const longitude = number(buf, at, limit);
-  v[base + 6] = valueStart;
-  v[base + 7] = at;
   if (longitude !== longitude || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_MAGICPOINTS)) return undefined;
   const magicpoints = number(buf, at, limit);
-  v[base + 8] = valueStart;
-  v[base + 9] = at;
   if (magicpoints !== magicpoints || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_NAME)) return undefined;
   const name = string(buf, at, limit);
-  v[base + 10] = valueStart;
-  v[base + 11] = at;
   if (name === undefined || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_STATUSTIME)) return undefined;
   const statustime = string(buf, at, limit);
-  v[base + 12] = valueStart;
-  v[base + 13] = at;
   if (statustime === undefined) return undefined;
-  if (punctuation(buf, limit, CLOSE_BRACE)) {
-    if (canonical) keep(distance, healthpoints, latitude, longitude, magicpoints, name, statustime, -1);
-    return { distance, healthpoints, latitude, longitude, magicpoints, name, statustime };
-  }
+  if (punctuation(buf, limit, CLOSE_BRACE)) return { distance, healthpoints, latitude, longitude, magicpoints, name, statustime };
   if (!punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_FIELDSERVICE)) return undefined;
   const fieldservice = number(buf, at, limit);
   if (fieldservice !== fieldservice || !punctuation(buf, limit, CLOSE_BRACE)) return undefined;
-  // Any other flag is rejected, or written otherwise (1.0 as 1): no text.
-  if (canonical && (fieldservice === 0 || fieldservice === 1)) keep(distance, healthpoints, latitude, longitude, magicpoints, name, statustime, fieldservice);
   return { distance, healthpoints, latitude, longitude, magicpoints, name, statustime, fieldservice };
-}
-
-/**
- * Keeps the slot whose value spans rideFromBytes wrote (in the chunk's text, which exists: the
- * ride's name was read from it), with the values read.
- */
-function keep(distance: number, healthpoints: number, latitude: number, longitude: number, magicpoints: number, name: string, statustime: string, fieldservice: number): void {
-  const slab = texts;
-  const slot = slab.rides++;
-  const numbers = slab.numbers;
-  const k = 6 * slot;
-  numbers[k] = distance;
-  numbers[k + 1] = healthpoints;
-  numbers[k + 2] = latitude;
-  numbers[k + 3] = longitude;
-  numbers[k + 4] = magicpoints;
-  numbers[k + 5] = fieldservice;
-  slab.strings.push(name, statustime, chunkText);
-  textSlab = slab;
-  textSlot = slot;
 }

@@ -1,4 +1,4 @@
-import { acceptRide, Chunker, ChunkerError, decodeMessage, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RIDES_PER_MESSAGE, encodeMessage, EnvelopeError, FanoutMessage, generateRides, peekMessage, Ride, rideIndexes, seededRandom } from '../src';
+import { acceptRide, Chunker, ChunkerError, decodeMessage, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RIDES_PER_MESSAGE, encodeMessage, EnvelopeError, FanoutMessage, generateRides, peekMessage, Ride, rideIndexes, seededRandom, validateRide } from '../src';
 import { aRide, HOSTILE_NAMES } from '../src/testing';
 
 const source = { bucket: 'rydes-bucket', key: 'raw/rides.json', etag: '"0123456789abcdef0123456789abcdef"' };
@@ -137,6 +137,40 @@ describe('acceptRide', () => {
     ['null', null],
   ])('leaves %s to validateRide (undefined)', (_label, record) => {
     expect(acceptRide(record)).toBeUndefined();
+  });
+
+  it('accepts a record exactly when validateRide accepts it unchanged, on random rides near the edges', () => {
+    // Prepare: one field at a time set to a value near a rule's edge, in column order.
+    const r = seededRandom(7);
+    const edges: Record<string, unknown[]> = {
+      distance: [0, -0, -1, 1e-7, 1.5, Number.MAX_VALUE, Infinity, NaN, '3'],
+      healthpoints: [0, -0, 1, 1.5, -1, 2 ** 53, 2 ** 53 - 1, NaN],
+      latitude: [0, -0, 90, -90, 90.0000001, 45.5, NaN],
+      longitude: [0, -0, 180, -180, -180.5, 12.25],
+      magicpoints: [0, -0, 7, 7.5, Infinity],
+      name: ['', ' ', '  x ', 'Shadowfax', '\t', 'a\u007f', 'Zoë', '🦄', '\ud800', 'x'.repeat(256), 'x'.repeat(257), 5],
+      statustime: ['2018-05-07 20:11:04', '2018-05-07 20:11:04.247', '2018-02-29 00:00:00', '2020-02-29 23:59:59.123456789', '2018-05-07 24:00:00', '2018-05-07T20:11:04', '2018-05-07 20:11:04.', '2018-05-07 20:11:04.1234567890'],
+      fieldservice: [undefined, 0, 1, -0, 2, null, true],
+    };
+    for (let i = 0; i < 3000; i++) {
+      const record = JSON.parse(JSON.stringify(aRide())) as Record<string, unknown>;
+      for (const [field, values] of Object.entries(edges)) if (r() < 0.3) record[field] = values[Math.floor(r() * values.length)];
+      if (record.fieldservice === undefined) delete record.fieldservice;
+      const copy = { ...record };
+
+      // Act
+      const accepted = acceptRide(record);
+      // The oracle: validateRide's full checks (a null-prototype object never takes acceptRide's path).
+      const validated = validateRide(Object.assign(Object.create(null) as object, copy));
+
+      // Assess: the record itself, exactly when validation gives back these values in this key order.
+      const same = validated.ok && JSON.stringify(Object.keys(validated.ride)) === JSON.stringify(Object.keys(copy)) && Object.keys(copy).every((k) => Object.is((validated.ride as unknown as Record<string, unknown>)[k], Object.is(copy[k], -0) && k !== 'fieldservice' ? 0 : copy[k]));
+      expect({ record: copy, accepted: accepted !== undefined }).toEqual({ record: copy, accepted: same });
+      if (accepted !== undefined) {
+        expect(accepted).toBe(record);
+        expect(accepted).toEqual(validated.ok && validated.ride);
+      }
+    }
   });
 });
 
