@@ -186,6 +186,26 @@ describe('readRideRows', () => {
     expect(read).toEqual(expected);
   });
 
+  it('finds a rare quoted line among plain ones, whatever the chunks (also as the last line, without a newline)', async () => {
+    // Prepare: 2,000 plain rows, a quoted name every 397th, the last row quoted and unterminated.
+    const lines = [header];
+    for (let i = 0; i < 2000; i++) {
+      const name = i % 397 === 5 || i === 1999 ? '"Shadow, ""fax"""' : 'Shadowfax';
+      lines.push(`1,2,40.${i},-73.${i},3,${name},2018-01-01 00:00:00,1,USW00094728,${i / 7},raw/a.json,${i}`);
+    }
+    const text = lines.join('\n');
+    const expected = (parse(text) as string[][]).slice(1).map((f) => ({
+      latitude: Number(f[2]),
+      longitude: Number(f[3]),
+      station: f[8],
+      distanceKm: Number(f[9]),
+      source: f[10],
+      rideIndex: Number(f[11]),
+    }));
+
+    for (const chunkSize of [97, 4093, 65536, text.length]) expect(await rows(text, chunkSize)).toEqual(expected);
+  });
+
   it('names the file and line of a row with missing columns', async () => {
     await expect(rows(`${header}\n1,2,40.5\n`)).rejects.toThrow(/test\.csv: line 2: expected latitude, .* found 3 fields/);
   });

@@ -103,20 +103,34 @@ export async function readRideRows(input: Readable, file: string, onRow: (row: R
     onRow(row);
   };
 
-  const take = (bytes: Buffer, start: number, end: number) => {
+  /** `quoted`: the line may hold a quote (the chunk's first quote is not past its end). */
+  const take = (bytes: Buffer, start: number, end: number, quoted: boolean) => {
     lineNumber++;
     if (end > start && bytes[end - 1] === RETURN) end--;
     if (start === end) return;
     if (!columns) return takeText(textOf(bytes, start, end));
     let count = 0;
     let from = start;
-    for (let at = start; at < end; at++) {
-      const c = bytes[at];
-      if (c === QUOTE || count === MAX_FIELDS - 1) return takeText(textOf(bytes, start, end));
-      if (c === COMMA) {
-        starts[count] = from;
-        ends[count++] = at;
-        from = at + 1;
+    // Two loops: a line before the chunk's first quote (almost every line) is only searched for
+    // commas, one comparison per byte instead of three.
+    if (quoted) {
+      for (let at = start; at < end; at++) {
+        const c = bytes[at];
+        if (c === COMMA) {
+          if (count === MAX_FIELDS - 1) return takeText(textOf(bytes, start, end));
+          starts[count] = from;
+          ends[count++] = at;
+          from = at + 1;
+        } else if (c === QUOTE) return takeText(textOf(bytes, start, end));
+      }
+    } else {
+      for (let at = start; at < end; at++) {
+        if (bytes[at] === COMMA) {
+          if (count === MAX_FIELDS - 1) return takeText(textOf(bytes, start, end));
+          starts[count] = from;
+          ends[count++] = at;
+          from = at + 1;
+        }
       }
     }
     starts[count] = from;
@@ -150,13 +164,15 @@ export async function readRideRows(input: Readable, file: string, onRow: (row: R
     const piece = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     const bytes = rest ? Buffer.concat([rest, piece]) : piece;
     let start = 0;
+    let quote = bytes.indexOf(QUOTE);
     for (let end = bytes.indexOf(NEWLINE); end >= 0; end = bytes.indexOf(NEWLINE, start)) {
-      take(bytes, start, end);
+      if (quote >= 0 && quote < start) quote = bytes.indexOf(QUOTE, start);
+      take(bytes, start, end, quote >= 0 && quote < end);
       start = end + 1;
     }
     rest = start < bytes.length ? bytes.subarray(start) : undefined;
   }
-  if (rest) take(rest, 0, rest.length);
+  if (rest) take(rest, 0, rest.length, rest.includes(QUOTE));
   return rows;
 }
 
