@@ -82,6 +82,7 @@ export const RAW_READS_INTERVAL_MS = 200;
 export async function startLocalServers(options: LocalServersOptions = {}): Promise<LocalServers> {
   const region = options.region ?? 'us-east-1';
   const ownDir = options.directory === undefined;
+  if (ownDir) sweepLeftovers(tmpdir());
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'rydes-s3-')));
 
   const s3Options = {
@@ -362,11 +363,10 @@ async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
  * run had written and printed everything. Where `rm` cannot be started (Windows), or the rename
  * fails, the folder is deleted here and waited for.
  */
-async function removeInBackground(directory: string): Promise<void> {
-  const doomed = `${directory}.removing`;
+async function removeInBackground(directory: string, doomed = `${directory}.removing`): Promise<void> {
   try {
     if (process.platform === 'win32') throw new Error('no rm');
-    await rename(directory, doomed);
+    if (doomed !== directory) await rename(directory, doomed);
   } catch {
     await rm(directory, { recursive: true, force: true });
     return;
@@ -378,6 +378,39 @@ async function removeInBackground(directory: string): Promise<void> {
     child.unref();
   });
   if (!started) await rm(doomed, { recursive: true, force: true });
+}
+
+/** How old a `rydes-s3-*.removing` folder must be before a later start deletes it: its own `rm` is long over. */
+export const LEFTOVER_AGE_MS = 15 * 60_000;
+
+/**
+ * Folders renamed aside by {@link removeInBackground} whose `rm` never ran or was killed (the
+ * process ended between the rename and the spawn, the machine went down) are deleted in the
+ * background by the next start that owns a temp folder, once {@link LEFTOVER_AGE_MS} old.
+ * Returns how many it found.
+ */
+export function sweepLeftovers(parent: string, now = Date.now()): number {
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return 0;
+  }
+  let found = 0;
+  for (const name of names) {
+    if (!/^rydes-s3-.+\.removing$/.test(name)) continue;
+    const folder = join(parent, name);
+    try {
+      const stat = fs.lstatSync(folder);
+      if (!stat.isDirectory() || now - stat.mtimeMs < LEFTOVER_AGE_MS) continue;
+      if (typeof process.getuid === 'function' && stat.uid !== process.getuid()) continue;
+    } catch {
+      continue;
+    }
+    found++;
+    void removeInBackground(folder, folder);
+  }
+  return found;
 }
 
 /** s3rver's FilesystemStore.getResourcePath for an object's bytes (its key encoding on Windows included). */

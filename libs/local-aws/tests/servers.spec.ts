@@ -1,12 +1,12 @@
 import {
   CreateBucketCommand, DeleteBucketCommand, DeleteBucketCorsCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsCommand, PutBucketCorsCommand, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
-import { startLocalServers, type LocalServers } from '../src';
+import { LEFTOVER_AGE_MS, startLocalServers, sweepLeftovers, type LocalServers } from '../src';
 
 describe('startLocalServers', () => {
   let local: LocalServers;
@@ -242,6 +242,34 @@ describe('startLocalServers', () => {
         await servers.close();
       }
     });
+  });
+
+  it('sweepLeftovers deletes (in the background) only renamed-aside folders older than LEFTOVER_AGE_MS, nothing else', async () => {
+    // Prepare: a parent folder with an old leftover, a fresh one (its rm may still run), and an old folder of another name
+    const parent = mkdtempSync(join(tmpdir(), 'rydes-sweep-'));
+    const folder = (name: string, ageMs: number) => {
+      const path = join(parent, name);
+      mkdirSync(join(path, 'bucket', 'processed'), { recursive: true });
+      writeFileSync(join(path, 'bucket', 'processed', 'x._S3rver_object'), 'row\n');
+      const at = new Date(Date.now() - ageMs);
+      utimesSync(path, at, at);
+      return path;
+    };
+    const old = folder('rydes-s3-old.removing', LEFTOVER_AGE_MS + 60_000);
+    const fresh = folder('rydes-s3-fresh.removing', 1_000);
+    const other = folder('rydes-s3-live', LEFTOVER_AGE_MS + 60_000);
+    try {
+      // Act
+      const found = sweepLeftovers(parent);
+      // Assess
+      expect(found).toBe(1);
+      for (let waited = 0; existsSync(old) && waited < 20_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(existsSync(old)).toBe(false);
+      expect(existsSync(fresh)).toBe(true);
+      expect(existsSync(other)).toBe(true);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   it('answers a long poll as soon as a message is there, like SQS, and waits the whole WaitTimeSeconds only on an empty queue', async () => {
