@@ -8,6 +8,7 @@ import { createLambdaClient, invokeEvent, receiveBatch } from '@rydes/aws-adapte
 import { toDelete } from '../src/lambda/event-source';
 import { FunctionPool, lambdaHeapFlags, localHeapFlags, type FunctionConfig, type InvokeOutcome } from '../src/lambda/pool';
 import { startStack, type LocalStack } from '../src/stack/local-stack';
+import { alive } from './helpers/processes';
 
 const ECHO = join(__dirname, 'fixtures/echo-fn.js');
 const POISON = join(__dirname, 'fixtures/poison-sqs-fn.js');
@@ -236,15 +237,6 @@ describe('FunctionPool code cache (host.ts loads the bundle through vm.Script wi
     expect(readdirSync(shared)).toEqual([]);
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const until = Date.now() + timeoutMs;

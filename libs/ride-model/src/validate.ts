@@ -97,20 +97,26 @@ function isStatustimeShape(s: string): boolean {
   return s.charCodeAt(19) === 46 && s.length >= 21 && s.length <= 29 && digits(s, 20, s.length - 20) >= 0;
 }
 
+/** What is wrong with a statustime text: not `YYYY-MM-DD HH:MM:SS[.fraction]` (`shape`), not a real time (`calendar`), or nothing. */
+function statustimeFault(s: string): 'shape' | 'calendar' | undefined {
+  if (!isStatustimeShape(s)) return 'shape';
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return 'shape';
+  const real = month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59;
+  return real ? undefined : 'calendar';
+}
+
 function checkStatustime(value: unknown, reasons: string[]): void {
   if (value === undefined) return void reasons.push('statustime: missing');
   if (typeof value !== 'string') return void reasons.push(`statustime: expected a string, got ${kind(value)}`);
-  const year = isStatustimeShape(value) ? digits(value, 0, 4) : -1;
-  const month = digits(value, 5, 2);
-  const day = digits(value, 8, 2);
-  const hour = digits(value, 11, 2);
-  const minute = digits(value, 14, 2);
-  const second = digits(value, 17, 2);
-  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) {
-    return void reasons.push(`statustime: ${show(value)} is not YYYY-MM-DD HH:MM:SS[.fraction]`);
-  }
-  const real = month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59;
-  if (!real) reasons.push(`statustime: ${show(value)} is not a real calendar time`);
+  const fault = statustimeFault(value);
+  if (fault === 'shape') reasons.push(`statustime: ${show(value)} is not YYYY-MM-DD HH:MM:SS[.fraction]`);
+  else if (fault === 'calendar') reasons.push(`statustime: ${show(value)} is not a real calendar time`);
 }
 
 function checkFieldservice(value: unknown, reasons: string[]): void {
@@ -174,18 +180,6 @@ export function validateRide(record: unknown): ValidationResult {
   return { ok: true, ride, dropped };
 }
 
-/** Whether `s` is `YYYY-MM-DD HH:MM:SS[.fraction]` naming a real time (checkStatustime's rules, no reasons). */
-function isStatustime(s: string): boolean {
-  if (!isStatustimeShape(s)) return false;
-  const year = digits(s, 0, 4);
-  const month = digits(s, 5, 2);
-  const day = digits(s, 8, 2);
-  const hour = digits(s, 11, 2);
-  const minute = digits(s, 14, 2);
-  const second = digits(s, 17, 2);
-  return year >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 59;
-}
-
 /** A count as checkCount accepts it: an integer in [0, 2^53 - 1]. */
 function isCount(v: unknown): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
@@ -212,7 +206,7 @@ function isPlainRide(r: Record<string, unknown>): boolean {
     if (c < 0x20 || c > 0x7e) return false;
     if (c !== 0x20) visible = true;
   }
-  if (!visible || typeof statustime !== 'string' || !isStatustime(statustime)) return false;
+  if (!visible || typeof statustime !== 'string' || statustimeFault(statustime) !== undefined) return false;
   let k = 0;
   for (const key in r) if (key !== RIDE_FIELDS[k++]) return false;
   return k === (fieldservice === undefined ? 7 : 8);

@@ -103,34 +103,22 @@ export async function readRideRows(input: Readable, file: string, onRow: (row: R
     onRow(row);
   };
 
-  /** `quoted`: the line may hold a quote (the chunk's first quote is not past its end). */
+  /** `quoted`: the line holds a quote (the chunk's first quote from the line's start on is before its end). */
   const take = (bytes: Buffer, start: number, end: number, quoted: boolean) => {
     lineNumber++;
     if (end > start && bytes[end - 1] === RETURN) end--;
     if (start === end) return;
-    if (!columns) return takeText(textOf(bytes, start, end));
+    // The header, and a line with a quote (a quoted name): csv-parse reads it.
+    if (!columns || quoted) return takeText(textOf(bytes, start, end));
+    // Any other line (almost every one) is only searched for commas, one comparison per byte.
     let count = 0;
     let from = start;
-    // Two loops: a line before the chunk's first quote (almost every line) is only searched for
-    // commas, one comparison per byte instead of three.
-    if (quoted) {
-      for (let at = start; at < end; at++) {
-        const c = bytes[at];
-        if (c === COMMA) {
-          if (count === MAX_FIELDS - 1) return takeText(textOf(bytes, start, end));
-          starts[count] = from;
-          ends[count++] = at;
-          from = at + 1;
-        } else if (c === QUOTE) return takeText(textOf(bytes, start, end));
-      }
-    } else {
-      for (let at = start; at < end; at++) {
-        if (bytes[at] === COMMA) {
-          if (count === MAX_FIELDS - 1) return takeText(textOf(bytes, start, end));
-          starts[count] = from;
-          ends[count++] = at;
-          from = at + 1;
-        }
+    for (let at = start; at < end; at++) {
+      if (bytes[at] === COMMA) {
+        if (count === MAX_FIELDS - 1) return takeText(textOf(bytes, start, end));
+        starts[count] = from;
+        ends[count++] = at;
+        from = at + 1;
       }
     }
     starts[count] = from;
