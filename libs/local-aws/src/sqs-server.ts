@@ -1,0 +1,94 @@
+/**
+ * The embedded SQS: local-aws-sqs's request handler behind our own HTTP server, with a send gate
+ * (holds sends while queues are deep) and SQS's early answer to long polls.
+ */
+import { createRequestHandler } from 'local-aws-sqs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * Messages in a queue above which SendMessage(Batch) requests are held until consumers catch up
+ * (local-aws-sqs's ApproximateNumberOfMessages, which counts in-flight messages too). local-aws-sqs checks SQS's 120,000 in-flight limit against the *visible* messages,
+ * so once about 120,000 wait, every ReceiveMessage fails with OverLimit and nothing can drain the
+ * queue again (real SQS has no limit on waiting messages). It also walks every message of the
+ * queue on each receive, each count of its attributes (the gate's own included) and each
+ * dead-lettering, so the cost of a message grows with the queue: with one ride per message a
+ * 200,000-ride file would keep tens of thousands waiting. 5,000 is 5 × the default file's 1,000
+ * messages per million rides and far more than the pollers can take at once. Holding a send
+ * looks to the sender like a slow network, which AWS's own SDK and our batch sender tolerate;
+ * an ingest held past its time hands the rest to a continuation as it does on AWS.
+ */
+export const LOCAL_SQS_HIGH_WATER = 5_000;
+
+/** local-aws-sqs on its own HTTP server, with the send gate in front of its request handler. */
+export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<{ port: number; close(): Promise<void> }> {
+  const { service, requestHandler } = createRequestHandler({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+  let depth = 0;
+  let measuredAt = 0;
+  const deepest = () => {
+    // getAttributes scans every message: measure at most every 100 ms.
+    if (Date.now() - measuredAt > 100) {
+      depth = Math.max(0, ...service.Queues.map((q) => Number(q.getAttributes(['ApproximateNumberOfMessages'])?.ApproximateNumberOfMessages ?? 0)));
+      measuredAt = Date.now();
+    }
+    return depth;
+  };
+  const held = new Set<NodeJS.Timeout>();
+  const gate = (req: IncomingMessage, res: ServerResponse) => {
+    for (const queue of service.Queues) answerLongPollsEarly(queue);
+    if (!/\.SendMessage(Batch)?$/.test(String(req.headers['x-amz-target'] ?? '')) || deepest() < highWater) return requestHandler(req, res);
+    const timer = setTimeout(() => {
+      held.delete(timer);
+      gate(req, res);
+    }, 50);
+    held.add(timer);
+  };
+  const server = createServer(gate);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  // Queue URLs carry the port; createSqsServer sets it the same way once listening.
+  service.PORT = port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const timer of held) clearTimeout(timer);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A local-aws-sqs queue, as far as {@link answerLongPollsEarly} needs it. */
+interface LocalQueue {
+  ReceiveMessageWaitTimeSeconds?: number;
+  receive(options: { VisibilityTimeout?: unknown; WaitTimeSeconds?: unknown; MaxNumberOfMessages?: unknown }): Promise<unknown[]>;
+}
+
+const longPollPatched = new WeakSet<object>();
+
+/**
+ * SQS's long poll: ReceiveMessage returns as soon as any message is there (AWS: "Long polling
+ * ... returns messages as soon as they become available"), up to MaxNumberOfMessages, and waits
+ * the whole WaitTimeSeconds only on an empty queue. local-aws-sqs instead holds every receive
+ * until the batch is full or the wait is over, so the last few messages of a run (fewer than a
+ * batch) waited out the whole wait. Its own short poll (wait 0) gathers for at most 40 ms; a long
+ * poll becomes a series of those, ending with the first that finds anything.
+ */
+function answerLongPollsEarly(queue: LocalQueue): void {
+  const prototype = Object.getPrototypeOf(queue) as LocalQueue;
+  if (longPollPatched.has(prototype)) return;
+  longPollPatched.add(prototype);
+  const receive = prototype.receive;
+  prototype.receive = async function (this: LocalQueue, options) {
+    const wait = Number(options.WaitTimeSeconds ?? this.ReceiveMessageWaitTimeSeconds ?? 0);
+    const deadline = Date.now() + (Number.isFinite(wait) ? wait : 0) * 1000;
+    for (;;) {
+      const received = await receive.call(this, { ...options, WaitTimeSeconds: 0 });
+      if (received.length > 0 || Date.now() >= deadline) return received;
+    }
+  };
+}
