@@ -2,12 +2,12 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '@rydes/aws-adapters';
 import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputFileError } from '../src/errors';
 import { prepareInputs, sampleInput } from '../src/run/inputs';
-import { generateSample } from '../src/run/sample';
+import { builtSampleWorker, generateSample } from '../src/run/sample';
 import { uploadInput } from '../src/run/upload-input';
 import type { LocalStack } from '../src/stack/local-stack';
 
@@ -40,6 +40,41 @@ describe('generateSample: the file and the hash of its bytes in one pass', () =>
     expect(existsSync(temporary.file)).toBe(false);
     // The same seed, the same bytes: the same key in every run.
     expect(temporary.sha256).toBe(kept.sha256);
+  });
+});
+
+describe('generateSample in its worker thread (the built dist/apps/cli/run/sample-worker.js, as `rydes run` uses it)', () => {
+  // The cli's test target builds the CLI first; the worker is its bundle of the generator.
+  const worker = join(__dirname, '../../../dist/apps/cli/run/sample-worker.js');
+  let dataDir: string;
+  beforeAll(() => (dataDir = mkdtempSync(join(tmpdir(), 'rydes-sample-worker-spec-'))));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('is found beside the built CLI bundle, and not beside the TypeScript sources', () => {
+    expect(builtSampleWorker(join(__dirname, '../../../dist/apps/cli'))).toBe(worker);
+    expect(builtSampleWorker(join(__dirname, '../src/run'))).toBeUndefined();
+  });
+
+  it('writes the same bytes, size and hash as this thread does', async () => {
+    // Act
+    const threaded = await generateSample(5000, 3, join(dataDir, 'threaded'), { worker });
+    const here = await generateSample(5000, 3, join(dataDir, 'here'), { worker: false });
+
+    // Assess
+    const bytes = readFileSync(threaded.file);
+    expect(bytes.equals(readFileSync(here.file))).toBe(true);
+    expect(threaded).toMatchObject({ rides: 5000, bytes: bytes.length, sha256: sha256(bytes) });
+    expect(threaded.sha256).toBe(here.sha256);
+  });
+
+  it("throws the worker's file-system error with its code, as it would be on this thread", async () => {
+    // Prepare: the sample's file name is taken by a folder.
+    const blocked = join(dataDir, 'blocked');
+    mkdirSync(join(blocked, 'sample', 'rides-10-seed1.json'), { recursive: true });
+
+    // Act + Assess
+    await expect(generateSample(10, 1, blocked, { worker })).rejects.toMatchObject({ code: 'EISDIR' });
+    await expect(generateSample(10, 1, '/dev/null/not-a-dir', { worker })).rejects.toMatchObject({ code: 'ENOTDIR' });
   });
 });
 
