@@ -1,4 +1,4 @@
-import { DescribeStacksCommand, type CloudFormationClient, type Stack } from '@aws-sdk/client-cloudformation';
+import type { CloudFormationClient, Stack } from '@aws-sdk/client-cloudformation';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { RydesCliError } from '../errors';
@@ -111,6 +111,8 @@ export class StackOutputMissingError extends RydesCliError {
 export async function stackOutputs(cloudformation: CloudFormationClient, stackName: string): Promise<StackOutputs> {
   let stack: Stack | undefined;
   try {
+    // Loaded when a deployed stack is asked for: the CLI loads this file for every command (`rydes run` too).
+    const { DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
     stack = (await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
   } catch (err) {
     const error = err as Error;
