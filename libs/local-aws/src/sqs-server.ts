@@ -5,6 +5,7 @@
 import { createRequestHandler } from 'local-aws-sqs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 
 /**
  * Messages in a queue above which SendMessage(Batch) requests are held until consumers catch up
@@ -34,9 +35,14 @@ export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<{ port
     return depth;
   };
   const held = new Set<NodeJS.Timeout>();
+  const handle = (req: IncomingMessage, res: ServerResponse) =>
+    wholeRequest(req).then(
+      (whole) => requestHandler(whole, res),
+      () => res.destroy(),
+    );
   const gate = (req: IncomingMessage, res: ServerResponse) => {
     for (const queue of service.Queues) answerLongPollsEarly(queue);
-    if (!/\.SendMessage(Batch)?$/.test(String(req.headers['x-amz-target'] ?? '')) || deepest() < highWater) return requestHandler(req, res);
+    if (!/\.SendMessage(Batch)?$/.test(String(req.headers['x-amz-target'] ?? '')) || deepest() < highWater) return void handle(req, res);
     const timer = setTimeout(() => {
       held.delete(timer);
       gate(req, res);
@@ -60,6 +66,42 @@ export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<{ port
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * `req` as local-aws-sqs's request handler reads it (headers, method, url; the body through
+ * 'data' and 'end'), once its body has arrived: one 'data' event carrying all of it, then 'end'
+ * (no 'data' for an empty body, as from a socket). local-aws-sqs appends each chunk it gets by
+ * `Buffer.concat([body, chunk])`, copying the body so far once per chunk: a 1 MiB
+ * SendMessageBatch in 64 KiB chunks was copied 16 times. Here the chunks are copied once into
+ * one Buffer (not at all when the body came in one chunk). Rejects when the request fails (the
+ * client went away) before its end.
+ * @example
+ * wholeRequest(req).then((whole) => requestHandler(whole, res), () => res.destroy());
+ */
+export function wholeRequest(req: IncomingMessage): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    req.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      length += chunk.length;
+    });
+    req.once('error', reject);
+    req.once('end', () => {
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
+      let pushed = false;
+      const whole = new Readable({
+        read() {
+          if (pushed) return;
+          pushed = true;
+          if (body.length > 0) this.push(body);
+          this.push(null);
+        },
+      });
+      resolve(Object.assign(whole, { headers: req.headers, rawHeaders: req.rawHeaders, method: req.method, url: req.url, httpVersion: req.httpVersion }) as unknown as IncomingMessage);
+    });
+  });
 }
 
 /** A local-aws-sqs queue, as far as {@link answerLongPollsEarly} needs it. */
