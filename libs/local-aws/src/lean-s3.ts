@@ -26,7 +26,7 @@ export function installLeanRequests(
   app: { silent?: boolean; middleware: Array<(...args: never[]) => unknown> },
   FilesystemStore: { prototype: object },
   S3Object: { ALLOWED_METADATA: string[] },
-  modules: { fs: typeof import('node:fs'); path: typeof import('node:path'); crypto: typeof import('node:crypto'); stream: Pick<typeof import('node:stream'), 'Transform' | 'promises'> },
+  modules: { fs: typeof import('node:fs'); path: typeof import('node:path'); crypto: typeof import('node:crypto'); stream: Pick<typeof import('node:stream'), 'Transform' | 'promises' | 'finished'> },
 ): void {
   const { fs, path, crypto, stream } = modules;
   type Store = {
@@ -94,6 +94,39 @@ export function installLeanRequests(
 
   /** Object folders known to exist; emptied by any delete. */
   const folders = new Set<string>();
+  /** Bodies up to this size are gathered in memory and written with one synchronous call. */
+  const WHOLE_BODY_BYTES = 1 << 20;
+  type Body = NodeJS.ReadableStream & { pause(): unknown };
+  /**
+   * Reads `content` until it ends or passes WHOLE_BODY_BYTES, hashing what it reads. `whole` says
+   * the stream ended (all of it is in `chunks`); otherwise it is paused with the rest unread.
+   */
+  const gather = (content: Body, hash: import('node:crypto').Hash) =>
+    new Promise<{ chunks: Buffer[]; size: number; whole: boolean }>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let settled = false;
+      const settle = (whole: boolean, err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        content.removeListener('data', onData);
+        stop();
+        if (err) reject(err);
+        else resolve({ chunks, size, whole });
+      };
+      const onData = (chunk: Buffer) => {
+        chunks.push(chunk);
+        size += chunk.length;
+        hash.update(chunk);
+        if (size > WHOLE_BODY_BYTES) {
+          content.pause();
+          settle(false);
+        }
+      };
+      content.on('data', onData);
+      // end, error or a premature close (a client gone mid-body) settle it; the callback form needs no AbortController.
+      const stop = stream.finished(content, { writable: false }, (err) => settle(true, err));
+    });
   proto.putObject = async function (this: Store, object: { bucket: string; key: string; content: Buffer | NodeJS.ReadableStream; metadata: Record<string, unknown> }) {
     const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
     const folder = path.dirname(objectPath);
@@ -109,14 +142,24 @@ export function installLeanRequests(
         hash.update(object.content);
         size = object.content.length;
       } else {
-        const hashing = new stream.Transform({
-          transform(chunk: Buffer, _encoding, done) {
-            hash.update(chunk);
-            size += chunk.length;
-            done(null, chunk);
-          },
-        });
-        await stream.promises.pipeline(object.content, hashing, fs.createWriteStream(objectPath));
+        // A body of a few hundred bytes (one ride's CSV) is read whole and written with one
+        // synchronous call: a write stream costs an open, a write and a close through libuv's
+        // thread pool, and stream.pipeline an AbortController and its DOMException, per PUT.
+        const body = await gather(object.content as Body, hash);
+        size = body.size;
+        if (body.whole) fs.writeFileSync(objectPath, body.chunks.length === 1 ? body.chunks[0] : Buffer.concat(body.chunks, size));
+        else {
+          const hashing = new stream.Transform({
+            transform(chunk: Buffer, _encoding, done) {
+              hash.update(chunk);
+              size += chunk.length;
+              done(null, chunk);
+            },
+          });
+          const file = fs.createWriteStream(objectPath);
+          for (const chunk of body.chunks) file.write(chunk);
+          await stream.promises.pipeline(object.content, hashing, file);
+        }
       }
     } catch (err) {
       // A folder removed behind s3rver's back is made again by the next PUT.
@@ -153,4 +196,31 @@ export function installLeanRequests(
       return result;
     };
   }
+}
+
+/**
+ * s3rver's random ids (three per object event: request id and principal ids) cut from a pool of
+ * random bytes refilled 4 KiB at a time, instead of a `crypto.randomBytes` call each: with one
+ * object per ride that call was a visible share of the S3 thread's time per PUT. The same
+ * cryptographic source and the same hex strings. Install it before s3rver is first required: its
+ * event model keeps the function it found at load. Self-contained like installLeanRequests.
+ * @example
+ * installLeanIds(require(join(dirname(require.resolve('s3rver')), 'utils')), crypto);
+ */
+export function installLeanIds(utils: { randomHexString: (length: number) => string; rydesLeanIds?: boolean }, crypto: Pick<typeof import('node:crypto'), 'randomBytes'>): void {
+  if (utils.rydesLeanIds) return;
+  utils.rydesLeanIds = true;
+  let pool = Buffer.alloc(0);
+  let at = 0;
+  utils.randomHexString = (length: number) => {
+    const bytes = Math.ceil(length / 2);
+    if (bytes > 1024) return crypto.randomBytes(bytes).toString('hex').slice(0, length);
+    if (at + bytes > pool.length) {
+      pool = crypto.randomBytes(4096);
+      at = 0;
+    }
+    const hex = pool.toString('hex', at, at + bytes).slice(0, length);
+    at += bytes;
+    return hex;
+  };
 }

@@ -15,7 +15,7 @@ import type { S3Event } from 'aws-lambda';
 import { encodeEventKey } from '@rydes/ride-model';
 import { countRawReads, strictConditionalRequests, type RawReads } from './strict-s3';
 import { installFastListing } from './listing';
-import { installLeanRequests } from './lean-s3';
+import { installLeanIds, installLeanRequests } from './lean-s3';
 import { startSqs } from './sqs-server';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -146,9 +146,10 @@ interface S3Handle {
 }
 
 async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
+  const lib = dirname(require.resolve('s3rver'));
+  installLeanIds(require(join(lib, 'utils')), crypto);
   // Loaded on demand: a CLI that runs s3rver in its worker thread never pays for it twice.
   const S3rverClass = require('s3rver') as typeof S3rver;
-  const lib = dirname(require.resolve('s3rver'));
   const s3 = new S3rverClass(options);
   // Lean first: the fast listing wraps the store's writes, the lean store replaces putObject.
   installLeanRequests(s3 as unknown as Parameters<typeof installLeanRequests>[0], require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), { fs, path, crypto, stream });
@@ -178,11 +179,12 @@ async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
  */
 const S3_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
-const S3rver = require(workerData.s3rverPath);
 // Transpilers that keep function names (esbuild's keepNames, which tsx turns on) wrap inner
 // functions in __name(fn, "name"); the middlewares' source text arrives without that helper.
 const __name = (target) => target;
 const lib = require('node:path').dirname(workerData.s3rverPath);
+eval('(' + workerData.idsSource + ')')(require(lib + '/utils'), require('node:crypto'));
+const S3rver = require(workerData.s3rverPath);
 const s3 = new S3rver(workerData.options);
 eval('(' + workerData.leanSource + ')')(s3, require(lib + '/stores/filesystem'), require(lib + '/models/object'), { fs: require('node:fs'), path: require('node:path'), crypto: require('node:crypto'), stream: require('node:stream') });
 eval('(' + workerData.listingSource + ')')(require(lib + '/stores/filesystem'), require(lib + '/models/object'), require('node:fs'), require('node:path'));
@@ -233,6 +235,7 @@ async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
       readsIntervalMs: RAW_READS_INTERVAL_MS,
       listingSource: installFastListing.toString(),
       leanSource: installLeanRequests.toString(),
+      idsSource: installLeanIds.toString(),
     },
   });
   const listeners = new Set<(event: S3Event) => void>();
