@@ -5,7 +5,8 @@ import { buildStationIndex, once, readyBeforeDeadline } from './stations';
 import { transformBatch } from './transform-batch';
 
 const config = loadConfig(process.env);
-const s3 = createS3Client();
+// One PutObject per message: the middleware stack resolved once per command class (nothing changes it).
+const s3 = createS3Client(process.env, { cacheMiddleware: true });
 const logger = createLogger({ name: 'transform-fn' });
 const stations = once(() => buildStationIndex(config, s3, logger));
 // Build during Lambda's init phase; a failure is logged there and thrown again by the handler.

@@ -7,15 +7,22 @@ import { SqsStringJsonProtocol } from './sqs-protocol';
  * S3 client honouring `AWS_ENDPOINT_URL(_S3)` and `AWS_REGION`. With a custom endpoint
  * (s3rver, MinIO, LocalStack) it uses path-style addressing and computes checksums only when an
  * operation requires them: s3rver stores aws-chunked frames verbatim otherwise (PITFALLS #1).
+ *
+ * `cacheMiddleware` (the SDK's own option, off by default) resolves each command class's
+ * middleware stack once instead of on every call; the SDK rebuilt it per PutObject, a tenth of a
+ * small PutObject's CPU. Only for a client whose middleware stack nobody changes after its first
+ * call (a function's module-level client); changes made later are not seen.
  * @example
  * const s3 = createS3Client();            // real AWS, default credential chain
  * const local = createS3Client({ AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4568', AWS_REGION: 'us-east-1' });
+ * const writer = createS3Client(process.env, { cacheMiddleware: true });
  */
-export function createS3Client(env: Env = process.env): S3Client {
+export function createS3Client(env: Env = process.env, options: { cacheMiddleware?: boolean } = {}): S3Client {
   const endpoint = customEndpoint(env, 'S3');
   return new S3Client({
     region: regionOf(env),
     maxAttempts: maxAttemptsOf(env),
+    ...(options.cacheMiddleware && { cacheMiddleware: true }),
     ...(endpoint && {
       endpoint,
       forcePathStyle: true,

@@ -129,6 +129,26 @@ describe('S3 adapters against s3rver', () => {
   it('throws S3ObjectError when the bucket does not exist, rather than calling the manifest missing', async () => {
     await expect(readManifest(s3, 'no-such-bucket-here', 'manifests/a-01234567.json')).rejects.toThrow(S3ObjectError);
   });
+
+  it('with cacheMiddleware, resolves PutObject\'s middleware once and still stores 40 concurrent PUTs each with its own bytes and ETag', async () => {
+    // Prepare
+    const cached = createS3Client(local.env, { cacheMiddleware: true });
+    const resolve = jest.spyOn(PutObjectCommand.prototype, 'resolveMiddleware');
+    const bodies = Array.from({ length: 40 }, (_, i) => randomBytes(100 + i * 37));
+    try {
+      // Act
+      const etags = await Promise.all(bodies.map((body, i) => putObject(cached, BUCKET, `cache/${i}.bin`, body).then((r) => r.etag)));
+      // Assess
+      expect(resolve).toHaveBeenCalledTimes(1);
+      for (const [i, body] of bodies.entries()) {
+        expect(etags[i]).toBe(`"${createHash('md5').update(body).digest('hex')}"`);
+        expect(sha(await readAll(`cache/${i}.bin`))).toBe(sha(body));
+      }
+    } finally {
+      resolve.mockRestore();
+      cached.destroy();
+    }
+  });
 });
 
 describe('parseS3Uri', () => {

@@ -3,6 +3,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
@@ -78,6 +80,48 @@ describe('startLocalServers', () => {
         expect(events.slice(1).map((e) => [e.Records.length, e.Records[0].eventName, e.Records[0].s3.object.size])).toEqual(keys.map((key) => [1, 'ObjectCreated:Put', key.length]));
         s3.destroy();
       } finally {
+        await servers.close();
+      }
+    });
+  });
+
+  describe.each([false, true])('PUT bodies, with s3rver in a worker thread: %s', (s3Thread) => {
+    it('stores small and large bodies byte for byte, and an upload cut off mid-body leaves the object it would have replaced as it was', async () => {
+      // Prepare
+      const servers = await startLocalServers({ buckets: ['rides-body'], s3Thread });
+      const s3 = new S3Client({
+        endpoint: servers.s3Endpoint, region: servers.region, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+      });
+      const read = async (key: string) => Buffer.from((await (await s3.send(new GetObjectCommand({ Bucket: 'rides-body', Key: key }))).Body?.transformToByteArray()) ?? []);
+      const md5 = (bytes: Buffer) => `"${createHash('md5').update(bytes).digest('hex')}"`;
+      // Around the size up to which a body is gathered in memory (1 MiB), and far beyond it.
+      const bodies = [0, 1, 150, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3_000_000].map((n) => randomBytes(n));
+      const first = Buffer.from('distance,name\n1,a\n');
+      try {
+        // Act
+        const etags = await Promise.all(bodies.map((body, i) => s3.send(new PutObjectCommand({ Bucket: 'rides-body', Key: `b/${i}`, Body: body })).then((r) => r.ETag)));
+        await s3.send(new PutObjectCommand({ Bucket: 'rides-body', Key: 'b/cut', Body: first }));
+        // An anonymous PUT (s3rver accepts those) that promises 1,000 bytes, sends 500 and hangs up.
+        const { hostname, port } = new URL(servers.s3Endpoint);
+        await new Promise<void>((resolve) => {
+          const req = httpRequest({ hostname, port, method: 'PUT', path: '/rides-body/b/cut', headers: { 'content-length': '1000' } });
+          req.on('error', () => resolve());
+          req.write(Buffer.alloc(500, 120), () => setTimeout(() => {
+            req.destroy();
+            resolve();
+          }, 200));
+        });
+        await new Promise((r) => setTimeout(r, 200));
+        // Assess
+        for (const [i, body] of bodies.entries()) {
+          const got = await read(`b/${i}`);
+          expect([got.length, got.equals(body), etags[i]]).toEqual([body.length, true, md5(body)]);
+        }
+        const head = await s3.send(new HeadObjectCommand({ Bucket: 'rides-body', Key: 'b/cut' }));
+        expect([(await read('b/cut')).toString(), head.ETag, head.ContentLength]).toEqual([first.toString(), md5(first), first.length]);
+      } finally {
+        s3.destroy();
         await servers.close();
       }
     });
