@@ -67,6 +67,12 @@ describe('generateSample in its worker thread (the built dist/apps/cli/run/sampl
     expect(threaded.sha256).toBe(here.sha256);
   });
 
+  it('writes the 200,000-ride default sample under the key every run has given it (raw/rides-200000-seed1-96c93d2cb3a4.json)', async () => {
+    const sample = await generateSample(200_000, 1, join(dataDir, 'default'), { worker });
+    expect(sampleInput(sample)).toMatchObject({ key: 'raw/rides-200000-seed1-96c93d2cb3a4.json', bytes: 46_613_061 });
+    expect(sha256(readFileSync(sample.file))).toBe(sample.sha256);
+  });
+
   it("throws the worker's file-system error with its code, as it would be on this thread", async () => {
     // Prepare: the sample's file name is taken by a folder.
     const blocked = join(dataDir, 'blocked');

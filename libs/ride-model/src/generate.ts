@@ -127,13 +127,14 @@ function* validRides(options: GenerateOptions): Generator<Ride> {
 
 const two = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
 
+/** Year, month, day, hours, minutes, seconds, milliseconds of the last {@link civilTime}. */
+const CIVIL = new Int32Array(7);
+
 /**
- * `YYYY-MM-DD HH:MM:SS.fff` of a UTC instant (years 0–9999): what
- * `new Date(ms).toISOString().replace('T', ' ').slice(0, 23)` gives, without a Date, an ISO
- * string and two more strings per ride (they were a third of the generator's time). The date is
- * the civil-from-days conversion of H. Hinnant's date algorithms.
+ * The UTC calendar fields of an instant (years 0–9999) into {@link CIVIL}: the civil-from-days
+ * conversion of H. Hinnant's date algorithms, without a Date.
  */
-export function statusTimeOf(ms: number): string {
+function civilTime(ms: number): void {
   const days = Math.floor(ms / 86_400_000);
   let rest = ms - days * 86_400_000;
   const z = days + 719_468;
@@ -142,15 +143,29 @@ export function statusTimeOf(ms: number): string {
   const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
   const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  CIVIL[0] = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  CIVIL[1] = month;
+  CIVIL[2] = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const hours = Math.floor(rest / 3_600_000);
   rest -= hours * 3_600_000;
   const minutes = Math.floor(rest / 60_000);
   rest -= minutes * 60_000;
   const seconds = Math.floor(rest / 1000);
-  const millis = rest - seconds * 1000;
+  CIVIL[3] = hours;
+  CIVIL[4] = minutes;
+  CIVIL[5] = seconds;
+  CIVIL[6] = rest - seconds * 1000;
+}
+
+/**
+ * `YYYY-MM-DD HH:MM:SS.fff` of a UTC instant (years 0–9999): what
+ * `new Date(ms).toISOString().replace('T', ' ').slice(0, 23)` gives, without a Date, an ISO
+ * string and two more strings per ride (they were a third of the generator's time).
+ */
+export function statusTimeOf(ms: number): string {
+  civilTime(ms);
+  const year = CIVIL[0], month = CIVIL[1], day = CIVIL[2], hours = CIVIL[3], minutes = CIVIL[4], seconds = CIVIL[5], millis = CIVIL[6];
   return `${String(year).padStart(4, '0')}-${two(month)}-${two(day)} ${two(hours)}:${two(minutes)}:${two(seconds)}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}`;
 }
 
@@ -306,6 +321,122 @@ function* fileText(records: Iterable<object>, shape: RideFileShape, pretty: bool
   if (w.length > 0) yield w.bytes.subarray(0, w.length);
 }
 
+/** The digits of an integer 0 ≤ n < 10^width, zero-padded to `width`, at `at`; returns the end. */
+function putDigits(bytes: Buffer, at: number, n: number, width: number): number {
+  for (let end = at + width, k = end - 1; k >= at; k--) {
+    const q = (n / 10) | 0;
+    bytes[k] = 0x30 + n - q * 10;
+    n = q;
+  }
+  return at + width;
+}
+
+/**
+ * The text of a coordinate or distance as the generator rounds it, `round6(x)`, written from
+ * n = round(x·10^6): the digits of n with the point six from the end, trailing zeros (and a bare
+ * point) cut, `-` before a negative. That is `String(round6(x))`: n·10^-6 has at most 15
+ * significant digits (|n| < 10^15), so it is the one such decimal that reads back as the double
+ * round6 gives, and the shortest text of that double (which String writes) is that decimal.
+ */
+function putMicros(w: ByteWriter, x: number): void {
+  let n = Math.round(x * 1e6);
+  w.reserve(24);
+  const bytes = w.bytes;
+  let at = w.length;
+  if (n < 0) {
+    bytes[at++] = 0x2d;
+    n = -n;
+  }
+  const whole = Math.floor(n / 1e6);
+  let fraction = n - whole * 1e6;
+  let digits = 1;
+  while (digits < 15 && whole >= 10 ** digits) digits++;
+  at = putDigits(bytes, at, whole, digits);
+  if (fraction > 0) {
+    let width = 6;
+    while (fraction % 10 === 0) {
+      fraction /= 10;
+      width--;
+    }
+    bytes[at++] = 0x2e;
+    at = putDigits(bytes, at, fraction, width);
+  }
+  w.length = at;
+}
+
+/**
+ * `writeRides(generateRides({ count, seed }), { shape: 'array' })` (pretty), byte for byte,
+ * written straight from the generator's numbers: no ride objects, no strings, no check of each
+ * ride's shape. `rydes run` writes its 200,000-ride sample before its pipeline can start, and
+ * making and re-reading those objects and strings was most of that time. A spec holds it to the
+ * generic way for many seeds and counts.
+ */
+function* generatedArrayText(count: number, seed: number): Generator<Buffer> {
+  const rng = seededRandom(seed);
+  const walks = UNICORNS.map(() => ({ latitude: START.latitude as number, longitude: START.longitude as number, bearing: rng() * 2 * Math.PI }));
+  const pad = '\n  ';
+  const key = (name: string) => `,${pad}  "${name}": `;
+  const prepare = (text: string) => ByteWriter.prepare(text);
+  const first = prepare(`${pad}{${pad}  "distance": `);
+  const next = prepare(`,${pad}{${pad}  "distance": `);
+  const healthpoints = prepare(key('healthpoints'));
+  const latitude = prepare(key('latitude'));
+  const longitude = prepare(key('longitude'));
+  const magicpoints = prepare(key('magicpoints'));
+  const named = UNICORNS.map((unicorn) => prepare(`${key('name')}${JSON.stringify(unicorn)}${key('statustime')}"`));
+  const fieldservice = prepare(`"${key('fieldservice')}`);
+  const end = prepare(`${pad}}`);
+  let w = new ByteWriter(BATCH_BYTES + 4096);
+  w.ascii('[');
+  for (let i = 0; i < count; i++) {
+    // The draws of validRides, in its order.
+    const u = Math.floor(rng() * UNICORNS.length);
+    const walk = walks[u];
+    const step = 29 + 2 * rng();
+    [walk.latitude, walk.longitude] = destination(walk.latitude, walk.longitude, walk.bearing, step);
+    const ms = YEAR_2018_MS + Math.floor(rng() * SECONDS_IN_2018) * 1000 + Math.floor(rng() * 1000);
+    const health = Math.floor(rng() * 10001);
+    const magic = Math.floor(rng() * 10001);
+    const service = rng() < 0.9 - 0.8 * (health / 10000) ? 1 : 0;
+    w.literal(i === 0 ? first : next);
+    putMicros(w, step);
+    w.literal(healthpoints);
+    w.number(health);
+    w.literal(latitude);
+    putMicros(w, walk.latitude);
+    w.literal(longitude);
+    putMicros(w, walk.longitude);
+    w.literal(magicpoints);
+    w.number(magic);
+    w.literal(named[u]);
+    civilTime(ms);
+    w.reserve(32);
+    const bytes = w.bytes;
+    let at = putDigits(bytes, w.length, CIVIL[0], 4);
+    bytes[at++] = 0x2d;
+    at = putDigits(bytes, at, CIVIL[1], 2);
+    bytes[at++] = 0x2d;
+    at = putDigits(bytes, at, CIVIL[2], 2);
+    bytes[at++] = 0x20;
+    at = putDigits(bytes, at, CIVIL[3], 2);
+    bytes[at++] = 0x3a;
+    at = putDigits(bytes, at, CIVIL[4], 2);
+    bytes[at++] = 0x3a;
+    at = putDigits(bytes, at, CIVIL[5], 2);
+    bytes[at++] = 0x2e;
+    w.length = putDigits(bytes, at, CIVIL[6], 3);
+    w.literal(fieldservice);
+    w.byte(0x30 + service);
+    w.literal(end);
+    if (w.length >= BATCH_BYTES) {
+      yield w.bytes.subarray(0, w.length);
+      w = new ByteWriter(BATCH_BYTES + 4096);
+    }
+  }
+  w.ascii('\n]\n');
+  yield w.bytes.subarray(0, w.length);
+}
+
 /**
  * Streams records as a ride file of the given shape, in batches of about 64 KiB (never one giant
  * string); gzip-compressed when asked. `concatenated` writes objects back to back with no
@@ -334,5 +465,9 @@ export function writeRides(records: Iterable<object>, options: WriteOptions): Re
  */
 export function generateRideFile(options: GenerateOptions & WriteOptions): Readable {
   checkOptions(options);
+  if (!options.invalidRate && options.shape === 'array' && options.pretty !== false) {
+    const text = Readable.from(generatedArrayText(options.count, options.seed), { objectMode: false });
+    return options.gzip ? pipeline(text, createGzip(), () => undefined) : text;
+  }
   return writeRides(recordsOnly(generateRecords(options)), options);
 }

@@ -202,6 +202,31 @@ describe('writeRides', () => {
     }
   });
 
+  it("generateRideFile writes a pretty array of generated rides (its own path, from the generator's numbers) byte for byte as writeRides writes generateRides", async () => {
+    // Prepare: empty, one ride, 64 KiB batch boundaries crossed many times, and seeds whose walks go far.
+    const cases = [
+      [0, 1],
+      [1, 1],
+      [2, 5],
+      [999, -3],
+      [7755, 1],
+      [40_000, 2 ** 31 - 1],
+      ...Array.from({ length: 6 }, (_, i) => [300 + 17 * i, 1000 + i]),
+    ];
+    for (const [count, seed] of cases) {
+      // Act
+      const file = await readAll(generateRideFile({ count, seed, shape: 'array' }));
+
+      // Assess
+      expect(file.equals(await readAll(writeRides(generateRides({ count, seed }), { shape: 'array' })))).toBe(true);
+    }
+    // The gzip and the other shapes still come out as writeRides makes them.
+    const gz = await readAll(generateRideFile({ count: 500, seed: 9, shape: 'array', gzip: true }));
+    expect(gunzipSync(gz).equals(await readAll(writeRides(generateRides({ count: 500, seed: 9 }), { shape: 'array' })))).toBe(true);
+    const ndjson = await readAll(generateRideFile({ count: 50, seed: 9, shape: 'ndjson' }));
+    expect(ndjson.toString('utf8')).toBe([...generateRides({ count: 50, seed: 9 })].map((ride) => `${JSON.stringify(ride)}\n`).join(''));
+  });
+
   it('formats statustime as toISOString does, for any instant of years 0–9999', () => {
     const random = seededRandom(5);
     const edges = [0, -1, 86_399_999, Date.UTC(2018, 0, 1), Date.UTC(2016, 1, 29, 23, 59, 59, 999), Date.UTC(2000, 2, 1), Date.UTC(1900, 1, 28), Date.UTC(0, 0, 1) - 31_622_400_000 * 1900, 253_402_300_799_999];

@@ -1,4 +1,4 @@
-import { generateRides, writeRides } from '@rydes/ride-model';
+import { generateRideFile } from '@rydes/ride-model';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Transform } from 'node:stream';
@@ -28,6 +28,6 @@ export async function writeSampleFile(count: number, seed: number, file: string)
       done(null, chunk);
     },
   });
-  await pipeline(writeRides(generateRides({ count, seed }), { shape: 'array', gzip: false }), tap, createWriteStream(file));
+  await pipeline(generateRideFile({ count, seed, shape: 'array', gzip: false }), tap, createWriteStream(file));
   return { bytes, sha256: hash.digest('hex') };
 }
