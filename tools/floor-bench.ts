@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { Readable } from 'node:stream';
 import { DEFAULT_STATIONS, parseStations, StationLookup } from '@rydes/geo-index';
-import { Chunker, CSV_COLUMNS, decodeMessage, DEFAULT_RIDES_PER_MESSAGE, encodeMessage, EnvelopeError, generateRides, parseRides, validateRide, writeRides, type FanoutMessage, type ProcessedRow, type RawRecord, type Ride, type SourceRef } from '@rydes/ride-model';
+import { Chunker, CSV_COLUMNS, decodeMessage, DEFAULT_RIDES_PER_MESSAGE, encodeMessage, EnvelopeError, generateRides, parseRides, validateRecord, validateRide, writeRides, type FanoutMessage, type ProcessedRow, type RawRecord, type Ride, type SourceRef } from '@rydes/ride-model';
 import { nearestStations, processedCsv, transformBody } from '../apps/transform-fn/src/transform-message';
 import { args } from './cli-process';
 
@@ -133,24 +133,29 @@ async function pass(bytes: Buffer, index: StationLookup, chain: Chain): Promise<
       cpu[stage] += now - t;
       t = now;
     };
-    const batch: RawRecord[] = [];
+    // As ingest-fn reads them: a chunk of the file's records at a time.
+    let batch: RawRecord[] = [];
     while (batch.length < BATCH) {
-      const next = await records.next();
-      if (next.done) {
+      const next = await records.nextBatch();
+      if (next === undefined) {
         done = true;
         break;
       }
-      batch.push(next.value);
+      batch = batch.length === 0 ? next : batch.concat(next);
     }
     lap('parse');
-    const accepted: Array<[number, Ride]> = [];
+    const accepted: RawRecord[] = [];
+    const acceptedRides: Ride[] = [];
     for (const raw of batch) {
-      const result = validateRide(raw.record);
-      if (result.ok) accepted.push([raw.index, result.ride]);
+      const result = validateRecord(raw);
+      if (result.ok) {
+        accepted.push(raw);
+        acceptedRides.push(result.ride);
+      }
     }
     lap('validate');
     const closed: FanoutMessage[] = [];
-    for (const [i, ride] of accepted) for (const m of chunker.push(i, ride)) closed.push(m);
+    for (let k = 0; k < accepted.length; k++) for (const m of chunker.push(accepted[k].index, acceptedRides[k])) closed.push(m);
     if (done) {
       const last = chunker.flush();
       if (last) closed.push(last);

@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Readable } from 'node:stream';
 import { sendMessages, type SendStats } from '@rydes/aws-adapters';
-import { Chunker, encodeMessage, parseRides, validateRide, type FanoutMessage, type RawRecord, type ResumePoint, type RideRecords, type SourceRef } from '@rydes/ride-model';
+import { Chunker, encodeMessage, parseRides, validateRecord, type FanoutMessage, type RawRecord, type ResumePoint, type RideRecords, type SourceRef } from '@rydes/ride-model';
 import type { Continuation } from './continuation';
 import type { RejectsWriter } from './rejects-writer';
 
@@ -106,34 +106,40 @@ async function* messages(records: RideRecords, chunker: Chunker, rejects: Reject
     progress.handOff = records.resumePointAfter(opened.before);
     return true;
   };
+  // Records a chunk of the file at a time: a promise per batch, not per record.
   try {
-    for await (const raw of records) {
-      progress.total++;
-      progress.lastIndex = raw.index;
-      progress.lastByteOffset = raw.byteOffset ?? progress.lastByteOffset;
-      const result = validateRide(raw.record);
-      if (!result.ok) {
-        progress.rejected++;
-        await rejects.add({ index: raw.index, reasons: result.reasons, record: raw.record });
-        if (cutAfter(raw)) return;
+    for (let batch = await records.nextBatch(); batch !== undefined; batch = await records.nextBatch()) {
+      for (const raw of batch) {
+        progress.total++;
+        progress.lastIndex = raw.index;
+        progress.lastByteOffset = raw.byteOffset ?? progress.lastByteOffset;
+        const result = validateRecord(raw);
+        if (!result.ok) {
+          progress.rejected++;
+          await rejects.add({ index: raw.index, reasons: result.reasons, record: raw.record });
+          if (cutAfter(raw)) return;
+          previous = raw;
+          continue;
+        }
+        progress.valid++;
+        progress.droppedFields += result.dropped.length;
+        const done = chunker.push(raw.index, result.ride);
+        if (chunker.openFirstIndex === raw.index) {
+          const counts = { total: progress.total - 1, valid: progress.valid - 1, rejected: progress.rejected, droppedFields: progress.droppedFields - result.dropped.length };
+          opened = { counts, before: previous };
+        }
+        for (const message of done) yield encodeMessage(message);
+        if (done.length > 0 && cutAfter(raw)) return;
         previous = raw;
-        continue;
       }
-      progress.valid++;
-      progress.droppedFields += result.dropped.length;
-      const done = chunker.push(raw.index, result.ride);
-      if (chunker.openFirstIndex === raw.index) {
-        const counts = { total: progress.total - 1, valid: progress.valid - 1, rejected: progress.rejected, droppedFields: progress.droppedFields - result.dropped.length };
-        opened = { counts, before: previous };
-      }
-      for (const message of done) yield encodeMessage(message);
-      if (done.length > 0 && cutAfter(raw)) return;
-      previous = raw;
     }
   } catch (err) {
     const body = encode(chunker.flush());
     if (body !== undefined) yield body;
     throw err;
+  } finally {
+    // Closes the file when this stops early (a hand-off, an error, the consumer stopping), as for-await did.
+    await records.return?.();
   }
   const body = encode(chunker.flush());
   if (body !== undefined) yield body;

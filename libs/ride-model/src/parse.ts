@@ -40,6 +40,12 @@ export interface RideRecords extends AsyncIterableIterator<RawRecord> {
    * sees exactly the records after it, with the same indexes and offsets.
    */
   resumePointAfter(record: Pick<RawRecord, 'index' | 'endOffset'>): ResumePoint;
+  /**
+   * The records not yet returned that are already read, at least one; undefined at the end. The
+   * same records as `next()` would return one by one (the two can be mixed), with errors thrown
+   * at the same point, but a promise per batch (a chunk of the file) instead of one per record.
+   */
+  nextBatch(): Promise<RawRecord[] | undefined>;
 }
 
 /**
@@ -104,6 +110,23 @@ class RecordIterator implements RideRecords {
   next(): Promise<IteratorResult<RawRecord>> {
     if (this.pos < this.batch.length) return Promise.resolve({ value: this.batch[this.pos++], done: false });
     return this.refill();
+  }
+
+  async nextBatch(): Promise<RawRecord[] | undefined> {
+    if (this.pos < this.batch.length) {
+      const rest = this.pos === 0 ? this.batch : this.batch.slice(this.pos);
+      this.pos = this.batch.length;
+      return rest;
+    }
+    for (;;) {
+      const next = await this.source.next();
+      if (next.done) return undefined;
+      if (next.value.length > 0) {
+        this.batch = next.value;
+        this.pos = next.value.length;
+        return next.value;
+      }
+    }
   }
 
   async return(): Promise<IteratorResult<RawRecord>> {

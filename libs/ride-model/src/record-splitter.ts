@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { RideParseError } from './errors';
-import { newChunk, rideEnd, rideFromBytes } from './ride-bytes';
+import { newChunk, rideChecked, rideEnd, rideFromBytes } from './ride-bytes';
 import { FileLayout, RawRecord, SkippedRecord } from './types';
 
 /*
@@ -331,13 +331,13 @@ export class RecordSplitter {
     const size = this.pieceBytes + endExclusive - this.segStart;
     if (this.tooDeep) {
       this.index++;
-      out.push({ index, byteOffset, endOffset, record: new SkippedRecord(`record: nested deeper than ${this.options.maxDepth} levels`, size) });
+      out.push({ index, byteOffset, endOffset, record: new SkippedRecord(`record: nested deeper than ${this.options.maxDepth} levels`, size), checked: false });
       return;
     }
     if (this.oversize || size > this.options.maxRecordBytes) {
       this.index++;
       const reason = `record: ${size} bytes exceeds the ${this.options.maxRecordBytes}-byte limit`;
-      out.push({ index, byteOffset, endOffset, oversize: size, record: new SkippedRecord(reason, size) });
+      out.push({ index, byteOffset, endOffset, oversize: size, record: new SkippedRecord(reason, size), checked: false });
       this.pieces = [];
       return;
     }
@@ -371,7 +371,7 @@ export class RecordSplitter {
       return;
     }
     this.index++;
-    out.push({ index, byteOffset, endOffset, record });
+    out.push({ index, byteOffset, endOffset, record, checked: false });
   }
 
   /** Yields a record read by the fast path, which ends just before `endExclusive`. */
@@ -379,7 +379,7 @@ export class RecordSplitter {
     this.inValue = false;
     this.sniff = false;
     if (this.state !== S_STREAM) this.state = S_ARR_AFTER;
-    out.push({ index: this.index++, byteOffset: this.start, endOffset: this.offset + endExclusive, record });
+    out.push({ index: this.index++, byteOffset: this.start, endOffset: this.offset + endExclusive, record, checked: rideChecked() });
   }
 
   /** Scans between values from `i`; returns where to continue. */

@@ -10,6 +10,8 @@
  * ride-bytes specs compare the two on random records.
  */
 
+import { daysInMonth, MAX_NAME_LENGTH } from './validate';
+
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const COLON = 0x3a;
@@ -143,21 +145,24 @@ function number(buf: Uint8Array, p: number, limit: number): number {
   return negative ? -value : value;
 }
 
-/** A string of printable ASCII without escapes, from `p` (after whitespace); undefined otherwise. */
-function string(buf: Uint8Array, p: number, limit: number): string | undefined {
+/**
+ * A string of printable ASCII without escapes, from `p` (after whitespace): where its characters
+ * start (`at` is then just past its closing quote); -1 otherwise.
+ */
+function stringFrom(buf: Uint8Array, p: number, limit: number): number {
   while (p < limit && isWhitespace(buf[p])) p++;
-  if (p >= limit || buf[p] !== QUOTE) return undefined;
+  if (p >= limit || buf[p] !== QUOTE) return -1;
   const from = ++p;
   for (; p < limit; p++) {
     const c = buf[p];
     if (c === QUOTE) {
       at = p + 1;
-      return text(buf, from, p);
+      return from;
     }
     // Escapes, control characters (invalid in JSON) and UTF-8 (needs decoding and checking).
-    if (c === 0x5c || c < 0x20 || c > 0x7e) return undefined;
+    if (c === 0x5c || c < 0x20 || c > 0x7e) return -1;
   }
-  return undefined;
+  return -1;
 }
 
 /** Skips whitespace from `at` and expects `c`. */
@@ -172,6 +177,67 @@ function punctuation(buf: Uint8Array, limit: number, c: number): boolean {
 /** Where the record returned by the last successful {@link rideFromBytes} ends (exclusive). */
 export function rideEnd(): number {
   return at;
+}
+
+/** Whether the record returned by the last successful {@link rideFromBytes} passes validateRide unchanged. */
+let checked = false;
+
+/**
+ * True when the record returned by the last successful {@link rideFromBytes} passes every rule
+ * of validateRide as it is (no -0 to change): validateRide would return that very object.
+ *
+ * @example
+ * const record = rideFromBytes(chunk, i, chunk.length);
+ * if (record !== undefined && rideChecked()) accept(record);
+ */
+export function rideChecked(): boolean {
+  return checked;
+}
+
+/** `n` ≤ 4 decimal digits at `p`, or -1. */
+function digitsAt(buf: Uint8Array, p: number, n: number): number {
+  let v = 0;
+  for (let k = p; k < p + n; k++) {
+    const d = buf[k] - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/**
+ * Whether the bytes `[from, end)` (printable ASCII) are a statustime validateRide accepts:
+ * `YYYY-MM-DD HH:MM:SS[.fraction]` with 1 to 9 fraction digits, naming a real calendar time.
+ */
+function isStatustime(buf: Uint8Array, from: number, end: number): boolean {
+  const length = end - from;
+  if (length !== 19 && (length < 21 || length > 29 || buf[from + 19] !== 0x2e || digitsAt(buf, from + 20, length - 20) < 0)) return false;
+  if (buf[from + 4] !== 0x2d || buf[from + 7] !== 0x2d || buf[from + 10] !== 0x20 || buf[from + 13] !== 0x3a || buf[from + 16] !== 0x3a) return false;
+  const year = digitsAt(buf, from, 4);
+  const month = digitsAt(buf, from + 5, 2);
+  const day = digitsAt(buf, from + 8, 2);
+  const hour = digitsAt(buf, from + 11, 2);
+  const minute = digitsAt(buf, from + 14, 2);
+  const second = digitsAt(buf, from + 17, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
+  return day <= daysInMonth(year, month);
+}
+
+/** A number validateRide keeps as it is in a count: an integer ≥ 0 that is not -0 (the reader's texts stay below 2^53). */
+function isCount(x: number): boolean {
+  return Number.isInteger(x) && (x > 0 || (x === 0 && 1 / x > 0));
+}
+
+/** Not -0, which validateRide turns into 0. */
+function notMinusZero(x: number): boolean {
+  return x !== 0 || 1 / x > 0;
+}
+
+/** A name validateRide accepts, given that it is printable ASCII: 1 to 256 characters, not all spaces. */
+function isName(buf: Uint8Array, from: number, end: number): boolean {
+  if (end - from > MAX_NAME_LENGTH) return false;
+  for (let p = from; p < end; p++) if (buf[p] !== 0x20) return true;
+  return false;
 }
 
 /**
@@ -195,13 +261,29 @@ export function rideFromBytes(buf: Uint8Array, start: number, limit: number): ob
   if (longitude !== longitude || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_MAGICPOINTS)) return undefined;
   const magicpoints = number(buf, at, limit);
   if (magicpoints !== magicpoints || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_NAME)) return undefined;
-  const name = string(buf, at, limit);
-  if (name === undefined || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_STATUSTIME)) return undefined;
-  const statustime = string(buf, at, limit);
-  if (statustime === undefined) return undefined;
+  const nameFrom = stringFrom(buf, at, limit);
+  if (nameFrom < 0) return undefined;
+  const nameEnd = at - 1;
+  const name = text(buf, nameFrom, nameEnd);
+  if (!punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_STATUSTIME)) return undefined;
+  const timeFrom = stringFrom(buf, at, limit);
+  if (timeFrom < 0) return undefined;
+  const timeEnd = at - 1;
+  const statustime = text(buf, timeFrom, timeEnd);
+  // validateRide's rules, decided here from the values in hand (a record that fails one is
+  // still returned: validateRide gives its reasons).
+  checked =
+    (distance > 0 || (distance === 0 && 1 / distance > 0)) &&
+    isCount(healthpoints) &&
+    latitude >= -90 && latitude <= 90 && notMinusZero(latitude) &&
+    longitude >= -180 && longitude <= 180 && notMinusZero(longitude) &&
+    isCount(magicpoints) &&
+    isName(buf, nameFrom, nameEnd) &&
+    isStatustime(buf, timeFrom, timeEnd);
   if (punctuation(buf, limit, CLOSE_BRACE)) return { distance, healthpoints, latitude, longitude, magicpoints, name, statustime };
   if (!punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_FIELDSERVICE)) return undefined;
   const fieldservice = number(buf, at, limit);
   if (fieldservice !== fieldservice || !punctuation(buf, limit, CLOSE_BRACE)) return undefined;
+  if (fieldservice !== 0 && fieldservice !== 1) checked = false;
   return { distance, healthpoints, latitude, longitude, magicpoints, name, statustime, fieldservice };
 }

@@ -29,6 +29,12 @@ export interface RawRecord {
   endOffset?: number;
   /** Set when the record was larger than `maxRecordBytes`: its size in bytes (it was skipped). */
   oversize?: number;
+  /**
+   * True when the parser has already checked `record` against every rule of validateRide and it
+   * passes them as it is: validateRide would return `{ ok: true, ride: record, dropped: [] }`.
+   * {@link validateRecord} answers from it without checking again. False or absent: not known.
+   */
+  checked?: boolean;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { FieldSlots, readFields, RIDE_FIELDS } from './normalise';
-import { Ride, SkippedRecord, ValidationResult } from './types';
+import { RawRecord, Ride, SkippedRecord, ValidationResult } from './types';
 import { findControlCharacter } from './control-characters';
 
 /**
@@ -178,6 +178,21 @@ export function validateRide(record: unknown): ValidationResult {
   };
   if (f.fieldservice === 0 || f.fieldservice === 1) ride.fieldservice = f.fieldservice;
   return { ok: true, ride, dropped };
+}
+
+/**
+ * validateRide's answer for a record from parseRides, without checking again what the parser
+ * has already checked ({@link RawRecord.checked}: rides read in the common shape were checked
+ * while their bytes were read, from the values in hand).
+ *
+ * @example
+ * for await (const raw of parseRides(stream)) {
+ *   const result = validateRecord(raw);
+ *   if (result.ok) chunker.push(raw.index, result.ride);
+ * }
+ */
+export function validateRecord(raw: RawRecord): ValidationResult {
+  return raw.checked === true ? { ok: true, ride: raw.record as Ride, dropped: [] } : validateRide(raw.record);
 }
 
 /** A count as checkCount accepts it: an integer in [0, 2^53 - 1]. */

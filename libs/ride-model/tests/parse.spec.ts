@@ -110,7 +110,7 @@ describe('parseRides: hostile inputs and their defined outcomes', () => {
 
   it('skips a UTF-8 BOM and counts it in byte offsets', async () => {
     const { records } = await collectRides(`\uFEFF[${JSON.stringify(aRide())}]`, 1);
-    expect(records).toEqual([{ index: 0, byteOffset: 4, endOffset: 4 + JSON.stringify(aRide()).length, record: aRide() }]);
+    expect(records).toEqual([{ index: 0, byteOffset: 4, endOffset: 4 + JSON.stringify(aRide()).length, record: aRide(), checked: false }]);
   });
 
   const ride = JSON.stringify(aRide());

@@ -19,6 +19,11 @@ async function readWithPoints(file: Buffer, chunkSize: number): Promise<{ record
   return { records, points };
 }
 
+/** Records without `checked`, which says which path read a record (chunk boundaries decide that), not what it holds. */
+function content(records: RawRecord[]): Array<Omit<RawRecord, 'checked'>> {
+  return records.map(({ checked: _checked, ...rest }) => rest);
+}
+
 /** What a continuation reads: the bytes from the resume point (plain) or the whole object (gzip). */
 function continuationInput(file: Buffer, point: ResumePoint): Buffer {
   return point.gzip ? file : file.subarray(point.byteOffset);
@@ -37,7 +42,7 @@ describe('parseRides: resuming just after a record (continuations without re-par
         expect(point).toMatchObject({ index: i + 1, byteOffset: records[i].endOffset, gzip });
         const resumed = await collectRides(continuationInput(file, point), 13, { resume: point });
         expect({ after: i, error: resumed.error }).toEqual({ after: i, error: undefined });
-        expect(resumed.records).toEqual(records.slice(i + 1));
+        expect(content(resumed.records)).toEqual(content(records.slice(i + 1)));
       }
     });
   });
@@ -68,7 +73,7 @@ describe('parseRides: resuming just after a record (continuations without re-par
     // Assess
     expect(resumed.error).toBeUndefined();
     expect(resumed.records.map((r) => r.index)).toEqual([1, 2, 3]);
-    expect(resumed.records).toEqual(whole.slice(1));
+    expect(content(resumed.records)).toEqual(content(whole.slice(1)));
     expect((resumed.records[0].record as SkippedRecord).reason).toMatch(/exceeds the 100-byte limit/);
   });
 
