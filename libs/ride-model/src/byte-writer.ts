@@ -206,6 +206,7 @@ export class ByteWriter {
       this.digits(a);
       return;
     }
+    if (a < 1e9 && this.sixDecimals(x, a)) return;
     if (a >= 1e-5 && a < 1e15) {
       // Digits of x at the most decimals that keep 15 significant digits, trailing zeros cut.
       let most = 15;
@@ -225,6 +226,43 @@ export class ByteWriter {
       }
     }
     if (!(a >= 0.1 && a < 1e5 && this.sixteenOrSeventeen(x))) this.ascii(String(x));
+  }
+
+  /**
+   * {@link ByteWriter.number} for a non-integer `x` with |x| = `a` < 1e9 that has at most six
+   * decimals (coordinates and distances as files and the generator write them), in int32
+   * arithmetic; false (nothing written) for any other. `s = round(a·10^6)` with `s / 10^6 === a`
+   * (exact operands, one correctly rounded division) means the decimal s·10^-6, of at most 15
+   * significant digits (a < 10^9), reads back as x; it is the only such decimal (see number),
+   * so its digits, trailing zeros cut, are String's. The whole part is floor(a): a decimal below
+   * an integer k by at least 10^-6 rounds below k, since below 10^9 the gap between doubles is
+   * under 10^-6; the check that the fraction lies in [1, 10^6) guards it all the same.
+   */
+  private sixDecimals(x: number, a: number): boolean {
+    const s = Math.round(a * 1e6);
+    if (s / 1e6 !== a) return false;
+    const whole = Math.floor(a);
+    const fraction = s - whole * 1e6;
+    if (!(fraction >= 1 && fraction < 1e6)) return false;
+    let f = fraction | 0;
+    let decimals = 6;
+    while (f % 10 === 0) {
+      f /= 10;
+      decimals--;
+    }
+    if (x < 0) this.byte(0x2d);
+    this.digits(whole);
+    this.reserve(decimals + 1);
+    const bytes = this.bytes;
+    let at = this.length + decimals + 1;
+    this.length = at;
+    for (let k = 0; k < decimals; k++) {
+      const q = (f / 10) | 0;
+      bytes[--at] = 0x30 + f - q * 10;
+      f = q;
+    }
+    bytes[--at] = 0x2e;
+    return true;
   }
 
   /**

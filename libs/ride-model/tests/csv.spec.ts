@@ -155,6 +155,38 @@ describe('ByteWriter', () => {
     expect(mismatches).toEqual([]);
   });
 
+  it('prints decimals of up to six places below 1e9 (coordinates, ride distances) exactly as String does: 300,000 seeded values, their neighbours, the edges near integers and 1e9', () => {
+    // Prepare
+    let seed = 3;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const bits = new DataView(new ArrayBuffer(8));
+    const step = (x: number, ulps: number) => {
+      bits.setFloat64(0, x);
+      bits.setBigUint64(0, bits.getBigUint64(0) + BigInt(ulps));
+      return bits.getFloat64(0);
+    };
+    const values: number[] = [];
+    for (let i = 0; i < 50_000; i++) {
+      const places = 1 + Math.floor(random() * 6);
+      const x = Math.floor(random() * 10 ** (1 + Math.floor(random() * 15))) / 10 ** places;
+      values.push(x, -x, step(x, 1), step(x, -1), Math.round(random() * 1e6) / 1e6, Math.round((random() * 360 - 180) * 1e6) / 1e6);
+    }
+    for (const k of [0, 1, 9, 10, 99, 12345, 99999999, 999999999, 1e9]) {
+      for (const d of [1e-6, 2e-6, 5e-6, 1e-5, 0.5, 0.999999, 0.9999995]) values.push(k - d, k + d, -(k - d), step(k - d, 1), step(k + d, -1));
+    }
+
+    // Act
+    const w = new ByteWriter(16);
+    const mismatches = values.filter((x) => {
+      w.number(x);
+      return w.take() !== String(x);
+    });
+
+    // Assess
+    expect(values.length).toBeGreaterThan(300_000);
+    expect(mismatches).toEqual([]);
+  });
+
   it('prints full-precision doubles in [0.1, 1e5) (station distances) exactly as String does: 400,000 seeded values, their neighbours, powers of two and ten', () => {
     // Prepare: values that need 16 or 17 digits, one ulp either side, the edges of every binade and decade
     let seed = 7;
