@@ -60,10 +60,10 @@ interface Chain {
   chunker: (source: SourceRef) => Chunker;
   encode: (m: FanoutMessage) => string;
   /** Set when the transform reads a body into its CSV in one pass ('body → csv'), as transform-fn does. */
-  transform?: (body: string, index: StationLookup) => string;
+  transform?: (body: string, index: StationLookup) => string | Buffer;
   decode: (body: string) => FanoutMessage;
   join: (m: FanoutMessage, index: StationLookup) => unknown;
-  csv: (m: FanoutMessage, joined: unknown) => string;
+  csv: (m: FanoutMessage, joined: unknown) => string | Buffer;
 }
 
 const CURRENT: Chain = {

@@ -4,7 +4,8 @@ import { bodyCsv, ByteWriter, CSV_HEADER, decodeMessage, objectKeys, rideIndexes
 /** One fan-out message as a processed/ CSV object: key and bytes depend on the message only. */
 export interface ProcessedObject {
   key: string;
-  csv: string;
+  /** The CSV as UTF-8 bytes, the object's body. */
+  csv: Buffer;
   rides: number;
   /** Rides written with an empty groundstation: no station reports the required elements in their year. */
   unmatched: number;
@@ -22,7 +23,7 @@ export function nearestStations(message: FanoutMessage, index: StationLookup): A
   return message.rides.map((ride) => index.nearest(ride.latitude, ride.longitude, ride.statustime));
 }
 
-// One buffer for every object this container writes (each is taken as a string before the next).
+// One buffer for every object this container writes (each is copied out before the next).
 const csvBytes = new ByteWriter();
 
 /**
@@ -34,7 +35,7 @@ const csvBytes = new ByteWriter();
  * @example
  * const csv = processedCsv(message, nearestStations(message, index));
  */
-export function processedCsv(message: FanoutMessage, matches: ReadonlyArray<Neighbour | undefined>): string {
+export function processedCsv(message: FanoutMessage, matches: ReadonlyArray<Neighbour | undefined>): Buffer {
   const indexes = rideIndexes(message);
   const source = message.source.key;
   const w = csvBytes;
@@ -44,7 +45,7 @@ export function processedCsv(message: FanoutMessage, matches: ReadonlyArray<Neig
     const match = matches[i];
     writeCsvLine(w, message.rides[i], match?.station.id ?? '', match?.distanceKm, source, indexes[i]);
   }
-  return w.take();
+  return w.takeBytes();
 }
 
 /**

@@ -26,7 +26,8 @@ export interface BodyCsv {
   firstIndex: number;
   /** Version 2 only. */
   gaps?: IndexGap[];
-  csv: string;
+  /** The CSV's UTF-8 bytes (an S3 object's body: no string made of it). */
+  csv: Buffer;
   rides: number;
   /** Rides written with an empty groundstation (no station for them). */
   unmatched: number;
@@ -217,7 +218,7 @@ function idField(id: string): DataView {
  *
  * @example
  * const fast = bodyCsv(record.body, (lat, lon, year) => lookup.nearest(lat, lon, year));
- * const csv = fast?.csv ?? encodeTheGenericWay(decodeMessage(record.body));
+ * const csv = fast?.csv ?? encodeTheGenericWay(decodeMessage(record.body)); // UTF-8 bytes
  */
 export function bodyCsv(text: string, nearest: NearestStation): BodyCsv | undefined {
   const headEnd = text.indexOf(RIDES_AT);
@@ -385,7 +386,7 @@ export function bodyCsv(text: string, nearest: NearestStation): BodyCsv | undefi
   }
   // decodeMessage's gap rules that need the ride count: every gap before the last ride, indexes safe.
   if (gapCount > 0 && ((gaps as IndexGap[])[gapCount - 1][0] >= rides || !Number.isSafeInteger(index - 1))) return undefined;
-  const result: BodyCsv = { v, source: { bucket, key, etag }, chunk: head.chunk, firstIndex, csv: w.take(), rides, unmatched };
+  const result: BodyCsv = { v, source: { bucket, key, etag }, chunk: head.chunk, firstIndex, csv: w.takeBytes(), rides, unmatched };
   if (gaps !== undefined) result.gaps = gaps;
   return result;
 }
