@@ -36,8 +36,6 @@ export interface AsciiLiteral {
 }
 
 const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (start: number, end: number) => string }).utf8Slice;
-// Buffer's own UTF-8 encoder without the argument checks of write.
-const utf8Write = (Buffer.prototype as unknown as { utf8Write?: (text: string, offset: number) => number }).utf8Write;
 
 /**
  * A growing UTF-8 buffer for text made of many small pieces; {@link ByteWriter.take} gives the
@@ -137,33 +135,26 @@ export class ByteWriter {
   }
 
   /**
-   * `JSON.stringify(s)`: printable ASCII without quote or backslash copied by Buffer's own UTF-8
-   * writer, then checked as bytes (a `charCodeAt` loop over the parser's sliced strings cost
-   * more); anything else (escapes, UTF-8) through JSON.stringify.
+   * `JSON.stringify(s)`: printable ASCII without quote or backslash byte by byte, anything
+   * else (escapes, UTF-8) through JSON.stringify.
    */
   jsonString(s: string): void {
     const start = this.length;
-    // Room for the whole of s as UTF-8, so that the bytes written equal s.length only when it is all ASCII.
-    this.reserve(3 * s.length + 2);
+    this.reserve(s.length + 2);
     const bytes = this.bytes;
-    bytes[start] = 0x22;
-    const from = start + 1;
-    const n = utf8Write ? utf8Write.call(bytes, s, from) : bytes.write(s, from, 'utf8');
-    const end = from + n;
-    if (n === s.length) {
-      let p = from;
-      for (; p < end; p++) {
-        const c = bytes[p];
-        if (c < 0x20 || c === 0x22 || c === 0x5c || c === 0x7f) break;
-      }
-      if (p === end) {
-        bytes[end] = 0x22;
-        this.length = end + 1;
+    let at = start;
+    bytes[at++] = 0x22;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x7f) {
+        this.length = start;
+        this.utf8(JSON.stringify(s));
         return;
       }
+      bytes[at++] = c;
     }
-    this.length = start;
-    this.utf8(JSON.stringify(s));
+    bytes[at++] = 0x22;
+    this.length = at;
   }
 
   /** Any text, as UTF-8 (unpaired surrogates as U+FFFD, as Buffer.from does). */
@@ -268,7 +259,7 @@ export class ByteWriter {
     let f = fraction | 0;
     let decimals = 6;
     while (f % 10 === 0) {
-      f /= 10;
+      f = (f / 10) | 0;
       decimals--;
     }
     if (x < 0) this.byte(0x2d);
