@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import { customEndpoint, localCredentials, maxAttemptsOf, regionOf, type Env } from './endpoints';
 import { SqsStringJsonProtocol } from './sqs-protocol';
 
@@ -36,11 +36,12 @@ export function createS3Client(env: Env = process.env, options: { cacheMiddlewar
 /**
  * SQS client honouring `AWS_ENDPOINT_URL(_SQS)` and `AWS_REGION`. Request bodies are written by
  * `JSON.stringify` ({@link SqsStringJsonProtocol}): the same bytes as the SDK's default
- * serializer, several times less CPU for large message bodies.
+ * serializer, several times less CPU for large message bodies. `overrides` replace the request
+ * handler (the transport) or the MD5 checks of sent and received bodies.
  * @example
  * const sqs = createSqsClient({ AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9324', AWS_REGION: 'us-east-1' });
  */
-export function createSqsClient(env: Env = process.env): SQSClient {
+export function createSqsClient(env: Env = process.env, overrides: Pick<SQSClientConfig, 'requestHandler' | 'md5'> = {}): SQSClient {
   const endpoint = customEndpoint(env, 'SQS');
   return new SQSClient({
     region: regionOf(env),
@@ -48,5 +49,6 @@ export function createSqsClient(env: Env = process.env): SQSClient {
     protocol: SqsStringJsonProtocol,
     ...(endpoint && { endpoint }),
     ...localCredentials(env, endpoint),
+    ...overrides,
   });
 }

@@ -16,13 +16,13 @@ import { encodeEventKey } from '@rydes/ride-model';
 import { countRawReads, strictConditionalRequests, type RawReads } from './strict-s3';
 import { installFastListing } from './listing';
 import { installLeanIds, installLeanRequests } from './lean-s3';
-import { startSqs } from './sqs-server';
+import { startSqs, type InProcessSqsHandler } from './sqs-server';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import * as stream from 'node:stream';
 
-export { LOCAL_SQS_HIGH_WATER } from './sqs-server';
+export { LOCAL_SQS_HIGH_WATER, type InProcessSqsHandler } from './sqs-server';
 
 export interface LocalServersOptions {
   /**
@@ -46,6 +46,11 @@ export interface LocalServersOptions {
 export interface LocalServers {
   s3Endpoint: string;
   sqsEndpoint: string;
+  /**
+   * For an SQSClient in this process (its `requestHandler`): requests reach the embedded SQS
+   * without a socket (same protocol, server and send gate as {@link sqsEndpoint}).
+   */
+  sqsInProcess: InProcessSqsHandler;
   region: string;
   directory: string;
   /**
@@ -117,6 +122,7 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
   return {
     s3Endpoint,
     sqsEndpoint,
+    sqsInProcess: sqs.inProcess,
     region,
     directory,
     env,

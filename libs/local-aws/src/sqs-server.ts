@@ -21,8 +21,20 @@ import { Readable } from 'node:stream';
  */
 export const LOCAL_SQS_HIGH_WATER = 5_000;
 
+/** The embedded SQS: its port, and a way to reach it from this process without a socket. */
+export interface LocalSqs {
+  port: number;
+  /**
+   * An AWS SDK request handler (an SQSClient's `requestHandler`) that hands each request to this
+   * server in this process: the same protocol bytes, the same local-aws-sqs actions, the same
+   * send gate, no socket, no HTTP parsing on either side.
+   */
+  inProcess: InProcessSqsHandler;
+  close(): Promise<void>;
+}
+
 /** local-aws-sqs on its own HTTP server, with the send gate in front of its request handler. */
-export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<{ port: number; close(): Promise<void> }> {
+export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<LocalSqs> {
   const { service, requestHandler } = createRequestHandler({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
   let depth = 0;
   let measuredAt = 0;
@@ -35,21 +47,23 @@ export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<{ port
     return depth;
   };
   const held = new Set<NodeJS.Timeout>();
-  const handle = (req: IncomingMessage, res: ServerResponse) =>
-    wholeRequest(req).then(
-      (whole) => requestHandler(whole, res),
-      () => res.destroy(),
-    );
-  const gate = (req: IncomingMessage, res: ServerResponse) => {
+  const gate = (req: IncomingMessage, res: ServerResponse, serve: () => void) => {
     for (const queue of service.Queues) answerLongPollsEarly(queue);
-    if (!/\.SendMessage(Batch)?$/.test(String(req.headers['x-amz-target'] ?? '')) || deepest() < highWater) return void handle(req, res);
+    if (!/\.SendMessage(Batch)?$/.test(String(req.headers['x-amz-target'] ?? '')) || deepest() < highWater) return serve();
     const timer = setTimeout(() => {
       held.delete(timer);
-      gate(req, res);
+      gate(req, res, serve);
     }, 50);
     held.add(timer);
   };
-  const server = createServer(gate);
+  const server = createServer((req, res) =>
+    gate(req, res, () =>
+      void wholeRequest(req).then(
+        (whole) => requestHandler(whole, res),
+        () => res.destroy(),
+      ),
+    ),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -57,13 +71,111 @@ export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<{ port
   const port = (server.address() as AddressInfo).port;
   // Queue URLs carry the port; createSqsServer sets it the same way once listening.
   service.PORT = port;
+  let closed = false;
   return {
     port,
+    inProcess: inProcessHandler((req, res) => {
+      if (closed) throw Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:${port} (the embedded SQS server is closed)`), { code: 'ECONNREFUSED' });
+      gate(req, res, () => void requestHandler(req, res));
+    }),
     close: () =>
       new Promise<void>((resolve) => {
+        closed = true;
         for (const timer of held) clearTimeout(timer);
         server.closeAllConnections();
         server.close(() => resolve());
+      }),
+  };
+}
+
+/** The parts of the AWS SDK's HttpRequest an SQS request needs here. */
+interface SdkHttpRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+/** The AWS SDK's HttpResponse, as its deserializers read it. */
+interface SdkHttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+/** The AbortSignal an SDK client passes its request handler (a DOM AbortSignal, or the SDK's own). */
+interface AbortSignalLike {
+  readonly aborted: boolean;
+  addEventListener?(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener?(type: 'abort', listener: () => void): void;
+}
+
+/** The AWS SDK's HttpHandler interface (what an SDK client's `requestHandler` option takes). */
+export interface InProcessSqsHandler {
+  readonly metadata: { handlerProtocol: string };
+  handle(request: SdkHttpRequest, options?: { abortSignal?: AbortSignalLike }): Promise<{ response: SdkHttpResponse }>;
+  updateHttpClientConfig(): void;
+  httpHandlerConfigs(): Record<string, never>;
+  destroy(): void;
+}
+
+/**
+ * An SDK request handler that serves each request by `serve(req, res)` in this process: `req` a
+ * stream of the request's body with its method, path and (lower-cased) headers, `res` the part of
+ * a ServerResponse local-aws-sqs writes (statusCode, setHeader, end). An aborted request rejects
+ * with an AbortError, as the SDK's own handler does.
+ */
+function inProcessHandler(serve: (req: IncomingMessage, res: ServerResponse) => void): InProcessSqsHandler {
+  return {
+    metadata: { handlerProtocol: 'http/1.1' },
+    updateHttpClientConfig: () => undefined,
+    httpHandlerConfigs: () => ({}),
+    destroy: () => undefined,
+    handle: (request, options) =>
+      new Promise((resolve, reject) => {
+        const signal = options?.abortSignal;
+        const abort = () => reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+        if (signal?.aborted) return abort();
+        signal?.addEventListener?.('abort', abort, { once: true });
+        const answer = (response: SdkHttpResponse) => {
+          signal?.removeEventListener?.('abort', abort);
+          resolve({ response });
+        };
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
+        const body = request.body === undefined || request.body === null ? Buffer.alloc(0) : typeof request.body === 'string' ? Buffer.from(request.body, 'utf8') : Buffer.from(request.body as Uint8Array);
+        let pushed = false;
+        const req = Object.assign(
+          new Readable({
+            read() {
+              if (pushed) return;
+              pushed = true;
+              if (body.length > 0) this.push(body);
+              this.push(null);
+            },
+          }),
+          { headers, method: request.method, url: request.path },
+        );
+        const responseHeaders: Record<string, string> = {};
+        const res = {
+          statusCode: 200,
+          setHeader(name: string, value: string | number | readonly string[]) {
+            responseHeaders[name.toLowerCase()] = String(value);
+            return res;
+          },
+          getHeader: (name: string) => responseHeaders[name.toLowerCase()],
+          end(data?: string | Uint8Array) {
+            const bytes = data === undefined ? new Uint8Array(0) : typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+            answer({ statusCode: res.statusCode, headers: { ...responseHeaders, 'content-length': String(bytes.length) }, body: bytes });
+            return res;
+          },
+        };
+        try {
+          serve(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+        } catch (err) {
+          signal?.removeEventListener?.('abort', abort);
+          reject(err);
+        }
       }),
   };
 }

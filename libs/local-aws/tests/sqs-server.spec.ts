@@ -139,4 +139,67 @@ describe('the embedded SQS server (local-aws-sqs behind our front)', () => {
       expect(QueueUrl).toContain('/after-abort');
     });
   });
+  describe('the in-process transport (an SDK requestHandler without a socket)', () => {
+    let sqsServer: Awaited<ReturnType<typeof startSqs>>;
+    let overHttp: SQSClient;
+    let inProcess: SQSClient;
+    beforeAll(async () => {
+      sqsServer = await startSqs();
+      const config = { endpoint: `http://127.0.0.1:${sqsServer.port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } };
+      overHttp = new SQSClient(config);
+      inProcess = new SQSClient({ ...config, requestHandler: sqsServer.inProcess });
+    });
+    afterAll(async () => {
+      overHttp.destroy();
+      inProcess.destroy();
+      await sqsServer.close();
+    });
+
+    it('reaches the same queues as HTTP clients: sends, receives with attributes, deletes, counts', async () => {
+      // Prepare: a queue made over HTTP, messages sent both ways
+      const { QueueUrl } = await overHttp.send(new CreateQueueCommand({ QueueName: 'in-process', Attributes: { VisibilityTimeout: '30' } }));
+      await overHttp.send(new SendMessageBatchCommand({ QueueUrl, Entries: ['a', 'b'].map((MessageBody) => ({ Id: MessageBody, MessageBody })) }));
+      await inProcess.send(new SendMessageCommand({ QueueUrl, MessageBody: bodyOf(3, 150_000), MessageAttributes: { kind: { DataType: 'String', StringValue: 'big' } } }));
+      // Act
+      const received: Message[] = [];
+      while (received.length < 3) {
+        const got = await inProcess.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, AttributeNames: ['All'], MessageAttributeNames: ['All'] }));
+        received.push(...(got.Messages ?? []));
+      }
+      const deleted = await inProcess.send(new DeleteMessageBatchCommand({ QueueUrl, Entries: received.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle })) }));
+      const left = await overHttp.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+      // Assess: the SDK checked every MD5 on the way; attributes as SQS gives them
+      expect(received.map((m) => m.Body).sort()).toEqual(['a', 'b', bodyOf(3, 150_000)].sort());
+      const big = received.find((m) => m.Body === bodyOf(3, 150_000));
+      expect(big?.MessageAttributes?.kind?.StringValue).toBe('big');
+      expect(big?.Attributes?.ApproximateReceiveCount).toBe('1');
+      expect(deleted.Successful).toHaveLength(3);
+      expect(left.Attributes?.ApproximateNumberOfMessages).toBe('0');
+    });
+
+    it('answers errors as SQS does (an unknown queue is QueueDoesNotExist)', async () => {
+      const unknown = `http://127.0.0.1:${sqsServer.port}/000000000000/no-such-queue`;
+      await expect(inProcess.send(new ReceiveMessageCommand({ QueueUrl: unknown }))).rejects.toMatchObject({ name: 'QueueDoesNotExist' });
+      await expect(overHttp.send(new ReceiveMessageCommand({ QueueUrl: unknown }))).rejects.toMatchObject({ name: 'QueueDoesNotExist' });
+    });
+
+    it('rejects a request whose abort signal fires while it waits (a long poll stopped), and then serves the next', async () => {
+      const { QueueUrl } = await inProcess.send(new CreateQueueCommand({ QueueName: 'abort-me' }));
+      const controller = new AbortController();
+      const waiting = inProcess.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 20 }), { abortSignal: controller.signal });
+      setTimeout(() => controller.abort(), 50);
+      await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
+      const got = await inProcess.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 0 }));
+      expect(got.Messages ?? []).toEqual([]);
+    });
+  });
+
+  it('refuses in-process requests once the server is closed, as a closed port refuses connections', async () => {
+    const server = await startSqs();
+    const sqs = new SQSClient({ endpoint: `http://127.0.0.1:${server.port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, requestHandler: server.inProcess, maxAttempts: 1 });
+    await sqs.send(new CreateQueueCommand({ QueueName: 'closing' }));
+    await server.close();
+    await expect(sqs.send(new CreateQueueCommand({ QueueName: 'closing' }))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    sqs.destroy();
+  });
 });

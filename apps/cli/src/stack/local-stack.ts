@@ -234,8 +234,13 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     });
     closers.push(unsubscribe);
 
+    // Lambda's pollers are part of the service, not SQS clients on a network: ours reach the
+    // embedded SQS in this process (same protocol and server, no socket), and skip the SDK's MD5
+    // check of received bodies, which never left this process.
+    const pollerSqs = createSqsClient(servers.env, { requestHandler: servers.sqsInProcess, md5: false });
+    closers.push(() => pollerSqs.destroy());
     const transform = new SqsEventSource(transformPool, {
-      sqs,
+      sqs: pollerSqs,
       queueUrl: fanout.url,
       queueArn: fanout.arn,
       region: servers.region,
