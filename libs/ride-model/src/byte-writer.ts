@@ -103,11 +103,11 @@ export class ByteWriter {
   /**
    * A copy of all the bytes written, and an empty writer: for output that leaves as bytes (an S3
    * object), where a string over 128 KiB costs V8 a large-object allocation (fresh pages) per
-   * string, several times the copy.
+   * string: 1.5–1.7 ns a byte here, against 0.2–0.3 for `Buffer.from` of the bytes (0.5–0.8 for
+   * allocUnsafe and copy).
    */
   takeBytes(): Buffer {
-    const copy = Buffer.allocUnsafe(this.length);
-    this.bytes.copy(copy, 0, 0, this.length);
+    const copy = Buffer.from(this.bytes.subarray(0, this.length));
     this.length = 0;
     return copy;
   }
