@@ -1,7 +1,7 @@
 import { createS3Client, deleteKeys, putObject } from '@rydes/aws-adapters';
 import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { CSV_COLUMNS, type Manifest } from '@rydes/ride-model';
@@ -124,6 +124,54 @@ describe('OutputMirror (real s3rver in its worker thread)', () => {
     expect(readFileSync(local('processed/a-1-000001.csv'), 'utf8')).toBe('h\n1\n');
     expect(readFileSync(local('rejects/a-1.ndjson'), 'utf8')).toBe('{"index":2}\n');
     expect(readFileSync(local('manifests/a-1.json'), 'utf8')).toBe('{}\n');
+    // Copies, not links, unless linkLocalFiles says the bucket's folder is nobody's after the run.
+    expect(statSync(local('processed/a-1-000001.csv')).ino).not.toBe(statSync(servers.objectFile(BUCKET, 'processed/a-1-000001.csv') as string).ino);
+  });
+
+  it('links the local bucket\'s files into --out when allowed (the same file, no GET, no copy), and links anew a key deleted and written again after its link', async () => {
+    // Prepare
+    await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\n0\n');
+    await putObject(s3, BUCKET, 'processed/a-1-000001.csv', 'h\n1\n');
+    await putObject(s3, BUCKET, 'rejects/a-1.ndjson', '{"index":2}\n');
+    await putObject(s3, BUCKET, 'manifests/a-1.json', '{}\n');
+    const gets = countGets(s3);
+    const mirror = new OutputMirror(s3, BUCKET, out, { localFile: (key) => servers.objectFile(BUCKET, key), linkLocalFiles: true });
+    const sameFile = (key: string) => statSync(local(key)).ino === statSync(servers.objectFile(BUCKET, key) as string).ino;
+
+    // Act
+    mirror.fetch('processed/a-1-000000.csv');
+    for (const deadline = Date.now() + 5000; !existsSync(local('processed/a-1-000000.csv')) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+    const linkedEarly = sameFile('processed/a-1-000000.csv');
+    // A new file for the key (s3rver deletes the old one): the early link now holds the old bytes.
+    await deleteKeys(s3, BUCKET, ['processed/a-1-000000.csv']);
+    await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\nrewritten\n');
+    const mirrored = await mirror.finish();
+
+    // Assess
+    expect(linkedEarly).toBe(true);
+    expect(mirrored).toBe(4);
+    expect(gets()).toBe(0);
+    const keys = ['processed/a-1-000000.csv', 'processed/a-1-000001.csv', 'rejects/a-1.ndjson', 'manifests/a-1.json'];
+    expect(keys.map(sameFile)).toEqual([true, true, true, true]);
+    expect(keys.map((key) => readFileSync(local(key), 'utf8'))).toEqual(['h\nrewritten\n', 'h\n1\n', '{"index":2}\n', '{}\n']);
+  });
+
+  it('never writes through a link into the bucket\'s file: a linked file that turns out wrong is replaced, not overwritten', async () => {
+    // Prepare: a "local file" of another size than the object's
+    await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\nright\n');
+    const wrong = join(outDir, '..', `${basename(outDir)}-wrong.csv`);
+    writeFileSync(wrong, 'h\nwrong, and longer\n');
+    const mirror = new OutputMirror(s3, BUCKET, out, { localFile: () => wrong, linkLocalFiles: true });
+
+    // Act
+    mirror.fetch('processed/a-1-000000.csv');
+    await mirror.finish();
+    const left = readFileSync(wrong, 'utf8');
+    rmSync(wrong, { force: true });
+
+    // Assess
+    expect(readFileSync(local('processed/a-1-000000.csv'), 'utf8')).toBe('h\nright\n');
+    expect(left).toBe('h\nwrong, and longer\n');
   });
 
   it('fetches with a GET what the local file gets wrong: other bytes of the same size, a missing file', async () => {

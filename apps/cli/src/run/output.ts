@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, openObject, sameEtag } from '@rydes/aws-adapters';
 import { CSV_COLUMNS, objectKeys } from '@rydes/ride-model';
 import { LIST_PAGE_KEYS } from '../stack/names';
-import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fstatSync, linkSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
@@ -37,6 +37,22 @@ export interface MirrorOptions {
    * mismatch, a missing file or a multipart ETag is copied with a GET.
    */
   localFile?: (key: string) => string | undefined;
+  /**
+   * The files {@link localFile} names may be hard-linked into --out instead of copied: only for a
+   * bucket folder nobody keeps after the run (the local servers' own temp folder), since s3rver
+   * rewrites an object's file in place and a link would tie --out to every later write of it.
+   * A linked object is checked in {@link OutputMirror.finish} by being the same file (device and
+   * inode) as the bucket's; where a link cannot be made (another file system), it is copied.
+   */
+  linkLocalFiles?: boolean;
+}
+
+/** What the mirror holds of a key: the ETag and size of a copy, or the file of a link. */
+interface Fetched {
+  etag: string;
+  size: number;
+  /** A hard link to the local bucket's file: its device and inode. */
+  linked?: { dev: number; ino: number };
 }
 
 /**
@@ -53,7 +69,7 @@ export interface MirrorOptions {
  * ride would otherwise cost a request through the SDK and s3rver per ride.
  */
 export class OutputMirror {
-  private readonly fetched = new Map<string, { etag: string; size: number }>();
+  private readonly fetched = new Map<string, Fetched>();
   private readonly folders = new Set<string>();
   private readonly pending: string[] = [];
   private readonly idle: Array<() => void> = [];
@@ -65,6 +81,7 @@ export class OutputMirror {
 
   private readonly parallel: number;
   private readonly localFile?: (key: string) => string | undefined;
+  private linkLocalFiles: boolean;
 
   constructor(
     private readonly s3: S3Client,
@@ -74,6 +91,7 @@ export class OutputMirror {
   ) {
     this.parallel = options.parallel ?? 8;
     this.localFile = options.localFile;
+    this.linkLocalFiles = options.linkLocalFiles ?? false;
   }
 
   /**
@@ -98,7 +116,8 @@ export class OutputMirror {
         listed.add(object.key);
         mirrored++;
         const copy = this.fetched.get(object.key);
-        if (!copy || copy.size !== object.size || !sameEtag(copy.etag, object.etag)) stale.push({ key: object.key, etag: object.etag, size: object.size });
+        const current = copy?.linked ? this.stillLinked(object.key, copy, object.size) : copy !== undefined && copy.size === object.size && sameEtag(copy.etag, object.etag);
+        if (!current) stale.push({ key: object.key, etag: object.etag, size: object.size });
       }
       await this.copyAll(stale, true);
       await this.out.removeStale(prefix, (rel) => listed.has(rel));
@@ -155,8 +174,14 @@ export class OutputMirror {
       }
       // A multipart ETag is not the MD5 of the bytes: such an object is always fetched.
       const file = listed && listed.etag.includes('-') ? undefined : this.localFile?.(key);
-      let copied = file ? await this.copyLocalFile(file, written, key, foreign) : undefined;
-      if (copied && listed && (copied.size !== listed.size || !sameEtag(copied.etag, listed.etag))) copied = undefined;
+      const linked = this.fetched.get(key)?.linked !== undefined;
+      const linking = file !== undefined && !foreign && this.linkLocalFiles;
+      let copied: Fetched | undefined = linking ? this.linkLocalFile(file, target, key) : undefined;
+      if (copied && listed && copied.size !== listed.size) copied = undefined;
+      // What follows writes `target`: never through a link into the bucket's own file.
+      if (!copied && (linking || linked)) rmSync(target, { force: true });
+      if (!copied && file) copied = await this.copyLocalFile(file, written, key, foreign);
+      if (copied && !copied.linked && listed && (copied.size !== listed.size || !sameEtag(copied.etag, listed.etag))) copied = undefined;
       if (!copied) {
         const { body, etag } = await openObject(this.s3, this.bucket, key);
         if (!foreign) this.out.record(key);
@@ -175,13 +200,50 @@ export class OutputMirror {
   }
 
   /**
+   * Hard-links the local bucket's file of `key` at `target` (replacing rydes's own earlier file
+   * there): one link where a copy costs an open, read and close of each file and a hash of the
+   * bytes. Undefined when the link cannot be made (the object is gone, another file system: then
+   * links are not tried again).
+   */
+  private linkLocalFile(file: string, target: string, key: string): Fetched | undefined {
+    try {
+      this.out.record(key);
+      try {
+        linkSync(file, target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        unlinkSync(target);
+        linkSync(file, target);
+      }
+      const { dev, ino, size } = statSync(target);
+      return { etag: '', size, linked: { dev, ino } };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EEXIST') this.linkLocalFiles = false;
+      return undefined;
+    }
+  }
+
+  /** True when the linked file of `key` is still the bucket's file of it, at the listed size. */
+  private stillLinked(key: string, copy: Fetched, size: number): boolean {
+    const file = this.localFile?.(key);
+    if (!file || !copy.linked) return false;
+    try {
+      const now = statSync(file);
+      return now.dev === copy.linked.dev && now.ino === copy.linked.ino && now.size === size;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Copies the local bucket's file of `key` to `written`, hashing what it reads; undefined when
    * that fails (the object is gone or not yet written, the file unreadable): a GET decides. A
    * small file (one ride's chunk is ~150 bytes) is copied with synchronous calls, where the
    * asynchronous ones would cost a trip through libuv's thread pool per open, stat, read, write
    * and close on the CLI's busiest thread; a larger one is streamed.
    */
-  private async copyLocalFile(file: string, written: string, key: string, foreign: boolean): Promise<{ etag: string; size: number } | undefined> {
+  private async copyLocalFile(file: string, written: string, key: string, foreign: boolean): Promise<Fetched | undefined> {
     const hash = createHash('md5');
     let size: number;
     try {

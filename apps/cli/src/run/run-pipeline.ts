@@ -151,7 +151,8 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
     stop();
     throw error;
   });
-  const mirror = (outputs.mirror = new OutputMirror(stack.s3, stack.bucket, out, { localFile: (key) => stack.servers.objectFile(stack.bucket, key) }));
+  // The servers' own temp folder (no --data-dir) is deleted after the run: its files can be linked into --out.
+  const mirror = (outputs.mirror = new OutputMirror(stack.s3, stack.bucket, out, { localFile: (key) => stack.servers.objectFile(stack.bucket, key), linkLocalFiles: !options.dataDir }));
   try {
     phase('start');
     if (context.sampling) {
