@@ -1,9 +1,12 @@
 import { parse } from 'csv-parse/sync';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DistanceCounts, PointSample, reasonKind, RejectCounts, rideRank } from '../src/report/aggregate';
 import { escapeHtml } from '../src/report/escape';
 import { histogramRange } from '../src/report/report-data';
-import { readRideRows, type RideRow } from '../src/report/ride-rows';
+import { FILE_CHUNK, fileChunks, readRideRows, type RideRow } from '../src/report/ride-rows';
 import { evenlySpaced } from '../src/report/read-stack';
 import { viewOf } from '../src/report/map';
 import { timelineFromTimes } from '../src/report/timeline';
@@ -204,6 +207,57 @@ describe('readRideRows', () => {
     }));
 
     for (const chunkSize of [97, 4093, 65536, text.length]) expect(await rows(text, chunkSize)).toEqual(expected);
+  });
+
+  it('reads a file of several read buffers (fileChunks) as csv-parse does, the lines cut at the buffers\' ends intact', async () => {
+    // Prepare: ~2.6 read buffers of rows of varying length, a quoted name now and then, so lines straddle each buffer end.
+    const dir = mkdtempSync(join(tmpdir(), 'rydes-report-rows-'));
+    try {
+      const lines = [header];
+      let length = header.length;
+      for (let i = 0; length < FILE_CHUNK * 2.6; i++) {
+        const name = i % 1009 === 3 ? '"Shadow, ""fax"""' : `Rider${'x'.repeat(i % 37)}`;
+        const line = `1,2,40.${i % 9973},-73.${i % 7919},3,${name},2018-01-01 00:00:00,1,USW${String(i % 97).padStart(8, '0')},${i / 7},raw/${i < 9000 ? 'a' : 'b'}.json,${i}`;
+        lines.push(line);
+        length += line.length + 1;
+      }
+      const text = `${lines.join('\n')}\n`;
+      const file = join(dir, 'rides.csv');
+      writeFileSync(file, text);
+      const expected = (parse(text) as string[][]).slice(1).map((f) => ({
+        latitude: Number(f[2]),
+        longitude: Number(f[3]),
+        station: f[8],
+        distanceKm: Number(f[9]),
+        source: f[10],
+        rideIndex: Number(f[11]),
+      }));
+
+      // Act
+      const read: RideRow[] = [];
+      const count = await readRideRows(fileChunks(file), file, (row) => read.push({ ...row }));
+
+      // Assess
+      expect(count).toBe(expected.length);
+      expect(read).toEqual(expected);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a line short of a used column as csv-parse does (the column absent), whatever line came before it', async () => {
+    // ride_index first: a line can hold it and still end before the station and distance columns.
+    const text = [
+      'ride_index,source,latitude,longitude,groundstation,groundstation_distance_km,name',
+      '0,raw/a.json,40.5,-73.9,USW00094728,1.25,Plain',
+      '1,raw/a.json,40.6,-73.8',
+      '2,raw/a.json,40.7,-73.7,US1NYNY0074,0.5,Plain',
+    ].join('\n');
+    expect(await rows(text)).toEqual([
+      { latitude: 40.5, longitude: -73.9, station: 'USW00094728', distanceKm: 1.25, source: 'raw/a.json', rideIndex: 0 },
+      { latitude: 40.6, longitude: -73.8, station: '', distanceKm: NaN, source: 'raw/a.json', rideIndex: 1 },
+      { latitude: 40.7, longitude: -73.7, station: 'US1NYNY0074', distanceKm: 0.5, source: 'raw/a.json', rideIndex: 2 },
+    ]);
   });
 
   it('names the file and line of a row with missing columns', async () => {

@@ -84,26 +84,36 @@ export class PointSample {
 
   private up(i: number): void {
     const heap = this.heap;
+    const moving = heap[i];
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (heap[parent].rank >= heap[i].rank) return;
-      [heap[parent], heap[i]] = [heap[i], heap[parent]];
+      if (heap[parent].rank >= moving.rank) break;
+      heap[i] = heap[parent];
       i = parent;
     }
+    heap[i] = moving;
   }
 
   private down(i: number): void {
     const heap = this.heap;
+    // The moving point is held aside and written once where it stops (the swaps, without their copies).
+    const moving = heap[i];
+    const length = heap.length;
     for (;;) {
       const left = 2 * i + 1;
       const right = left + 1;
       let largest = i;
-      if (left < heap.length && heap[left].rank > heap[largest].rank) largest = left;
-      if (right < heap.length && heap[right].rank > heap[largest].rank) largest = right;
-      if (largest === i) return;
-      [heap[largest], heap[i]] = [heap[i], heap[largest]];
+      let largestRank = moving.rank;
+      if (left < length && heap[left].rank > largestRank) {
+        largest = left;
+        largestRank = heap[left].rank;
+      }
+      if (right < length && heap[right].rank > largestRank) largest = right;
+      if (largest === i) break;
+      heap[i] = heap[largest];
       i = largest;
     }
+    heap[i] = moving;
   }
 }
 

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { SUMMARY_FILE, type RunSummaryFile } from '../run/summary-file';
 import { NoRunOutputError, ReportInputError } from './errors';
 import { ReportCollector, type ReportData } from './report-data';
-import { readRideRows } from './ride-rows';
+import { fileChunks, readRideRows } from './ride-rows';
 import { timelineFromTimes } from './timeline';
 
 /** A reject part file (`…-part0003.ndjson`) a finished ingest joins into the file's rejects object. */
@@ -75,13 +75,13 @@ export async function readOutDir(outDir: string, options: { stationsFile?: strin
   const ridesCsv = join(outDir, 'rides.csv');
   let ridesSource: string;
   if (existsSync(ridesCsv)) {
-    await readRideRows(createReadStream(ridesCsv), ridesCsv, (row) => collector.addRow(row));
+    await readRideRows(fileChunks(ridesCsv), ridesCsv, (row) => collector.addRow(row));
     ridesSource = 'rides.csv';
   } else {
     const chunks = await listFiles(join(outDir, 'processed'), '.csv');
     for (const name of chunks) {
       const path = join(outDir, 'processed', name);
-      await readRideRows(createReadStream(path), path, (row) => collector.addRow(row));
+      await readRideRows(fileChunks(path), path, (row) => collector.addRow(row));
     }
     ridesSource = `processed/ (${chunks.length} CSV objects)`;
     if (!summary && manifests.length === 0 && chunks.length === 0) throw new NoRunOutputError(outDir);
