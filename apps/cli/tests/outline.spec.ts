@@ -32,11 +32,55 @@ describe('outlineFor: only the features under the view become GeoJSON', () => {
     ['the sea off New Zealand (countries 1:10m)', { west: 175, south: -50, east: 180, north: -44 }, 'world-atlas/countries-10m.json', 'countries'],
   ])('%s: the same features as converting the whole atlas and keeping those that touch it', (_, view, file, object) => {
     // Act
-    const outline = outlineFor(view);
+    const outline = outlineFor(view, { clip: false });
 
     // Assess
     const expected = everyFeatureTouching(file, object, view);
     expect(expected.length).toBeGreaterThan(0);
     expect(outline.geojson.features).toEqual(expected);
+  });
+});
+
+/** Every ring of a Polygon or MultiPolygon, without its closing position. */
+function ringsOf(geometry: Geometry): number[][][] {
+  const polygons = geometry.type === 'Polygon' ? [geometry.coordinates] : geometry.type === 'MultiPolygon' ? geometry.coordinates : [];
+  return polygons.flat().map((ring) => ring.slice(0, -1));
+}
+
+describe('outlineFor: features cut to the view and a margin', () => {
+  it.each([
+    ['a city (US counties)', { west: -74.3, south: 40.4, east: -73.6, north: 41 }],
+    ['a region (countries 1:50m)', { west: -89.88, south: 33.24, east: -58.17, north: 48.26 }],
+    ['Europe (countries 1:50m)', { west: -10, south: 35, east: 30, north: 60 }],
+    ['the world (countries 1:110m)', { west: -180, south: -60, east: 180, north: 85 }],
+  ])('%s: positions inside the box kept in order, none outside it, features far beyond the view dropped', (_, view) => {
+    // Act
+    const cut = outlineFor(view);
+    const whole = outlineFor(view, { clip: false });
+
+    // Assess
+    const mx = (view.east - view.west) * 0.05;
+    const my = (view.north - view.south) * 0.05;
+    const box = { west: view.west - mx, south: view.south - my, east: view.east + mx, north: view.north + my };
+    const inside = (p: number[]) => p[0] > box.west && p[0] < box.east && p[1] > box.south && p[1] < box.north;
+    const wholeByName = new Map(whole.geojson.features.map((f) => [f.properties?.name as string, f]));
+    const kept = cut.geojson.features.map((f) => f.properties?.name as string);
+    expect(kept).toEqual(whole.geojson.features.map((f) => f.properties?.name as string).filter((name) => kept.includes(name)));
+    for (const f of whole.geojson.features) {
+      if (!kept.includes(f.properties?.name as string)) expect(ringsOf(f.geometry).flat().some(inside)).toBe(false);
+    }
+    const onOrInBox = (p: number[]) => p[0] >= box.west && p[0] <= box.east && p[1] >= box.south && p[1] <= box.north;
+    for (const f of cut.geojson.features) {
+      const cutRings = ringsOf(f.geometry);
+      expect(cutRings.flat().filter((p) => !onOrInBox(p))).toEqual([]);
+      const original = (wholeByName.get(f.properties?.name as string) as Feature).geometry;
+      expect(cutRings.flat().filter(inside)).toEqual(ringsOf(original).flat().filter(inside));
+    }
+  });
+
+  it('cuts the regional view of a 200,000-ride sample to a tenth of the positions', () => {
+    const view = { west: -89.88, south: 33.24, east: -58.17, north: 48.26 };
+    const count = (geojson: FeatureCollection) => geojson.features.reduce((n, f) => n + ringsOf(f.geometry).flat().length, 0);
+    expect(count(outlineFor(view).geojson) * 10).toBeLessThan(count(outlineFor(view, { clip: false }).geojson));
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DistanceCounts, PointSample, reasonKind, RejectCounts, rideRank } from '../src/report/aggregate';
-import { escapeHtml } from '../src/report/escape';
+import { escapeHtml, grouped } from '../src/report/escape';
 import { histogramRange } from '../src/report/report-data';
 import { FILE_CHUNK, fileChunks, readRideRows, type RideRow } from '../src/report/ride-rows';
 import { evenlySpaced } from '../src/report/read-stack';
@@ -270,6 +270,13 @@ describe('readRideRows', () => {
 });
 
 describe('helpers', () => {
+  it('groups the digits of a count as toLocaleString(en-US) does (integers of every length and sign; fractions, -0 and non-finite through it)', () => {
+    const next = random(11);
+    const values = [0, -0, 1, -1, 999, 1000, -1000, 999_999, 1_000_000, 2 ** 53 - 1, -(2 ** 53) + 1, 2 ** 53, 1e21, 0.5, 1234.5678, -1234.5, NaN, Infinity];
+    for (let digits = 1; digits <= 16; digits++) for (let k = 0; k < 20; k++) values.push(Math.floor(next() * 10 ** digits) * (k % 2 ? -1 : 1));
+    for (const n of values) expect([n, grouped(n)]).toEqual([n, n.toLocaleString('en-US')]);
+  });
+
   it('escapes every HTML-significant character', () => {
     expect(escapeHtml(`</script><img src=x onerror="alert('1')">&`)).toBe('&lt;/script&gt;&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;');
   });

@@ -1,3 +1,4 @@
+import { grouped } from './escape';
 import type { ReportData } from './report-data';
 import { OTHER_COLOUR, PALETTE, renderSvg } from './svg-chart';
 
@@ -6,7 +7,7 @@ export const CHART_WIDTH = 960;
 export const TOP_STATIONS = 15;
 
 const AXIS_NAME = { fontSize: 13, fontWeight: 'bold' as const };
-const number = (n: number) => n.toLocaleString('en-US');
+const number = (n: number) => grouped(n);
 
 /** Formats km for the page to the metre, the precision the quantiles are computed to. */
 export function km(value: number | undefined): string {

@@ -1,5 +1,6 @@
 import type { Station } from '@rydes/geo-index';
 import type { MapPoint } from './aggregate';
+import { grouped } from './escape';
 import { outlineFor, type Bbox } from './outline';
 import type { ReportData } from './report-data';
 import { OTHER_COLOUR, PALETTE, registerOutline, renderSvg } from './svg-chart';
@@ -86,15 +87,16 @@ function round(value: number, digits: number): number {
 /**
  * The map: the sampled rides coloured by their station (the 8 busiest stations have a colour
  * each, the rest share grey), lines from a sample of rides to their station, and the most used
- * matched stations as markers, the busiest labelled; over the outline that fits the view.
+ * matched stations as markers, the busiest labelled; over the outline that fits the view (cut to
+ * the view unless `clipOutline: false`).
  */
-export function renderMap(data: ReportData): MapFigure {
+export function renderMap(data: ReportData, options: { clipOutline?: boolean } = {}): MapFigure {
   const ranked = data.rides.stations;
   const colours = stationColours(ranked);
   const markers = ranked.flatMap((s) => data.stations.known.get(s.station) ?? []).slice(0, MAX_MARKERS);
   const labelled = Math.min(LABELLED_MARKERS, markers.length);
   const view = viewOf(data.rides.bbox, markers.slice(0, labelled));
-  const outline = outlineFor(view);
+  const outline = outlineFor(view, { clip: options.clipOutline });
   registerOutline('rydes-view', outline.geojson);
 
   const groups = new Map<string, MapPoint[]>();
@@ -187,7 +189,7 @@ export function renderMap(data: ReportData): MapFigure {
     series,
   };
   const label =
-    `Map of ${data.rides.points.length.toLocaleString('en-US')} sampled rides of ${data.rides.rows.toLocaleString('en-US')}, ` +
+    `Map of ${grouped(data.rides.points.length)} sampled rides of ${grouped(data.rides.rows)}, ` +
     `coloured by matched station, with ${markers.length} station markers; view ${view.south.toFixed(2)}° to ${view.north.toFixed(2)}° N, ` +
     `${view.west.toFixed(2)}° to ${view.east.toFixed(2)}° E.`;
   return {

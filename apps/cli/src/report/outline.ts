@@ -105,21 +105,85 @@ function arcsBbox(geometry: { type: string | null; arcs?: unknown }, boxes: Floa
   return Number.isFinite(box.west) ? box : undefined;
 }
 
+/** Share of the view's width and height added on each side of the clip box: its edges stay well off the map. */
+const CLIP_MARGIN = 0.05;
+
+type Position = number[];
+
+/**
+ * Sutherland–Hodgman: the part of a ring inside an axis-aligned box, as a closed ring (fewer than
+ * 4 positions: nothing left). Where the ring leaves the box the result runs along the box's edge.
+ */
+function clipRing(ring: Position[], box: Bbox): Position[] {
+  let points = ring;
+  const edges: Array<[(p: Position) => boolean, (a: Position, b: Position) => Position]> = [
+    [(p) => p[0] >= box.west, (a, b) => [box.west, a[1] + ((b[1] - a[1]) * (box.west - a[0])) / (b[0] - a[0])]],
+    [(p) => p[0] <= box.east, (a, b) => [box.east, a[1] + ((b[1] - a[1]) * (box.east - a[0])) / (b[0] - a[0])]],
+    [(p) => p[1] >= box.south, (a, b) => [a[0] + ((b[0] - a[0]) * (box.south - a[1])) / (b[1] - a[1]), box.south]],
+    [(p) => p[1] <= box.north, (a, b) => [a[0] + ((b[0] - a[0]) * (box.north - a[1])) / (b[1] - a[1]), box.north]],
+  ];
+  for (const [inside, cross] of edges) {
+    const out: Position[] = [];
+    for (let i = 0; i < points.length; i++) {
+      const current = points[i];
+      const previous = points[(i + points.length - 1) % points.length];
+      const currentIn = inside(current);
+      if (currentIn !== inside(previous)) out.push(cross(previous, current));
+      if (currentIn) out.push(current);
+    }
+    points = out;
+    if (points.length === 0) return [];
+  }
+  const [first, last] = [points[0], points[points.length - 1]];
+  if (first[0] !== last[0] || first[1] !== last[1]) points.push(first);
+  return points.length >= 4 ? points : [];
+}
+
+/** A polygon (outer ring, then holes) inside the box; undefined when its outer ring is outside. */
+function clipPolygon(rings: Position[][], box: Bbox): Position[][] | undefined {
+  const clipped = rings.map((ring) => clipRing(ring, box));
+  return clipped[0].length > 0 ? clipped.filter((ring) => ring.length > 0) : undefined;
+}
+
+/**
+ * The geometry cut to the box around the view: a country or county that reaches far beyond the
+ * map keeps only what can be seen (and a margin), so ECharts projects and writes a tenth of the
+ * positions for a regional view of the US. Inside the view nothing moves: the positions there
+ * are the same, and the new ones lie on the box, off the map.
+ */
+function clipGeometry(geometry: Geometry, box: Bbox): Geometry | undefined {
+  if (geometry.type === 'Polygon') {
+    const rings = clipPolygon(geometry.coordinates, box);
+    return rings && { type: 'Polygon', coordinates: rings };
+  }
+  if (geometry.type === 'MultiPolygon') {
+    const polygons = geometry.coordinates.map((polygon) => clipPolygon(polygon, box)).filter((polygon): polygon is Position[][] => polygon !== undefined);
+    return polygons.length > 0 ? { type: 'MultiPolygon', coordinates: polygons } : undefined;
+  }
+  return geometry;
+}
+
 /**
  * The land outline under a view: the features of the package's TopoJSON that touch the view
  * (only those, so a city map does not carry the whole country). Features get a stable `name`
  * (their id) so that ECharts draws each once. Which geometries touch the view is found from their
  * arcs' boxes, and only those become GeoJSON: turning all 3,000 US counties into GeoJSON to keep
- * the few around a city was most of the time of drawing its map.
+ * the few around a city was most of the time of drawing its map. A feature reaching beyond the
+ * view by more than a margin is cut to it (see clipGeometry): the map shows the same land.
+ * Feature order and names stay those of the package, so a view gives the same bytes every time.
+ * `clip: false` keeps every feature whole.
  * @example
  * outlineFor({ west: -74.3, south: 40.4, east: -73.6, north: 41 }).label; // 'US counties (us-atlas, 1:10m)'
  */
-export function outlineFor(view: Bbox): { label: string; geojson: FeatureCollection } {
+export function outlineFor(view: Bbox, options: { clip?: boolean } = {}): { label: string; geojson: FeatureCollection } {
   const atlas = atlasFor(view);
   const topology = JSON.parse(readFileSync(require.resolve(atlas.file), 'utf8')) as Topology;
   const object = topology.objects[atlas.object];
   const geometries = object.type === 'GeometryCollection' ? object.geometries : [object];
   const boxes = arcBoxes(topology);
+  const marginX = (view.east - view.west) * CLIP_MARGIN;
+  const marginY = (view.north - view.south) * CLIP_MARGIN;
+  const clip = { west: view.west - marginX, south: view.south - marginY, east: view.east + marginX, north: view.north + marginY };
   const features: Feature[] = [];
   geometries.forEach((geometry, i) => {
     // Without arcs (points, nested collections) the feature's own box decides.
@@ -127,7 +191,9 @@ export function outlineFor(view: Bbox): { label: string; geojson: FeatureCollect
     if (near && !intersects(near, view)) return;
     const f = feature(topology, geometry) as Feature;
     const box = geometryBbox(f.geometry);
-    if (box && intersects(box, view)) features.push({ type: 'Feature', geometry: f.geometry, properties: { name: `${atlas.object}-${f.id ?? i}` } });
+    if (!box || !intersects(box, view)) return;
+    const kept = options.clip === false || contains(clip, box) ? f.geometry : clipGeometry(f.geometry, clip);
+    if (kept) features.push({ type: 'Feature', geometry: kept, properties: { name: `${atlas.object}-${f.id ?? i}` } });
   });
   return { label: atlas.label, geojson: { type: 'FeatureCollection', features } };
 }

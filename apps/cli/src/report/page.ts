@@ -1,9 +1,9 @@
 import { distanceBins, km, renderDistanceHistogram, renderStationBars, renderTimeline, stationBars } from './charts';
-import { escapeHtml as esc } from './escape';
+import { escapeHtml as esc, grouped } from './escape';
 import { renderMap } from './map';
 import type { ReportData } from './report-data';
 
-const number = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n.toLocaleString('en-US'));
+const number = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : grouped(n));
 const seconds = (s: number | undefined) => (s === undefined ? '–' : `${s.toFixed(1)} s`);
 
 /** Content-Security-Policy of the page: nothing may load, no script may run; inline styles only. */
