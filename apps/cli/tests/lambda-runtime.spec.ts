@@ -1,4 +1,5 @@
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { fork } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { createLambdaClient, invokeEvent, receiveBatch } from '@rydes/aws-adapters';
 import { toDelete } from '../src/lambda/event-source';
 import { FunctionPool, lambdaHeapFlags, localHeapFlags, type FunctionConfig, type InvokeOutcome } from '../src/lambda/pool';
+import type { HostReply } from '../src/lambda/protocol';
 import { startStack, type LocalStack } from '../src/stack/local-stack';
 import { alive } from './helpers/processes';
 
@@ -180,8 +182,10 @@ describe('FunctionPool code cache (host.ts loads the bundle through vm.Script wi
     expect(result(changed).answer).toBe('two!');
     expect(pool.coldStarts).toBe(3);
     expect(pool.codeCacheHits).toBe(1);
-    const caches = readdirSync(join(dir, `rydes-code-cache-${process.getuid?.() ?? 'user'}`)).filter((f) => f.endsWith('.v8cache'));
-    expect(caches).toHaveLength(2);
+    // The changed bundle's environment writes its own cache just after answering.
+    const caches = () => readdirSync(join(dir, `rydes-code-cache-${process.getuid?.() ?? 'user'}`)).filter((f) => f.endsWith('.v8cache'));
+    await waitFor(() => caches().length === 2);
+    expect(caches()).toHaveLength(2);
   });
 
   it("starts each environment with Lambda's old-generation limit for its memory and a small young generation", async () => {
@@ -219,6 +223,32 @@ describe('FunctionPool code cache (host.ts loads the bundle through vm.Script wi
     // Assess
     expect(pool.codeCacheHits).toBe(1);
     expect(statSync(join(folder, cache)).mtimeMs).toBeGreaterThan(old.getTime() + 1000);
+  });
+
+  it('starts an environment run with --cpu-prof from the cache a plain environment wrote (profiling flags are not part of its key)', async () => {
+    // Prepare: a plain environment compiles the bundle and writes its cache after its first invocation
+    const bundle = writeBundle('one');
+    pool = echoPool({ bundle });
+    await pool.invoke({});
+    const folder = join(dir, `rydes-code-cache-${process.getuid?.() ?? 'user'}`);
+    await waitFor(() => readdirSync(folder).some((f) => f.endsWith('.v8cache')));
+    await pool.close();
+    // Act: an environment started as `node --cpu-prof … main.js run` starts its environments
+    const profiles = join(dir, 'prof');
+    const host = fork(join(__dirname, '../src/lambda/host.ts'), [], {
+      execArgv: [...localHeapFlags(128), '--import', 'tsx', '--cpu-prof', `--cpu-prof-dir=${profiles}`],
+      env: { PATH: process.env.PATH, TMPDIR: dir, RYDES_LAMBDA_BUNDLE: bundle, _HANDLER: 'main.handler' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
+    const ready = await new Promise<HostReply>((resolve) => host.once('message', resolve));
+    const exited = new Promise((resolve) => host.once('exit', resolve));
+    host.disconnect();
+    await exited;
+    // Assess: the cache was used, and the profile was written (the flags did reach the environment)
+    expect(ready).toEqual({ type: 'ready', codeCache: 'hit' });
+    expect(readdirSync(profiles).filter((f) => f.endsWith('.cpuprofile')).length).toBeGreaterThan(0);
+    expect(readdirSync(folder).filter((f) => f.endsWith('.v8cache'))).toHaveLength(1);
   });
 
   it('does not use a cache folder other users can write to', async () => {

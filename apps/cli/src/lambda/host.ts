@@ -11,7 +11,7 @@ import Module, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
-import type { CodeCacheUse, HostReply, InvokeRequest } from './protocol';
+import { PROFILING_FLAG, type CodeCacheUse, type HostReply, type InvokeRequest } from './protocol';
 
 const bundlePath = process.env.RYDES_LAMBDA_BUNDLE ?? '';
 const handlerName = (process.env._HANDLER ?? 'main.handler').split('.').pop() ?? 'handler';
@@ -81,13 +81,14 @@ interface LoadedBundle {
  * start then skips parsing and compiling the ~2 MB bundle (the AWS SDK inside it) again. Only the
  * local emulator does this; what the init phase runs, and when, is unchanged. The cache lives in
  * `<tmpdir>/rydes-code-cache-<uid>/` (this user's only), named by a hash of the bundle's bytes, the Node version and the
- * V8 flags (V8 itself refuses a cache of another version or flags); any failure to read or write
+ * node flags but the profiling ones (V8 itself refuses a cache of another version or V8 flags); any failure to read or write
  * it only means compiling as usual.
  */
 function loadBundle(path: string): LoadedBundle {
   const source = readFileSync(path, 'utf8');
   const folder = privateFolder(join(tmpdir(), `rydes-code-cache-${process.getuid?.() ?? 'user'}`));
-  const key = createHash('sha256').update(`${process.version}\0${process.arch}\0${process.execArgv.join(' ')}\0`).update(source).digest('hex').slice(0, 32);
+  const flags = process.execArgv.filter((flag) => !PROFILING_FLAG.test(flag)).join(' ');
+  const key = createHash('sha256').update(`${process.version}\0${process.arch}\0${flags}\0`).update(source).digest('hex').slice(0, 32);
   const cacheFile = folder && join(folder, `${key}.v8cache`);
   let cachedData: Buffer | undefined;
   try {

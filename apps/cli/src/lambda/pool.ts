@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BundleNotFoundError } from '../errors';
 import { DEPLOYED_NODE_MAJOR } from '../stack/names';
-import type { HostReply, InvokeRequest } from './protocol';
+import { PROFILING_FLAG, type HostReply, type InvokeRequest } from './protocol';
 
 export interface FunctionConfig {
   /** Lambda function name, e.g. `rydes-transform`. */
@@ -71,7 +71,7 @@ export function noteNodeMajor(write: (line: string) => void, version = process.v
  * NODE_OPTIONS).
  */
 export function profilingFlags(execArgv: string[] = process.execArgv): string[] {
-  return execArgv.filter((flag) => /^--(cpu-prof|heap-prof)/.test(flag));
+  return execArgv.filter((flag) => PROFILING_FLAG.test(flag));
 }
 
 /** The host entry: the bundled host.js beside the CLI bundle, else the TypeScript source via tsx. */

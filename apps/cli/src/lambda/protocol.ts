@@ -39,3 +39,10 @@ export type HostReply = InvokeSuccess | InvokeFailure | HostReady | { type: 'ini
 /** Variables the host reads besides the function's own environment. */
 export const HOST_BUNDLE_VAR = 'RYDES_LAMBDA_BUNDLE';
 export const HOST_HANDLER_VAR = '_HANDLER';
+
+/**
+ * Node's profiling flags (`--cpu-prof`, `--cpu-prof-dir=…`, `--heap-prof…`): the CLI passes them on
+ * to every environment, and they do not change the code V8 compiles, so the code cache's key
+ * leaves them out (a profiled run then starts its environments as a plain run does).
+ */
+export const PROFILING_FLAG = /^--(cpu-prof|heap-prof)/;
