@@ -131,6 +131,18 @@ describe('reject reasons', () => {
 describe('readRideRows', () => {
   const header = 'distance,healthpoints,latitude,longitude,magicpoints,name,statustime,fieldservice,groundstation,groundstation_distance_km,source,ride_index';
 
+  /** The rows csv-parse reads from `text` (header skipped), in the shape readRideRows gives. */
+  function csvParseRows(text: string): RideRow[] {
+    return (parse(text) as string[][]).slice(1).map((f) => ({
+      latitude: Number(f[2]),
+      longitude: Number(f[3]),
+      station: f[8],
+      distanceKm: Number(f[9]),
+      source: f[10],
+      rideIndex: Number(f[11]),
+    }));
+  }
+
   async function rows(text: string, chunkSize = 7): Promise<RideRow[]> {
     const out: RideRow[] = [];
     const chunks = Array.from({ length: Math.ceil(text.length / chunkSize) }, (_, i) => Buffer.from(text.slice(i * chunkSize, (i + 1) * chunkSize)));
@@ -197,14 +209,7 @@ describe('readRideRows', () => {
       lines.push(`1,2,40.${i},-73.${i},3,${name},2018-01-01 00:00:00,1,USW00094728,${i / 7},raw/a.json,${i}`);
     }
     const text = lines.join('\n');
-    const expected = (parse(text) as string[][]).slice(1).map((f) => ({
-      latitude: Number(f[2]),
-      longitude: Number(f[3]),
-      station: f[8],
-      distanceKm: Number(f[9]),
-      source: f[10],
-      rideIndex: Number(f[11]),
-    }));
+    const expected = csvParseRows(text);
 
     for (const chunkSize of [97, 4093, 65536, text.length]) expect(await rows(text, chunkSize)).toEqual(expected);
   });
@@ -224,14 +229,7 @@ describe('readRideRows', () => {
       const text = `${lines.join('\n')}\n`;
       const file = join(dir, 'rides.csv');
       writeFileSync(file, text);
-      const expected = (parse(text) as string[][]).slice(1).map((f) => ({
-        latitude: Number(f[2]),
-        longitude: Number(f[3]),
-        station: f[8],
-        distanceKm: Number(f[9]),
-        source: f[10],
-        rideIndex: Number(f[11]),
-      }));
+      const expected = csvParseRows(text);
 
       // Act
       const read: RideRow[] = [];

@@ -100,27 +100,63 @@ function* recordsOnly(generated: Iterable<GeneratedRecord>): Generator<Ride | Re
   for (const g of generated) yield g.record;
 }
 
+/** One valid ride's random draws, unrounded; {@link drawRide} refills the same object for every ride. */
+interface RideDraw {
+  unicorn: number;
+  /** The step walked, in metres: the ride's `distance`. */
+  step: number;
+  latitude: number;
+  longitude: number;
+  /** statustime as epoch milliseconds. */
+  ms: number;
+  healthpoints: number;
+  magicpoints: number;
+  fieldservice: 0 | 1;
+}
+
+/** Every unicorn at {@link START} with its own bearing: the first draws of a seed. */
+function startWalks(rng: () => number): Array<{ latitude: number; longitude: number; bearing: number }> {
+  return UNICORNS.map(() => ({ latitude: START.latitude as number, longitude: START.longitude as number, bearing: rng() * 2 * Math.PI }));
+}
+
+/**
+ * The next ride's draws into `draw`, advancing its unicorn's walk. Both writers of valid rides
+ * ({@link validRides}, the sample's {@link generatedArrayText}) take them here, so a seed gives
+ * the same rides, in the same order, either way.
+ */
+function drawRide(rng: () => number, walks: ReturnType<typeof startWalks>, draw: RideDraw): RideDraw {
+  const u = Math.floor(rng() * UNICORNS.length);
+  const walk = walks[u];
+  const step = 29 + 2 * rng();
+  [walk.latitude, walk.longitude] = destination(walk.latitude, walk.longitude, walk.bearing, step);
+  draw.unicorn = u;
+  draw.step = step;
+  draw.latitude = walk.latitude;
+  draw.longitude = walk.longitude;
+  draw.ms = YEAR_2018_MS + Math.floor(rng() * SECONDS_IN_2018) * 1000 + Math.floor(rng() * 1000);
+  draw.healthpoints = Math.floor(rng() * 10001);
+  draw.magicpoints = Math.floor(rng() * 10001);
+  draw.fieldservice = rng() < 0.9 - 0.8 * (draw.healthpoints / 10000) ? 1 : 0;
+  return draw;
+}
+
+const newDraw = (): RideDraw => ({ unicorn: 0, step: 0, latitude: 0, longitude: 0, ms: 0, healthpoints: 0, magicpoints: 0, fieldservice: 0 });
+
 function* validRides(options: GenerateOptions): Generator<Ride> {
   const rng = seededRandom(options.seed);
-  const walks = UNICORNS.map(() => ({ latitude: START.latitude as number, longitude: START.longitude as number, bearing: rng() * 2 * Math.PI }));
+  const walks = startWalks(rng);
+  const d = newDraw();
   for (let i = 0; i < options.count; i++) {
-    const u = Math.floor(rng() * UNICORNS.length);
-    const walk = walks[u];
-    const step = 29 + 2 * rng();
-    [walk.latitude, walk.longitude] = destination(walk.latitude, walk.longitude, walk.bearing, step);
-    const ms = YEAR_2018_MS + Math.floor(rng() * SECONDS_IN_2018) * 1000 + Math.floor(rng() * 1000);
-    const healthpoints = Math.floor(rng() * 10001);
-    const magicpoints = Math.floor(rng() * 10001);
-    const fieldservice = rng() < 0.9 - 0.8 * (healthpoints / 10000) ? 1 : 0;
+    drawRide(rng, walks, d);
     yield {
-      distance: round6(step),
-      healthpoints,
-      latitude: round6(walk.latitude),
-      longitude: round6(walk.longitude),
-      magicpoints,
-      name: UNICORNS[u],
-      statustime: statusTimeOf(ms),
-      fieldservice,
+      distance: round6(d.step),
+      healthpoints: d.healthpoints,
+      latitude: round6(d.latitude),
+      longitude: round6(d.longitude),
+      magicpoints: d.magicpoints,
+      name: UNICORNS[d.unicorn],
+      statustime: statusTimeOf(d.ms),
+      fieldservice: d.fieldservice,
     };
   }
 }
@@ -373,7 +409,8 @@ function putMicros(w: ByteWriter, x: number): void {
  */
 function* generatedArrayText(count: number, seed: number): Generator<Buffer> {
   const rng = seededRandom(seed);
-  const walks = UNICORNS.map(() => ({ latitude: START.latitude as number, longitude: START.longitude as number, bearing: rng() * 2 * Math.PI }));
+  const walks = startWalks(rng);
+  const d = newDraw();
   const pad = '\n  ';
   const key = (name: string) => `,${pad}  "${name}": `;
   const prepare = (text: string) => ByteWriter.prepare(text);
@@ -389,27 +426,19 @@ function* generatedArrayText(count: number, seed: number): Generator<Buffer> {
   let w = new ByteWriter(BATCH_BYTES + 4096);
   w.ascii('[');
   for (let i = 0; i < count; i++) {
-    // The draws of validRides, in its order.
-    const u = Math.floor(rng() * UNICORNS.length);
-    const walk = walks[u];
-    const step = 29 + 2 * rng();
-    [walk.latitude, walk.longitude] = destination(walk.latitude, walk.longitude, walk.bearing, step);
-    const ms = YEAR_2018_MS + Math.floor(rng() * SECONDS_IN_2018) * 1000 + Math.floor(rng() * 1000);
-    const health = Math.floor(rng() * 10001);
-    const magic = Math.floor(rng() * 10001);
-    const service = rng() < 0.9 - 0.8 * (health / 10000) ? 1 : 0;
+    drawRide(rng, walks, d);
     w.literal(i === 0 ? first : next);
-    putMicros(w, step);
+    putMicros(w, d.step);
     w.literal(healthpoints);
-    w.number(health);
+    w.number(d.healthpoints);
     w.literal(latitude);
-    putMicros(w, walk.latitude);
+    putMicros(w, d.latitude);
     w.literal(longitude);
-    putMicros(w, walk.longitude);
+    putMicros(w, d.longitude);
     w.literal(magicpoints);
-    w.number(magic);
-    w.literal(named[u]);
-    civilTime(ms);
+    w.number(d.magicpoints);
+    w.literal(named[d.unicorn]);
+    civilTime(d.ms);
     w.reserve(32);
     const bytes = w.bytes;
     let at = putDigits(bytes, w.length, CIVIL[0], 4);
@@ -426,7 +455,7 @@ function* generatedArrayText(count: number, seed: number): Generator<Buffer> {
     bytes[at++] = 0x2e;
     w.length = putDigits(bytes, at, CIVIL[6], 3);
     w.literal(fieldservice);
-    w.byte(0x30 + service);
+    w.byte(0x30 + d.fieldservice);
     w.literal(end);
     if (w.length >= BATCH_BYTES) {
       yield w.bytes.subarray(0, w.length);

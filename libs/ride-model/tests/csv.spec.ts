@@ -129,11 +129,30 @@ describe('encodeCsv against csv-stringify (seeded fuzz)', () => {
   });
 });
 
+/** Park–Miller's minimal standard generator from `seed`: the same values in (0, 1) on every run. */
+const seededRandom = (seed: number) => () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+
+const ulpBits = new DataView(new ArrayBuffer(8));
+/** `x` moved by `ulps` units in the last place (of the same sign). */
+const step = (x: number, ulps: number) => {
+  ulpBits.setFloat64(0, x);
+  ulpBits.setBigUint64(0, ulpBits.getBigUint64(0) + BigInt(ulps));
+  return ulpBits.getFloat64(0);
+};
+
+/** The values that ByteWriter.number prints otherwise than String does. */
+const printedUnlikeString = (values: number[]) => {
+  const w = new ByteWriter(16);
+  return values.filter((x) => {
+    w.number(x);
+    return w.take() !== String(x);
+  });
+};
+
 describe('ByteWriter', () => {
   it('prints every double exactly as String does (360,000 seeded doubles: short decimals, random bits, neighbours)', () => {
     // Prepare
-    let seed = 1;
-    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const random = seededRandom(1);
     const bits = new DataView(new ArrayBuffer(8));
     const values = [0, -0, 1e-5, 1e-6, 9.999999999999999e-6, 1e15, 999999999999999.9, 0.1 + 0.2, 5e-324, 1e21, 123456789.12345679, -73.985184, 2 ** 53 + 2];
     for (let i = 0; i < 60_000; i++) {
@@ -144,11 +163,7 @@ describe('ByteWriter', () => {
     }
 
     // Act
-    const w = new ByteWriter(16);
-    const mismatches = values.filter((x) => {
-      w.number(x);
-      return w.take() !== String(x);
-    });
+    const mismatches = printedUnlikeString(values);
 
     // Assess
     expect(values.length).toBeGreaterThan(360_000);
@@ -157,14 +172,7 @@ describe('ByteWriter', () => {
 
   it('prints decimals of up to six places below 1e9 (coordinates, ride distances) exactly as String does: 300,000 seeded values, their neighbours, the edges near integers and 1e9', () => {
     // Prepare
-    let seed = 3;
-    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
-    const bits = new DataView(new ArrayBuffer(8));
-    const step = (x: number, ulps: number) => {
-      bits.setFloat64(0, x);
-      bits.setBigUint64(0, bits.getBigUint64(0) + BigInt(ulps));
-      return bits.getFloat64(0);
-    };
+    const random = seededRandom(3);
     const values: number[] = [];
     for (let i = 0; i < 50_000; i++) {
       const places = 1 + Math.floor(random() * 6);
@@ -176,11 +184,7 @@ describe('ByteWriter', () => {
     }
 
     // Act
-    const w = new ByteWriter(16);
-    const mismatches = values.filter((x) => {
-      w.number(x);
-      return w.take() !== String(x);
-    });
+    const mismatches = printedUnlikeString(values);
 
     // Assess
     expect(values.length).toBeGreaterThan(300_000);
@@ -189,14 +193,8 @@ describe('ByteWriter', () => {
 
   it('prints full-precision doubles in [0.1, 1e5) (station distances) exactly as String does: 400,000 seeded values, their neighbours, powers of two and ten', () => {
     // Prepare: values that need 16 or 17 digits, one ulp either side, the edges of every binade and decade
-    let seed = 7;
-    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const random = seededRandom(7);
     const bits = new DataView(new ArrayBuffer(8));
-    const step = (x: number, ulps: number) => {
-      bits.setFloat64(0, x);
-      bits.setBigUint64(0, bits.getBigUint64(0) + BigInt(ulps));
-      return bits.getFloat64(0);
-    };
     const values: number[] = [];
     for (let i = 0; i < 50_000; i++) {
       const x = 10 ** (random() * 6 - 1) * (1 + random());
@@ -209,11 +207,7 @@ describe('ByteWriter', () => {
     for (let d = -1; d <= 5; d++) for (let u = -40; u <= 40; u++) values.push(step(10 ** d, u));
 
     // Act
-    const w = new ByteWriter(16);
-    const mismatches = values.filter((x) => {
-      w.number(x);
-      return w.take() !== String(x);
-    });
+    const mismatches = printedUnlikeString(values);
 
     // Assess
     expect(values.length).toBeGreaterThan(400_000);
@@ -222,8 +216,7 @@ describe('ByteWriter', () => {
 
   it('writes strings as JSON.stringify does and as UTF-8 as Buffer.from does (seeded code units, surrogates included)', () => {
     // Prepare
-    let seed = 7;
-    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const random = seededRandom(7);
     const units = [0x00, 0x09, 0x0a, 0x1f, 0x20, 0x22, 0x2c, 0x41, 0x5c, 0x7e, 0x7f, 0x80, 0xe9, 0x7ff, 0x800, 0x2028, 0xd83e, 0xdd84, 0xfffd, 0xffff];
     const texts = ['', 'Shadowfax', '2018-05-07 20:11:04.247', '🦄', '\ud83e', 'x'.repeat(300)];
     for (let i = 0; i < 5_000; i++) texts.push(String.fromCharCode(...Array.from({ length: Math.floor(random() * 12) }, () => (random() < 0.5 ? 0x61 : units[Math.floor(random() * units.length)]))));
