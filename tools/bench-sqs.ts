@@ -2,11 +2,12 @@
  * CPU of the CLI thread's SQS share per message: the embedded SQS server (startSqs) and the
  * transform's event source (SqsEventSource, 4 pollers, a pool that answers at once) on this
  * thread, as in `rydes run`; the sender (SendMessageBatch calls, 4 in flight) in a worker thread,
- * as the ingest is in its own process. The pollers' client reaches the server either over HTTP
- * (`createSqsClient`, the baseline) or in this process (`sqsInProcess`, MD5 check off: what
- * `rydes run` uses). Prints this thread's CPU (utime + stime of /proc/self/task/<pid>/stat) per
- * message for one-ride messages (~230 B) and 1,000-ride messages (~180 KB), both transports
- * alternating, in one run.
+ * as the ingest is in its own process. The pollers reach the server over HTTP (`createSqsClient`,
+ * the baseline), in this process through the SDK (`sqsInProcess`, MD5 check off), or through the
+ * queue itself (`sqsInProcess.direct` for receive and delete: what `rydes run` uses). Prints this
+ * thread's CPU (utime + stime of /proc/self/task/<pid>/stat) per message for one-ride messages
+ * (~230 B) and 1,000-ride messages (~180 KB of ride JSON, as the ingest's Chunker writes them),
+ * the three transports alternating, in one run.
  *
  * `npx tsx --tsconfig apps/cli/tsconfig.json tools/bench-sqs.ts [--small N] [--large N] [--passes N]`
  */
@@ -37,6 +38,9 @@ const SENDER = `
 const { workerData, parentPort } = require('node:worker_threads');
 const { SQSClient, SendMessageBatchCommand } = require(workerData.sdk);
 const sqs = new SQSClient({ endpoint: workerData.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+// Ride JSON as the Chunker writes it (quotes to escape in the request and the answer), or a short text.
+const ride = '{"distance":29.2,"healthpoints":217,"latitude":41.443312,"longitude":-73.571234,"magicpoints":112,"name":"Shadowfax","statustime":"2019-05-07 20:11:04.247","fieldservice":0}';
+const rides = workerData.bytes > 1000 ? Array.from({ length: Math.floor(workerData.bytes / (ride.length + 1)) }, () => ride).join(',') : '';
 const filler = 'x'.repeat(workerData.bytes);
 // SendMessageBatch carries at most 1 MiB: five large bodies per call, as the ingest sends them.
 const perCall = workerData.bytes > 100000 ? 5 : 10;
@@ -45,14 +49,17 @@ async function lane() {
   while (next < workerData.n) {
     const from = next;
     next += perCall;
-    const Entries = Array.from({ length: Math.min(perCall, workerData.n - from) }, (_, i) => ({ Id: 'm' + i, MessageBody: JSON.stringify({ i: from + i, filler }) }));
+    const Entries = Array.from({ length: Math.min(perCall, workerData.n - from) }, (_, i) => ({ Id: 'm' + i, MessageBody: rides ? '{"v":2,"chunk":' + (from + i) + ',"gaps":[],"rides":[' + rides + ']}' : JSON.stringify({ i: from + i, filler }) }));
     await sqs.send(new SendMessageBatchCommand({ QueueUrl: workerData.queueUrl, Entries }));
   }
 }
 Promise.all([lane(), lane(), lane(), lane()]).then(() => { sqs.destroy(); parentPort.postMessage('done'); });
 `;
 
-async function pass(transport: 'http' | 'in-process', messages: number, bytes: number): Promise<{ cpu: number; wall: number }> {
+const TRANSPORTS = ['http', 'in-process', 'direct'] as const;
+type Transport = (typeof TRANSPORTS)[number];
+
+async function pass(transport: Transport, messages: number, bytes: number): Promise<{ cpu: number; wall: number }> {
   const server = await startSqs();
   const env = { AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${server.port}`, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' };
   const sqs = transport === 'http' ? createSqsClient(env) : createSqsClient(env, { requestHandler: server.inProcess, md5: false });
@@ -67,7 +74,8 @@ async function pass(transport: 'http' | 'in-process', messages: number, bytes: n
       return { ok: true, result: {} };
     },
   };
-  const source = new SqsEventSource(pool as never, { sqs, queueUrl: QueueUrl, queueArn: 'arn:aws:sqs:us-east-1:000000000000:bench', region: 'us-east-1', pollers: 4 });
+  const direct = transport === 'direct' ? server.inProcess.direct : undefined;
+  const source = new SqsEventSource(pool as never, { sqs, direct, queueUrl: QueueUrl, queueArn: 'arn:aws:sqs:us-east-1:000000000000:bench', region: 'us-east-1', pollers: 4 });
   const cpu0 = threadCpu();
   const t0 = process.hrtime.bigint();
   source.start();
@@ -87,16 +95,19 @@ async function pass(transport: 'http' | 'in-process', messages: number, bytes: n
 async function main(): Promise<void> {
   console.log(`SQS share of the CLI thread per message: server + 4 pollers on this thread, sender in a worker; load ${loadavg()[0].toFixed(1)}`);
   for (const [label, messages, bytes] of [['one-ride messages', SMALL, 230], ['1,000-ride messages', LARGE, 180_000]] as const) {
-    const per: Record<string, number[]> = { http: [], 'in-process': [] };
+    const per: Record<Transport, number[]> = { http: [], 'in-process': [], direct: [] };
     for (let p = 1; p <= PASSES; p++) {
-      for (const transport of ['http', 'in-process'] as const) {
+      for (const transport of TRANSPORTS) {
         const { cpu, wall } = await pass(transport, messages, bytes);
         per[transport].push((cpu / messages) * 1e6);
         console.log(`  ${label} (N = ${messages.toLocaleString('en-US')}, ~${bytes.toLocaleString('en-US')} B), pass ${p}, pollers ${transport.padEnd(10)}: ${cpu.toFixed(2)} s CPU = ${((cpu / messages) * 1e6).toFixed(0)} µs/message, wall ${wall.toFixed(1)} s, load ${loadavg()[0].toFixed(1)}`);
       }
     }
     const best = (xs: number[]) => Math.min(...xs);
-    console.log(`  ${label}: best pass http ${best(per.http).toFixed(0)} µs/message, in-process ${best(per['in-process']).toFixed(0)} µs/message (${(best(per['in-process']) / best(per.http)).toFixed(2)}×)`);
+    const [http, inProcess, direct] = TRANSPORTS.map((t) => best(per[t]));
+    console.log(
+      `  ${label}: best pass http ${http.toFixed(0)} µs/message, in-process ${inProcess.toFixed(0)} (${(inProcess / http).toFixed(2)}× http), direct ${direct.toFixed(0)} (${(direct / http).toFixed(2)}× http, ${(direct / inProcess).toFixed(2)}× in-process)`,
+    );
   }
   process.exit(0);
 }

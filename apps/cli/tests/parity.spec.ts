@@ -1,9 +1,9 @@
-import { GetQueueAttributesCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLambdaClient, receiveBatch } from '@rydes/aws-adapters';
+import { createLambdaClient, createSqsClient, receiveBatch } from '@rydes/aws-adapters';
 import type { InvocationRecord } from '../src/lambda/async-invoker';
 import { SqsEventSource } from '../src/lambda/event-source';
 import { FunctionPool } from '../src/lambda/pool';
@@ -107,6 +107,56 @@ describe('the local Lambda runtime as strict as AWS (real s3rver + local-aws-sqs
     expect(mostInFlight).toBe(20);
     expect(stack.transform.stats.deleted - start.deleted).toBe(20);
     expect(stack.transform.stats.received - start.received).toBe(20);
+  }, 30_000);
+
+  it('pollers given the queue itself (direct) receive and delete without the SQS protocol, deliver each message once and leave the queue empty', async () => {
+    // Prepare: a queue of its own, a poller client that records every request it sends through the protocol
+    const { QueueUrl = '' } = await stack.sqs.send(new CreateQueueCommand({ QueueName: 'direct-pollers', Attributes: { VisibilityTimeout: '6' } }));
+    const handler = stack.servers.sqsInProcess;
+    const viaProtocol: string[] = [];
+    const counting = Object.assign(Object.create(handler) as typeof handler, {
+      handle: (request: { headers: Record<string, string> }, options?: object) => {
+        viaProtocol.push(String(request.headers['x-amz-target'] ?? '').replace(/^AmazonSQS\./, ''));
+        return handler.handle.call(handler, request as Parameters<typeof handler.handle>[0], options);
+      },
+    });
+    const sqs = createSqsClient(stack.servers.env, { requestHandler: counting, md5: false });
+    const pool = new FunctionPool({ name: 'echo', bundle: ECHO, environment: {}, timeoutSeconds: 1, memoryMb: 128, maxConcurrency: 1, logFd: 'inherit' });
+    const bodies: string[] = [];
+    const source = new SqsEventSource(pool, {
+      sqs, direct: handler.direct, queueUrl: QueueUrl, queueArn: 'arn:aws:sqs:us-east-1:000000000000:direct-pollers', region: 'us-east-1', pollers: 2,
+      onBatch: (batch) => bodies.push(...batch.deletedBodies),
+    });
+    const sent = Array.from({ length: 25 }, (_, i) => `message ${i} "quoted" ☂`);
+    // Act
+    source.start();
+    for (let from = 0; from < sent.length; from += 10) {
+      await stack.sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: sent.slice(from, from + 10).map((MessageBody, i) => ({ Id: `m${from + i}`, MessageBody })) }));
+    }
+    for (const deadline = Date.now() + 20_000; source.stats.deleted < sent.length && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    await source.whenIdle();
+    await source.stop();
+    await pool.close();
+    sqs.destroy();
+    const left = await stack.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    // Assess
+    expect(bodies.sort()).toEqual([...sent].sort());
+    expect(source.stats).toMatchObject({ received: sent.length, deleted: sent.length, deleteFailures: 0, pollErrors: 0 });
+    expect(left.Attributes?.ApproximateNumberOfMessages).toBe('0');
+    expect(viaProtocol.filter((target) => target === 'ReceiveMessage' || target === 'DeleteMessageBatch')).toEqual([]);
+  }, 30_000);
+
+  it('pollers given the queue itself still report a queue it cannot answer for (the protocol path\'s QueueDoesNotExist)', async () => {
+    const pool = new FunctionPool({ name: 'echo', bundle: ECHO, environment: {}, timeoutSeconds: 1, memoryMb: 128, maxConcurrency: 1, logFd: 'inherit' });
+    const source = new SqsEventSource(pool, {
+      sqs: stack.sqs, direct: stack.servers.sqsInProcess.direct, queueUrl: `${stack.queues.fanout.url}-missing`, queueArn: 'arn:aws:sqs:us-east-1:000000000000:missing', region: 'us-east-1', pollers: 1,
+    });
+    source.start();
+    const deadline = Date.now() + 20_000;
+    while (source.stats.pollErrors === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await source.stop();
+    await pool.close();
+    expect(source.stats.lastError).toMatch(/queue does not exist/);
   }, 30_000);
 
   it('counts and reports the sqs-consumer errors of a poller that cannot receive, instead of only stalling', async () => {

@@ -3,6 +3,7 @@
  * (holds sends while queues are deep) and SQS's early answer to long polls.
  */
 import { createRequestHandler } from 'local-aws-sqs';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -72,12 +73,16 @@ export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<LocalS
   // Queue URLs carry the port; createSqsServer sets it the same way once listening.
   service.PORT = port;
   let closed = false;
+  const direct = directActions(service as unknown as LocalService, () => closed);
   return {
     port,
-    inProcess: inProcessHandler((req, res) => {
-      if (closed) throw Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:${port} (the embedded SQS server is closed)`), { code: 'ECONNREFUSED' });
-      gate(req, res, () => void requestHandler(req, res));
-    }),
+    inProcess: Object.assign(
+      inProcessHandler((req, res) => {
+        if (closed) throw Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:${port} (the embedded SQS server is closed)`), { code: 'ECONNREFUSED' });
+        gate(req, res, () => void requestHandler(req, res));
+      }),
+      { direct },
+    ),
     close: () =>
       new Promise<void>((resolve) => {
         closed = true;
@@ -112,6 +117,8 @@ interface AbortSignalLike {
 
 /** The AWS SDK's HttpHandler interface (what an SDK client's `requestHandler` option takes). */
 export interface InProcessSqsHandler {
+  /** ReceiveMessage and DeleteMessageBatch served from the same server's queues with no protocol at all (see {@link DirectSqs}). */
+  readonly direct: DirectSqs;
   readonly metadata: { handlerProtocol: string };
   handle(request: SdkHttpRequest, options?: { abortSignal?: AbortSignalLike }): Promise<{ response: SdkHttpResponse }>;
   updateHttpClientConfig(): void;
@@ -125,7 +132,7 @@ export interface InProcessSqsHandler {
  * a ServerResponse local-aws-sqs writes (statusCode, setHeader, end). An aborted request rejects
  * with an AbortError, as the SDK's own handler does.
  */
-function inProcessHandler(serve: (req: IncomingMessage, res: ServerResponse) => void): InProcessSqsHandler {
+function inProcessHandler(serve: (req: IncomingMessage, res: ServerResponse) => void): Omit<InProcessSqsHandler, 'direct'> {
   return {
     metadata: { handlerProtocol: 'http/1.1' },
     updateHttpClientConfig: () => undefined,
@@ -178,6 +185,232 @@ function inProcessHandler(serve: (req: IncomingMessage, res: ServerResponse) => 
         }
       }),
   };
+}
+
+/** A message attribute as the AWS SDK returns it (binary values as bytes). */
+interface SdkMessageAttribute {
+  DataType: string | undefined;
+  StringValue?: string;
+  BinaryValue?: Uint8Array;
+  StringListValues?: string[];
+  BinaryListValues?: Uint8Array[];
+}
+
+/** A received message in the AWS SDK's output shape (ReceiveMessageCommandOutput's `Messages`). */
+export interface DirectMessage {
+  MessageId: string;
+  ReceiptHandle: string;
+  MD5OfBody: string;
+  Body: string;
+  Attributes?: Record<string, string>;
+  MD5OfMessageAttributes?: string;
+  MessageAttributes?: Record<string, SdkMessageAttribute>;
+}
+
+/** The SDK's `$metadata` of an answer that took one attempt. */
+interface DirectMetadata {
+  httpStatusCode: number;
+  requestId: string;
+  attempts: number;
+  totalRetryDelay: number;
+}
+
+export interface DirectReceiveInput {
+  QueueUrl?: string;
+  MaxNumberOfMessages?: number;
+  WaitTimeSeconds?: number;
+  VisibilityTimeout?: number;
+  AttributeNames?: string[];
+  MessageSystemAttributeNames?: string[];
+  MessageAttributeNames?: string[];
+}
+
+export interface DirectDeleteBatchInput {
+  QueueUrl?: string;
+  Entries?: Array<{ Id?: string; ReceiptHandle?: string }>;
+}
+
+/** As the SDK types it: both lists always named, `undefined` when empty (local-aws-sqs leaves an empty one out). */
+export interface DirectDeleteBatchOutput {
+  Successful: Array<{ Id: string }> | undefined;
+  Failed: Array<{ Id: string; Code: string; Message: string; SenderFault: boolean }> | undefined;
+  $metadata: DirectMetadata;
+}
+
+/**
+ * ReceiveMessage and DeleteMessageBatch answered from local-aws-sqs's own queues, for the CLI's
+ * pollers (Lambda's event source mapping, which is part of the service, not an SQS client on a
+ * network). Through the SDK, each received body was written into a JSON answer, decoded from
+ * bytes and parsed back into a copy; here the answer is the queue's own records: the same
+ * `queue.receive` and `queue.delete` local-aws-sqs's actions call (visibility timeout, receive
+ * count, redrive to the dead-letter queue, the in-flight limit all stay theirs), the fields its
+ * JSON answer carries, in the SDK's output shape, each body the very string the queue holds.
+ *
+ * Each method serves only the requests it answers exactly as the protocol path would: a closed
+ * server, an unknown or deleted queue, a parameter out of SQS's range, an attribute selection
+ * other than all or none, or a receive the queue refuses (too many in flight) return `undefined`,
+ * and the caller sends that request through the SDK, whose answer (the error included) is SQS's.
+ * @example
+ * const out = (await direct.receiveMessage({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, AttributeNames: ['All'] }, signal)) ?? (await sqs.send(new ReceiveMessageCommand(input), { abortSignal: signal }));
+ */
+export interface DirectSqs {
+  receiveMessage(input: DirectReceiveInput, abortSignal?: AbortSignalLike): Promise<{ Messages?: DirectMessage[]; $metadata: DirectMetadata } | undefined>;
+  deleteMessageBatch(input: DirectDeleteBatchInput): Promise<DirectDeleteBatchOutput | undefined>;
+}
+
+/** A local-aws-sqs record as `queue.receive` returns it (a copy: its attributes object is the caller's). */
+interface LocalRecord {
+  MessageId: string;
+  ReceiptHandle: string;
+  MessageBody: string;
+  MD5OfMessageBody: string;
+  attributes: Record<string, string | undefined>;
+  MessageAttributes?: Record<string, { DataType?: string; StringValue?: string; BinaryValue?: string; StringListValues?: string[]; BinaryListValues?: string[] }>;
+  MD5OfMessageAttributes?: string;
+}
+
+/** What {@link directActions} uses of local-aws-sqs's service and queues. */
+interface LocalService {
+  Queues: Array<{
+    QueueName: string;
+    ReceiveMessageWaitTimeSeconds?: number;
+    receive(options: { VisibilityTimeout?: unknown; WaitTimeSeconds?: unknown; MaxNumberOfMessages?: unknown }): Promise<LocalRecord[]>;
+    delete(receiptHandle: string): boolean;
+  }>;
+  deletingQueues: Set<string>;
+}
+
+/** local-aws-sqs's range checks (its validators): a number or numeric string without spaces or dots, within [min, max]. */
+function inRange(value: unknown, min: number, max: number): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'number' && typeof value !== 'string') return false;
+  if (typeof value === 'string' && (value === '' || value.includes(' ') || value.includes('.'))) return false;
+  const n = Number(value);
+  return !Number.isNaN(n) && n >= min && n <= max;
+}
+
+/** Which attributes a receive asks for: none, all, or (undefined) a selection, which only the protocol path answers. */
+function selection(names: unknown, all: readonly string[]): 'none' | 'all' | undefined {
+  if (names === undefined || (Array.isArray(names) && names.length === 0)) return 'none';
+  return Array.isArray(names) && names.some((name) => all.includes(name)) ? 'all' : undefined;
+}
+
+/** A batch entry id as local-aws-sqs accepts it: 1–80 letters, digits, '_' or '-'. */
+const BATCH_ENTRY_ID = /^[\w-]{1,80}$/;
+
+function directActions(service: LocalService, isClosed: () => boolean): DirectSqs {
+  const metadata = (): DirectMetadata => ({ httpStatusCode: 200, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 });
+  // local-aws-sqs names a queue by its URL's last path segment, or by the whole value when it is not a URL.
+  const queueOf = (url: unknown) => {
+    if (typeof url !== 'string' || url === '' || isClosed()) return undefined;
+    let name = url;
+    try {
+      name = new URL(url).pathname.split('/').filter(Boolean).pop() ?? url;
+    } catch {
+      // not a URL: the name itself
+    }
+    const queue = service.Queues.find((q) => q.QueueName === name);
+    return queue && !service.deletingQueues.has(queue.QueueName) ? queue : undefined;
+  };
+  return {
+    async receiveMessage(input, abortSignal) {
+      const queue = queueOf(input.QueueUrl);
+      if (!queue || !inRange(input.MaxNumberOfMessages, 1, 10) || !inRange(input.WaitTimeSeconds, 0, 20) || !inRange(input.VisibilityTimeout, 0, 43_200)) return undefined;
+      // local-aws-sqs reads AttributeNames only (MessageSystemAttributeNames is not in its answer).
+      const attributes = selection(input.AttributeNames, ['All']);
+      const messageAttributes = selection(input.MessageAttributeNames, ['All', '.*']);
+      if (!attributes || !messageAttributes) return undefined;
+      if (abortSignal?.aborted) throw abortError();
+      answerLongPollsEarly(queue);
+      const receiving = queue.receive({ VisibilityTimeout: input.VisibilityTimeout, WaitTimeSeconds: input.WaitTimeSeconds, MaxNumberOfMessages: input.MaxNumberOfMessages });
+      let records: LocalRecord[];
+      try {
+        records = await untilAborted(receiving, abortSignal);
+      } catch (err) {
+        // OverLimit is thrown before the queue changes anything: the protocol path answers it as SQS.
+        if ((err as Error)?.name === 'AbortError') throw err;
+        return undefined;
+      }
+      const answer: { Messages?: DirectMessage[]; $metadata: DirectMetadata } = { $metadata: metadata() };
+      if (records.length > 0) answer.Messages = records.map((record) => asSdkMessage(record, attributes === 'all', messageAttributes === 'all'));
+      return answer;
+    },
+    async deleteMessageBatch(input) {
+      const queue = queueOf(input.QueueUrl);
+      const entries = input.Entries;
+      if (!queue || !Array.isArray(entries) || entries.length === 0 || entries.length > 10) return undefined;
+      const ids = new Set<string>();
+      for (const entry of entries) {
+        if (typeof entry?.Id !== 'string' || !BATCH_ENTRY_ID.test(entry.Id) || ids.has(entry.Id)) return undefined;
+        if (entry.ReceiptHandle !== undefined && typeof entry.ReceiptHandle !== 'string') return undefined;
+        ids.add(entry.Id);
+      }
+      const successful: Array<{ Id: string }> = [];
+      const failed: Array<{ Id: string; Code: string; Message: string; SenderFault: boolean }> = [];
+      for (const { Id, ReceiptHandle } of entries as Array<{ Id: string; ReceiptHandle?: string }>) {
+        if (typeof ReceiptHandle !== 'string' || ReceiptHandle.trim() === '') {
+          failed.push({ Id, Code: 'MissingParameter', Message: 'The request must contain the parameter ReceiptHandle.', SenderFault: true });
+          continue;
+        }
+        try {
+          if (queue.delete(ReceiptHandle)) successful.push({ Id });
+          else failed.push({ Id, Code: 'ReceiptHandleIsInvalid', Message: `The input receipt handle "${ReceiptHandle}" is not a valid receipt handle.`, SenderFault: true });
+        } catch (err) {
+          const e = err as { Code?: string; message?: string };
+          failed.push({ Id, Code: e.Code ?? 'InternalError', Message: e.message ?? String(err), SenderFault: true });
+        }
+      }
+      return { Successful: successful.length > 0 ? successful : undefined, Failed: failed.length > 0 ? failed : undefined, $metadata: metadata() };
+    },
+  };
+}
+
+/** A record as local-aws-sqs's JSON answer carries it, in the SDK's output shape (its attributes with `All`). */
+function asSdkMessage(record: LocalRecord, withAttributes: boolean, withMessageAttributes: boolean): DirectMessage {
+  const message: DirectMessage = { MessageId: record.MessageId, ReceiptHandle: record.ReceiptHandle, MD5OfBody: record.MD5OfMessageBody, Body: record.MessageBody };
+  if (withAttributes) {
+    const attributes: Record<string, string> = {};
+    for (const [name, value] of Object.entries(record.attributes)) if (typeof value === 'string') attributes[name] = value;
+    if (Object.keys(attributes).length > 0) message.Attributes = attributes;
+  }
+  const stored = record.MessageAttributes;
+  if (withMessageAttributes && stored && Object.keys(stored).length > 0) {
+    const attributes: Record<string, SdkMessageAttribute> = {};
+    for (const [name, value] of Object.entries(stored)) {
+      const attribute: SdkMessageAttribute = { DataType: value.DataType };
+      if (value.StringValue !== undefined) attribute.StringValue = value.StringValue;
+      if (value.BinaryValue !== undefined) attribute.BinaryValue = Buffer.from(value.BinaryValue, 'base64');
+      if (value.StringListValues !== undefined) attribute.StringListValues = value.StringListValues;
+      if (value.BinaryListValues !== undefined) attribute.BinaryListValues = value.BinaryListValues.map((v) => Buffer.from(v, 'base64'));
+      attributes[name] = attribute;
+    }
+    message.MD5OfMessageAttributes = record.MD5OfMessageAttributes;
+    message.MessageAttributes = attributes;
+  }
+  return message;
+}
+
+function abortError(): Error {
+  return Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+}
+
+/** `promise`, or an AbortError as soon as `signal` fires (what it would have given is then dropped, as an answer to a closed socket is). */
+function untilAborted<T>(promise: Promise<T>, signal?: AbortSignalLike): Promise<T> {
+  if (!signal?.addEventListener) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(abortError());
+    signal.addEventListener?.('abort', abort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener?.('abort', abort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener?.('abort', abort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /**

@@ -3,7 +3,7 @@ import { createServer, request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CreateQueueCommand, DeleteMessageBatchCommand, DeleteMessageCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand,
-  SendMessageCommand, SQSClient, type Message,
+  SendMessageCommand, SQSClient, type Message, type MessageAttributeValue,
 } from '@aws-sdk/client-sqs';
 import { startSqs, wholeRequest } from '../src/sqs-server';
 
@@ -191,6 +191,162 @@ describe('the embedded SQS server (local-aws-sqs behind our front)', () => {
       await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
       const got = await inProcess.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 0 }));
       expect(got.Messages ?? []).toEqual([]);
+    });
+  });
+
+  describe('the direct actions (ReceiveMessage and DeleteMessageBatch from the queues themselves, no protocol)', () => {
+    let sqsServer: Awaited<ReturnType<typeof startSqs>>;
+    let sqs: SQSClient;
+    const ALL = { AttributeNames: ['All' as const], MessageAttributeNames: ['All'] };
+    const attributes: Record<string, MessageAttributeValue> = {
+      kind: { DataType: 'String', StringValue: 'big ☂' },
+      blob: { DataType: 'Binary', BinaryValue: Uint8Array.from([0, 1, 2, 250, 255]) },
+      count: { DataType: 'Number', StringValue: '42' },
+    };
+    const queue = async (QueueName: string, extra: Record<string, string> = {}) => (await sqs.send(new CreateQueueCommand({ QueueName, Attributes: { VisibilityTimeout: '30', ...extra } }))).QueueUrl ?? '';
+    const sendThree = (QueueUrl: string) =>
+      sqs.send(new SendMessageBatchCommand({
+        QueueUrl,
+        Entries: [
+          { Id: 'plain', MessageBody: 'plain' },
+          { Id: 'big', MessageBody: bodyOf(1, 150_000), MessageAttributes: attributes },
+          { Id: 'quoted', MessageBody: '{"v":2,"name":"Zoë \\"Q\\""}' },
+        ],
+      }));
+    /** What may differ between two receives of equal messages: ids, handles, clocks. */
+    const comparable = (m: Message) => ({
+      ...m,
+      MessageId: typeof m.MessageId,
+      ReceiptHandle: typeof m.ReceiptHandle,
+      Attributes: { ...m.Attributes, SentTimestamp: typeof m.Attributes?.SentTimestamp, ApproximateFirstReceiveTimestamp: typeof m.Attributes?.ApproximateFirstReceiveTimestamp },
+    });
+    const byBody = (a: Message, b: Message) => (a.Body ?? '').localeCompare(b.Body ?? '');
+    beforeAll(async () => {
+      sqsServer = await startSqs();
+      sqs = new SQSClient({ endpoint: `http://127.0.0.1:${sqsServer.port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    });
+    afterAll(async () => {
+      sqs.destroy();
+      await sqsServer.close();
+    });
+
+    it('receives what ReceiveMessage over HTTP receives (bodies, MD5s, attributes, message attributes, binary ones as bytes)', async () => {
+      // Prepare: the same three messages in two queues
+      const [overHttp, direct] = [await queue('receive-http'), await queue('receive-direct')];
+      await sendThree(overHttp);
+      await sendThree(direct);
+      // Act
+      const receive = async (get: () => Promise<{ Messages?: Message[] } | undefined>) => {
+        const got: Message[] = [];
+        while (got.length < 3) got.push(...((await get())?.Messages ?? []));
+        return got.sort(byBody);
+      };
+      const fromHttp = await receive(() => sqs.send(new ReceiveMessageCommand({ QueueUrl: overHttp, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, ...ALL })));
+      const fromQueue = await receive(() => sqsServer.inProcess.direct.receiveMessage({ QueueUrl: direct, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, ...ALL }));
+      // Assess: field for field, the SDK's output shape included
+      expect(fromQueue.map(comparable)).toEqual(fromHttp.map(comparable));
+      const big = fromQueue.find((m) => m.Body === bodyOf(1, 150_000));
+      expect(big?.MessageAttributes?.blob?.BinaryValue).toEqual(Buffer.from([0, 1, 2, 250, 255]));
+      expect(big?.MD5OfBody).toBe(createHash('md5').update(bodyOf(1, 150_000), 'utf8').digest('hex'));
+      expect(big?.Attributes?.ApproximateReceiveCount).toBe('1');
+      expect(fromQueue.every((m) => typeof m.ReceiptHandle === 'string' && m.ReceiptHandle.length > 0)).toBe(true);
+    });
+
+    it('leaves attributes out unless asked, as ReceiveMessage over HTTP does, and answers an empty queue with no Messages', async () => {
+      const [overHttp, direct] = [await queue('bare-http'), await queue('bare-direct')];
+      await sendThree(overHttp);
+      await sendThree(direct);
+      const fromHttp = await sqs.send(new ReceiveMessageCommand({ QueueUrl: overHttp, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      const fromQueue = await sqsServer.inProcess.direct.receiveMessage({ QueueUrl: direct, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 });
+      expect(fromQueue?.Messages?.map(comparable).sort(byBody)).toEqual(fromHttp.Messages?.map(comparable).sort(byBody));
+      expect(fromQueue?.Messages?.[0]).not.toHaveProperty('Attributes');
+      expect(await sqsServer.inProcess.direct.receiveMessage({ QueueUrl: await queue('empty-direct'), WaitTimeSeconds: 0 })).toEqual({ $metadata: expect.objectContaining({ httpStatusCode: 200 }) });
+    });
+
+    it('keeps SQS semantics: hidden for the visibility timeout, receive count, redrive to the dead-letter queue after maxReceiveCount', async () => {
+      // Prepare: a queue that dead-letters after 2 receives
+      const dlq = await queue('direct-dlq');
+      const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }));
+      const source = await queue('direct-source', { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes.QueueArn, maxReceiveCount: 2 }) });
+      await sqs.send(new SendMessageCommand({ QueueUrl: source, MessageBody: 'poison' }));
+      const receive = (QueueUrl: string, VisibilityTimeout?: number) => sqsServer.inProcess.direct.receiveMessage({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout, ...ALL });
+      // Act and assess: received, hidden while in flight, back after its 1 s, then dead-lettered
+      const first = await receive(source, 1);
+      expect(first?.Messages?.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount])).toEqual([['poison', '1']]);
+      expect((await sqsServer.inProcess.direct.receiveMessage({ QueueUrl: source, WaitTimeSeconds: 0 }))?.Messages).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 1_100));
+      const second = await receive(source, 1);
+      expect(second?.Messages?.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount])).toEqual([['poison', '2']]);
+      await new Promise((r) => setTimeout(r, 1_100));
+      const dead = await receive(dlq);
+      expect(dead?.Messages?.map((m) => m.Body)).toEqual(['poison']);
+      expect(dead?.Messages?.[0]?.Attributes?.DeadLetterQueueSourceArn).toMatch(/:direct-source$/);
+      expect((await sqsServer.inProcess.direct.receiveMessage({ QueueUrl: source, WaitTimeSeconds: 0 }))?.Messages).toBeUndefined();
+    });
+
+    it('deletes as DeleteMessageBatch over HTTP does: good handles deleted, stale and missing ones listed as Failed', async () => {
+      // Prepare: one message in each of two queues, each received once
+      const [overHttp, direct] = [await queue('delete-http'), await queue('delete-direct')];
+      const handles: string[] = [];
+      for (const QueueUrl of [overHttp, direct]) {
+        await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'to delete' }));
+        const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1 }));
+        handles.push(got.Messages?.[0]?.ReceiptHandle ?? '');
+      }
+      const entries = (handle: string) => [
+        { Id: 'good', ReceiptHandle: handle },
+        { Id: 'garbage', ReceiptHandle: 'not-a-handle' },
+        { Id: 'blank', ReceiptHandle: ' ' },
+      ];
+      // Act
+      const fromHttp = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: overHttp, Entries: entries(handles[0]) }));
+      const fromQueue = await sqsServer.inProcess.direct.deleteMessageBatch({ QueueUrl: direct, Entries: entries(handles[1]) });
+      // Assess
+      const { $metadata: _http, ...httpAnswer } = fromHttp;
+      const { $metadata: _direct, ...directAnswer } = fromQueue ?? { $metadata: undefined };
+      expect(directAnswer).toEqual(httpAnswer);
+      expect(fromQueue?.Successful).toEqual([{ Id: 'good' }]);
+      expect(fromQueue?.Failed?.map((f) => f.Id).sort()).toEqual(['blank', 'garbage']);
+      const left = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: direct, AttributeNames: ['ApproximateNumberOfMessages'] }));
+      expect(left.Attributes?.ApproximateNumberOfMessages).toBe('0');
+    });
+
+    it('declines (undefined) what only the protocol answers exactly: unknown queue, out-of-range values, attribute selections, bad batch entries', async () => {
+      const QueueUrl = await queue('declines');
+      const direct = sqsServer.inProcess.direct;
+      const unknown = `http://127.0.0.1:${sqsServer.port}/000000000000/no-such-queue`;
+      expect(await direct.receiveMessage({ QueueUrl: unknown })).toBeUndefined();
+      expect(await direct.receiveMessage({ QueueUrl, MaxNumberOfMessages: 11 })).toBeUndefined();
+      expect(await direct.receiveMessage({ QueueUrl, WaitTimeSeconds: 21 })).toBeUndefined();
+      expect(await direct.receiveMessage({ QueueUrl, VisibilityTimeout: -1 })).toBeUndefined();
+      expect(await direct.receiveMessage({ QueueUrl, AttributeNames: ['ApproximateReceiveCount'] })).toBeUndefined();
+      expect(await direct.receiveMessage({ QueueUrl, MessageAttributeNames: ['kind'] })).toBeUndefined();
+      expect(await direct.deleteMessageBatch({ QueueUrl: unknown, Entries: [{ Id: 'a', ReceiptHandle: 'x' }] })).toBeUndefined();
+      expect(await direct.deleteMessageBatch({ QueueUrl, Entries: [] })).toBeUndefined();
+      expect(await direct.deleteMessageBatch({ QueueUrl, Entries: [{ Id: 'a', ReceiptHandle: 'x' }, { Id: 'a', ReceiptHandle: 'y' }] })).toBeUndefined();
+      expect(await direct.deleteMessageBatch({ QueueUrl, Entries: [{ Id: 'no spaces', ReceiptHandle: 'x' }] })).toBeUndefined();
+      expect(await direct.deleteMessageBatch({ QueueUrl, Entries: Array.from({ length: 11 }, (_, i) => ({ Id: `e${i}`, ReceiptHandle: 'x' })) })).toBeUndefined();
+    });
+
+    it('rejects a receive whose abort signal fires while it waits (a long poll stopped) with AbortError', async () => {
+      const QueueUrl = await queue('direct-abort');
+      const controller = new AbortController();
+      const waiting = sqsServer.inProcess.direct.receiveMessage({ QueueUrl, WaitTimeSeconds: 20 }, controller.signal);
+      setTimeout(() => controller.abort(), 50);
+      await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
+      const already = new AbortController();
+      already.abort();
+      await expect(sqsServer.inProcess.direct.receiveMessage({ QueueUrl, WaitTimeSeconds: 20 }, already.signal)).rejects.toMatchObject({ name: 'AbortError' });
+    });
+
+    it('declines everything once the server is closed (the protocol path then refuses the connection)', async () => {
+      const server = await startSqs();
+      const client = new SQSClient({ endpoint: `http://127.0.0.1:${server.port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+      const { QueueUrl = '' } = await client.send(new CreateQueueCommand({ QueueName: 'closing-direct' }));
+      client.destroy();
+      await server.close();
+      expect(await server.inProcess.direct.receiveMessage({ QueueUrl })).toBeUndefined();
+      expect(await server.inProcess.direct.deleteMessageBatch({ QueueUrl, Entries: [{ Id: 'a', ReceiptHandle: 'x' }] })).toBeUndefined();
     });
   });
 

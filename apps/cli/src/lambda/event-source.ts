@@ -1,10 +1,27 @@
-import { DeleteMessageBatchCommand, SendMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, type DeleteMessageBatchCommandInput, type DeleteMessageBatchCommandOutput, type Message,
+  type ReceiveMessageCommandInput, type ReceiveMessageCommandOutput, type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { Consumer } from 'sqs-consumer';
 import type { FunctionPool } from './pool';
 
+/**
+ * The pollers' receive and delete served by the embedded SQS's own queues (`LocalServers.sqsInProcess.direct`),
+ * each answer in the SDK's output shape; `undefined` when only the SDK's path can answer that request.
+ */
+export interface DirectQueueActions {
+  receiveMessage(input: ReceiveMessageCommandInput, abortSignal?: AbortSignal): Promise<ReceiveMessageCommandOutput | undefined>;
+  deleteMessageBatch(input: DeleteMessageBatchCommandInput): Promise<DeleteMessageBatchCommandOutput | undefined>;
+}
+
 export interface EventSourceOptions {
   sqs: SQSClient;
+  /**
+   * Receive and delete without the SQS protocol, where the queue is in this process (the local
+   * run): every other request, and any these do not answer, goes through `sqs`.
+   */
+  direct?: DirectQueueActions;
   queueUrl: string;
   queueArn: string;
   region: string;
@@ -119,6 +136,26 @@ export function toDelete(messages: Message[], outcome: { ok: boolean; result?: u
   return messages.filter((m) => !failed.has(m.MessageId ?? ''));
 }
 
+/**
+ * `sqs` with ReceiveMessage and DeleteMessageBatch answered by `direct` where it can (the rest of
+ * the client, and every other command, are `sqs`'s own). sqs-consumer takes an SQSClient and
+ * calls only its `send`.
+ */
+function withDirectQueue(sqs: SQSClient, direct: DirectQueueActions): SQSClient {
+  const viaSdk = sqs.send.bind(sqs) as (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<unknown>;
+  const send = async (command: unknown, options?: { abortSignal?: AbortSignal }) => {
+    if (command instanceof ReceiveMessageCommand) {
+      const answer = await direct.receiveMessage(command.input, options?.abortSignal);
+      if (answer) return answer;
+    } else if (command instanceof DeleteMessageBatchCommand) {
+      const answer = await direct.deleteMessageBatch(command.input);
+      if (answer) return answer;
+    }
+    return viaSdk(command, options);
+  };
+  return Object.assign(Object.create(sqs) as SQSClient, { send });
+}
+
 /** local-aws-sqs may hand out the same message twice in one long poll; keep its last receipt. */
 function distinct(messages: Message[]): Message[] {
   const byId = new Map<string, Message>();
@@ -148,11 +185,14 @@ export class SqsEventSource {
   private readonly consumers: Consumer[];
   private idleWaiters: Array<() => void> = [];
 
+  private readonly sqs: SQSClient;
+
   constructor(private readonly pool: FunctionPool, private readonly options: EventSourceOptions) {
+    this.sqs = options.direct ? withDirectQueue(options.sqs, options.direct) : options.sqs;
     this.consumers = Array.from({ length: Math.max(1, options.pollers) }, () =>
       Consumer.create({
         queueUrl: options.queueUrl,
-        sqs: options.sqs,
+        sqs: this.sqs,
         batchSize: options.batchSize ?? 10,
         waitTimeSeconds: options.waitTimeSeconds ?? 1,
         attributeNames: ['All'],
@@ -239,7 +279,7 @@ export class SqsEventSource {
     const done = () => this.finished(count);
     if (messages.length === 0) return done();
     const entries = messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' }));
-    this.options.sqs
+    this.sqs
       .send(new DeleteMessageBatchCommand({ QueueUrl: this.options.queueUrl, Entries: entries }))
       .then(
         (out) => void (this.stats.deleteFailures += out.Failed?.length ?? 0),

@@ -241,6 +241,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     closers.push(() => pollerSqs.destroy());
     const transform = new SqsEventSource(transformPool, {
       sqs: pollerSqs,
+      direct: servers.sqsInProcess.direct,
       queueUrl: fanout.url,
       queueArn: fanout.arn,
       region: servers.region,
