@@ -18,15 +18,31 @@
  * - a PUT creates its object's folder only the first time (s3rver: a recursive mkdir, then a
  *   stat, per PUT); the folders are forgotten whenever s3rver deletes anything (it removes
  *   folders left empty), so a folder removed through the API is made again.
+ * - with `models` (s3rver's account and event classes), a plain PutObject — what the transform
+ *   sends once per message — is answered without s3rver's Koa chain at all: in front of Koa, the request listener checks what s3rver's
+ *   middlewares would check (bucket, Signature V4 header form, known access key, clock skew),
+ *   stores the object through the same store, emits the same ObjectCreated:Put event and writes
+ *   the answer Koa would write (status 200; ETag, Content-Type, Content-Length 0). Koa and its
+ *   router, nine middlewares, lodash picks and s3rver's controller were most of the thread's time
+ *   per PUT. Anything else — another method, a query other than `x-id`, anonymous or presigned
+ *   requests, conditional, copy, storage-class or website-redirect headers, an Origin (CORS), a
+ *   host name that could be a virtual-hosted bucket, a bucket that does not exist, a logging
+ *   s3rver — goes through Koa as before, untouched. Middlewares added to the chain do not see
+ *   those PUTs (the strict front and the read counter have nothing to do with them).
  * What a request returns is unchanged, except that a PUT is answered once the object's bytes are
  * in its file (s3rver answered once they had passed its hash, possibly before the file held them).
- * Install it before installFastListing, which wraps the store's writes.
+ * Install it before installFastListing, which wraps the store's writes, and before the server
+ * starts (Koa builds its request listener then).
  */
 export function installLeanRequests(
   app: { silent?: boolean; middleware: Array<(...args: never[]) => unknown> },
   FilesystemStore: { prototype: object },
   S3Object: { ALLOWED_METADATA: string[] },
   modules: { fs: typeof import('node:fs'); path: typeof import('node:path'); crypto: typeof import('node:crypto'); stream: Pick<typeof import('node:stream'), 'Transform' | 'promises' | 'finished'> },
+  models?: {
+    AWSAccount: { registry: Map<string, unknown> };
+    S3Event: new (eventData: { bucket: string; eventType: 'Put'; S3Item: { key: string; size: number; metadata: { etag: string } } }, request: { reqHeaders: Record<string, unknown>; sourceIp: string }) => unknown;
+  },
 ): void {
   const { fs, path, crypto, stream } = modules;
   type Store = {
@@ -37,6 +53,105 @@ export function installLeanRequests(
   if (app.silent) {
     const at = app.middleware.findIndex((fn) => fn.name === 'logger');
     if (at >= 0) app.middleware.splice(at, 1);
+  }
+  if (models && app.silent) installFastPuts(app as unknown as FastPutApp, models);
+
+  type Headers = import('node:http').IncomingHttpHeaders;
+  type Listener = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => unknown;
+  type FastPutApp = {
+    store: {
+      getBucket(bucket: string): Promise<unknown>;
+      putObject(object: { bucket: string; key: string; content: NodeJS.ReadableStream; metadata: Record<string, unknown> }): Promise<{ size: number; md5: string }>;
+    };
+    callback(): Listener;
+    createContext(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): { onerror(err: unknown): void };
+    emit(event: string, payload: unknown): boolean;
+  };
+  /**
+   * Answers a plain PutObject in front of Koa (see above); everything else goes to Koa's listener.
+   * Each condition below stands for a middleware of s3rver's chain that would do something else
+   * with the request than store it and answer 200: where one might, Koa gets the request.
+   */
+  function installFastPuts(fastApp: FastPutApp, { AWSAccount, S3Event }: NonNullable<typeof models>): void {
+    const { ALLOWED_METADATA } = S3Object;
+    // /bucket/key with non-empty segments (the router's `/:bucket/:key+`), and no query but the
+    // SDK's `x-id` (which no middleware reads: not a subresource, x-amz-* or response-* parameter).
+    const plainPath = /^\/([^/?#]+)\/([^/?#]+(?:\/[^/?#]+)*)(?:\?x-id=[^&=#]*)?$/;
+    // A loopback address or localhost: never a virtual-hosted bucket or website endpoint (vhost).
+    const plainHost = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost)(?::\d{1,5})?$/;
+    // Signature V4's long date (s3rver parses it only after `new Date()` fails, as it does on this form).
+    const longDate = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+    const SKEW_MS = 900_000;
+
+    /** Bucket and key of a request Koa would only store and answer 200, else undefined. */
+    const plainPut = (req: import('node:http').IncomingMessage): { bucket: string; key: string } | undefined => {
+      if (req.method !== 'PUT') return undefined;
+      const path = plainPath.exec(req.url ?? '');
+      if (!path) return undefined;
+      const h = req.headers;
+      if (!plainHost.test(h.host ?? '')) return undefined;
+      // cors, strict front, copy, storage class check, website redirect check.
+      for (const name of ['origin', 'if-match', 'if-none-match', 'x-amz-copy-source', 'x-amz-storage-class', 'x-amz-website-redirect-location']) {
+        if (h[name] !== undefined) return undefined;
+      }
+      // authentication: the Authorization header's V4 form, as s3rver checks it (it does not verify V4 signatures).
+      const [algorithm, ...components] = (h.authorization ?? '').split(' ');
+      if (algorithm !== 'AWS4-HMAC-SHA256') return undefined;
+      const payload = String(h['x-amz-content-sha256'] ?? '');
+      if (payload !== 'UNSIGNED-PAYLOAD' && !/^[0-9A-Fa-f]{64}$/.test(payload)) return undefined;
+      const parts = new Map(components.join('').split(',').map((part): [string, string] => {
+        const [name, ...value] = part.split('=');
+        return [name, value.join('=')];
+      }));
+      if (parts.size !== 3 || !parts.has('SignedHeaders') || !parts.has('Signature')) return undefined;
+      if (!AWSAccount.registry.has((parts.get('Credential') ?? '').split('/')[0])) return undefined;
+      const stamp = longDate.exec((h['x-amz-date'] as string | undefined) || h.date || '');
+      if (!stamp) return undefined;
+      const [, y, mo, d, hh, mi, ss] = stamp.map(Number);
+      if (!(Math.abs(Date.now() - Date.UTC(y, mo - 1, d, hh, mi, ss)) <= SKEW_MS)) return undefined;
+      try {
+        return { bucket: decodeURIComponent(path[1]), key: decodeURIComponent(path[2]) };
+      } catch {
+        return undefined;
+      }
+    };
+
+    /** s3rver's S3Object metadata of a PUT: its allowed headers, the default content type, x-amz-meta-*. */
+    const metadataOf = (h: Headers): Record<string, unknown> => {
+      const metadata: Record<string, unknown> = {};
+      for (const name of ALLOWED_METADATA) if (name in h) metadata[name] = h[name];
+      if (!metadata['content-type']) metadata['content-type'] = 'binary/octet-stream';
+      for (const name in h) if (name.startsWith('x-amz-meta-')) metadata[name] = h[name];
+      return metadata;
+    };
+
+    const fastPut = async (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, koa: Listener, bucket: string, key: string) => {
+      // An unknown bucket (or a store error) is Koa's to answer: the body is still unread.
+      const known = await fastApp.store.getBucket(bucket).catch(() => undefined);
+      if (!known) return koa(req, res);
+      try {
+        const { size, md5 } = await fastApp.store.putObject({ bucket, key, content: req, metadata: metadataOf(req.headers) });
+        // s3rver's controller: the event first, then the answer Koa writes for `ctx.etag = md5; ctx.body = ''`.
+        fastApp.emit('event', new S3Event({ bucket, eventType: 'Put', S3Item: { key, size, metadata: { etag: JSON.stringify(md5) } } }, { reqHeaders: req.headers, sourceIp: req.socket.remoteAddress || '' }));
+        res.statusCode = 200;
+        res.setHeader('ETag', `"${md5}"`);
+        res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+        res.setHeader('Content-Length', '0');
+        res.end();
+      } catch (err) {
+        // s3rver's own error answer (its Koa onerror: the XML error document, or nothing once the client is gone).
+        fastApp.createContext(req, res).onerror(err);
+      }
+    };
+
+    const koaCallback = fastApp.callback;
+    fastApp.callback = function (this: FastPutApp) {
+      const koa = koaCallback.call(this);
+      return (req, res) => {
+        const put = plainPut(req);
+        return put ? fastPut(req, res, koa, put.bucket, put.key) : koa(req, res);
+      };
+    };
   }
   const proto = FilesystemStore.prototype as Record<string, unknown>;
   if (proto.rydesLeanRequests) return;

@@ -158,7 +158,7 @@ async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
   const S3rverClass = require('s3rver') as typeof S3rver;
   const s3 = new S3rverClass(options);
   // Lean first: the fast listing wraps the store's writes, the lean store replaces putObject.
-  installLeanRequests(s3 as unknown as Parameters<typeof installLeanRequests>[0], require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), { fs, path, crypto, stream });
+  installLeanRequests(s3 as unknown as Parameters<typeof installLeanRequests>[0], require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), { fs, path, crypto, stream }, { AWSAccount: require(join(lib, 'models', 'account')), S3Event: require(join(lib, 'models', 'event')) });
   installFastListing(require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), fs, path);
   // First in s3rver's Koa chain: every request meets S3's conditional-request rules (strict-s3.ts).
   (s3 as unknown as { middleware: unknown[] }).middleware.unshift(strictConditionalRequests);
@@ -192,7 +192,7 @@ const lib = require('node:path').dirname(workerData.s3rverPath);
 eval('(' + workerData.idsSource + ')')(require(lib + '/utils'), require('node:crypto'));
 const S3rver = require(workerData.s3rverPath);
 const s3 = new S3rver(workerData.options);
-eval('(' + workerData.leanSource + ')')(s3, require(lib + '/stores/filesystem'), require(lib + '/models/object'), { fs: require('node:fs'), path: require('node:path'), crypto: require('node:crypto'), stream: require('node:stream') });
+eval('(' + workerData.leanSource + ')')(s3, require(lib + '/stores/filesystem'), require(lib + '/models/object'), { fs: require('node:fs'), path: require('node:path'), crypto: require('node:crypto'), stream: require('node:stream') }, { AWSAccount: require(lib + '/models/account'), S3Event: require(lib + '/models/event') });
 eval('(' + workerData.listingSource + ')')(require(lib + '/stores/filesystem'), require(lib + '/models/object'), require('node:fs'), require('node:path'));
 s3.middleware.unshift(eval('(' + workerData.strictSource + ')'));
 s3.middleware.unshift(eval('(' + workerData.countSource + ')'));
