@@ -79,14 +79,19 @@ function isWhitespace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
-/** Skips whitespace from `p`, then expects the key (quotes included) and a colon. */
-function key(buf: Uint8Array, p: number, limit: number, name: Key): boolean {
-  while (p < limit && isWhitespace(buf[p])) p++;
-  if (p + name.length > limit) return false;
+function viewOf(buf: Uint8Array): DataView {
   if (buf !== viewBytes) {
     view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     viewBytes = buf;
   }
+  return view;
+}
+
+/** Skips whitespace from `p`, then expects the key (quotes included) and a colon. */
+function key(buf: Uint8Array, p: number, limit: number, name: Key): boolean {
+  while (p < limit && isWhitespace(buf[p])) p++;
+  if (p + name.length > limit) return false;
+  const view = viewOf(buf);
   const { offsets, words } = name;
   for (let k = 0; k < offsets.length; k++) if (view.getUint32(p + offsets[k], true) !== words[k]) return false;
   p += name.length;
@@ -174,6 +179,75 @@ function punctuation(buf: Uint8Array, limit: number, c: number): boolean {
   return true;
 }
 
+/*
+ * Why gaps are kept: the bytes between two values of a ride (whitespace, a comma, the next key,
+ * the colon, whitespace) are the same in every ride of a file written by one program —
+ * `,\n    "latitude": ` in a pretty-printed file — and reading them a byte at a time was a large
+ * share of reading a ride. Each gap of the last ride read the long way (key and punctuation,
+ * above) is kept, and the next ride's bytes at that place are first compared with it eight bytes
+ * at a time, as doubles: gap bytes are ASCII and not DEL, so a kept gap is never a NaN or a zero,
+ * and equality of such doubles is equality of their bytes. Bytes equal to a gap the long way
+ * accepted are accepted by it and leave the scanner where it left it (the value's reader skips
+ * any further whitespace, as before), so the record read is the same; other bytes take the long
+ * way, which keeps them as that gap from then on. ride-bytes.spec changes single gap bytes.
+ */
+
+/** Most bytes a kept gap may hold; longer gaps are always read the long way. */
+const MAX_GAP = 64;
+/** Gaps of a ride: before distance, healthpoints, latitude, longitude, magicpoints, name, statustime, fieldservice. */
+const GAPS = 8;
+/** Per gap: its length (0 = none kept), then its bytes as doubles at offsets 0, 8, … and length − 8. */
+const gapLength = new Int32Array(GAPS);
+const gapChunks = new Int32Array(GAPS);
+const gapValues = new Float64Array(GAPS * (MAX_GAP / 8 + 1));
+const GAP_STRIDE = MAX_GAP / 8 + 1;
+
+/** Whether the bytes at `p` are gap `g` as kept; `at` is then just past them. */
+function sameGap(buf: Uint8Array, p: number, limit: number, g: number): boolean {
+  const length = gapLength[g];
+  if (length === 0 || p + length > limit) return false;
+  const v = viewOf(buf);
+  const base = g * GAP_STRIDE;
+  const last = gapChunks[g] - 1;
+  for (let k = 0; k < last; k++) if (v.getFloat64(p + 8 * k, true) !== gapValues[base + k]) return false;
+  if (v.getFloat64(p + length - 8, true) !== gapValues[base + last]) return false;
+  at = p + length;
+  return true;
+}
+
+/** Keeps the bytes `[from, to)`, read the long way, as gap `g` (nothing kept outside 8..MAX_GAP bytes). */
+function keepGap(buf: Uint8Array, from: number, to: number, g: number): void {
+  const length = to - from;
+  if (length < 8 || length > MAX_GAP) {
+    gapLength[g] = 0;
+    return;
+  }
+  const v = viewOf(buf);
+  const base = g * GAP_STRIDE;
+  const chunks = (length + 7) >> 3;
+  for (let k = 0; k < chunks - 1; k++) gapValues[base + k] = v.getFloat64(from + 8 * k, true);
+  gapValues[base + chunks - 1] = v.getFloat64(to - 8, true);
+  gapChunks[g] = chunks;
+  gapLength[g] = length;
+}
+
+/**
+ * From `p` (just after the `{` or the previous value): for gap 0 whitespace, for the others
+ * whitespace and a comma; then the key `name` and its colon, then whitespace. Sets `at` to the
+ * first byte after them.
+ */
+function gap(buf: Uint8Array, p: number, limit: number, g: number, name: Key): boolean {
+  if (sameGap(buf, p, limit, g)) return true;
+  at = p;
+  if (g > 0 && !punctuation(buf, limit, COMMA)) return false;
+  if (!key(buf, at, limit, name)) return false;
+  let q = at;
+  while (q < limit && isWhitespace(buf[q])) q++;
+  keepGap(buf, p, q, g);
+  at = q;
+  return true;
+}
+
 /** Where the record returned by the last successful {@link rideFromBytes} ends (exclusive). */
 export function rideEnd(): number {
   return at;
@@ -250,22 +324,22 @@ function isName(buf: Uint8Array, from: number, end: number): boolean {
  * if (record !== undefined) i = rideEnd();
  */
 export function rideFromBytes(buf: Uint8Array, start: number, limit: number): object | undefined {
-  if (!key(buf, start + 1, limit, K_DISTANCE)) return undefined;
+  if (!gap(buf, start + 1, limit, 0, K_DISTANCE)) return undefined;
   const distance = number(buf, at, limit);
-  if (distance !== distance || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_HEALTHPOINTS)) return undefined;
+  if (distance !== distance || !gap(buf, at, limit, 1, K_HEALTHPOINTS)) return undefined;
   const healthpoints = number(buf, at, limit);
-  if (healthpoints !== healthpoints || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_LATITUDE)) return undefined;
+  if (healthpoints !== healthpoints || !gap(buf, at, limit, 2, K_LATITUDE)) return undefined;
   const latitude = number(buf, at, limit);
-  if (latitude !== latitude || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_LONGITUDE)) return undefined;
+  if (latitude !== latitude || !gap(buf, at, limit, 3, K_LONGITUDE)) return undefined;
   const longitude = number(buf, at, limit);
-  if (longitude !== longitude || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_MAGICPOINTS)) return undefined;
+  if (longitude !== longitude || !gap(buf, at, limit, 4, K_MAGICPOINTS)) return undefined;
   const magicpoints = number(buf, at, limit);
-  if (magicpoints !== magicpoints || !punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_NAME)) return undefined;
+  if (magicpoints !== magicpoints || !gap(buf, at, limit, 5, K_NAME)) return undefined;
   const nameFrom = stringFrom(buf, at, limit);
   if (nameFrom < 0) return undefined;
   const nameEnd = at - 1;
   const name = text(buf, nameFrom, nameEnd);
-  if (!punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_STATUSTIME)) return undefined;
+  if (!gap(buf, at, limit, 6, K_STATUSTIME)) return undefined;
   const timeFrom = stringFrom(buf, at, limit);
   if (timeFrom < 0) return undefined;
   const timeEnd = at - 1;
@@ -280,8 +354,9 @@ export function rideFromBytes(buf: Uint8Array, start: number, limit: number): ob
     isCount(magicpoints) &&
     isName(buf, nameFrom, nameEnd) &&
     isStatustime(buf, timeFrom, timeEnd);
+  const afterTime = at;
   if (punctuation(buf, limit, CLOSE_BRACE)) return { distance, healthpoints, latitude, longitude, magicpoints, name, statustime };
-  if (!punctuation(buf, limit, COMMA) || !key(buf, at, limit, K_FIELDSERVICE)) return undefined;
+  if (!gap(buf, afterTime, limit, 7, K_FIELDSERVICE)) return undefined;
   const fieldservice = number(buf, at, limit);
   if (fieldservice !== fieldservice || !punctuation(buf, limit, CLOSE_BRACE)) return undefined;
   if (fieldservice !== 0 && fieldservice !== 1) checked = false;

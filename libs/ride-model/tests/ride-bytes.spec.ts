@@ -129,6 +129,77 @@ describe('reading ride-shaped records straight from bytes', () => {
     expect(error?.message).toMatch(/malformed JSON in record 0/);
   });
 
+  it.each(Array.from({ length: 12 }, (_, seed) => seed))(
+    'reads a ride whose gaps (whitespace, comma, key, colon) repeat the previous ride\'s bytes, or differ from them in one byte, as JSON.parse does (seed %i)',
+    (seed) => {
+      // Prepare: rides in one layout, a third with one byte of one gap changed (same length), so
+      // that a gap kept from the ride before is compared with bytes equal to it or one byte off.
+      const r = seededRandom(1000 + seed);
+      const layouts: Array<{ open: string; before: string; after: string; close: string }> = [
+        { open: '{\n    ', before: ',\n    ', after: ': ', close: '\n  }' },
+        { open: '{\n\t\t', before: ',\n\t\t', after: ' : ', close: '\n\t}' },
+        { open: '{ ', before: ', ', after: ': ', close: ' }' },
+        { open: '{\r\n  ', before: '\r\n  , ', after: ':', close: '}' },
+      ];
+      const layout = layouts[seed % layouts.length];
+      const replacements = [' ', '\t', '\n', '\r', 'x', 'X', ',', ':', '"', '{', '}', '0', '\\', '\u0001', '\u007f'];
+      const rides: Array<{ text: string; mutated: boolean }> = [];
+      for (let i = 0; i < 400; i++) {
+        const keys = FIELDS.slice(0, r() < 0.2 ? 7 : 8);
+        const gaps: Array<[number, number]> = [];
+        let text = '';
+        keys.forEach((k, j) => {
+          const from = text.length + (j === 0 ? 1 : 0);
+          text += `${j === 0 ? layout.open : layout.before}"${k}"${layout.after}`;
+          gaps.push([from, text.length]);
+          text += valueText(r, k, true);
+        });
+        text += layout.close;
+        const mutated = r() < 0.35;
+        if (mutated) {
+          const [from, to] = pick(r, gaps);
+          const at = from + Math.floor(r() * (to - from));
+          text = text.slice(0, at) + pick(r, replacements) + text.slice(at + 1);
+        }
+        rides.push({ text, mutated });
+      }
+      const bytes = Buffer.from(rides.map((x) => x.text).join('\n'), 'latin1');
+
+      // Act
+      newChunk();
+      let start = 0;
+      let fast = 0;
+      let fastMutated = 0;
+      for (const { text, mutated } of rides) {
+        const record = rideFromBytes(bytes, start, bytes.length);
+        const end = rideEnd();
+        // The same ride cut short by the chunk's end: never read, and nothing read past that end.
+        const cutAt = start + 1 + Math.floor(r() * (text.length - 1));
+        const cut = rideFromBytes(bytes.subarray(0, cutAt), start, cutAt);
+
+        // Assess
+        expect(cut).toBeUndefined();
+        if (record !== undefined) {
+          // What it read is a JSON object (a changed byte may be a `}` that ends the ride early), read as JSON.parse reads it.
+          expect(end).toBeLessThanOrEqual(start + text.length);
+          if (parsesAsJson(text)) expect(end).toBe(start + text.length);
+          const expected = JSON.parse(bytes.toString('latin1', start, end)) as Record<string, unknown>;
+          expect(Object.keys(record)).toEqual(Object.keys(expected));
+          for (const k of Object.keys(expected)) expect(Object.is((record as Record<string, unknown>)[k], expected[k])).toBe(true);
+          fast++;
+          if (mutated) fastMutated++;
+        } else if (parsesAsJson(text)) {
+          // Valid JSON the fast path declines: only a changed ride may be one (a key spelt otherwise).
+          expect(mutated).toBe(true);
+        }
+        start += text.length + 1;
+      }
+      // Both kinds were met: rides read fast, including changed ones that are still rides (other whitespace).
+      expect(fast).toBeGreaterThan(200);
+      expect(fastMutated).toBeGreaterThan(0);
+    },
+  );
+
   it('reads nothing past the end it is given: a record cut by the chunk end is left to the generic path', () => {
     // Prepare
     const text = '{"distance":1,"healthpoints":1,"latitude":2,"longitude":3,"magicpoints":4,"name":"n","statustime":"t"}';
