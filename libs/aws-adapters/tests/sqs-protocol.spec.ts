@@ -130,6 +130,26 @@ describe('SqsStringJsonProtocol: request bytes equal the SDK default serializer'
     expect(sent.headers['x-amz-target']).toBe('AmazonSQS.SendMessageBatch');
   });
 
+  it('hands the signer and the HTTP handler the body as bytes (encoded once), not a string each encodes again', async () => {
+    const bodyTypes: string[] = [];
+    const client = new SQSClient({ region: 'us-east-1', credentials: CREDENTIALS, protocol: SqsStringJsonProtocol });
+    client.middlewareStack.add(
+      () => async (args) => {
+        const { body } = (args as unknown as { request: { body: unknown } }).request;
+        bodyTypes.push(Buffer.isBuffer(body) ? 'Buffer' : typeof body);
+        throw new Error('recorded, not sent');
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'bodyType' },
+    );
+    try {
+      await expect(client.send(new SendMessageBatchCommand({ QueueUrl: QUEUE, Entries: [{ Id: 'm0', MessageBody: '{"v":2} é😀' }] }))).rejects.toThrow('recorded, not sent');
+      await expect(client.send(new GetQueueUrlCommand({ QueueName: 'q' }))).rejects.toThrow('recorded, not sent');
+    } finally {
+      client.destroy();
+    }
+    expect(bodyTypes).toEqual(['Buffer', 'Buffer']);
+  });
+
   it('SendMessageBatch of hostile bodies (every ASCII code unit, U+2028, astral pairs, lone and reversed surrogates) is byte-identical', async () => {
     for (let i = 0; i < HOSTILE.length; i += 10) {
       await same(() => new SendMessageBatchCommand({ QueueUrl: QUEUE, Entries: HOSTILE.slice(i, i + 10).map((MessageBody, j) => ({ Id: `h${i + j}`, MessageBody })) }));
