@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { DistanceCounts, PointSample, reasonKind, RejectCounts, rideRank } from '../src/report/aggregate';
+import { DistanceCounts, ExactSum, PointSample, reasonKind, RejectCounts, rideRank } from '../src/report/aggregate';
 import { escapeHtml, grouped } from '../src/report/escape';
 import { histogramRange } from '../src/report/report-data';
 import { FILE_CHUNK, fileChunks, readRideRows, type RideRow } from '../src/report/ride-rows';
@@ -102,6 +102,76 @@ describe('PointSample: a deterministic sample of the map points', () => {
     expect(ranks.filter((r) => r < 2 ** 31).length).toBeLessThan(600);
   });
 });
+
+describe('PointSample: rides of equal rank', () => {
+  it('keeps those first by source key, then ride_index, whatever order they arrive in', () => {
+    // Six rides of one rank for three places: the order, not the arrival, decides.
+    const tied = ['raw/b.json', 'raw/a.json', 'raw/c.json'].flatMap((source) => [0, 1].map((index) => ({ source, index })));
+    const kept = (order: typeof tied) => {
+      const sample = new PointSample(3);
+      order.forEach((r, i) => sample.add(7, i, 0, `${r.source}#${r.index}`, r.source, r.index));
+      return sample.points().map((p) => p.station).sort();
+    };
+    const expected = ['raw/a.json#0', 'raw/a.json#1', 'raw/b.json#0'];
+    expect(kept(tied)).toEqual(expected);
+    expect(kept([...tied].reverse())).toEqual(expected);
+    expect(kept([tied[2], tied[5], tied[0], tied[3], tied[1], tied[4]])).toEqual(expected);
+  });
+});
+
+/** A finite double as an exact integer multiple of 2^-1074. */
+function scaled(x: number): bigint {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  const exponent = Number((bits >> 52n) & 0x7ffn);
+  const fraction = bits & ((1n << 52n) - 1n);
+  const magnitude = exponent === 0 ? fraction : (fraction | (1n << 52n)) << BigInt(exponent - 1);
+  return bits >> 63n ? -magnitude : magnitude;
+}
+
+describe('ExactSum: the sum of doubles rounded once', () => {
+  it('gives the exact sum where a running sum loses it', () => {
+    const sum = (values: number[]) => {
+      const s = new ExactSum();
+      values.forEach((v) => s.add(v));
+      return s.value();
+    };
+    expect(sum([1e16, 1, -1e16])).toBe(1);
+    expect(sum(Array.from({ length: 10 }, () => 0.1))).toBe(1);
+    expect(sum([])).toBe(0);
+    expect(sum([2 ** 53, 1, 1e-30])).toBe(2 ** 53 + 2);
+    expect(sum([2 ** 53, 1])).toBe(2 ** 53);
+  });
+
+  it('is the correctly rounded sum of 20,000 distances (checked in integers), in any order', () => {
+    const next = random(11);
+    const values = Array.from({ length: 20_000 }, () => Number((next() ** 4 * 20_000).toPrecision(17)));
+    const exact = values.reduce((n, v) => n + scaled(v), 0n);
+    const forward = new ExactSum();
+    values.forEach((v) => forward.add(v));
+    const result = forward.value();
+    // Nearest: no double between the result and the exact sum, and the neighbour on the other side is not nearer.
+    const error = exact - scaled(result);
+    const toward = error > 0n ? Infinity : -Infinity;
+    const gap = scaled(nextToward(result, toward)) - scaled(result);
+    const abs = (n: bigint) => (n < 0n ? -n : n);
+    expect(2n * abs(error) <= abs(gap)).toBe(true);
+    const shuffled = [...values].sort(() => next() - 0.5);
+    const backward = new ExactSum();
+    shuffled.forEach((v) => backward.add(v));
+    expect(backward.value()).toBe(result);
+  });
+});
+
+/** The next double after `x` toward `direction`. */
+function nextToward(x: number, direction: number): number {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  view.setBigUint64(0, (direction > x) === x >= 0 ? bits + 1n : bits - 1n);
+  return view.getFloat64(0);
+}
 
 describe('reject reasons', () => {
   it.each([

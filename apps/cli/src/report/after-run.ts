@@ -1,22 +1,158 @@
-import { relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { RowData } from './report-data';
+import { RunRows } from './run-rows';
+
+/** What the CLI asks of the report's thread (report-worker.ts). */
+export type ReportWorkerRequest =
+  /** Draw the charts of these rows (a later generation replaces an earlier one). */
+  | { type: 'charts'; generation: number; rows: RowData; stationsFile?: string }
+  /** Build OUT_DIR/report.html, with the rows of `generation` (undefined: read rides.csv). */
+  | { type: 'page'; outDir: string; generation?: number };
+
+/** The report thread's answer to a page request. */
+export type ReportWorkerReply = { type: 'page'; ok: true; path: string; bytes: number } | { type: 'page'; ok: false; message: string };
 
 /**
- * The last step of `rydes run`: builds `OUT_DIR/report.html` and prints its path with its size
- * and build time. A report that cannot be built costs a warning line, never the run's exit code:
- * the run's output is complete without it. The report code (and ECharts) loads only here, so
- * other commands start without it.
+ * The built report thread beside the CLI bundle (dist/apps/cli/report/report-worker.js); undefined
+ * when running from the TypeScript sources (specs), where the report is built on the caller's thread.
+ */
+export function builtReportWorker(dir = __dirname): string | undefined {
+  return [join(dir, 'report', 'report-worker.js'), join(dir, 'report-worker.js')].find((path) => existsSync(path));
+}
+
+/** Prints where the report went, or why it was not built (never the run's exit code: its output is complete without it). */
+function printBuilt(outDir: string, started: number, built: { path: string; bytes: number } | Error, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): void {
+  if (built instanceof Error) {
+    stderr.write(`report: not built (${built.message}); rebuild it with: rydes report ${outDir}\n`);
+    return;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const shown = relative(process.cwd(), built.path);
+  stdout.write(`report: ${shown.startsWith('..') ? built.path : shown} (${(built.bytes / 1024).toFixed(0)} KiB, built in ${seconds.toFixed(1)} s)\n`);
+}
+
+/**
+ * Builds `OUT_DIR/report.html` on this thread and prints its path with its size and build time.
+ * The report code (and ECharts) loads only here, so other commands start without it.
  * @example
  * await reportAfterRun('out', process.stdout, process.stderr); // prints "report: out/report.html (…)"
  */
-export async function reportAfterRun(outDir: string, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<void> {
+export async function reportAfterRun(outDir: string, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream, rows?: RowData): Promise<void> {
   const started = performance.now();
   try {
     const { buildReport } = await import('./build-report');
-    const built = await buildReport(outDir);
-    const seconds = (performance.now() - started) / 1000;
-    const shown = relative(process.cwd(), built.path);
-    stdout.write(`report: ${shown.startsWith('..') ? built.path : shown} (${(built.bytes / 1024).toFixed(0)} KiB, built in ${seconds.toFixed(1)} s)\n`);
+    printBuilt(outDir, started, await buildReport(outDir, { rows }), stdout, stderr);
   } catch (err) {
-    stderr.write(`report: not built (${(err as Error).message}); rebuild it with: rydes report ${outDir}\n`);
+    printBuilt(outDir, started, err as Error, stdout, stderr);
+  }
+}
+
+/**
+ * The report of one `rydes run`, built mostly before the summary rather than after it:
+ * - during the pipeline, each processed/ object is read once as it is written ({@link RunRows});
+ * - when the pipeline is over ({@link pipelineDone}), a thread of its own starts (the function
+ *   environments are gone, a core is free), loads ECharts and draws the charts of the rows while
+ *   this thread merges rides.csv and writes summary.json;
+ * - the merge confirms the rows are exactly rides.csv's ({@link mergedChunk}); otherwise the
+ *   report reads rides.csv, as `rydes report` does;
+ * - {@link finish}, after summary.json: the page, which prints its path, size and the time it
+ *   took after the summary.
+ * The page is the one `rydes report OUT_DIR` builds from the same folder, byte for byte. Without
+ * the built thread (specs run from the sources) it is built on this thread, from the same rows.
+ * @example
+ * const report = new RunReport('out', undefined, (key) => bucketFileOf(key));
+ * report.offer(key);                       // each processed/ object written
+ * report.pipelineDone();
+ * await mergeRides(out, sources, readable, report.mergedChunk);
+ * await report.finish(process.stdout, process.stderr);
+ * await report.close();
+ */
+export class RunReport {
+  readonly rows = new RunRows();
+  private worker?: Worker;
+  private workerError?: Error;
+  private generation = 0;
+  private drawnWith?: { during: number; atMerge: number };
+  private answer?: (reply: ReportWorkerReply | Error) => void;
+
+  /**
+   * @param outDir the run's --out
+   * @param stationsFile the run's --stations (undefined: the bundled stations), as summary.json names it
+   * @param fileOf the local file of a written object, when it can be read in place
+   * @param entry the built report thread (undefined: build on this thread)
+   */
+  constructor(
+    private readonly outDir: string,
+    private readonly stationsFile: string | undefined,
+    private readonly fileOf: (key: string) => string | undefined,
+    private readonly entry: string | undefined = builtReportWorker(),
+  ) {}
+
+  /** A processed/ object was written. */
+  offer(key: string): void {
+    this.rows.offer(key, this.fileOf(key));
+  }
+
+  /** The merge's hook: it copied `key` from `path` at `version` into rides.csv. */
+  readonly mergedChunk = (key: string, path: string, version: string): void => this.rows.merged(key, path, version);
+
+  /** The pipeline is over: reads what is left of the objects and starts the report's thread on the rows. */
+  pipelineDone(): void {
+    this.rows.drain();
+    if (!this.entry) return;
+    try {
+      const worker = new Worker(this.entry);
+      worker.on('message', (reply: ReportWorkerReply) => this.answer?.(reply));
+      worker.on('error', (err) => this.fail(err));
+      worker.on('exit', (code) => this.fail(new Error(`the report's thread exited (code ${code})`)));
+      this.worker = worker;
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    // Drawn now, from the rows of every object written; the merge checks them afterwards.
+    const rows = this.rows.settle({ final: false });
+    if (rows) this.draw(rows);
+  }
+
+  /** Builds the page (summary.json is written) and prints its path; a failure is a warning line. */
+  async finish(stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<void> {
+    const started = performance.now();
+    const rows = this.rows.settle();
+    if (!this.worker || this.workerError) return reportAfterRun(this.outDir, stdout, stderr, rows);
+    // Rows added at the merge (objects not read during the run): the charts are drawn again.
+    if (rows && (this.drawnWith?.during !== this.rows.counts.during || this.drawnWith.atMerge !== this.rows.counts.atMerge)) this.draw(rows);
+    const reply = await new Promise<ReportWorkerReply | Error>((resolve) => {
+      this.answer = resolve;
+      if (this.workerError) return resolve(this.workerError);
+      this.worker?.postMessage({ type: 'page', outDir: this.outDir, generation: rows ? this.generation : undefined } satisfies ReportWorkerRequest);
+    });
+    this.answer = undefined;
+    // The thread failed (not the page): the page is built here.
+    if (reply instanceof Error) return reportAfterRun(this.outDir, stdout, stderr, rows);
+    printBuilt(this.outDir, started, reply.ok ? reply : new Error(reply.message), stdout, stderr);
+  }
+
+  /** Stops the report's thread. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker) {
+      worker.removeAllListeners('exit');
+      await worker.terminate();
+    }
+  }
+
+  private draw(rows: RowData): void {
+    this.generation++;
+    this.drawnWith = { ...this.rows.counts };
+    this.worker?.postMessage({ type: 'charts', generation: this.generation, rows, stationsFile: this.stationsFile } satisfies ReportWorkerRequest);
+  }
+
+  private fail(err: Error): void {
+    this.workerError ??= err;
+    this.answer?.(err);
   }
 }

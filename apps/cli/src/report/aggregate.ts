@@ -57,29 +57,48 @@ export function rideRank(source: string, rideIndex: number): number {
   return mix32(lastSourceHash ^ mix32((rideIndex >>> 0) ^ Math.floor(rideIndex / 2 ** 32)));
 }
 
-/** Keeps the `capacity` points of lowest rank (ties: first seen) in a binary max-heap. */
+/** A kept point with the ride's identity, which orders rides of equal rank. */
+interface Candidate extends MapPoint {
+  source: string;
+  rideIndex: number;
+}
+
+/** Whether `a` comes after `b` in the sample's order: rank, then source key, then ride_index. */
+function after(a: Candidate, b: Candidate): boolean {
+  if (a.rank !== b.rank) return a.rank > b.rank;
+  if (a.source !== b.source) return a.source > b.source;
+  return a.rideIndex > b.rideIndex;
+}
+
+/**
+ * Keeps the `capacity` points first in the order (rank, source key, ride_index) in a binary
+ * max-heap. The order is total over distinct rides, so the sample does not depend on the order
+ * rides are offered in: the run's report offers each processed object as it is written.
+ */
 export class PointSample {
-  private readonly heap: MapPoint[] = [];
+  private readonly heap: Candidate[] = [];
   seen = 0;
 
   constructor(readonly capacity = MAP_POINTS) {}
 
   /** Offers a ride; the point object is only built when the ride is kept. */
-  add(rank: number, longitude: number, latitude: number, station: string): void {
+  add(rank: number, longitude: number, latitude: number, station: string, source = '', rideIndex = 0): void {
     this.seen++;
     const heap = this.heap;
     if (heap.length < this.capacity) {
-      heap.push({ longitude, latitude, station, rank });
+      heap.push({ longitude, latitude, station, rank, source, rideIndex });
       this.up(heap.length - 1);
-    } else if (this.capacity > 0 && rank < heap[0].rank) {
-      heap[0] = { longitude, latitude, station, rank };
+    } else if (this.capacity > 0 && (rank < heap[0].rank || (rank === heap[0].rank && after(heap[0], { longitude, latitude, station, rank, source, rideIndex })))) {
+      heap[0] = { longitude, latitude, station, rank, source, rideIndex };
       this.down(0);
     }
   }
 
   /** The kept points, lowest rank first (a stable order: the page's bytes depend on it). */
   points(): MapPoint[] {
-    return [...this.heap].sort((a, b) => a.rank - b.rank || a.station.localeCompare(b.station) || a.longitude - b.longitude || a.latitude - b.latitude);
+    return this.heap
+      .map(({ longitude, latitude, station, rank }) => ({ longitude, latitude, station, rank }))
+      .sort((a, b) => a.rank - b.rank || a.station.localeCompare(b.station) || a.longitude - b.longitude || a.latitude - b.latitude);
   }
 
   private up(i: number): void {
@@ -87,7 +106,7 @@ export class PointSample {
     const moving = heap[i];
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (heap[parent].rank >= moving.rank) break;
+      if (!after(moving, heap[parent])) break;
       heap[i] = heap[parent];
       i = parent;
     }
@@ -103,17 +122,73 @@ export class PointSample {
       const left = 2 * i + 1;
       const right = left + 1;
       let largest = i;
-      let largestRank = moving.rank;
-      if (left < length && heap[left].rank > largestRank) {
+      let largestPoint = moving;
+      if (left < length && after(heap[left], largestPoint)) {
         largest = left;
-        largestRank = heap[left].rank;
+        largestPoint = heap[left];
       }
-      if (right < length && heap[right].rank > largestRank) largest = right;
+      if (right < length && after(heap[right], largestPoint)) largest = right;
       if (largest === i) break;
       heap[i] = heap[largest];
       i = largest;
     }
     heap[i] = moving;
+  }
+}
+
+/**
+ * The exact sum of doubles, rounded once at the end (Shewchuk's non-overlapping partials, the
+ * algorithm of Python's math.fsum): the result does not depend on the order the values come in,
+ * so a mean is the same whether rides are read from rides.csv or as each object is written.
+ * @example
+ * const sum = new ExactSum();
+ * for (const x of [1e16, 1, -1e16]) sum.add(x);
+ * sum.value(); // 1 (a running float sum gives 0)
+ */
+export class ExactSum {
+  private partials: number[] = [];
+
+  add(value: number): void {
+    const partials = this.partials;
+    let x = value;
+    let kept = 0;
+    for (let j = 0; j < partials.length; j++) {
+      let y = partials[j];
+      if (Math.abs(x) < Math.abs(y)) {
+        const t = x;
+        x = y;
+        y = t;
+      }
+      const hi = x + y;
+      const lo = y - (hi - x);
+      if (lo !== 0) partials[kept++] = lo;
+      x = hi;
+    }
+    partials.length = kept;
+    partials.push(x);
+  }
+
+  /** The sum, correctly rounded (ties to even). */
+  value(): number {
+    const p = this.partials;
+    let n = p.length;
+    if (n === 0) return 0;
+    let hi = p[--n];
+    let lo = 0;
+    while (n > 0) {
+      const x = hi;
+      const y = p[--n];
+      hi = x + y;
+      lo = y - (hi - x);
+      if (lo !== 0) break;
+    }
+    // Half-way between two doubles: the partials below decide the direction.
+    if (n > 0 && ((lo < 0 && p[n - 1] < 0) || (lo > 0 && p[n - 1] > 0))) {
+      const y = lo * 2;
+      const x = hi + y;
+      if (y === x - hi) hi = x;
+    }
+    return hi;
   }
 }
 
@@ -133,14 +208,19 @@ export class DistanceCounts {
   private pending = new Float64Array(1024);
   private waiting = 0;
   count = 0;
-  sumKm = 0;
+  private readonly sum = new ExactSum();
   maxKm = 0;
+
+  /** The sum of every distance added, exact until rounded once (see {@link ExactSum}). */
+  get sumKm(): number {
+    return this.sum.value();
+  }
 
   add(km: number): void {
     if (this.waiting === this.pending.length) this.fold();
     this.pending[this.waiting++] = Math.floor(km * 1000 + 1e-9);
     this.count++;
-    this.sumKm += km;
+    this.sum.add(km);
     if (km > this.maxKm) this.maxKm = km;
   }
 

@@ -1,7 +1,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { renderPage } from './page';
-import { readOutDir } from './read-out-dir';
+import { renderPage, type RowCharts } from './page';
+import { readOutDir, type ReadOutDirOptions } from './read-out-dir';
 import type { ReportData } from './report-data';
 
 /** The report's file name in the output folder. */
@@ -24,12 +24,20 @@ export async function writePage(path: string, html: string): Promise<number> {
   return Buffer.byteLength(html);
 }
 
-/** Renders `data` to `path`. */
-export async function writeReport(data: ReportData, path: string): Promise<{ bytes: number; renderSeconds: number }> {
+/** Renders `data` to `path` (with `charts` of its rows already drawn, when given). */
+export async function writeReport(data: ReportData, path: string, charts?: RowCharts): Promise<{ bytes: number; renderSeconds: number }> {
   const started = performance.now();
-  const html = renderPage(data);
+  const html = renderPage(data, charts);
   const renderSeconds = (performance.now() - started) / 1000;
   return { bytes: await writePage(path, html), renderSeconds };
+}
+
+/** How to build the report; see {@link ReadOutDirOptions} for `rows` and `stations`. */
+export interface BuildReportOptions extends ReadOutDirOptions {
+  /** Where to write the page (default: OUT_DIR/report.html). */
+  output?: string;
+  /** The charts of `rows` and `stations`, drawn before (see {@link renderRowCharts}). */
+  charts?: RowCharts;
 }
 
 /**
@@ -38,11 +46,13 @@ export async function writeReport(data: ReportData, path: string): Promise<{ byt
  * const report = await buildReport('out');
  * report.path; // 'out/report.html'
  */
-export async function buildReport(outDir: string, options: { stationsFile?: string; output?: string } = {}): Promise<BuiltReport> {
+export async function buildReport(outDir: string, options: BuildReportOptions = {}): Promise<BuiltReport> {
   const started = performance.now();
   const data = await readOutDir(outDir, options);
   const readSeconds = (performance.now() - started) / 1000;
   const path = options.output ?? join(outDir, REPORT_FILE);
-  const { bytes, renderSeconds } = await writeReport(data, path);
+  // The charts drawn for `rows` are the page's only when the page's rows are those rows.
+  const charts = options.rows && data.rides.points === options.rows.rides.points && data.stations === options.stations ? options.charts : undefined;
+  const { bytes, renderSeconds } = await writeReport(data, path, charts);
   return { path, bytes, readSeconds, renderSeconds };
 }

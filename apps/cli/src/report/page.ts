@@ -1,7 +1,7 @@
 import { distanceBins, km, renderDistanceHistogram, renderStationBars, renderTimeline, stationBars } from './charts';
 import { escapeHtml as esc, grouped } from './escape';
-import { renderMap } from './map';
-import type { ReportData } from './report-data';
+import { renderMap, type MapFigure } from './map';
+import type { ReportData, RowData } from './report-data';
 
 const number = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : grouped(n));
 const seconds = (s: number | undefined) => (s === undefined ? '–' : `${s.toFixed(1)} s`);
@@ -125,8 +125,7 @@ function files(data: ReportData): string {
   );
 }
 
-function mapSection(data: ReportData): string {
-  const map = renderMap(data);
+function mapSection(data: ReportData, map: MapFigure): string {
   const shown = `${number(map.pointsShown)} of ${number(data.rides.rows)} rides shown`;
   const sampled = map.pointsShown < data.rides.rows ? ' (a deterministic sample: the rides whose hash of source key and ride_index is lowest)' : '';
   const matched = data.rides.stations.length;
@@ -150,23 +149,23 @@ ${map.svg}
 </section>`;
 }
 
-function stationsSection(data: ReportData): string {
+function stationsSection(data: ReportData, svg: string | undefined): string {
   const bars = stationBars(data);
   if (bars.length === 0) return `<section id="stations"><h2>Rides per station</h2><p class="note">No rows.</p></section>`;
   const total = bars.reduce((n, b) => n + b.rides, 0);
   return `<section id="stations" aria-labelledby="stations-h"><h2 id="stations-h">Rides per station</h2>
-<figure>${renderStationBars(data)}<figcaption>Rides matched to each station: the ${Math.min(bars.length, 15)} busiest of ${number(data.rides.stations.length)} matched stations, then the rest together.</figcaption></figure>
+<figure>${svg ?? renderStationBars(data)}<figcaption>Rides matched to each station: the ${Math.min(bars.length, 15)} busiest of ${number(data.rides.stations.length)} matched stations, then the rest together.</figcaption></figure>
 <details><summary>Rides per station as a table</summary>${table(['station', ['rides', 'n'], ['share', 'n']], bars.map((b) => [esc(b.label), number(b.rides), `${((100 * b.rides) / total).toFixed(1)} %`]))}</details>
 </section>`;
 }
 
-function distanceSection(data: ReportData): string {
+function distanceSection(data: ReportData, svg: string | undefined): string {
   const d = data.distances;
   if (d.count === 0) return `<section id="distance"><h2>Distance to station</h2><p class="note">No distances (no rows, or no station matched).</p></section>`;
   const bins = distanceBins(data);
   return `<section id="distance" aria-labelledby="distance-h"><h2 id="distance-h">Distance to station</h2>
 <p class="quantiles">median <strong data-quantile="median">${km(d.medianKm)} km</strong> · p99 <strong data-quantile="p99">${km(d.p99Km)} km</strong> · mean ${km(d.meanKm)} km · max ${km(d.maxKm)} km <span class="note">(over ${number(d.count)} rides; quantiles nearest-rank, to the metre)</span></p>
-<figure>${renderDistanceHistogram(data)}<figcaption>Rides by great-circle distance to their matched station, in bins of ${km(d.histogram.upperKm / (bins.length - 1))} km; the grey bar on the right holds every ride at ${km(d.histogram.upperKm)} km or more.</figcaption></figure>
+<figure>${svg ?? renderDistanceHistogram(data)}<figcaption>Rides by great-circle distance to their matched station, in bins of ${km(d.histogram.upperKm / (bins.length - 1))} km; the grey bar on the right holds every ride at ${km(d.histogram.upperKm)} km or more.</figcaption></figure>
 <details><summary>Histogram as a table</summary>${table(['distance (km)', ['rides', 'n']], bins.map((b) => [b.to === Infinity ? `≥ ${b.from}` : `${b.from} – ${b.to}`, number(b.rides)]))}</details>
 </section>`;
 }
@@ -210,11 +209,34 @@ ${svg ? `<details><summary>Timeline as a table</summary>${table([['s', 'n'], ['i
 </section>`;
 }
 
+/** The charts drawn from the rows alone (not from summary.json): drawn before the page when the rows are known first. */
+export interface RowCharts {
+  map: MapFigure;
+  /** Undefined when the page shows no such chart. */
+  stations?: string;
+  distance?: string;
+}
+
+/**
+ * The charts of `data` that depend only on its rows and stations, as {@link renderPage} draws them.
+ * @example
+ * const charts = renderRowCharts(data); // while summary.json is written
+ * renderPage({ ...data, summary }, charts); // the same page as renderPage({ ...data, summary })
+ */
+export function renderRowCharts(data: RowData & Pick<ReportData, 'stations'>): RowCharts {
+  const whole = data as ReportData;
+  return {
+    map: renderMap(whole),
+    stations: stationBars(whole).length ? renderStationBars(whole) : undefined,
+    distance: data.distances.count ? renderDistanceHistogram(whole) : undefined,
+  };
+}
+
 /**
  * The whole page: one HTML file with inline SVG and CSS, no script, nothing fetched (the CSP
  * forbids it). Every data string is escaped. Deterministic: the same data gives the same bytes.
  */
-export function renderPage(data: ReportData): string {
+export function renderPage(data: ReportData, charts: RowCharts = renderRowCharts(data)): string {
   const title = `rydes run report: ${data.subject}`;
   return `<!doctype html>
 <html lang="en">
@@ -236,9 +258,9 @@ ${settings(data)}
 <h3>Files</h3>
 ${files(data)}
 </section>
-${mapSection(data)}
-${stationsSection(data)}
-${distanceSection(data)}
+${mapSection(data, charts.map)}
+${stationsSection(data, charts.stations)}
+${distanceSection(data, charts.distance)}
 ${rejectsSection(data)}
 ${timelineSection(data)}
 <footer>Built by <code>rydes report</code> from ${esc(data.rides.source)}, manifests/ and rejects/. A static page: inline SVG drawn by Apache ECharts on the server, no script, nothing loaded from the network.</footer>

@@ -6,7 +6,7 @@ import { join, relative, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SUMMARY_FILE, type RunSummaryFile } from '../run/summary-file';
 import { NoRunOutputError, ReportInputError } from './errors';
-import { ReportCollector, type ReportData } from './report-data';
+import { ReportCollector, type ReportData, type RowData } from './report-data';
 import { fileChunks, readRideRows } from './ride-rows';
 import { timelineFromTimes } from './timeline';
 
@@ -52,6 +52,19 @@ export async function matchedStations(stations: string | undefined, matched: Set
   }
 }
 
+/** How to read an output folder. */
+export interface ReadOutDirOptions {
+  /** The station catalogue's path (default: the one summary.json names). */
+  stationsFile?: string;
+  /**
+   * The rows' aggregates, when they were gathered from exactly the rows of rides.csv while the
+   * run wrote them (see RunRows): rides.csv is then not read again. Ignored without rides.csv.
+   */
+  rows?: RowData;
+  /** The matched stations, already looked up for `rows`. */
+  stations?: ReportData['stations'];
+}
+
 /**
  * One streaming pass over a `rydes run` output folder: summary.json, manifests/, rejects/ and
  * rides.csv (or processed/ when there is no rides.csv).
@@ -59,7 +72,7 @@ export async function matchedStations(stations: string | undefined, matched: Set
  * const data = await readOutDir('out');
  * data.rides.rows; // 200000
  */
-export async function readOutDir(outDir: string, options: { stationsFile?: string } = {}): Promise<ReportData> {
+export async function readOutDir(outDir: string, options: ReadOutDirOptions = {}): Promise<ReportData> {
   const summaryPath = join(outDir, SUMMARY_FILE);
   const summary = existsSync(summaryPath) ? await readJson<RunSummaryFile>(summaryPath) : undefined;
   const collector = new ReportCollector();
@@ -74,8 +87,10 @@ export async function readOutDir(outDir: string, options: { stationsFile?: strin
 
   const ridesCsv = join(outDir, 'rides.csv');
   let ridesSource: string;
+  let rows: RowData | undefined;
   if (existsSync(ridesCsv)) {
-    await readRideRows(fileChunks(ridesCsv), ridesCsv, (row) => collector.addRow(row));
+    rows = options.rows;
+    if (!rows) await readRideRows(fileChunks(ridesCsv), ridesCsv, (row) => collector.addRow(row));
     ridesSource = 'rides.csv';
   } else {
     const chunks = await listFiles(join(outDir, 'processed'), '.csv');
@@ -93,9 +108,9 @@ export async function readOutDir(outDir: string, options: { stationsFile?: strin
     ridesSource,
     stations: { source: '', known: new Map() },
     timeline: { points: [], source: '' },
+    rows,
   });
-  const matched = new Set(partial.rides.stations.map((s) => s.station));
-  const stations = await matchedStations(options.stationsFile ?? summary?.settings.stations, matched);
+  const stations = (rows && options.stations) ?? (await matchedStations(options.stationsFile ?? summary?.settings.stations, new Set(partial.rides.stations.map((s) => s.station))));
   const timeline = summary?.timeline?.length
     ? { points: summary.timeline, source: 'progress samples taken during the run (summary.json)' }
     : { points: timelineFromTimes(partial.manifests), source: "manifests' startedAt/finishedAt (no timeline in summary.json): ingest only" };

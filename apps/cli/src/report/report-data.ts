@@ -48,6 +48,12 @@ export interface ReportData {
   timeline: { points: ReportTimelinePoint[]; source: string };
 }
 
+/** The part of {@link ReportData} that comes from the CSV rows (plain data: it can be posted to a worker). */
+export interface RowData {
+  rides: Omit<ReportData['rides'], 'source' | 'sampledFrom'>;
+  distances: ReportData['distances'];
+}
+
 /** Gathers the aggregates while rows, reject lines and manifests stream past. */
 export class ReportCollector {
   private readonly counts = new RideCounts();
@@ -60,7 +66,7 @@ export class ReportCollector {
     this.counts.add(row.longitude, row.latitude, row.station);
     if (Number.isFinite(row.distanceKm)) this.distances.add(row.distanceKm);
     if (Number.isFinite(row.longitude) && Number.isFinite(row.latitude)) {
-      this.sample.add(rideRank(row.source, row.rideIndex), row.longitude, row.latitude, row.station);
+      this.sample.add(rideRank(row.source, row.rideIndex), row.longitude, row.latitude, row.station, row.source, row.rideIndex);
     }
   }
 
@@ -72,26 +78,15 @@ export class ReportCollector {
     this.manifests.push(manifest);
   }
 
-  finish(options: {
-    subject: string;
-    summary?: RunSummaryFile;
-    ridesSource: string;
-    sampledFrom?: number;
-    stations: ReportData['stations'];
-    timeline: ReportData['timeline'];
-  }): ReportData {
+  /** What the page shows of the rows so far: counts, the map's sample, the distances. */
+  rowData(): RowData {
     const [medianKm, p99Km] = this.distances.quantiles([0.5, 0.99]);
     const { upperKm, bins } = histogramRange(p99Km ?? 0, this.distances.maxKm);
     const b = this.counts.bbox;
     return {
-      subject: options.subject,
-      summary: options.summary,
-      manifests: [...this.manifests].sort((x, y) => (x.source < y.source ? -1 : x.source > y.source ? 1 : 0)),
       rides: {
         rows: this.counts.rows,
         unmatched: this.counts.unmatched,
-        source: options.ridesSource,
-        sampledFrom: options.sampledFrom,
         bbox: Number.isFinite(b.west) ? { ...b } : undefined,
         stations: this.counts.ranked(),
         points: this.sample.points(),
@@ -104,6 +99,34 @@ export class ReportCollector {
         maxKm: this.distances.maxKm,
         histogram: { upperKm, counts: this.distances.histogram(upperKm, bins) },
       },
+    };
+  }
+
+  /** The report's data; `rows`: the rows' part gathered elsewhere (see {@link rowData}) instead of this collector's. */
+  finish(options: {
+    subject: string;
+    summary?: RunSummaryFile;
+    ridesSource: string;
+    sampledFrom?: number;
+    stations: ReportData['stations'];
+    timeline: ReportData['timeline'];
+    rows?: RowData;
+  }): ReportData {
+    const { rides, distances } = options.rows ?? this.rowData();
+    return {
+      subject: options.subject,
+      summary: options.summary,
+      manifests: [...this.manifests].sort((x, y) => (x.source < y.source ? -1 : x.source > y.source ? 1 : 0)),
+      rides: {
+        rows: rides.rows,
+        unmatched: rides.unmatched,
+        source: options.ridesSource,
+        sampledFrom: options.sampledFrom,
+        bbox: rides.bbox,
+        stations: rides.stations,
+        points: rides.points,
+      },
+      distances,
       rejects: {
         rides: this.rejectCounts.rides,
         reasons: this.rejectCounts.reasons(),

@@ -96,6 +96,27 @@ export async function* fileChunks(path: string): AsyncGenerator<Buffer> {
  * const rows = await readRideRows(createReadStream('out/rides.csv'), 'out/rides.csv', (row) => counts.add(row.station));
  */
 export async function readRideRows(input: Readable | AsyncIterable<Buffer>, file: string, onRow: (row: RideRow) => void): Promise<number> {
+  const reader = rideRowReader(file, onRow);
+  for await (const chunk of input as AsyncIterable<Buffer | string>) reader.take(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return reader.end();
+}
+
+/** Reads a CSV's rows from the chunks it is given in order; see {@link readRideRows}. */
+export interface RideRowReader {
+  /** The next bytes of the file; they may be reused once this returns. */
+  take(bytes: Buffer): void;
+  /** The file's end: reads the last line (with no newline) and returns the rows read. */
+  end(): number;
+}
+
+/**
+ * The synchronous reader behind {@link readRideRows}, for bytes already in memory.
+ * @example
+ * const reader = rideRowReader('processed/x.csv', (row) => counts.add(row.station));
+ * reader.take(readFileSync('processed/x.csv'));
+ * reader.end(); // rows read
+ */
+export function rideRowReader(file: string, onRow: (row: RideRow) => void): RideRowReader {
   let columns: Columns | undefined;
   /** The highest column index the report uses: a line's fields are cut up to it. */
   let lastNeeded = 0;
@@ -209,14 +230,14 @@ export async function readRideRows(input: Readable | AsyncIterable<Buffer>, file
   };
 
   let rest: Buffer | undefined;
-  for await (const chunk of input as AsyncIterable<Buffer | string>) {
-    let bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+  const take = (chunk: Buffer) => {
+    let bytes = chunk;
     if (rest) {
       // The line cut at the previous chunk's end, read alone.
       const newline = bytes.indexOf(NEWLINE);
       if (newline < 0) {
         rest = Buffer.concat([rest, bytes]);
-        continue;
+        return;
       }
       takeLines(Buffer.concat([rest, bytes.subarray(0, newline)]), rest.length + newline);
       rest = undefined;
@@ -226,9 +247,13 @@ export async function readRideRows(input: Readable | AsyncIterable<Buffer>, file
     if (last >= 0) takeLines(bytes, last + 1);
     // Copied: the chunk's memory may be reused for the next one (see fileChunks).
     if (last + 1 < bytes.length) rest = Buffer.from(bytes.subarray(last + 1));
-  }
-  if (rest) takeLines(rest, rest.length);
-  return rows;
+  };
+  const end = () => {
+    if (rest) takeLines(rest, rest.length);
+    rest = undefined;
+    return rows;
+  };
+  return { take, end };
 }
 
 function columnsOf(header: string[], file: string): Columns {

@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import type { SourceStatus } from './completion';
 import type { OutputFolder } from './out-folder';
+import { fileVersion } from '../report/file-version';
 
 /** The merged CSV at the top of --out. */
 export const RIDES_FILE = 'rides.csv';
@@ -322,17 +323,21 @@ function splitHeader(text: string): { header: string; body: string } {
  * stream's own machinery) was most of the merge, so a small file is read with one synchronous
  * call; a larger one (a default chunk is ~150 KB per 1,000 rides) still streams.
  */
-async function readChunk(path: string): Promise<string | undefined> {
+async function readChunk(path: string, withVersion: boolean): Promise<{ text: string; version?: string } | undefined> {
   try {
     const fd = openSync(path, 'r');
+    let streamed = false;
     try {
-      if (fstatSync(fd).size <= WHOLE_FILE_BYTES) return readFileSync(fd, 'utf8');
+      const version = withVersion ? fileVersion(fd) : undefined;
+      if (fstatSync(fd).size <= WHOLE_FILE_BYTES) return { text: readFileSync(fd, 'utf8'), version };
+      // The same descriptor: the bytes are those of the version taken above.
+      streamed = true;
+      const chunks: Buffer[] = [];
+      for await (const chunk of createReadStream(path, { fd, autoClose: true })) chunks.push(chunk as Buffer);
+      return { text: Buffer.concat(chunks).toString('utf8'), version };
     } finally {
-      closeSync(fd);
+      if (!streamed) closeSync(fd);
     }
-    const chunks: Buffer[] = [];
-    for await (const chunk of createReadStream(path)) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -355,6 +360,7 @@ export async function mergeRides(
   out: OutputFolder,
   sources: SourceStatus[],
   readable: (key: string) => boolean = (key) => out.owns(key),
+  onChunk?: (key: string, path: string, version: string) => void,
 ): Promise<MergedRides> {
   out.record(RIDES_FILE);
   const target = out.path(RIDES_FILE);
@@ -383,9 +389,12 @@ export async function mergeRides(
         const key = keys.processed(chunk);
         if (!readable(key)) continue;
         // A run that stalled before the queues settled has no missingChunks: absent files are the gaps.
-        const text = await readChunk(out.path(key));
-        if (text === undefined) continue;
-        const { header, body } = splitHeader(text);
+        const path = out.path(key);
+        const chunkFile = await readChunk(path, onChunk !== undefined);
+        if (chunkFile === undefined) continue;
+        // Named with the version read: the report's aggregates must be of exactly these files.
+        if (onChunk) onChunk(key, path, chunkFile.version as string);
+        const { header, body } = splitHeader(chunkFile.text);
         if (!headerWritten) {
           if (!file.write(header)) await once(file, 'drain');
           headerWritten = true;

@@ -12,7 +12,7 @@ import { OutputFolder, REPORT_FILE } from './out-folder';
 import { OutputMirror, mergeRides } from './output';
 import { preflightStations } from './preflight';
 import { createProgress } from './progress';
-import { reportAfterRun } from '../report/after-run';
+import { RunReport } from '../report/after-run';
 import { buildSummaryFile, writeSummaryFile } from './run-summary';
 import { generateSample, type Sample } from './sample';
 import { uploadInput } from './upload-input';
@@ -121,7 +121,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
   const writtenChunks = new Set<string>();
   const transformErrors: { count: number; first?: string } = { count: 0 };
   // The stack's S3 client exists only once the stack runs, after onBatch is handed to it.
-  const outputs: { mirror?: OutputMirror } = {};
+  const outputs: { mirror?: OutputMirror; report?: RunReport } = {};
   const onBatch = (batch: BatchReport) => {
     if (batch.errorMessage || batch.failed) {
       transformErrors.count++;
@@ -135,6 +135,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
       if (chunk.source) writtenBySource[chunk.source] = (writtenBySource[chunk.source] ?? 0) + chunk.rides;
       // Copied into --out while the run goes on; the final pass fixes whatever this got wrong.
       if (chunk.key) outputs.mirror?.fetch(chunk.key);
+      if (chunk.key) outputs.report?.offer(chunk.key);
     }
   };
   const phases: Array<[string, number]> = [];
@@ -153,6 +154,8 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
   });
   // The servers' own temp folder (no --data-dir) is deleted after the run: its files can be linked into --out.
   const mirror = (outputs.mirror = new OutputMirror(stack.s3, stack.bucket, out, { localFile: (key) => stack.servers.objectFile(stack.bucket, key), linkLocalFiles: !options.dataDir }));
+  // The report's rows are read from the bucket's files as they are written when --out gets links to those same files.
+  const report = (outputs.report = options.report === false ? undefined : new RunReport(options.outDir, options.stationsFile, (key) => (options.dataDir ? undefined : stack.servers.objectFile(stack.bucket, key))));
   try {
     phase('start');
     if (context.sampling) {
@@ -185,9 +188,10 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
       tracker.close();
     }
     phase('pipeline');
+    report?.pipelineDone();
     await mirror.finish();
     phase('download');
-    const merged = await mergeRides(out, check.sources, (key) => mirror.readable(key));
+    const merged = await mergeRides(out, check.sources, (key) => mirror.readable(key), report?.mergedChunk);
     const dead = await readDeadLetters(stack.sqs, stack.queues, check);
     phase('merge');
     const logFile = (name: string) => (options.verbose ? undefined : join(logDir, `${name}.log`));
@@ -266,10 +270,10 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
     // Nothing needs the stack any more: its environments, servers and temp bucket go while the
     // report is built (the finally below waits for the same close).
     void stack.close().catch(() => undefined);
-    if (options.report !== false) {
+    if (report) {
       // The report's file is rydes's too: recorded before it is written, like every output.
       out.record(REPORT_FILE);
-      await reportAfterRun(options.outDir, stdout, stderr);
+      await report.finish(stdout, stderr);
     }
     return {
       figures,
@@ -281,6 +285,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
     };
   } finally {
     stop();
+    await outputs.report?.close();
     await stack.close();
   }
 }

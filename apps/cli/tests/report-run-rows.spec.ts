@@ -1,0 +1,175 @@
+import { existsSync, linkSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CSV_COLUMNS } from '@rydes/ride-model';
+import { RunReport, builtReportWorker } from '../src/report/after-run';
+import { buildReport } from '../src/report/build-report';
+import { fileVersion } from '../src/report/file-version';
+import { ReportCollector } from '../src/report/report-data';
+import { fileChunks, readRideRows } from '../src/report/ride-rows';
+import { MAX_FOLLOWED_OBJECTS, RunRows } from '../src/report/run-rows';
+import { writeSyntheticOut } from '../src/report/synthetic-out';
+
+/** A synthetic out/ with its processed/ objects, and a "bucket" folder of hard links to them (as the run's mirror makes). */
+async function outWithObjects(dir: string, rides: number): Promise<{ outDir: string; bucket: string; keys: string[] }> {
+  const outDir = join(dir, 'out');
+  await writeSyntheticOut(outDir, {
+    rides,
+    seed: 3,
+    ridesPerMessage: 250,
+    processed: true,
+    names: ['Shadowfax', 'a "quoted, name"', 'plain'],
+    rejects: [{ reasons: ['latitude: 95 is outside [-90, 90]'], record: { latitude: 95 } }],
+  });
+  const bucket = join(dir, 'bucket');
+  mkdirSync(bucket, { recursive: true });
+  const keys = readdirSync(join(outDir, 'processed'))
+    .sort()
+    .map((name) => `processed/${name}`);
+  for (const key of keys) linkSync(join(outDir, key), join(bucket, key.replace('processed/', '')));
+  return { outDir, bucket, keys };
+}
+
+const versionOfPath = (path: string) => {
+  const fd = openSync(path, 'r');
+  try {
+    return fileVersion(fd);
+  } finally {
+    closeSync(fd);
+  }
+};
+
+/** What reading rides.csv gives. */
+async function fromRidesCsv(outDir: string) {
+  const collector = new ReportCollector();
+  const file = join(outDir, 'rides.csv');
+  await readRideRows(fileChunks(file), file, (row) => collector.addRow(row));
+  return collector.rowData();
+}
+
+/** Offers `order`'s objects as written, lets the event loop read them, then merges `keys` in order. */
+async function follow(rows: RunRows, outDir: string, bucket: string, order: string[], keys: string[]) {
+  for (const key of order) rows.offer(key, join(bucket, key.replace('processed/', '')));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  rows.drain();
+  for (const key of keys) rows.merged(key, join(outDir, key), versionOfPath(join(outDir, key)));
+}
+
+describe('RunRows: the report aggregates processed/ objects as the run writes them', () => {
+  let dir: string;
+  let outDir: string;
+  let bucket: string;
+  let keys: string[];
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rydes-run-rows-'));
+    ({ outDir, bucket, keys } = await outWithObjects(dir, 2_000));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('objects read in any order give what rides.csv gives (counts, sample, quantiles, mean)', async () => {
+    const rows = new RunRows();
+    const shuffled = [keys[3], keys[0], keys[7], keys[5], keys[1], keys[6], keys[2], keys[4]];
+    expect([...shuffled].sort()).toEqual(keys);
+    await follow(rows, outDir, bucket, shuffled, keys);
+    expect(rows.counts).toEqual({ during: 8, atMerge: 0 });
+    const settled = rows.settle();
+    expect(rows.reason).toBeUndefined();
+    expect(settled).toEqual(await fromRidesCsv(outDir));
+    expect(settled?.rides.rows).toBe(2_000);
+  });
+
+  it('reads at the merge an object never offered (the same result)', async () => {
+    const rows = new RunRows();
+    await follow(rows, outDir, bucket, keys.slice(1), keys);
+    expect(rows.counts).toEqual({ during: 7, atMerge: 1 });
+    expect(rows.settle()).toEqual(await fromRidesCsv(outDir));
+  });
+
+  it('gives up when an object changed after it was read (rides.csv is read instead)', async () => {
+    const rows = new RunRows();
+    for (const key of keys) rows.offer(key, join(bucket, key.replace('processed/', '')));
+    rows.drain();
+    // Rewritten in place (the same inode): other rows, a later modification time.
+    const changed = join(outDir, keys[2]);
+    writeFileSync(changed, `${CSV_COLUMNS.join(',')}\n`);
+    utimesSync(changed, new Date(), new Date(Date.now() + 5_000));
+    for (const key of keys) rows.merged(key, join(outDir, key), versionOfPath(join(outDir, key)));
+    expect(rows.settle()).toBeUndefined();
+    expect(rows.reason).toContain(`${keys[2]} changed after it was read`);
+  });
+
+  it('gives up when an object read was not merged', async () => {
+    const rows = new RunRows();
+    await follow(rows, outDir, bucket, keys, keys.slice(0, -1));
+    expect(rows.settle()).toBeUndefined();
+    expect(rows.reason).toContain('read and not merged');
+  });
+
+  it(`follows at most ${MAX_FOLLOWED_OBJECTS} objects (one per ride would grow with the run)`, () => {
+    const rows = new RunRows();
+    for (let i = 0; i <= MAX_FOLLOWED_OBJECTS; i++) rows.offer(`processed/x-${i}.csv`, undefined);
+    expect(rows.settle()).toBeUndefined();
+    expect(rows.reason).toContain(`more than ${MAX_FOLLOWED_OBJECTS} objects`);
+  });
+});
+
+describe("RunReport: rydes run's report from the rows read during the run", () => {
+  let dir: string;
+  afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  const lines = () => {
+    let text = '';
+    const stream = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream;
+    return { stream, text: () => text };
+  };
+
+  // The built thread exists once the cli is built (its test target builds it first); the sources' path builds on this thread.
+  it.each([
+    ['on the built report thread', builtReportWorker(join(__dirname, '../../../dist/apps/cli'))],
+    ['on this thread (no built thread)', undefined],
+  ])('%s: the same page as rydes report, without reading rides.csv again', async (_, entry) => {
+    if (_.startsWith('on the built') && !entry) throw new Error('build the cli first: npx nx build cli');
+    dir = mkdtempSync(join(tmpdir(), 'rydes-run-report-'));
+    const { outDir, bucket, keys } = await outWithObjects(dir, 3_000);
+    const expected = join(dir, 'expected.html');
+    await buildReport(outDir, { output: expected });
+
+    const report = new RunReport(outDir, undefined, (key) => join(bucket, key.replace('processed/', '')), entry);
+    try {
+      for (const key of [...keys].reverse()) report.offer(key);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      report.pipelineDone();
+      for (const key of keys) report.mergedChunk(key, join(outDir, key), versionOfPath(join(outDir, key)));
+      // Had the report read rides.csv now, its page would show no rows.
+      writeFileSync(join(outDir, 'rides.csv'), `${CSV_COLUMNS.join(',')}\n`);
+      const out = lines();
+      const err = lines();
+      await report.finish(out.stream, err.stream);
+      expect(err.text()).toBe('');
+      expect(out.text()).toMatch(/^report: .*report\.html \(\d+ KiB, built in \d+\.\d s\)\n$/);
+      expect(readFileSync(join(outDir, 'report.html'), 'utf8')).toBe(readFileSync(expected, 'utf8'));
+    } finally {
+      await report.close();
+    }
+  }, 60_000);
+
+  it('reads rides.csv when the rows read during the run are not those merged', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rydes-run-report-'));
+    const { outDir, bucket, keys } = await outWithObjects(dir, 1_000);
+    const report = new RunReport(outDir, undefined, (key) => join(bucket, key.replace('processed/', '')), undefined);
+    for (const key of keys) report.offer(key);
+    report.pipelineDone();
+    // One object left out of the merge (and of rides.csv): the page must be rides.csv's.
+    for (const key of keys.slice(1)) report.mergedChunk(key, join(outDir, key), versionOfPath(join(outDir, key)));
+    const body = readFileSync(join(outDir, keys[0]), 'utf8').split('\n').slice(1).join('\n');
+    writeFileSync(join(outDir, 'rides.csv'), readFileSync(join(outDir, 'rides.csv'), 'utf8').replace(body, ''));
+    const expected = join(dir, 'expected.html');
+    await buildReport(outDir, { output: expected });
+    const out = lines();
+    await report.finish(out.stream, lines().stream);
+    expect(report.rows.reason).toContain('read and not merged');
+    expect(readFileSync(join(outDir, 'report.html'), 'utf8')).toBe(readFileSync(expected, 'utf8'));
+    expect(existsSync(join(outDir, 'report.html'))).toBe(true);
+  }, 60_000);
+});
