@@ -203,8 +203,13 @@ export class ExactSum {
  * Map updated per ride and sorted for the quantiles was most of the report's aggregation time.
  */
 export class DistanceCounts {
+  // metres[0, distinct) and counts[0, distinct) hold the folded values; the spare pair receives the
+  // next fold and the two pairs swap, so folding allocates only when the capacity must grow.
   private metres = new Float64Array(0);
   private counts = new Float64Array(0);
+  private spareMetres = new Float64Array(0);
+  private spareCounts = new Float64Array(0);
+  private distinct = 0;
   private pending = new Float64Array(1024);
   private waiting = 0;
   count = 0;
@@ -227,7 +232,7 @@ export class DistanceCounts {
   /** Every distinct metre value with its count, in ascending order. */
   private sorted(): { metres: Float64Array; counts: Float64Array } {
     if (this.waiting > 0) this.fold();
-    return { metres: this.metres, counts: this.counts };
+    return { metres: this.metres.subarray(0, this.distinct), counts: this.counts.subarray(0, this.distinct) };
   }
 
   /** Merges the buffer into the sorted arrays; the buffer grows with them, so folds stay rare. */
@@ -235,15 +240,22 @@ export class DistanceCounts {
     const fresh = this.pending.subarray(0, this.waiting).sort();
     const old = this.metres;
     const oldCounts = this.counts;
-    const metres = new Float64Array(old.length + fresh.length);
-    const counts = new Float64Array(old.length + fresh.length);
+    const oldLength = this.distinct;
+    const need = oldLength + fresh.length;
+    if (this.spareMetres.length < need) {
+      const capacity = Math.max(need, 2 * this.spareMetres.length);
+      this.spareMetres = new Float64Array(capacity);
+      this.spareCounts = new Float64Array(capacity);
+    }
+    const metres = this.spareMetres;
+    const counts = this.spareCounts;
     let i = 0;
     let j = 0;
     let n = 0;
-    while (i < old.length || j < fresh.length) {
-      const m = j >= fresh.length || (i < old.length && old[i] <= fresh[j]) ? old[i] : fresh[j];
+    while (i < oldLength || j < fresh.length) {
+      const m = j >= fresh.length || (i < oldLength && old[i] <= fresh[j]) ? old[i] : fresh[j];
       let c = 0;
-      if (i < old.length && old[i] === m) c += oldCounts[i++];
+      if (i < oldLength && old[i] === m) c += oldCounts[i++];
       while (j < fresh.length && fresh[j] === m) {
         c++;
         j++;
@@ -251,8 +263,11 @@ export class DistanceCounts {
       metres[n] = m;
       counts[n++] = c;
     }
-    this.metres = metres.slice(0, n);
-    this.counts = counts.slice(0, n);
+    this.spareMetres = old;
+    this.spareCounts = oldCounts;
+    this.metres = metres;
+    this.counts = counts;
+    this.distinct = n;
     this.waiting = 0;
     if (this.pending.length < n) this.pending = new Float64Array(Math.max(n, this.pending.length * 2));
   }

@@ -9,17 +9,13 @@ import { rideRowReader } from './ride-rows';
  */
 export const MAX_FOLLOWED_OBJECTS = 20_000;
 
-/** Reads a whole file from `fd` (whose size is `size`) into one buffer. */
-function readAll(fd: number, size: number): Buffer {
-  const bytes = Buffer.allocUnsafe(size);
-  let at = 0;
-  while (at < size) {
-    const n = readSync(fd, bytes, at, size - at, null);
-    if (n === 0) break;
-    at += n;
-  }
-  return at === size ? bytes : bytes.subarray(0, at);
-}
+/**
+ * Bytes read from an object at a time, into one buffer reused for every object: each read becomes
+ * a string of that many chars at most, small enough for V8's young generation, where it is freed
+ * at the next scavenge. A whole object (~150 KB) as one string would sit in the large-object
+ * space until a full collection, during the pipeline, where the CLI's memory peaks.
+ */
+const READ_BYTES = 32 * 1024;
 
 /**
  * The report's aggregates of the processed/ objects, gathered while `rydes run` writes them, so
@@ -41,6 +37,7 @@ function readAll(fd: number, size: number): Buffer {
  */
 export class RunRows {
   private collector = new ReportCollector();
+  private readonly buffer = Buffer.allocUnsafe(READ_BYTES);
   private readonly queue: Array<[key: string, file: string]> = [];
   /** Version of each object read and not yet merged. */
   private readonly read = new Map<string, string>();
@@ -136,11 +133,13 @@ export class RunRows {
       return undefined;
     }
     try {
-      const stat = fstatSync(fd, { bigint: true });
-      const version = versionOf(stat);
-      const bytes = readAll(fd, Number(stat.size));
+      const version = versionOf(fstatSync(fd, { bigint: true }));
       const reader = rideRowReader(file, (row) => this.collector.addRow(row));
-      reader.take(bytes);
+      for (;;) {
+        const n = readSync(fd, this.buffer, 0, READ_BYTES, null);
+        if (n === 0) break;
+        reader.take(this.buffer.subarray(0, n));
+      }
       reader.end();
       // Changed while being read: it cannot stand for any version.
       if (fileVersion(fd) !== version) {
