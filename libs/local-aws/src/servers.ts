@@ -72,8 +72,28 @@ export interface LocalServers {
    * the object's ETag (its MD5 for a single-part upload) before trusting it.
    */
   objectFile(bucket: string, key: string): string | undefined;
+  /**
+   * The V8 heap of s3rver's worker thread (its young-generation limit and the size of each heap
+   * space, MB); undefined when s3rver runs on the caller's thread.
+   */
+  s3ThreadHeap(): Promise<ThreadHeap | undefined>;
   close(): Promise<void>;
 }
+
+/** A worker thread's V8 heap: its young-generation limit and each heap space's size, MB. */
+export interface ThreadHeap {
+  youngGenerationMb: number;
+  spacesMb: Record<string, number>;
+}
+
+/**
+ * Young generation of s3rver's worker thread, MB (V8's default gives it up to 16 MB of new space).
+ * What the thread allocates per request is short-lived (Koa's context, headers) or a Buffer whose
+ * memory lives outside the V8 heap until its wrapper is collected: a small young generation is
+ * scavenged more often, cheaply, and frees those buffers sooner. At 200,000 rides the CLI process
+ * peaked lower with it at the same GC time on the thread (README, "Memory and cold starts").
+ */
+export const S3_THREAD_YOUNG_GENERATION_MB = 6;
 
 /** How often s3rver's worker thread sends its raw/ read tally to the parent. */
 export const RAW_READS_INTERVAL_MS = 200;
@@ -131,6 +151,7 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
     },
     rawReads: () => s3.rawReads(),
     objectFile: (bucket, key) => objectFile(directory, bucket, key),
+    s3ThreadHeap: () => s3.heap?.() ?? Promise.resolve(undefined),
     async close() {
       await Promise.all([
         s3.close(),
@@ -148,6 +169,7 @@ interface S3Handle {
   port: number;
   onEvent(listener: (event: S3Event) => void): () => void;
   rawReads(): Record<string, RawReads>;
+  heap?(): Promise<ThreadHeap>;
   close(): Promise<void>;
 }
 
@@ -217,6 +239,11 @@ const sendReads = () => {
 const readsTimer = setInterval(sendReads, workerData.readsIntervalMs);
 readsTimer.unref();
 parentPort.on('message', (message) => {
+  if (message.type === 'heap') {
+    const spacesMb = {};
+    for (const space of require('node:v8').getHeapSpaceStatistics()) spacesMb[space.space_name] = space.space_size / 1048576;
+    parentPort.postMessage({ type: 'heap', heap: { youngGenerationMb: require('node:worker_threads').resourceLimits.maxYoungGenerationSizeMb, spacesMb } });
+  }
   if (message.type === 'close') {
     clearInterval(readsTimer);
     flushEvents();
@@ -233,6 +260,7 @@ s3.run().then(
 async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
   const worker = new Worker(S3_WORKER, {
     eval: true,
+    resourceLimits: { maxYoungGenerationSizeMb: S3_THREAD_YOUNG_GENERATION_MB },
     workerData: {
       s3rverPath: require.resolve('s3rver'),
       options,
@@ -266,6 +294,16 @@ async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
       return () => listeners.delete(listener);
     },
     rawReads: () => structuredClone(reads),
+    heap: () =>
+      new Promise<ThreadHeap>((resolve) => {
+        const onHeap = (message: { type: string; heap?: ThreadHeap }) => {
+          if (message.type !== 'heap' || !message.heap) return;
+          worker.off('message', onHeap);
+          resolve(message.heap);
+        };
+        worker.on('message', onHeap);
+        worker.postMessage({ type: 'heap' });
+      }),
     async close() {
       const closed = new Promise<void>((resolve) => {
         worker.on('message', (message: { type: string }) => message.type === 'closed' && resolve());

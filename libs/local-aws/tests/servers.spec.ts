@@ -8,7 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
-import { LEFTOVER_AGE_MS, startLocalServers, sweepLeftovers, type LocalServers } from '../src';
+import { LEFTOVER_AGE_MS, S3_THREAD_YOUNG_GENERATION_MB, startLocalServers, sweepLeftovers, type LocalServers } from '../src';
 
 describe('startLocalServers', () => {
   let local: LocalServers;
@@ -191,6 +191,31 @@ describe('startLocalServers', () => {
       expect(local.objectFile('rides-probe', 'a/../../../etc/passwd')).toBeUndefined();
     } finally {
       s3.destroy();
+    }
+  });
+
+  it('runs s3rver\'s worker thread with a small young generation, which stays small under PUT traffic', async () => {
+    // Prepare
+    const threaded = await startLocalServers({ buckets: ['rides-young'], s3Thread: true });
+    const s3 = new S3Client({
+      endpoint: threaded.s3Endpoint, region: threaded.region, forcePathStyle: true, credentials: { accessKeyId: threaded.env.AWS_ACCESS_KEY_ID, secretAccessKey: threaded.env.AWS_SECRET_ACCESS_KEY },
+      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    try {
+      // Act: enough requests for V8 to grow a default young generation (16 MB of new space) to its limit
+      const body = randomBytes(256 * 1024);
+      for (let i = 0; i < 40; i++) await s3.send(new PutObjectCommand({ Bucket: 'rides-young', Key: `processed/y-${i}.csv`, Body: body }));
+      const heap = await threaded.s3ThreadHeap();
+
+      // Assess: the limit is the configured one, and the new space (two semi-spaces) stays within it
+      expect(S3_THREAD_YOUNG_GENERATION_MB).toBeLessThanOrEqual(8);
+      expect(heap?.youngGenerationMb).toBe(S3_THREAD_YOUNG_GENERATION_MB);
+      expect(heap?.spacesMb.new_space).toBeGreaterThan(0);
+      expect(heap?.spacesMb.new_space).toBeLessThanOrEqual(S3_THREAD_YOUNG_GENERATION_MB);
+      expect(await local.s3ThreadHeap()).toBeUndefined();
+    } finally {
+      s3.destroy();
+      await threaded.close();
     }
   });
 
