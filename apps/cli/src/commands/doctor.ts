@@ -1,4 +1,3 @@
-import type { Command } from 'commander';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import {
@@ -9,11 +8,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient } from '@rydes/aws-adapters';
-import { DEFAULT_STACK_NAME } from '@rydes/ride-model';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ingestDeadLetterReason, sampleDeadLetters, userFileName, type DeadLetterSample, type IngestDeadLetter } from '../run/dead-letters';
-import { checkAwsSetup, DEFAULT_DATA_DIR, localEnv, readEndpointsFile, stackOutputs, type StackOutputs } from '../stack/connect';
+import { checkAwsSetup, localEnv, readEndpointsFile, stackOutputs, type StackOutputs } from '../stack/connect';
 import { BUCKET, FANOUT_DLQ, FANOUT_QUEUE, INGEST_DLQ } from '../stack/names';
 
 /** One line of the checklist; `hint` says how to fix it when `ok` is false. */
@@ -343,7 +341,7 @@ function eventSourceLogOf(flags: DoctorFlags): string | undefined {
   }
 }
 
-interface DoctorFlags {
+export interface DoctorFlags {
   stack: string;
   region?: string;
   local?: boolean;
@@ -352,41 +350,31 @@ interface DoctorFlags {
   sqsEndpoint?: string;
 }
 
-export function register(program: Command): void {
-  program
-    .command('doctor')
-    .description("Check a deployed stack (or a running `rydes up`) against the workshop's checklist; exit 1 on any [ ].")
-    .option('--stack <NAME>', 'CloudFormation stack name', DEFAULT_STACK_NAME)
-    .option('--region <REGION>', 'AWS region (default: AWS_REGION or your profile)')
-    .option('--local', 'check the stack started by "rydes up" instead (found through its data dir)')
-    .option('--data-dir <DIR>', 'with --local: the data dir of "rydes up"', DEFAULT_DATA_DIR)
-    .option('--s3-endpoint <URL>', 'with --local: an S3 endpoint instead of the one in the data dir')
-    .option('--sqs-endpoint <URL>', 'with --local: an SQS endpoint instead of the one in the data dir')
-    .action(async (flags: DoctorFlags) => {
-      let checks: Check[];
-      if (flags.local) {
-        const env = localEnv(flags);
-        process.stdout.write(`rydes doctor: local stack at ${env.AWS_ENDPOINT_URL_S3} and ${env.AWS_ENDPOINT_URL_SQS}\n`);
-        process.stdout.write('(functions and triggers run inside "rydes up"; its status lines show them)\n');
-        checks = await diagnoseLocal({ s3: createS3Client(env), sqs: createSqsClient(env) }, { eventSourceLog: eventSourceLogOf(flags) });
-      } else {
-        const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
-        const region = flags.region;
-        // Loaded when a deployed stack is checked: other commands start without these clients.
-        const [{ CloudFormationClient }, { LambdaClient }] = await Promise.all([import('@aws-sdk/client-cloudformation'), import('@aws-sdk/client-lambda')]);
-        const cloudformation = new CloudFormationClient(region ? { region } : {});
-        await checkAwsSetup(cloudformation);
-        process.stdout.write(`rydes doctor: stack ${flags.stack} in ${await cloudformation.config.region()}\n`);
-        checks = await diagnoseDeployed(flags.stack, {
-          cloudformation,
-          lambda: new LambdaClient(region ? { region } : {}),
-          s3: createS3Client(env),
-          sqs: createSqsClient(env),
-        });
-      }
-      process.stdout.write(formatChecks(checks));
-      const failed = checks.filter((c) => !c.ok).length;
-      process.stdout.write(failed === 0 ? 'All checks passed.\n' : `${failed} of ${checks.length} checks failed.\n`);
-      if (failed > 0) process.exitCode = 1;
+/** What `rydes doctor` does once its options are parsed (registered by doctor-command.ts). */
+export async function doctor(flags: DoctorFlags): Promise<void> {
+  let checks: Check[];
+  if (flags.local) {
+    const env = localEnv(flags);
+    process.stdout.write(`rydes doctor: local stack at ${env.AWS_ENDPOINT_URL_S3} and ${env.AWS_ENDPOINT_URL_SQS}\n`);
+    process.stdout.write('(functions and triggers run inside "rydes up"; its status lines show them)\n');
+    checks = await diagnoseLocal({ s3: createS3Client(env), sqs: createSqsClient(env) }, { eventSourceLog: eventSourceLogOf(flags) });
+  } else {
+    const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
+    const region = flags.region;
+    // Loaded when a deployed stack is checked: other commands start without these clients.
+    const [{ CloudFormationClient }, { LambdaClient }] = await Promise.all([import('@aws-sdk/client-cloudformation'), import('@aws-sdk/client-lambda')]);
+    const cloudformation = new CloudFormationClient(region ? { region } : {});
+    await checkAwsSetup(cloudformation);
+    process.stdout.write(`rydes doctor: stack ${flags.stack} in ${await cloudformation.config.region()}\n`);
+    checks = await diagnoseDeployed(flags.stack, {
+      cloudformation,
+      lambda: new LambdaClient(region ? { region } : {}),
+      s3: createS3Client(env),
+      sqs: createSqsClient(env),
     });
+  }
+  process.stdout.write(formatChecks(checks));
+  const failed = checks.filter((c) => !c.ok).length;
+  process.stdout.write(failed === 0 ? 'All checks passed.\n' : `${failed} of ${checks.length} checks failed.\n`);
+  if (failed > 0) process.exitCode = 1;
 }

@@ -1,13 +1,10 @@
-import type { Command } from 'commander';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { createS3Client } from '@rydes/aws-adapters';
 import { resolve } from 'node:path';
-import { REPORT_FILE } from '../run/out-folder';
 import { InvalidOptionError } from '../errors';
 import { stackOutputs } from '../stack/connect';
-import { integer } from './options';
 
-interface ReportFlags {
+export interface ReportFlags {
   stack?: string;
   region?: string;
   sample?: number;
@@ -31,38 +28,25 @@ export async function reportForStack(
   return { path: flags.output, bytes, bucket };
 }
 
-export function register(program: Command): void {
-  program
-    .command('report')
-    .description(
-      `Build the run report, one self-contained HTML page (map, charts, rejects, timeline): from a "rydes run" output ` +
-        `folder (OUT_DIR/${REPORT_FILE}), or with --stack from a deployed stack's bucket.`,
-    )
-    .argument('[OUT_DIR]', 'output folder of "rydes run" (--out)', 'out')
-    .option('--stack <NAME>', "a deployed stack: read its bucket's manifests/, rejects/ and processed/ instead of OUT_DIR")
-    .option('--region <REGION>', 'with --stack: AWS region (default: AWS_REGION or your profile)')
-    .option('--sample <N>', 'with --stack: read at most N processed/ objects, spread evenly over the bucket', integer('--sample', 1))
-    .option('--stations <FILE>', 'station catalogue the run used, for the markers (default: what summary.json names, else the bundled NYC stations)')
-    .option('-o, --output <FILE>', `where the page goes (default: OUT_DIR/${REPORT_FILE}; with --stack ./report-<stack>.html)`)
-    .action(async (outDir: string, flags: ReportFlags) => {
-      // The report's modules (ECharts among them) and the AWS clients load only when this command runs.
-      if (flags.stack) {
-        const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
-        const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
-        const output = resolve(flags.output ?? `report-${flags.stack}.html`);
-        const built = await reportForStack(
-          { stack: flags.stack, sample: flags.sample, stations: flags.stations, output },
-          { cloudformation: new CloudFormationClient(flags.region ? { region: flags.region } : {}), env },
-        );
-        process.stdout.write(`report: ${built.path} (${(built.bytes / 1024).toFixed(0)} KiB, from s3://${built.bucket})\n`);
-        return;
-      }
-      if (flags.sample !== undefined) throw new InvalidOptionError('--sample', String(flags.sample), 'to be used with --stack only (OUT_DIR is read whole)');
-      const { buildReport } = await import('../report/build-report');
-      const built = await buildReport(resolve(outDir), {
-        stationsFile: flags.stations && resolve(flags.stations),
-        output: flags.output && resolve(flags.output),
-      });
-      process.stdout.write(`report: ${built.path} (${(built.bytes / 1024).toFixed(0)} KiB, ${(built.readSeconds + built.renderSeconds).toFixed(1)} s)\n`);
-    });
+/** What `rydes report` does once its options are parsed (registered by report-command.ts). */
+export async function report(outDir: string, flags: ReportFlags): Promise<void> {
+  // The report's modules (ECharts among them) and the AWS clients load only when this command runs.
+  if (flags.stack) {
+    const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
+    const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
+    const output = resolve(flags.output ?? `report-${flags.stack}.html`);
+    const built = await reportForStack(
+      { stack: flags.stack, sample: flags.sample, stations: flags.stations, output },
+      { cloudformation: new CloudFormationClient(flags.region ? { region: flags.region } : {}), env },
+    );
+    process.stdout.write(`report: ${built.path} (${(built.bytes / 1024).toFixed(0)} KiB, from s3://${built.bucket})\n`);
+    return;
+  }
+  if (flags.sample !== undefined) throw new InvalidOptionError('--sample', String(flags.sample), 'to be used with --stack only (OUT_DIR is read whole)');
+  const { buildReport } = await import('../report/build-report');
+  const built = await buildReport(resolve(outDir), {
+    stationsFile: flags.stations && resolve(flags.stations),
+    output: flags.output && resolve(flags.output),
+  });
+  process.stdout.write(`report: ${built.path} (${(built.bytes / 1024).toFixed(0)} KiB, ${(built.readSeconds + built.renderSeconds).toFixed(1)} s)\n`);
 }

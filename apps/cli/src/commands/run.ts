@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { DEFAULT_RIDES_PER_MESSAGE, RIDE_FILE_SUFFIXES } from '@rydes/ride-model';
 import { EXIT, RydesCliError } from '../errors';
-import { runPipeline } from '../run/run-pipeline';
 import { FaultInjector, FAULTS, parseChaos } from '../chaos/spec';
 import { LOCAL_FUNCTION_TIMEOUT_SECONDS } from '../stack/names';
 import { CORES, elementList, integer } from './options';
@@ -73,6 +72,7 @@ export function register(program: Command): void {
       }
       // Before anything else: a typo in the spec should not cost a run first.
       const chaos = flags.chaos ? new FaultInjector(parseChaos(flags.chaos)) : undefined;
+      const { runPipeline } = await import('../run/run-pipeline');
       const result = await runPipeline({
         files,
         sample: files.length ? undefined : { rides: flags.rides, seed: flags.seed },

@@ -1,14 +1,12 @@
-import type { Command } from 'commander';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient, listKeys } from '@rydes/aws-adapters';
-import { DEFAULT_STACK_NAME, generateRecords, type Manifest, objectKeys, type ObjectKeys, writeRides } from '@rydes/ride-model';
+import { generateRecords, type Manifest, objectKeys, type ObjectKeys, writeRides } from '@rydes/ride-model';
 import { parse } from 'csv-parse/sync';
 import { randomBytes } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import { RydesCliError } from '../errors';
-import { checkAwsSetup, DEFAULT_DATA_DIR, localClientEnv, readEndpointsFile, stackOutputs } from '../stack/connect';
-import { integer } from './options';
+import { checkAwsSetup, localClientEnv, readEndpointsFile, stackOutputs } from '../stack/connect';
 
 /** Rides in the smoke file and the seed they are generated from; the seed yields several invalid rides. */
 export const SMOKE_RIDES = 120;
@@ -315,7 +313,7 @@ async function cleanUp(
   return { count, messages, leftovers };
 }
 
-interface SmokeFlags {
+export interface SmokeFlags {
   stack: string;
   region?: string;
   local?: boolean;
@@ -357,28 +355,18 @@ function localTarget(dataDir: string): SmokeTarget {
   };
 }
 
-export function register(program: Command): void {
-  program
-    .command('smoke')
-    .description('After a deploy (or against "rydes up"): upload a small ride file, wait for every output, check it, clean up; exit 0 or name what failed.')
-    .option('--stack <NAME>', 'CloudFormation stack name', DEFAULT_STACK_NAME)
-    .option('--region <REGION>', 'AWS region (default: AWS_REGION or your profile)')
-    .option('--local', 'test the stack "rydes up" runs (found through its data dir) instead')
-    .option('--data-dir <DIR>', 'with --local: the data dir of "rydes up"', DEFAULT_DATA_DIR)
-    .option('--timeout <S>', 'give up on the pipeline after S seconds', integer('--timeout', 1), 300)
-    .option('--interval <MS>', 'poll interval, ms', integer('--interval', 100), 1000)
-    .action(async (flags: SmokeFlags) => {
-      const target = flags.local ? localTarget(flags.dataDir) : await deployedTarget(flags.stack, flags.region);
-      process.stdout.write(`rydes smoke: ${target.label}, bucket ${target.bucket}\n`);
-      const started = Date.now();
-      const result = await runSmoke(target, {
-        timeoutMs: flags.timeout * 1000,
-        intervalMs: flags.interval,
-        onStage: (line) => process.stdout.write(`${line}\n`),
-      });
-      target.s3.destroy();
-      target.sqs.destroy();
-      if (!result.ok) throw new SmokeFailedError(result.failures);
-      process.stdout.write(`OK: smoke test passed in ${seconds(started).toFixed(1)} s; everything it uploaded or caused is removed.\n`);
-    });
+/** What `rydes smoke` does once its options are parsed (registered by smoke-command.ts). */
+export async function smoke(flags: SmokeFlags): Promise<void> {
+  const target = flags.local ? localTarget(flags.dataDir) : await deployedTarget(flags.stack, flags.region);
+  process.stdout.write(`rydes smoke: ${target.label}, bucket ${target.bucket}\n`);
+  const started = Date.now();
+  const result = await runSmoke(target, {
+    timeoutMs: flags.timeout * 1000,
+    intervalMs: flags.interval,
+    onStage: (line) => process.stdout.write(`${line}\n`),
+  });
+  target.s3.destroy();
+  target.sqs.destroy();
+  if (!result.ok) throw new SmokeFailedError(result.failures);
+  process.stdout.write(`OK: smoke test passed in ${seconds(started).toFixed(1)} s; everything it uploaded or caused is removed.\n`);
 }

@@ -9,9 +9,9 @@ import {
   upFlag,
   writeEndpointsFile,
 } from '../stack/connect';
-import { startStack, type LocalStack } from '../stack/local-stack';
+import type { LocalStack } from '../stack/local-stack';
 import { defaultBundles, workspaceRoot, type BundlePaths } from '../stack/bundles';
-import { BundleWatcher } from '../stack/watch';
+import type { BundleWatcher } from '../stack/watch';
 import { DEFAULT_RIDES_PER_MESSAGE } from '@rydes/ride-model';
 import { CORES, integer } from './options';
 
@@ -86,6 +86,7 @@ export function register(program: Command): void {
       const holdSignal = (signal: NodeJS.Signals) => (early ??= signal);
       process.on('SIGINT', holdSignal);
       process.on('SIGTERM', holdSignal);
+      const { startStack } = await import('../stack/local-stack');
       const stack = await startStack({
         bundles: watcher?.bundles(defaultBundles()),
         dataDir,
@@ -132,6 +133,7 @@ const BUNDLE_OVERRIDES: Record<keyof BundlePaths, string> = { ingest: 'RYDES_ING
 async function prepareWatch(): Promise<BundleWatcher> {
   const skip = (Object.keys(BUNDLE_OVERRIDES) as Array<keyof BundlePaths>).filter((key) => process.env[BUNDLE_OVERRIDES[key]]);
   for (const key of skip) process.stdout.write(`--watch: ${BUNDLE_OVERRIDES[key]} is set, so the ${key} function's bundle is not watched.\n`);
+  const { BundleWatcher } = await import('../stack/watch');
   return BundleWatcher.prepare({ root: workspaceRoot(), skip, write: (line) => process.stdout.write(`${clock()} ${line}`) });
 }
 

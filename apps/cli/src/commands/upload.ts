@@ -1,15 +1,13 @@
-import type { Command } from 'commander';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createS3Client, listKeys, readManifest } from '@rydes/aws-adapters';
-import { DEFAULT_STACK_NAME, isRideFileKey, type Manifest, objectKeys, type ObjectKeys, parseOutputKey, RIDE_FILE_SUFFIXES, sameVersion } from '@rydes/ride-model';
+import { isRideFileKey, type Manifest, objectKeys, type ObjectKeys, parseOutputKey, RIDE_FILE_SUFFIXES, sameVersion } from '@rydes/ride-model';
 import { SingleBar } from 'cli-progress';
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InputFileError, RydesCliError } from '../errors';
 import { BUCKET } from '../stack/names';
-import { checkAwsSetup, DEFAULT_DATA_DIR, localEnv, stackOutputs } from '../stack/connect';
-import { integer } from './options';
+import { checkAwsSetup, localEnv, stackOutputs } from '../stack/connect';
 
 /** Multipart part size: 8 MiB parts, 4 in flight, keep memory near 32 MiB whatever the file size. */
 const PART_SIZE = 8 * 1024 * 1024;
@@ -190,7 +188,7 @@ function reporter(stream: NodeJS.WriteStream) {
   };
 }
 
-interface UploadFlags {
+export interface UploadFlags {
   stack: string;
   region?: string;
   key?: string;
@@ -202,52 +200,38 @@ interface UploadFlags {
   s3Endpoint?: string;
 }
 
-export function register(program: Command): void {
-  program
-    .command('upload')
-    .argument('<FILE>', `ride file (${RIDE_FILE_SUFFIXES.join(', ')})`)
-    .description('Upload a ride file to raw/ of the deployed bucket, follow it through the pipeline and print the summary.')
-    .option('--stack <NAME>', 'CloudFormation stack name', DEFAULT_STACK_NAME)
-    .option('--region <REGION>', 'AWS region (default: AWS_REGION or your profile)')
-    .option('--key <KEY>', 'object key (default raw/<file name>)')
-    .option('--no-wait', 'return after the upload')
-    .option('--timeout <S>', 'give up waiting after S seconds', integer('--timeout', 1), 900)
-    .option('--interval <MS>', 'poll interval, ms', integer('--interval', 100), 2000)
-    .option('--local', 'upload to the stack started by "rydes up" (bucket rydes-local), found through its data dir')
-    .option('--data-dir <DIR>', 'with --local: the data dir of "rydes up"', DEFAULT_DATA_DIR)
-    .option('--s3-endpoint <URL>', 'with --local: an S3 endpoint instead of the one in the data dir')
-    .action(async (file: string, flags: UploadFlags) => {
-      let s3: S3Client;
-      let bucket: string;
-      if (flags.local) {
-        const env = localEnv(flags, ['s3']);
-        s3 = createS3Client(env);
-        bucket = BUCKET;
-      } else {
-        const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
-        // Loaded here: other commands start without the CloudFormation client.
-        const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
-        const cloudformation = new CloudFormationClient(flags.region ? { region: flags.region } : {});
-        await checkAwsSetup(cloudformation);
-        bucket = (await stackOutputs(cloudformation, flags.stack)).BucketName;
-        s3 = createS3Client(env);
-      }
-      const progress = reporter(process.stderr);
-      try {
-        const uploaded = await uploadRideFile(s3, { file, bucket, key: flags.key, onBytes: (loaded, total) => progress.bytes(loaded, total) });
-        progress.stop();
-        process.stderr.write(`uploaded s3://${uploaded.bucket}/${uploaded.key} (${uploaded.bytes} bytes, ETag ${uploaded.etag})\n`);
-        if (!flags.wait) return;
-        const done = await watchPipeline(s3, {
-          uploaded,
-          intervalMs: flags.interval,
-          timeoutMs: flags.timeout * 1000,
-          onUpdate: (state) => progress.state(state),
-        });
-        progress.stop();
-        process.stdout.write(formatSummary(uploaded, done));
-      } finally {
-        progress.stop();
-      }
+/** What `rydes upload` does once its options are parsed (registered by upload-command.ts). */
+export async function upload(file: string, flags: UploadFlags): Promise<void> {
+  let s3: S3Client;
+  let bucket: string;
+  if (flags.local) {
+    const env = localEnv(flags, ['s3']);
+    s3 = createS3Client(env);
+    bucket = BUCKET;
+  } else {
+    const env = flags.region ? { ...process.env, AWS_REGION: flags.region } : process.env;
+    // Loaded here: other commands start without the CloudFormation client.
+    const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
+    const cloudformation = new CloudFormationClient(flags.region ? { region: flags.region } : {});
+    await checkAwsSetup(cloudformation);
+    bucket = (await stackOutputs(cloudformation, flags.stack)).BucketName;
+    s3 = createS3Client(env);
+  }
+  const progress = reporter(process.stderr);
+  try {
+    const uploaded = await uploadRideFile(s3, { file, bucket, key: flags.key, onBytes: (loaded, total) => progress.bytes(loaded, total) });
+    progress.stop();
+    process.stderr.write(`uploaded s3://${uploaded.bucket}/${uploaded.key} (${uploaded.bytes} bytes, ETag ${uploaded.etag})\n`);
+    if (!flags.wait) return;
+    const done = await watchPipeline(s3, {
+      uploaded,
+      intervalMs: flags.interval,
+      timeoutMs: flags.timeout * 1000,
+      onUpdate: (state) => progress.state(state),
     });
+    progress.stop();
+    process.stdout.write(formatSummary(uploaded, done));
+  } finally {
+    progress.stop();
+  }
 }
