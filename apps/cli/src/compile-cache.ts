@@ -1,0 +1,155 @@
+/**
+ * V8's code cache for the CLI's own process: the CommonJS modules a command loads (the CLI
+ * bundle, the AWS SDK and the other packages it requires) are compiled from the cached code of an
+ * earlier start of the same command instead of from source. Node 20 has no
+ * `module.enableCompileCache` (22.1+); `v8-compile-cache` does this through the same hook but
+ * compiles every `.js` as CommonJS, which breaks the ESM packages the CLI requires (rbush;
+ * require(esm) of Node 20.19+), and caches only what V8 compiles eagerly. Here an ES module is left
+ * to Node, and the cache is written at exit, so it also holds the functions the command ran.
+ *
+ * One file per build of the CLI and command (`cli-<hash of key>.v8cache` in a private folder, `cli/`
+ * inside the function environments' `<tmpdir>/rydes-code-cache-<uid>/`; 16 kept): a v8.serialize'd
+ * map of module file → SHA-1 of its source and V8's cached data. A module whose source changed, or
+ * whose data V8 refuses (another V8 version or flags), is compiled as usual and cached again.
+ * Imports node builtins only: main.ts installs it before the CLI bundle loads.
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
+import { dirname, join } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import { Script } from 'node:vm';
+
+/** Caches kept in the folder (one per CLI build and command); the oldest are removed. */
+export const CLI_CODE_CACHES_KEPT = 16;
+
+interface CachedModule {
+  sha1: string;
+  data: Buffer;
+}
+
+/** What the cache did in this process so far. */
+export interface CompileCacheStats {
+  /** Modules compiled from cached code. */
+  hits: number;
+  /** Modules compiled from source (no cached code for them, or V8 refused it). */
+  misses: number;
+  /** The cache file. */
+  file: string;
+}
+
+type Compile = (this: Module, content: string, filename: string, format?: string) => unknown;
+
+interface ModuleInternals {
+  _resolveFilename(request: string, parent: Module, isMain: boolean, options?: { paths?: string[] }): string;
+  _resolveLookupPaths(request: string, parent: Module): string[] | null;
+  _extensions: NodeJS.RequireExtensions;
+  _cache: NodeJS.Dict<Module>;
+  prototype: { _compile: Compile };
+}
+
+let installed: CompileCacheStats | undefined;
+
+/** The process's main module, for the `require.main` of the modules compiled here. */
+const mainModule = require.main;
+
+/**
+ * Compiles the CommonJS modules loaded from now on in this thread through `vm.Script` with the
+ * cached code of `key` (e.g. the CLI bundle's hash and the command), and writes the cache at exit
+ * when a module was compiled from source. Returns undefined (and changes nothing) when `folder`
+ * is not a folder only this user can write. Idempotent.
+ * @example
+ * installCompileCache(join(tmpdir(), 'rydes-code-cache-0'), `${bundleHash}\0run`);
+ * require('./cli.js'); // the bundle and its packages compile from the cache of the last `run`
+ */
+export function installCompileCache(folder: string, key: string): CompileCacheStats | undefined {
+  if (installed) return installed;
+  const own = privateFolder(folder);
+  if (!own) return undefined;
+  const file = join(own, `cli-${createHash('sha256').update(`${process.version}\0${process.arch}\0${key}`).digest('hex').slice(0, 32)}.v8cache`);
+  let cached: Map<string, CachedModule>;
+  try {
+    cached = deserialize(readFileSync(file)) as Map<string, CachedModule>;
+    if (!(cached instanceof Map)) cached = new Map();
+  } catch {
+    cached = new Map();
+  }
+  const stats: CompileCacheStats = { hits: 0, misses: 0, file };
+  const compiledFromSource: Array<{ filename: string; sha1: string; script: Script }> = [];
+  const internals = Module as unknown as ModuleInternals;
+  const nodeCompile = internals.prototype._compile;
+
+  internals.prototype._compile = function compileWithCache(this: Module, content: string, filename: string, format?: string) {
+    // ES modules (require(esm)) and anything not plain CommonJS JavaScript: Node's own path.
+    if (format === 'module' || !filename.endsWith('.js')) return nodeCompile.call(this, content, filename, format);
+    const sha1 = createHash('sha1').update(content).digest('hex');
+    const entry = cached.get(filename);
+    const cachedData = entry?.sha1 === sha1 ? entry.data : undefined;
+    let script: Script;
+    try {
+      // A hashbang is valid only at the very start of a script: a comment of the same length inside the wrapper.
+      script = new Script(Module.wrap(content.startsWith('#!') ? `//${content.slice(2)}` : content), { filename, cachedData });
+    } catch {
+      // Not CommonJS after all (ESM syntax Node would detect): let Node compile and report it.
+      return nodeCompile.call(this, content, filename, format);
+    }
+    if (cachedData && !script.cachedDataRejected) stats.hits++;
+    else {
+      stats.misses++;
+      compiledFromSource.push({ filename, sha1, script });
+    }
+    const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
+    return wrapper.call(this.exports, this.exports, requireFor(this, internals), this, filename, dirname(filename));
+  };
+
+  process.once('exit', () => {
+    if (compiledFromSource.length === 0) return;
+    try {
+      // After the command ran: the cached code also holds the functions it compiled lazily.
+      for (const { filename, sha1, script } of compiledFromSource) cached.set(filename, { sha1, data: script.createCachedData() });
+      // Written aside and renamed: a CLI starting meanwhile never reads half a file.
+      const partial = `${file}.${process.pid}.tmp`;
+      writeFileSync(partial, serialize(cached));
+      renameSync(partial, file);
+      prune(own);
+    } catch {
+      // No cache next time: the modules compile from source as usual.
+    }
+  });
+  installed = stats;
+  return stats;
+}
+
+/** The `require` Node gives a module (resolve, resolve.paths, main, extensions, cache). */
+function requireFor(mod: Module, internals: ModuleInternals): NodeJS.Require {
+  const require = ((id: string) => mod.require(id)) as NodeJS.Require;
+  const resolve = ((request: string, options?: { paths?: string[] }) => internals._resolveFilename(request, mod, false, options)) as NodeJS.RequireResolve;
+  resolve.paths = (request: string) => internals._resolveLookupPaths(request, mod);
+  require.resolve = resolve;
+  require.main = mainModule;
+  require.extensions = internals._extensions;
+  require.cache = internals._cache;
+  return require;
+}
+
+/** `path` as a folder only this user can write (created 0700), else undefined: code is read from it. */
+function privateFolder(path: string): string | undefined {
+  try {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    const stat = lstatSync(path);
+    const uid = process.getuid?.();
+    if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) return undefined;
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps the {@link CLI_CODE_CACHES_KEPT} most recently written CLI caches (each build and command adds one). */
+function prune(folder: string): void {
+  const files = readdirSync(folder)
+    .filter((name) => name.startsWith('cli-') && name.endsWith('.v8cache'))
+    .map((name) => ({ name, mtime: statSync(join(folder, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const { name } of files.slice(CLI_CODE_CACHES_KEPT)) rmSync(join(folder, name), { force: true });
+}
