@@ -6,7 +6,7 @@
  * Exports what cli.js exports (`main`, for bin/rydes.cjs).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installCompileCache } from './compile-cache';
@@ -31,6 +31,12 @@ if (!process.env.RYDES_NO_CODE_CACHE) {
     // Without the cache the CLI compiles from source as usual.
   }
 }
+
+// s3rver bundled into one file by `cli:build-s3rver`, for its worker thread to load at each start
+// of the local stack (S3RVER_BUNDLE_VAR of libs/local-aws, named here: importing the lib would load
+// the local servers' packages before any command needs them).
+const s3rverBundle = join(__dirname, '..', 'cli-s3rver', 's3rver-bundle.js');
+if (!process.env.RYDES_S3RVER_BUNDLE && existsSync(s3rverBundle)) process.env.RYDES_S3RVER_BUNDLE = s3rverBundle;
 
 const cli = require(cliBundle) as typeof import('./cli');
 export const { main, createProgram, reportError } = cli;

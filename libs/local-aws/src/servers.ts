@@ -41,7 +41,20 @@ export interface LocalServersOptions {
   s3Thread?: boolean;
   /** Waiting messages above which sends are held (default {@link LOCAL_SQS_HIGH_WATER}). */
   sqsHighWater?: number;
+  /**
+   * With `s3Thread`: a CommonJS file exporting `{ S3rver, utils, filesystem, object, account, event }`
+   * — s3rver's class and its modules `lib/utils`, `lib/stores/filesystem`, `lib/models/object`,
+   * `lib/models/account` and `lib/models/event` — bundled
+   * into one file (esbuild), for the thread to load instead of node_modules (default: the
+   * {@link S3RVER_BUNDLE_VAR} environment variable, else node_modules). s3rver and its packages
+   * are ~280 modules: resolving and reading them one by one was most of the thread's start, which
+   * every run waits for.
+   */
+  s3rverBundle?: string;
 }
+
+/** Environment variable naming the default {@link LocalServersOptions.s3rverBundle} (the CLI sets it to its build's). */
+export const S3RVER_BUNDLE_VAR = 'RYDES_S3RVER_BUNDLE';
 
 export interface LocalServers {
   s3Endpoint: string;
@@ -118,7 +131,7 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
     directory,
     configureBuckets: (options.buckets ?? []).map((name) => ({ name, configs: [] })),
   };
-  const s3 = options.s3Thread ? await startS3Thread(s3Options) : await startS3InProcess(s3Options);
+  const s3 = options.s3Thread ? await startS3Thread(s3Options, options.s3rverBundle ?? (process.env[S3RVER_BUNDLE_VAR] || undefined)) : await startS3InProcess(s3Options);
   const s3Endpoint = `http://127.0.0.1:${s3.port}`;
 
   let sqs: Awaited<ReturnType<typeof startSqs>>;
@@ -210,12 +223,23 @@ const { parentPort, workerData } = require('node:worker_threads');
 // Transpilers that keep function names (esbuild's keepNames, which tsx turns on) wrap inner
 // functions in __name(fn, "name"); the middlewares' source text arrives without that helper.
 const __name = (target) => target;
+// s3rver and the five of its modules used below: from one bundled file when given (see
+// LocalServersOptions.s3rverBundle), else from node_modules.
 const lib = require('node:path').dirname(workerData.s3rverPath);
-eval('(' + workerData.idsSource + ')')(require(lib + '/utils'), require('node:crypto'));
-const S3rver = require(workerData.s3rverPath);
-const s3 = new S3rver(workerData.options);
-eval('(' + workerData.leanSource + ')')(s3, require(lib + '/stores/filesystem'), require(lib + '/models/object'), { fs: require('node:fs'), path: require('node:path'), crypto: require('node:crypto'), stream: require('node:stream') }, { AWSAccount: require(lib + '/models/account'), S3Event: require(lib + '/models/event') });
-eval('(' + workerData.listingSource + ')')(require(lib + '/stores/filesystem'), require(lib + '/models/object'), require('node:fs'), require('node:path'));
+const s3rver = workerData.s3rverBundle
+  ? require(workerData.s3rverBundle)
+  : {
+      S3rver: require(workerData.s3rverPath),
+      utils: require(lib + '/utils'),
+      filesystem: require(lib + '/stores/filesystem'),
+      object: require(lib + '/models/object'),
+      account: require(lib + '/models/account'),
+      event: require(lib + '/models/event'),
+    };
+eval('(' + workerData.idsSource + ')')(s3rver.utils, require('node:crypto'));
+const s3 = new s3rver.S3rver(workerData.options);
+eval('(' + workerData.leanSource + ')')(s3, s3rver.filesystem, s3rver.object, { fs: require('node:fs'), path: require('node:path'), crypto: require('node:crypto'), stream: require('node:stream') }, { AWSAccount: s3rver.account, S3Event: s3rver.event });
+eval('(' + workerData.listingSource + ')')(s3rver.filesystem, s3rver.object, require('node:fs'), require('node:path'));
 s3.middleware.unshift(eval('(' + workerData.strictSource + ')'));
 s3.middleware.unshift(eval('(' + workerData.countSource + ')'));
 // Events of one turn of the loop go in one message: a postMessage per object (one per ride with
@@ -257,12 +281,13 @@ s3.run().then(
 );
 `;
 
-async function startS3Thread(options: S3rverOptions): Promise<S3Handle> {
+async function startS3Thread(options: S3rverOptions, bundle: string | undefined): Promise<S3Handle> {
   const worker = new Worker(S3_WORKER, {
     eval: true,
     resourceLimits: { maxYoungGenerationSizeMb: S3_THREAD_YOUNG_GENERATION_MB },
     workerData: {
       s3rverPath: require.resolve('s3rver'),
+      s3rverBundle: bundle,
       options,
       strictSource: strictConditionalRequests.toString(),
       countSource: countRawReads.toString(),

@@ -8,7 +8,8 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event } from 'aws-lambda';
-import { LEFTOVER_AGE_MS, S3_THREAD_YOUNG_GENERATION_MB, startLocalServers, sweepLeftovers, type LocalServers } from '../src';
+import { buildSync } from 'esbuild';
+import { LEFTOVER_AGE_MS, S3_THREAD_YOUNG_GENERATION_MB, S3RVER_BUNDLE_VAR, startLocalServers, sweepLeftovers, type LocalServers } from '../src';
 
 describe('startLocalServers', () => {
   let local: LocalServers;
@@ -216,6 +217,56 @@ describe('startLocalServers', () => {
     } finally {
       s3.destroy();
       await threaded.close();
+    }
+  });
+
+  it('loads s3rver in its worker thread from a bundle when given one (s3rverBundle), with every patch of the local S3 applied', async () => {
+    // Prepare: s3rver and the modules the local S3 patches or uses, bundled into one file, its class marking every answer
+    const dir = mkdtempSync(join(tmpdir(), 'rydes-s3rver-bundle-'));
+    const bundle = join(dir, 's3rver-bundle.js');
+    buildSync({
+      stdin: {
+        contents:
+          "const S3rver = require('s3rver');\n" +
+          "class Marked extends S3rver { constructor(options) { super(options); this.middleware.unshift(async (ctx, next) => { await next(); ctx.set('x-from-bundle', '1'); }); } }\n" +
+          "module.exports = { S3rver: Marked, utils: require('s3rver/lib/utils'), filesystem: require('s3rver/lib/stores/filesystem'), object: require('s3rver/lib/models/object'),\n" +
+          "  account: require('s3rver/lib/models/account'), event: require('s3rver/lib/models/event') };\n",
+        resolveDir: __dirname,
+      },
+      outfile: bundle, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error',
+    });
+    const servers = await startLocalServers({ buckets: ['rides-bundle'], s3Thread: true, s3rverBundle: bundle });
+    const s3 = new S3Client({
+      endpoint: servers.s3Endpoint, region: servers.region, forcePathStyle: true, credentials: { accessKeyId: servers.env.AWS_ACCESS_KEY_ID, secretAccessKey: servers.env.AWS_SECRET_ACCESS_KEY },
+      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    const events: S3Event[] = [];
+    servers.onObjectCreated((e) => events.push(e));
+    try {
+      // Act
+      const body = randomBytes(300 * 1024);
+      const put = await s3.send(new PutObjectCommand({ Bucket: 'rides-bundle', Key: 'raw/b.json', Body: body }));
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'rides-bundle', Key: 'raw/b.json' }));
+      const bytes = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
+      const stale = await s3.send(new GetObjectCommand({ Bucket: 'rides-bundle', Key: 'raw/b.json', IfMatch: '"0123"' })).catch((err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode);
+      const marked = await new Promise<string | undefined>((resolve, reject) => {
+        httpRequest(`${servers.s3Endpoint}/rides-bundle/raw/b.json`, { method: 'HEAD' }, (res) => resolve(res.headers['x-from-bundle'] as string | undefined)).on('error', reject).end();
+      });
+
+      // Assess: the bundle's class served; bytes, the strict front (412), the object events and the raw/ read tally as without it
+      expect(marked).toBe('1');
+      expect(bytes.equals(body)).toBe(true);
+      expect(put.ETag).toBe(`"${createHash('md5').update(body).digest('hex')}"`);
+      expect(stale).toBe(412);
+      for (let waited = 0; events.length === 0 && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(events[0].Records[0].s3.object.key).toBe('raw/b.json');
+      for (let waited = 0; !servers.rawReads()['raw/b.json'] && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(servers.rawReads()['raw/b.json']?.served).toBe(body.length);
+      expect(S3RVER_BUNDLE_VAR).toBe('RYDES_S3RVER_BUNDLE');
+    } finally {
+      s3.destroy();
+      await servers.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
