@@ -50,6 +50,9 @@ interface ModuleInternals {
 
 let installed: CompileCacheStats | undefined;
 
+/** An `import(` in a module's source (comments included: such a module is merely compiled as usual). */
+const DYNAMIC_IMPORT = /\bimport\s*\(/;
+
 /** The process's main module, for the `require.main` of the modules compiled here. */
 const mainModule = require.main;
 
@@ -80,8 +83,11 @@ export function installCompileCache(folder: string, key: string): CompileCacheSt
   const nodeCompile = internals.prototype._compile;
 
   internals.prototype._compile = function compileWithCache(this: Module, content: string, filename: string, format?: string) {
-    // ES modules (require(esm)) and anything not plain CommonJS JavaScript: Node's own path.
-    if (format === 'module' || !filename.endsWith('.js')) return nodeCompile.call(this, content, filename, format);
+    // ES modules (require(esm)), anything not plain CommonJS JavaScript, and modules with an
+    // `import()` (in a vm.Script it needs vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER, which
+    // Node 20 does not keep for a script compiled from cached data): Node's own path. The CLI
+    // bundle has none (built with esbuild's dynamic-import support off: `require` instead).
+    if (format === 'module' || !filename.endsWith('.js') || DYNAMIC_IMPORT.test(content)) return nodeCompile.call(this, content, filename, format);
     const sha1 = createHash('sha1').update(content).digest('hex');
     const entry = cached.get(filename);
     const cachedData = entry?.sha1 === sha1 ? entry.data : undefined;
