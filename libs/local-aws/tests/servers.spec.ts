@@ -260,7 +260,8 @@ describe('startLocalServers', () => {
       expect(stale).toBe(412);
       for (let waited = 0; events.length === 0 && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(events[0].Records[0].s3.object.key).toBe('raw/b.json');
-      for (let waited = 0; !servers.rawReads()['raw/b.json'] && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      // The tally reaches this thread every RAW_READS_INTERVAL_MS, part of a body at a time.
+      for (let waited = 0; (servers.rawReads()['raw/b.json']?.served ?? 0) < body.length && waited < 5_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(servers.rawReads()['raw/b.json']?.served).toBe(body.length);
       expect(S3RVER_BUNDLE_VAR).toBe('RYDES_S3RVER_BUNDLE');
     } finally {
