@@ -301,14 +301,21 @@ const BATCH_ENTRY_ID = /^[\w-]{1,80}$/;
 function directActions(service: LocalService, isClosed: () => boolean): DirectSqs {
   const metadata = (): DirectMetadata => ({ httpStatusCode: 200, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 });
   // local-aws-sqs names a queue by its URL's last path segment, or by the whole value when it is not a URL.
-  const queueOf = (url: unknown) => {
-    if (typeof url !== 'string' || url === '' || isClosed()) return undefined;
-    let name = url;
+  const names = new Map<string, string>();
+  const nameOf = (url: string) => {
+    let name = names.get(url);
+    if (name !== undefined) return name;
     try {
       name = new URL(url).pathname.split('/').filter(Boolean).pop() ?? url;
     } catch {
-      // not a URL: the name itself
+      name = url;
     }
+    if (names.size < 1_000) names.set(url, name);
+    return name;
+  };
+  const queueOf = (url: unknown) => {
+    if (typeof url !== 'string' || url === '' || isClosed()) return undefined;
+    const name = nameOf(url);
     const queue = service.Queues.find((q) => q.QueueName === name);
     return queue && !service.deletingQueues.has(queue.QueueName) ? queue : undefined;
   };
