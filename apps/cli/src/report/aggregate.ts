@@ -146,13 +146,15 @@ export class PointSample {
  * sum.value(); // 1 (a running float sum gives 0)
  */
 export class ExactSum {
-  private partials: number[] = [];
+  // partials[0, count): non-overlapping, increasing magnitude; a typed array, since resizing a JS array per value cost more than the sum.
+  private partials = new Float64Array(8);
+  private count = 0;
 
   add(value: number): void {
-    const partials = this.partials;
+    let partials = this.partials;
     let x = value;
     let kept = 0;
-    for (let j = 0; j < partials.length; j++) {
+    for (let j = 0; j < this.count; j++) {
       let y = partials[j];
       if (Math.abs(x) < Math.abs(y)) {
         const t = x;
@@ -164,14 +166,19 @@ export class ExactSum {
       if (lo !== 0) partials[kept++] = lo;
       x = hi;
     }
-    partials.length = kept;
-    partials.push(x);
+    if (kept === partials.length) {
+      partials = new Float64Array(partials.length * 2);
+      partials.set(this.partials);
+      this.partials = partials;
+    }
+    partials[kept++] = x;
+    this.count = kept;
   }
 
   /** The sum, correctly rounded (ties to even). */
   value(): number {
     const p = this.partials;
-    let n = p.length;
+    let n = this.count;
     if (n === 0) return 0;
     let hi = p[--n];
     let lo = 0;
