@@ -76,7 +76,7 @@ const CURRENT: Chain = {
 };
 
 class GenericChunker extends Chunker {
-  override push(index: number, ride: Ride): FanoutMessage[] {
+  override push(index: number, ride: Ride): readonly FanoutMessage[] {
     Buffer.byteLength(JSON.stringify(ride)); // the size, as it was computed
     return super.push(index, ride);
   }

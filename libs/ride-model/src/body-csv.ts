@@ -36,18 +36,22 @@ export interface BodyCsv {
 const RIDES_AT = ',"rides":[';
 const RIDES_AT_BYTES = Buffer.from(RIDES_AT, 'latin1');
 
-/** A key of a ride as the 32-bit little-endian words at `offsets` (the last may overlap the one before). */
+/**
+ * A key of a ride as doubles read from its bytes at `offsets` (0, 8, …, the last overlapping the
+ * one before): key bytes are ASCII and not DEL, so none of these doubles is a NaN or a zero, and
+ * two of them are equal exactly when their eight bytes are.
+ */
 interface Key {
   length: number;
   offsets: number[];
-  words: number[];
+  values: number[];
 }
 
 function keyOf(text: string): Key {
   const bytes = Buffer.from(text, 'latin1');
   const offsets: number[] = [];
-  for (let at = 0; at < bytes.length; at += 4) offsets.push(Math.min(at, bytes.length - 4));
-  return { length: bytes.length, offsets, words: offsets.map((at) => bytes.readUInt32LE(at)) };
+  for (let at = 0; at < bytes.length; at += 8) offsets.push(Math.min(at, bytes.length - 8));
+  return { length: bytes.length, offsets, values: offsets.map((at) => bytes.readDoubleLE(at)) };
 }
 
 const K_DISTANCE = keyOf('{"distance":');
@@ -59,10 +63,10 @@ const K_NAME = keyOf(',"name":"');
 const K_STATUSTIME = keyOf('","statustime":"');
 const K_FIELDSERVICE = keyOf(',"fieldservice":');
 
-/** Whether `key` is at `p`: four bytes a comparison (a byte at a time was most of the reading). */
+/** Whether `key` is at `p`: eight bytes a comparison (a byte at a time was most of the reading). */
 function at(d: DataView, p: number, key: Key): boolean {
-  const { offsets, words } = key;
-  for (let k = 0; k < offsets.length; k++) if (d.getUint32(p + offsets[k], true) !== words[k]) return false;
+  const { offsets, values } = key;
+  for (let k = 0; k < offsets.length; k++) if (d.getFloat64(p + offsets[k], true) !== values[k]) return false;
   return true;
 }
 

@@ -25,6 +25,9 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 200 * 1024;
  */
 export const MESSAGE_VERSION = 2;
 
+/** What {@link Chunker.push} returns when the ride closed no message. */
+const NONE_CLOSED: readonly FanoutMessage[] = Object.freeze([]);
+
 /** Bodies of the messages a Chunker closed, so encodeMessage serialises each ride once. */
 const closedBodies = new WeakMap<FanoutMessage, string>();
 
@@ -311,12 +314,16 @@ export class Chunker {
     return this.rides.length > 0 ? this.firstIndex : undefined;
   }
 
-  /** Adds the ride at `index` (strictly increasing); returns the messages it completed. */
-  push(index: number, ride: Ride): FanoutMessage[] {
+  /**
+   * Adds the ride at `index` (strictly increasing); returns the messages it completed, most
+   * often none: then one shared, frozen empty array (no array per ride).
+   */
+  push(index: number, ride: Ride): readonly FanoutMessage[] {
     if (!Number.isSafeInteger(index) || index <= this.lastIndex) {
       throw new ChunkerError(`ride index ${index} after ${this.lastIndex}: push rides once each, in increasing index order`);
     }
-    const done: FanoutMessage[] = [];
+    /** The open message, closed before this ride (a v1 gap, or no room for the ride). */
+    let before: FanoutMessage | undefined;
     const w = this.json;
     const open = this.rides.length;
     // The ride is written after the open message's rides; when it starts the next message, its
@@ -330,13 +337,13 @@ export class Chunker {
       const skipped = index - this.lastIndex - 1;
       let gap = '';
       if (skipped > 0) {
-        if (this.version === 1) done.push(this.close(end));
+        if (this.version === 1) before = this.close(end);
         else gap = gapJson([open, skipped]);
       }
-      if (done.length === 0) {
+      if (before === undefined) {
         const gapBytes = gap === '' ? 0 : gap.length + (this.gaps.length > 0 ? 1 : 0);
         if (this.bytes + gapBytes + 1 + rideBytes > this.maxBytes) {
-          done.push(this.close(end));
+          before = this.close(end);
         } else {
           if (gap !== '') {
             this.gaps.push([open, skipped]);
@@ -345,7 +352,7 @@ export class Chunker {
           this.bytes += gapBytes + 1 + rideBytes; // the gap, a comma, then the ride
         }
       }
-      if (done.length > 0) {
+      if (before !== undefined) {
         w.bytes.copyWithin(0, start, start + rideBytes);
         w.length = rideBytes;
       }
@@ -362,10 +369,11 @@ export class Chunker {
     this.rides.push(ride);
     this.lastIndex = index;
     if (this.rides.length >= this.ridesPerMessage) {
-      done.push(this.close(w.length));
+      const full = this.close(w.length);
       w.length = 0;
+      return before === undefined ? [full] : [before, full];
     }
-    return done;
+    return before === undefined ? NONE_CLOSED : [before];
   }
 
   /** Closes and returns the open message, if any. */

@@ -58,7 +58,7 @@ export class SkippedRecord {
 }
 
 export type ValidationResult =
-  | { ok: true; ride: Ride; /** names of unknown fields that were dropped */ dropped: string[] }
+  | { ok: true; ride: Ride; /** names of unknown fields that were dropped */ dropped: readonly string[] }
   | { ok: false; reasons: string[] };
 
 /** Where a ride file lives; `etag` as S3 reports it (quotes allowed, stripped when used). */

@@ -180,6 +180,9 @@ export function validateRide(record: unknown): ValidationResult {
   return { ok: true, ride, dropped };
 }
 
+/** The `dropped` of a record the parser checked: none, one shared frozen array (not one per ride). */
+const NONE_DROPPED: readonly string[] = Object.freeze([]);
+
 /**
  * validateRide's answer for a record from parseRides, without checking again what the parser
  * has already checked ({@link RawRecord.checked}: rides read in the common shape were checked
@@ -192,7 +195,7 @@ export function validateRide(record: unknown): ValidationResult {
  * }
  */
 export function validateRecord(raw: RawRecord): ValidationResult {
-  return raw.checked === true ? { ok: true, ride: raw.record as Ride, dropped: [] } : validateRide(raw.record);
+  return raw.checked === true ? { ok: true, ride: raw.record as Ride, dropped: NONE_DROPPED } : validateRide(raw.record);
 }
 
 /** A count as checkCount accepts it: an integer in [0, 2^53 - 1]. */

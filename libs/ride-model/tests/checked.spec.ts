@@ -120,6 +120,23 @@ describe('rides checked while they are read (RawRecord.checked, validateRecord)'
     }
   });
 
+  it('answers a checked record with no dropped fields as one shared, frozen empty array (no array per ride)', async () => {
+    // Prepare
+    const file = await readAll(writeRides(generateRides({ count: 3, seed: 1 }), { shape: 'array', gzip: false }));
+    const { records } = await collectRides(file);
+
+    // Act
+    const results = records.map((raw) => validateRecord(raw));
+
+    // Assess
+    expect(records.every((raw) => raw.checked)).toBe(true);
+    const dropped = results.map((r) => (r.ok ? r.dropped : undefined));
+    expect(dropped[0]).toEqual([]);
+    expect(Object.isFrozen(dropped[0])).toBe(true);
+    expect(dropped[1]).toBe(dropped[0]);
+    expect(dropped[2]).toBe(dropped[0]);
+  });
+
   it('marks every ride of a generated file (the sample `rydes run` reads) but those cut by a chunk boundary', async () => {
     const chunk = 64 * 1024;
     const file = await readAll(writeRides(generateRides({ count: 2000, seed: 1 }), { shape: 'array', gzip: false }));

@@ -216,6 +216,27 @@ describe('Chunker', () => {
     expect(() => new Chunker({ source, continueAt: { chunk: -1, index: 0 } })).toThrow(/continueAt/);
   });
 
+  it('returns one shared, frozen empty array from push when the ride closes no message, and a new array of the closed message otherwise', () => {
+    // Prepare
+    const v2 = new Chunker({ source, ridesPerMessage: 3 });
+    const v1 = new Chunker({ source, ridesPerMessage: 3, version: 1 });
+
+    // Act
+    const none = [v2.push(0, rides[0]), v2.push(1, rides[1])];
+    const full = v2.push(2, rides[2]);
+    v1.push(0, rides[0]);
+    const atGap = v1.push(2, rides[2]);
+
+    // Assess
+    expect(none[0]).toBe(none[1]);
+    expect(none[0]).toEqual([]);
+    expect(Object.isFrozen(none[0])).toBe(true);
+    expect(full.map((m) => [m.firstIndex, m.rides.length])).toEqual([[0, 3]]);
+    expect(Object.isFrozen(full)).toBe(false);
+    expect(atGap.map((m) => [m.firstIndex, m.rides.length])).toEqual([[0, 1]]);
+    expect(v2.push(3, rides[3])).toBe(none[0]);
+  });
+
   it('sends one ride per message when ridesPerMessage is 1', () => {
     const messages = chunkAll(new Chunker({ source, ridesPerMessage: 1 }), rides.slice(0, 5).map((r, i) => [i, r]));
     expect(messages.map((m) => [m.chunk, m.firstIndex, m.rides.length])).toEqual([
