@@ -253,6 +253,37 @@ export class ByteWriter {
   private sixDecimals(x: number, a: number): boolean {
     const s = Math.round(a * 1e6);
     if (s / 1e6 !== a) return false;
+    if (s < 0x80000000) {
+      // All of s in int32: its digits with the point before the last six, trailing zeros cut (s is
+      // no multiple of 10^6: a is not an integer), a 0 before the point below 1.
+      let t = s | 0;
+      let decimals = 6;
+      while (t % 10 === 0) {
+        t = (t / 10) | 0;
+        decimals--;
+      }
+      let count = 1;
+      while (count < 10 && t >= POW10[count]) count++;
+      if (count <= decimals) count = decimals + 1;
+      const sign = x < 0 ? 1 : 0;
+      this.reserve(count + 2);
+      const bytes = this.bytes;
+      let at = this.length + sign + count + 1;
+      this.length = at;
+      if (sign === 1) bytes[at - count - 2] = 0x2d;
+      for (let k = 0; k < decimals; k++) {
+        const q = (t / 10) | 0;
+        bytes[--at] = 0x30 + t - q * 10;
+        t = q;
+      }
+      bytes[--at] = 0x2e;
+      do {
+        const q = (t / 10) | 0;
+        bytes[--at] = 0x30 + t - q * 10;
+        t = q;
+      } while (t > 0);
+      return true;
+    }
     const whole = Math.floor(a);
     const fraction = s - whole * 1e6;
     if (!(fraction >= 1 && fraction < 1e6)) return false;
