@@ -14,11 +14,12 @@
  * Imports node builtins only: main.ts installs it before the CLI bundle loads.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import { dirname, join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { Script } from 'node:vm';
+import { privateFolder } from './private-folder';
 
 /** Caches kept in the folder (one per CLI build and command); the oldest are removed. */
 export const CLI_CODE_CACHES_KEPT = 16;
@@ -136,19 +137,6 @@ function requireFor(mod: Module, internals: ModuleInternals): NodeJS.Require {
   require.extensions = internals._extensions;
   require.cache = internals._cache;
   return require;
-}
-
-/** `path` as a folder only this user can write (created 0700), else undefined: code is read from it. */
-function privateFolder(path: string): string | undefined {
-  try {
-    mkdirSync(path, { recursive: true, mode: 0o700 });
-    const stat = lstatSync(path);
-    const uid = process.getuid?.();
-    if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) return undefined;
-    return path;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Keeps the {@link CLI_CODE_CACHES_KEPT} most recently written CLI caches (each build and command adds one). */

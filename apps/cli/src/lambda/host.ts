@@ -6,12 +6,13 @@
  * under tsx in tests.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { PROFILING_FLAG, type CodeCacheUse, type HostReply, type InvokeRequest } from './protocol';
+import { privateFolder } from '../private-folder';
 
 const bundlePath = process.env.RYDES_LAMBDA_BUNDLE ?? '';
 const handlerName = (process.env._HANDLER ?? 'main.handler').split('.').pop() ?? 'handler';
@@ -123,22 +124,6 @@ function loadBundle(path: string): LoadedBundle {
       }
     },
   };
-}
-
-/**
- * `path` as a folder only this user can write (created 0700), or undefined when it is anything
- * else: compiled code is read from it, so a folder another user could write to is not used.
- */
-function privateFolder(path: string): string | undefined {
-  try {
-    mkdirSync(path, { recursive: true, mode: 0o700 });
-    const stat = lstatSync(path);
-    const uid = process.getuid?.();
-    if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) return undefined;
-    return path;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
