@@ -3,9 +3,14 @@ import { createServer, request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CreateQueueCommand, DeleteMessageBatchCommand, DeleteMessageCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand,
-  SendMessageCommand, SQSClient, type Message, type MessageAttributeValue,
+  SendMessageCommand, SQSClient, type Message, type MessageAttributeValue, type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import { startSqs, wholeRequest } from '../src/sqs-server';
+
+/** An SDK client of the SQS server on `port` (loopback, dummy credentials), with `extra` settings. */
+function sqsClient(port: number, extra: SQSClientConfig = {}): SQSClient {
+  return new SQSClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, ...extra });
+}
 
 /** POSTs `body` in `pieces` writes, each after a turn of the event loop, so the server sees several chunks. */
 function postInPieces(port: number, body: Buffer, pieces: number, headers: Record<string, string> = {}): Promise<string> {
@@ -77,7 +82,7 @@ describe('the embedded SQS server (local-aws-sqs behind our front)', () => {
     let sqs: SQSClient;
     beforeAll(async () => {
       sqsServer = await startSqs();
-      sqs = new SQSClient({ endpoint: `http://127.0.0.1:${sqsServer.port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+      sqs = sqsClient(sqsServer.port);
     });
     afterAll(async () => {
       sqs.destroy();
@@ -145,9 +150,8 @@ describe('the embedded SQS server (local-aws-sqs behind our front)', () => {
     let inProcess: SQSClient;
     beforeAll(async () => {
       sqsServer = await startSqs();
-      const config = { endpoint: `http://127.0.0.1:${sqsServer.port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } };
-      overHttp = new SQSClient(config);
-      inProcess = new SQSClient({ ...config, requestHandler: sqsServer.inProcess });
+      overHttp = sqsClient(sqsServer.port);
+      inProcess = sqsClient(sqsServer.port, { requestHandler: sqsServer.inProcess });
     });
     afterAll(async () => {
       overHttp.destroy();
@@ -223,7 +227,7 @@ describe('the embedded SQS server (local-aws-sqs behind our front)', () => {
     const byBody = (a: Message, b: Message) => (a.Body ?? '').localeCompare(b.Body ?? '');
     beforeAll(async () => {
       sqsServer = await startSqs();
-      sqs = new SQSClient({ endpoint: `http://127.0.0.1:${sqsServer.port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+      sqs = sqsClient(sqsServer.port);
     });
     afterAll(async () => {
       sqs.destroy();
@@ -341,7 +345,7 @@ describe('the embedded SQS server (local-aws-sqs behind our front)', () => {
 
     it('declines everything once the server is closed (the protocol path then refuses the connection)', async () => {
       const server = await startSqs();
-      const client = new SQSClient({ endpoint: `http://127.0.0.1:${server.port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+      const client = sqsClient(server.port);
       const { QueueUrl = '' } = await client.send(new CreateQueueCommand({ QueueName: 'closing-direct' }));
       client.destroy();
       await server.close();
@@ -352,7 +356,7 @@ describe('the embedded SQS server (local-aws-sqs behind our front)', () => {
 
   it('refuses in-process requests once the server is closed, as a closed port refuses connections', async () => {
     const server = await startSqs();
-    const sqs = new SQSClient({ endpoint: `http://127.0.0.1:${server.port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, requestHandler: server.inProcess, maxAttempts: 1 });
+    const sqs = sqsClient(server.port, { requestHandler: server.inProcess, maxAttempts: 1 });
     await sqs.send(new CreateQueueCommand({ QueueName: 'closing' }));
     await server.close();
     await expect(sqs.send(new CreateQueueCommand({ QueueName: 'closing' }))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
