@@ -102,8 +102,10 @@ describe('rydes run --chaos with poison messages (a permanent fault)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rydes-chaos-poison-'));
     input = await writeInput(dir, { shape: 'array', gzip: true, name: 'poison.json.gz' }, 32, 1000);
-    ({ result, output } = await runChaos(input, POISON_SPEC, 1));
-  }, 60_000);
+    // 3 s, not 1: a batch whose retried PUTs outlast the transform timeout fails whole and comes back,
+    // and on a loaded machine five such timeouts sent written chunks to the DLQ beside the poisoned ones.
+    ({ result, output } = await runChaos(input, POISON_SPEC, 3));
+  }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('loses exactly the poisoned messages: the chunks missing are the keys the spec poisons, each in the DLQ', () => {

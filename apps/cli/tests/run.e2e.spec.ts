@@ -110,7 +110,8 @@ describe('rydes run with a transform that fails one message on purpose (test-onl
         files: [input.path],
         outDir: join(dir, 'out'),
         ridesPerMessage: 100,
-        visibilityTimeoutSeconds: 1,
+        // 3 s, not 1: on a loaded machine a healthy batch could outlast a 1 s transform timeout.
+        visibilityTimeoutSeconds: 3,
         extraEnvironment: { REAL_TRANSFORM_BUNDLE: defaultBundles({}).transform, POISON_SOURCE: 'd-lines', POISON_CHUNK: '3' },
       }));
     } finally {
