@@ -16,9 +16,11 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { Script } from 'node:vm';
+import { PROFILING_FLAG } from './lambda/protocol';
 import { privateFolder } from './private-folder';
 
 /** Caches kept in the folder (one per CLI build and command); the oldest are removed. */
@@ -27,6 +29,22 @@ export const CLI_CODE_CACHES_KEPT = 16;
 interface CachedModule {
   sha1: string;
   data: Buffer;
+}
+
+/** The folder of the CLI's code caches (main.ts's and the report thread's). */
+export function cliCodeCacheFolder(): string {
+  return join(tmpdir(), `rydes-code-cache-${process.getuid?.() ?? 'user'}`, 'cli');
+}
+
+/**
+ * A cache key for the code `bundle` loads to do `what` (a command, a thread): the bundle's bytes,
+ * the node flags (without the profiling ones, which do not change what V8 compiles) and `what`.
+ * @example
+ * installCompileCache(cliCodeCacheFolder(), bundleCacheKey(__filename, 'report-worker'));
+ */
+export function bundleCacheKey(bundle: string, what: string): string {
+  const flags = process.execArgv.filter((flag) => !PROFILING_FLAG.test(flag)).join(' ');
+  return `${createHash('sha1').update(readFileSync(bundle)).digest('hex')}\0${flags}\0${what}`;
 }
 
 /** What the cache did in this process so far. */

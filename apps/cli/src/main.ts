@@ -5,28 +5,17 @@
  * packages a command requires compile from the cached code of the last start of that command.
  * Exports what cli.js exports (`main`, for bin/rydes.cjs).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { installCompileCache } from './compile-cache';
-import { PROFILING_FLAG } from './lambda/protocol';
+import { bundleCacheKey, cliCodeCacheFolder, installCompileCache } from './compile-cache';
 
 const cliBundle = join(__dirname, 'cli.js');
 
-/**
- * The cache's key: the CLI bundle's bytes, the node flags (without the profiling ones, which do
- * not change what V8 compiles) and the command (each command loads and runs other code).
- */
-function cacheKey(): string {
-  const command = /^[a-z][a-z-]*$/.test(process.argv[2] ?? '') ? process.argv[2] : '-';
-  const flags = process.execArgv.filter((flag) => !PROFILING_FLAG.test(flag)).join(' ');
-  return `${createHash('sha1').update(readFileSync(cliBundle)).digest('hex')}\0${flags}\0${command}`;
-}
-
 if (!process.env.RYDES_NO_CODE_CACHE) {
   try {
-    installCompileCache(join(tmpdir(), `rydes-code-cache-${process.getuid?.() ?? 'user'}`, 'cli'), cacheKey());
+    // One cache per command: each command loads and runs other code.
+    const command = /^[a-z][a-z-]*$/.test(process.argv[2] ?? '') ? process.argv[2] : '-';
+    installCompileCache(cliCodeCacheFolder(), bundleCacheKey(cliBundle, command));
   } catch {
     // Without the cache the CLI compiles from source as usual.
   }

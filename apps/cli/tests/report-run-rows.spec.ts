@@ -1,11 +1,13 @@
-import { existsSync, linkSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CSV_COLUMNS } from '@rydes/ride-model';
 import { RunReport, builtReportWorker } from '../src/report/after-run';
 import { buildReport } from '../src/report/build-report';
+import { drawTimeline, renderPage } from '../src/report/page';
+import { readOutDir } from '../src/report/read-out-dir';
 import { fileVersion } from '../src/report/file-version';
-import { ReportCollector } from '../src/report/report-data';
+import { ReportCollector, type ReportTimelinePoint } from '../src/report/report-data';
 import { fileChunks, readRideRows } from '../src/report/ride-rows';
 import { MAX_FOLLOWED_OBJECTS, RunRows } from '../src/report/run-rows';
 import { writeSyntheticOut } from '../src/report/synthetic-out';
@@ -114,6 +116,27 @@ describe('RunRows: the report aggregates processed/ objects as the run writes th
   });
 });
 
+describe('drawTimeline: the timeline chart drawn before summary.json is written', () => {
+  let dir: string;
+  afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  it('gives the bytes renderPage draws from summary.json, and is used only for the same points', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rydes-drawn-timeline-'));
+    const { outDir } = await outWithObjects(dir, 300);
+    const data = await readOutDir(outDir);
+    const page = renderPage(data);
+    expect(data.timeline.points.length).toBeGreaterThan(1);
+
+    const marker = (points: ReportTimelinePoint[]) => ({ points, svg: '<svg id="drawn-before"></svg>' });
+    const changed = data.timeline.points.map((p, i) => (i === 3 ? { ...p, inFlightMessages: (p.inFlightMessages ?? 0) + 1 } : p));
+
+    expect(renderPage(data, undefined, drawTimeline(data.timeline.points.map((p) => ({ ...p }))))).toBe(page);
+    expect(renderPage(data, undefined, marker(data.timeline.points.map((p) => ({ ...p }))))).toContain('<svg id="drawn-before"></svg>');
+    expect(renderPage(data, undefined, marker(changed))).toBe(page);
+    expect(renderPage(data, undefined, marker(data.timeline.points.slice(1)))).toBe(page);
+  });
+});
+
 describe("RunReport: rydes run's report from the rows read during the run", () => {
   let dir: string;
   afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
@@ -151,6 +174,79 @@ describe("RunReport: rydes run's report from the rows read during the run", () =
       expect(readFileSync(join(outDir, 'report.html'), 'utf8')).toBe(readFileSync(expected, 'utf8'));
     } finally {
       await report.close();
+    }
+  }, 60_000);
+
+  it('on the built report thread, started before the pipeline is over and given the run\'s timeline: the same page as rydes report', async () => {
+    const entry = builtReportWorker(join(__dirname, '../../../dist/apps/cli'));
+    if (!entry) throw new Error('build the cli first: npx nx build cli');
+    dir = mkdtempSync(join(tmpdir(), 'rydes-run-report-'));
+    const { outDir, bucket, keys } = await outWithObjects(dir, 2_000);
+    const expected = join(dir, 'expected.html');
+    await buildReport(outDir, { output: expected });
+    const summary = JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')) as { timeline: ReportTimelinePoint[] };
+
+    const report = new RunReport(outDir, undefined, (key) => join(bucket, key.replace('processed/', '')), entry);
+    try {
+      // Started once every ride is ingested (twice: started once), objects still being written
+      report.prepare();
+      for (const key of keys) report.offer(key);
+      report.prepare();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      report.pipelineDone(summary.timeline);
+      for (const key of keys) report.mergedChunk(key, join(outDir, key), versionOfPath(join(outDir, key)));
+      const out = lines();
+      const err = lines();
+      await report.finish(out.stream, err.stream);
+      expect(err.text()).toBe('');
+      expect(readFileSync(join(outDir, 'report.html'), 'utf8')).toBe(readFileSync(expected, 'utf8'));
+    } finally {
+      await report.close();
+    }
+  }, 60_000);
+
+  it("the built report thread writes its code cache when it exits after the page, and its next start compiles everything from it", async () => {
+    const entry = builtReportWorker(join(__dirname, '../../../dist/apps/cli'));
+    if (!entry) throw new Error('build the cli first: npx nx build cli');
+    dir = mkdtempSync(join(tmpdir(), 'rydes-run-report-'));
+    const { outDir, bucket, keys } = await outWithObjects(dir, 500);
+    // The thread's os.tmpdir() (it copies this process's environment when it starts)
+    const savedTmp = process.env.TMPDIR;
+    const cacheFolder = join(dir, 'tmp', `rydes-code-cache-${process.getuid?.() ?? 'user'}`, 'cli');
+    const pageOnce = async () => {
+      const report = new RunReport(outDir, undefined, (key) => join(bucket, key.replace('processed/', '')), entry);
+      try {
+        report.prepare();
+        for (const key of keys) report.offer(key);
+        report.pipelineDone();
+        for (const key of keys) report.mergedChunk(key, join(outDir, key), versionOfPath(join(outDir, key)));
+        await report.finish(lines().stream, lines().stream);
+      } finally {
+        await report.close();
+      }
+      return readFileSync(join(outDir, 'report.html'), 'utf8');
+    };
+    // A cache is written aside and renamed over the old one: a rewrite is a new inode.
+    const cacheFiles = () => (existsSync(cacheFolder) ? readdirSync(cacheFolder).map((name) => [name, statSync(join(cacheFolder, name)).ino]) : []);
+    try {
+      mkdirSync(join(dir, 'tmp'));
+      process.env.TMPDIR = join(dir, 'tmp');
+      delete process.env.RYDES_NO_CODE_CACHE;
+
+      const first = await pageOnce();
+      const written = cacheFiles();
+      const second = await pageOnce();
+      const after = cacheFiles();
+
+      // One cache file, written by the first thread as it exited; the second compiled nothing
+      // from source (it would have rewritten the file with what it compiled)
+      expect(written).toHaveLength(1);
+      expect(written[0][0]).toMatch(/^cli-[0-9a-f]{32}\.v8cache$/);
+      expect(after).toEqual(written);
+      expect(second).toBe(first);
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
     }
   }, 60_000);
 

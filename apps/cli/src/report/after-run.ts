@@ -1,15 +1,22 @@
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { RowData } from './report-data';
+import type { ReportTimelinePoint, RowData } from './report-data';
 import { RunRows } from './run-rows';
+
+/** How long {@link RunReport.close} lets the report's thread take to exit (writing its code cache) before terminating it. */
+export const CLOSE_GRACE_MS = 5000;
 
 /** What the CLI asks of the report's thread (report-worker.ts). */
 export type ReportWorkerRequest =
   /** Draw the charts of these rows (a later generation replaces an earlier one). */
   | { type: 'charts'; generation: number; rows: RowData; stationsFile?: string }
+  /** Draw the timeline chart of the run's progress samples (summary.json's timeline). */
+  | { type: 'timeline'; points: ReportTimelinePoint[] }
   /** Build OUT_DIR/report.html, with the rows of `generation` (undefined: read rides.csv). */
-  | { type: 'page'; outDir: string; generation?: number };
+  | { type: 'page'; outDir: string; generation?: number }
+  /** Exit (writing the thread's code cache when it compiled code from source). */
+  | { type: 'exit' };
 
 /** The report thread's answer to a page request. */
 export type ReportWorkerReply = { type: 'page'; ok: true; path: string; bytes: number } | { type: 'page'; ok: false; message: string };
@@ -52,9 +59,11 @@ export async function reportAfterRun(outDir: string, stdout: NodeJS.WritableStre
 /**
  * The report of one `rydes run`, built mostly before the summary rather than after it:
  * - during the pipeline, each processed/ object is read once as it is written ({@link RunRows});
- * - when the pipeline is over ({@link pipelineDone}), a thread of its own starts (the function
- *   environments are gone, a core is free), loads ECharts and draws the charts of the rows while
- *   this thread merges rides.csv and writes summary.json;
+ * - once every ride is ingested ({@link prepare}: the ingest's environment is done, the last
+ *   messages are being transformed), a thread of its own starts and loads ECharts and the page
+ *   code, so that it is ready when the pipeline is over;
+ * - when the pipeline is over ({@link pipelineDone}), the thread draws the charts of the rows and
+ *   the timeline while this thread merges rides.csv and writes summary.json;
  * - the merge confirms the rows are exactly rides.csv's ({@link mergedChunk}); otherwise the
  *   report reads rides.csv, as `rydes report` does;
  * - {@link finish}, after summary.json: the page, which prints its path, size and the time it
@@ -64,7 +73,8 @@ export async function reportAfterRun(outDir: string, stdout: NodeJS.WritableStre
  * @example
  * const report = new RunReport('out', undefined, (key) => bucketFileOf(key));
  * report.offer(key);                       // each processed/ object written
- * report.pipelineDone();
+ * report.prepare();                        // every ride ingested
+ * report.pipelineDone(timeline);
  * await mergeRides(out, sources, readable, report.mergedChunk);
  * await report.finish(process.stdout, process.stderr);
  * await report.close();
@@ -76,6 +86,8 @@ export class RunReport {
   private generation = 0;
   private drawnWith?: { during: number; atMerge: number };
   private answer?: (reply: ReportWorkerReply | Error) => void;
+  /** The thread answered the page request: it is idle, and may take its time to exit. */
+  private answered = false;
 
   /**
    * @param outDir the run's --out
@@ -98,23 +110,38 @@ export class RunReport {
   /** The merge's hook: it copied `key` from `path` at `version` into rides.csv. */
   readonly mergedChunk = (key: string, path: string, version: string): void => this.rows.merged(key, path, version);
 
-  /** The pipeline is over: reads what is left of the objects and starts the report's thread on the rows. */
-  pipelineDone(): void {
-    this.rows.drain();
-    if (!this.entry) return;
+  /**
+   * Starts the report's thread (once), which loads ECharts and the page code. Called when every
+   * ride is ingested, so that the thread is ready when the pipeline is over; at the latest by
+   * {@link pipelineDone}.
+   */
+  prepare(): void {
+    if (!this.entry || this.worker || this.workerError) return;
     try {
-      const worker = new Worker(this.entry);
+      // This process's environment as the code sees it (the thread's tmpdir() holds its code cache).
+      const worker = new Worker(this.entry, { env: process.env });
       worker.on('message', (reply: ReportWorkerReply) => this.answer?.(reply));
       worker.on('error', (err) => this.fail(err));
       worker.on('exit', (code) => this.fail(new Error(`the report's thread exited (code ${code})`)));
       this.worker = worker;
     } catch (err) {
       this.fail(err as Error);
-      return;
     }
+  }
+
+  /**
+   * The pipeline is over: reads what is left of the objects and has the report's thread draw the
+   * charts of the rows, and the timeline of `timeline` (the progress samples summary.json will hold).
+   */
+  pipelineDone(timeline?: ReportTimelinePoint[]): void {
+    // Started first: the thread boots while this one reads the last objects.
+    this.prepare();
+    this.rows.drain();
+    if (!this.worker || this.workerError) return;
     // Drawn now, from the rows of every object written; the merge checks them afterwards.
     const rows = this.rows.settle({ final: false });
     if (rows) this.draw(rows);
+    if (timeline) this.worker.postMessage({ type: 'timeline', points: timeline } satisfies ReportWorkerRequest);
   }
 
   /** Builds the page (summary.json is written) and prints its path; a failure is a warning line. */
@@ -130,19 +157,32 @@ export class RunReport {
       this.worker?.postMessage({ type: 'page', outDir: this.outDir, generation: rows ? this.generation : undefined } satisfies ReportWorkerRequest);
     });
     this.answer = undefined;
+    this.answered = !(reply instanceof Error);
     // The thread failed (not the page): the page is built here.
     if (reply instanceof Error) return reportAfterRun(this.outDir, stdout, stderr, rows);
     printBuilt(this.outDir, started, reply.ok ? reply : new Error(reply.message), stdout, stderr);
   }
 
-  /** Stops the report's thread. */
+  /**
+   * Stops the report's thread: asked to exit once it answered the page (it then writes its code
+   * cache when it compiled code from source, which terminate() would skip), terminated otherwise
+   * (a run that failed or was interrupted waits for no drawing) or when it takes over
+   * {@link CLOSE_GRACE_MS}.
+   */
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
-    if (worker) {
-      worker.removeAllListeners('exit');
+    if (!worker) return;
+    worker.removeAllListeners('exit');
+    if (!this.answered || this.workerError) {
       await worker.terminate();
+      return;
     }
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    const timer = setTimeout(() => void worker.terminate(), CLOSE_GRACE_MS);
+    worker.postMessage({ type: 'exit' } satisfies ReportWorkerRequest);
+    await exited;
+    clearTimeout(timer);
   }
 
   private draw(rows: RowData): void {

@@ -1,6 +1,6 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { renderPage, type RowCharts } from './page';
+import { renderPage, type DrawnTimeline, type RowCharts } from './page';
 import { readOutDir, type ReadOutDirOptions } from './read-out-dir';
 import type { ReportData } from './report-data';
 
@@ -24,10 +24,10 @@ export async function writePage(path: string, html: string): Promise<number> {
   return Buffer.byteLength(html);
 }
 
-/** Renders `data` to `path` (with `charts` of its rows already drawn, when given). */
-export async function writeReport(data: ReportData, path: string, charts?: RowCharts): Promise<{ bytes: number; renderSeconds: number }> {
+/** Renders `data` to `path` (with `charts` of its rows and its `timeline` already drawn, when given). */
+export async function writeReport(data: ReportData, path: string, charts?: RowCharts, timeline?: DrawnTimeline): Promise<{ bytes: number; renderSeconds: number }> {
   const started = performance.now();
-  const html = renderPage(data, charts);
+  const html = renderPage(data, charts, timeline);
   const renderSeconds = (performance.now() - started) / 1000;
   return { bytes: await writePage(path, html), renderSeconds };
 }
@@ -38,6 +38,8 @@ export interface BuildReportOptions extends ReadOutDirOptions {
   output?: string;
   /** The charts of `rows` and `stations`, drawn before (see {@link renderRowCharts}). */
   charts?: RowCharts;
+  /** The timeline chart drawn before (see {@link drawTimeline}): used when summary.json has the same points. */
+  timeline?: DrawnTimeline;
 }
 
 /**
@@ -53,6 +55,6 @@ export async function buildReport(outDir: string, options: BuildReportOptions = 
   const path = options.output ?? join(outDir, REPORT_FILE);
   // The charts drawn for `rows` are the page's only when the page's rows are those rows.
   const charts = options.rows && data.rides.points === options.rows.rides.points && data.stations === options.stations ? options.charts : undefined;
-  const { bytes, renderSeconds } = await writeReport(data, path, charts);
+  const { bytes, renderSeconds } = await writeReport(data, path, charts, options.timeline);
   return { path, bytes, readSeconds, renderSeconds };
 }

@@ -124,7 +124,7 @@ export function renderDistanceHistogram(data: ReportData): string {
 }
 
 /** Rides ingested and written over time (left axis) and fan-out messages in flight (right axis). */
-export function renderTimeline(data: ReportData): string | undefined {
+export function renderTimeline(data: Pick<ReportData, 'timeline'>): string | undefined {
   const points = data.timeline.points;
   if (points.length === 0) return undefined;
   const hasWritten = points.some((p) => p.written !== undefined);

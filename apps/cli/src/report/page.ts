@@ -1,7 +1,7 @@
 import { distanceBins, km, renderDistanceHistogram, renderStationBars, renderTimeline, stationBars } from './charts';
 import { escapeHtml as esc, grouped } from './escape';
 import { renderMap, type MapFigure } from './map';
-import type { ReportData, RowData } from './report-data';
+import type { ReportData, ReportTimelinePoint, RowData } from './report-data';
 
 const number = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : grouped(n));
 const seconds = (s: number | undefined) => (s === undefined ? '–' : `${s.toFixed(1)} s`);
@@ -186,9 +186,9 @@ ${table(['reason', ['rides', 'n'], 'example (file, ride index, record)'], rows)}
 </section>`;
 }
 
-function timelineSection(data: ReportData): string {
+function timelineSection(data: ReportData, drawn: DrawnTimeline | undefined): string {
   const s = data.summary;
-  const svg = renderTimeline(data);
+  const svg = drawn && sameTimeline(drawn.points, data.timeline.points) ? drawn.svg : renderTimeline(data);
   const counters: Array<[string, number]> = s
     ? [
         ['ingest invocations retried', s.retries.ingestInvocations],
@@ -207,6 +207,29 @@ ${dlqRows.length ? `<details open><summary>Fan-out DLQ messages</summary>${table
 ${s?.dlq.ingestFiles.length ? `<details open><summary>Ingest DLQ files</summary>${table(['file', 'error'], s.dlq.ingestFiles.map((f) => [`<span class="mono">${esc(f.key)}</span>`, esc(f.error ?? '')]))}</details>` : ''}
 ${svg ? `<details><summary>Timeline as a table</summary>${table([['s', 'n'], ['ingested', 'n'], ['written', 'n'], ['messages in flight', 'n']], data.timeline.points.map((p) => [p.t.toFixed(1), number(p.ingested), number(p.written), number(p.inFlightMessages)]))}</details>` : ''}
 </section>`;
+}
+
+/** The timeline chart drawn before the page, from the points `rydes run` sampled (summary.json's timeline once it is written). */
+export interface DrawnTimeline {
+  points: ReportTimelinePoint[];
+  /** Undefined: no points, no chart. */
+  svg: string | undefined;
+}
+
+/**
+ * The timeline chart of `points`, as {@link renderPage} draws it from summary.json's timeline:
+ * `rydes run` draws it when the pipeline is over, before summary.json is written.
+ * @example
+ * const timeline = drawTimeline(points); // while summary.json is written
+ * renderPage(data, charts, timeline);    // used when data.timeline.points are the same points
+ */
+export function drawTimeline(points: ReportTimelinePoint[]): DrawnTimeline {
+  return { points, svg: renderTimeline({ timeline: { points, source: '' } }) };
+}
+
+/** The same values wherever the chart reads them (time, the three counts, and which are absent). */
+function sameTimeline(a: ReportTimelinePoint[], b: ReportTimelinePoint[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.t === b[i].t && p.ingested === b[i].ingested && p.written === b[i].written && p.inFlightMessages === b[i].inFlightMessages);
 }
 
 /** The charts drawn from the rows alone (not from summary.json): drawn before the page when the rows are known first. */
@@ -234,9 +257,10 @@ export function renderRowCharts(data: RowData & Pick<ReportData, 'stations'>): R
 
 /**
  * The whole page: one HTML file with inline SVG and CSS, no script, nothing fetched (the CSP
- * forbids it). Every data string is escaped. Deterministic: the same data gives the same bytes.
+ * forbids it). Every data string is escaped. Deterministic: the same data gives the same bytes
+ * (`charts` and `timeline` drawn before give the bytes they would be drawn with here).
  */
-export function renderPage(data: ReportData, charts: RowCharts = renderRowCharts(data)): string {
+export function renderPage(data: ReportData, charts: RowCharts = renderRowCharts(data), timeline?: DrawnTimeline): string {
   const title = `rydes run report: ${data.subject}`;
   return `<!doctype html>
 <html lang="en">
@@ -262,7 +286,7 @@ ${mapSection(data, charts.map)}
 ${stationsSection(data, charts.stations)}
 ${distanceSection(data, charts.distance)}
 ${rejectsSection(data)}
-${timelineSection(data)}
+${timelineSection(data, timeline)}
 <footer>Built by <code>rydes report</code> from ${esc(data.rides.source)}, manifests/ and rejects/. A static page: inline SVG drawn by Apache ECharts on the server, no script, nothing loaded from the network.</footer>
 </main>
 </body>

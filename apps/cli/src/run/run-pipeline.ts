@@ -182,13 +182,15 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
         const state = { ...counts, ...read() };
         timeline.push({ t: round((Date.now() - started) / 1000), ingested: state.ingested, written: state.written, inFlightMessages: state.inFlightMessages, bytesRead: state.bytesRead });
         progress.update(state);
+        // The ingest has read every file: the report's thread loads while the last messages are transformed.
+        if (state.bytesTotal > 0 && state.bytesRead >= state.bytesTotal) report?.prepare();
       }));
     } finally {
       progress.stop();
       tracker.close();
     }
     phase('pipeline');
-    report?.pipelineDone();
+    report?.pipelineDone(timeline);
     await mirror.finish();
     phase('download');
     const merged = await mergeRides(out, check.sources, (key) => mirror.readable(key), report?.mergedChunk);
