@@ -1,5 +1,5 @@
 import { ChunkerError, EnvelopeError } from './errors';
-import { ByteWriter } from './byte-writer';
+import { ByteWriter, type AsciiLiteral } from './byte-writer';
 import { FanoutMessage, IndexGap, Ride, SourceRef } from './types';
 import { acceptRide, validateRide } from './validate';
 
@@ -28,8 +28,20 @@ export const MESSAGE_VERSION = 2;
 /** What {@link Chunker.push} returns when the ride closed no message. */
 const NONE_CLOSED: readonly FanoutMessage[] = Object.freeze([]);
 
-/** Bodies of the messages a Chunker closed, so encodeMessage serialises each ride once. */
-const closedBodies = new WeakMap<FanoutMessage, string>();
+/**
+ * The body of a message a Chunker closed, so encodeMessage serialises each ride once: kept on the
+ * message under this symbol, not enumerable (a copy of the message does not carry it). Not a
+ * WeakMap: V8's young-generation collections (Node 20) kept the WeakMap's values alive although
+ * their messages were dead, so the ~150 KB bodies were promoted to the old generation and waited
+ * for a full collection (`node --trace-gc-nvp` on the floor bench: ~36 MB promoted a pass with
+ * the WeakMap, ~2 MB without).
+ */
+const CLOSED_BODY = Symbol('rydes.closedBody');
+
+/** The body a Chunker made for `m` when it closed it, if it did. */
+function closedBody(m: FanoutMessage): string | undefined {
+  return (m as FanoutMessage & { [CLOSED_BODY]?: string })[CLOSED_BODY];
+}
 
 // The fixed pieces of a ride's JSON, written four bytes at a time.
 const K_DISTANCE = ByteWriter.prepare('{"distance":');
@@ -41,6 +53,33 @@ const K_NAME = ByteWriter.prepare(',"name":');
 const K_STATUSTIME = ByteWriter.prepare(',"statustime":');
 const K_FIELDSERVICE_0 = ByteWriter.prepare(',"fieldservice":0}');
 const K_FIELDSERVICE_1 = ByteWriter.prepare(',"fieldservice":1}');
+
+/*
+ * Why names have prepared JSON: a file names few riders, and copying the same name a character
+ * at a time into every ride was a visible share of the chunk stage. The text from the name's key
+ * to the statustime's colon is prepared once per name, for names whose JSON is printable ASCII,
+ * and written four bytes at a time. The reader interns names (ride-bytes.ts), so the lookup
+ * finds a string whose hash is already known. At most MAX_NAME_LITERALS names are kept; a file
+ * with more distinct names writes the rest as before.
+ */
+const MAX_NAME_LITERALS = 1024;
+const MAX_LITERAL_NAME = 64;
+/** Per name its prepared JSON, or null when that JSON is not printable ASCII (written as before). */
+const nameLiterals = new Map<string, AsciiLiteral | null>();
+
+/** `,"name":<name as JSON>,"statustime":` prepared, or undefined/null when the name has none. */
+function nameLiteral(name: string): AsciiLiteral | null | undefined {
+  const known = nameLiterals.get(name);
+  if (known !== undefined || nameLiterals.size >= MAX_NAME_LITERALS || name.length > MAX_LITERAL_NAME) return known;
+  const json = JSON.stringify(name);
+  let literal: AsciiLiteral | null = ByteWriter.prepare(`,"name":${json},"statustime":`);
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c < 0x20 || c >= 0x7f) literal = null;
+  }
+  nameLiterals.set(name, literal);
+  return literal;
+}
 
 /**
  * A ride as JSON, fields in {@link RIDE_FIELDS} order: the same text as `JSON.stringify` gives
@@ -59,9 +98,14 @@ function writeRide(w: ByteWriter, r: Ride): void {
   w.number(r.longitude);
   w.literal(K_MAGICPOINTS);
   w.number(r.magicpoints);
-  w.literal(K_NAME);
-  w.jsonString(r.name);
-  w.literal(K_STATUSTIME);
+  const name = nameLiteral(r.name);
+  if (name) {
+    w.literal(name);
+  } else {
+    w.literal(K_NAME);
+    w.jsonString(r.name);
+    w.literal(K_STATUSTIME);
+  }
   w.jsonString(r.statustime);
   if (r.fieldservice === 0) w.literal(K_FIELDSERVICE_0);
   else if (r.fieldservice === 1) w.literal(K_FIELDSERVICE_1);
@@ -107,7 +151,7 @@ function body(v: 1 | 2, messageHead: string, gaps: string, rides: string): strin
  * const body = encodeMessage({ v: 2, source, chunk: 0, firstIndex: 0, gaps: [[1, 3]], rides: [ride0, ride4] });
  */
 export function encodeMessage(m: FanoutMessage): string {
-  const closed = closedBodies.get(m);
+  const closed = closedBody(m);
   if (closed !== undefined) return closed;
   const gaps = m.gaps ?? [];
   if (m.v === 1 && gaps.length > 0) throw new EnvelopeError('a version-1 message cannot carry gaps; encode it as version 2');
@@ -406,7 +450,7 @@ export class Chunker {
   private close(end: number): FanoutMessage {
     const message: FanoutMessage = { v: this.version, source: this.source, chunk: this.nextChunk++, firstIndex: this.firstIndex, rides: this.rides };
     if (this.version === 2) message.gaps = this.gaps;
-    closedBodies.set(message, this.body(end));
+    Object.defineProperty(message, CLOSED_BODY, { value: this.body(end) });
     this.rides = [];
     this.gaps = [];
     this.gapText = '';

@@ -41,17 +41,57 @@ const MAX_DIGITS = 15;
 // Buffer's own latin1 decoder without the argument checks of toString.
 const latin1 = (Buffer.prototype as unknown as { latin1Slice?: (start: number, end: number) => string }).latin1Slice;
 
-// The chunk as latin1 text, made once per chunk when a record in it is read: a string of a
-// record is then a slice of it (V8 shares the characters), not a decoder call per string.
-let chunkBytes: Uint8Array | undefined;
-let chunkText = '';
+/**
+ * The bytes `[start, end)` of `buf` (printable ASCII) as a string of their own. Not a slice of a
+ * text of the whole chunk: a slice keeps its chunk's text alive while the ride lives, and the
+ * rides of an open message then held tens of 64 KiB chunk texts through every young-generation
+ * collection, which copied and promoted them.
+ */
+function text(buf: Uint8Array, start: number, end: number): string {
+  return latin1 ? latin1.call(buf, start, end) : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1', start, end);
+}
+
+/*
+ * Why names are interned: a ride file names few riders (the generator's eight unicorns), and a
+ * new string per ride for the name cost an allocation and a copy. A name of 1 to 16 bytes is
+ * kept in a slot, with its length and its bytes as two doubles (the first eight bytes from its
+ * start, the last eight of it when it has that many); the next name whose length and doubles
+ * are equal is that very string. Equal doubles mean equal bytes here: the first double's lowest
+ * byte and the second's highest are name bytes (printable ASCII, not zero), so neither double is
+ * a zero, and a NaN only ever misses. A name under eight bytes is compared with the bytes that
+ * follow it, which only makes a miss more likely. Interned names also let encodeMessage find
+ * their prepared JSON (envelope.ts).
+ */
+const NAME_SLOTS = 256;
+const MAX_INTERNED_NAME = 16;
+const nameLengths = new Int32Array(NAME_SLOTS);
+const nameDoubles = new Float64Array(2 * NAME_SLOTS);
+const names: string[] = new Array<string>(NAME_SLOTS).fill('');
+
+/** The name in `[from, end)` (printable ASCII, no escapes): an interned string when one fits. */
+function nameText(buf: Uint8Array, from: number, end: number): string {
+  const length = end - from;
+  if (length < 1 || length > MAX_INTERNED_NAME || from + 8 > buf.length) return text(buf, from, end);
+  const v = viewOf(buf);
+  const head = v.getFloat64(from, true);
+  const tail = length >= 8 ? v.getFloat64(end - 8, true) : 0;
+  const slot = (buf[from] * 961 + buf[from + (length >> 1)] * 31 + buf[end - 1] + length * 7) & (NAME_SLOTS - 1);
+  if (nameLengths[slot] === length && nameDoubles[2 * slot] === head && nameDoubles[2 * slot + 1] === tail) return names[slot];
+  const name = text(buf, from, end);
+  nameLengths[slot] = length;
+  nameDoubles[2 * slot] = head;
+  nameDoubles[2 * slot + 1] = tail;
+  names[slot] = name;
+  return name;
+}
+
 // The chunk as a DataView, for comparing keys four bytes at a time (a byte at a time was a large
 // share of reading a ride).
 let viewBytes: Uint8Array | undefined;
 let view: DataView = new DataView(new ArrayBuffer(0));
 
 /**
- * Forgets the text of the chunk read last: call before reading a chunk, since its buffer may
+ * Forgets the view of the chunk read last: call before reading a chunk, since its buffer may
  * be one the caller refilled.
  *
  * @example
@@ -59,17 +99,7 @@ let view: DataView = new DataView(new ArrayBuffer(0));
  * const record = rideFromBytes(chunk, i, chunk.length);
  */
 export function newChunk(): void {
-  chunkBytes = undefined;
-  chunkText = '';
   viewBytes = undefined;
-}
-
-function text(buf: Uint8Array, start: number, end: number): string {
-  if (buf !== chunkBytes) {
-    chunkText = latin1 ? latin1.call(buf, 0, buf.length) : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1');
-    chunkBytes = buf;
-  }
-  return chunkText.slice(start, end);
 }
 
 /** Where the scanner stopped; set by every helper that succeeds. */
@@ -338,7 +368,7 @@ export function rideFromBytes(buf: Uint8Array, start: number, limit: number): ob
   const nameFrom = stringFrom(buf, at, limit);
   if (nameFrom < 0) return undefined;
   const nameEnd = at - 1;
-  const name = text(buf, nameFrom, nameEnd);
+  const name = nameText(buf, nameFrom, nameEnd);
   if (!gap(buf, at, limit, 6, K_STATUSTIME)) return undefined;
   const timeFrom = stringFrom(buf, at, limit);
   if (timeFrom < 0) return undefined;

@@ -200,6 +200,48 @@ describe('reading ride-shaped records straight from bytes', () => {
     },
   );
 
+  it.each(Array.from({ length: 8 }, (_, seed) => seed))(
+    'reads names of 1 to 20 bytes, many a byte off an earlier one or sharing its slot, in one buffer and each in its own, as JSON.parse does (seed %i)',
+    (seed) => {
+      // Prepare: names from a few stems, each often changed in one byte or cut or grown by one,
+      // so that interned names (kept by length and two doubles) meet names nearly equal to them.
+      const r = seededRandom(2000 + seed);
+      const stems = ['Shadowfax', 'Rocinante', 'Epona', 'Bucephalus-the-Gr', 'A', 'Ab', 'Sparkles', 'Twilight', ...Array.from({ length: 20 }, (_, k) => 'a'.repeat(k + 1))];
+      const letters = 'abcxyzABC XYZ019-_.~!#';
+      const names: string[] = [];
+      for (let i = 0; i < 600; i++) {
+        let name = pick(r, [...stems, ...names.slice(-20)]);
+        const roll = r();
+        if (roll < 0.4 && name.length > 0) {
+          const at = Math.floor(r() * name.length);
+          name = name.slice(0, at) + pick(r, [...letters]) + name.slice(at + 1);
+        } else if (roll < 0.5 && name.length > 1) {
+          name = name.slice(0, -1);
+        } else if (roll < 0.6 && name.length < 20) {
+          name += pick(r, [...letters]);
+        }
+        names.push(name);
+      }
+      const rideText = (name: string) => `{"distance":1,"healthpoints":1,"latitude":2,"longitude":3,"magicpoints":4,"name":${JSON.stringify(name)},"statustime":"t"}`;
+      const texts = names.map(rideText);
+      const bytes = Buffer.from(texts.join(''), 'latin1');
+
+      // Act: every ride in one buffer, then each ride in a buffer of its own (other bytes around the name).
+      newChunk();
+      const inOne: unknown[] = [];
+      for (let start = 0; start < bytes.length; start = rideEnd()) inOne.push(rideFromBytes(bytes, start, bytes.length));
+      const alone = texts.map((text) => {
+        newChunk();
+        return rideFromBytes(Buffer.from(text, 'latin1'), 0, text.length);
+      });
+
+      // Assess
+      const expected = texts.map((t) => JSON.parse(t) as unknown);
+      expect(inOne).toEqual(expected);
+      expect(alone).toEqual(expected);
+    },
+  );
+
   it('reads nothing past the end it is given: a record cut by the chunk end is left to the generic path', () => {
     // Prepare
     const text = '{"distance":1,"healthpoints":1,"latitude":2,"longitude":3,"magicpoints":4,"name":"n","statustime":"t"}';
