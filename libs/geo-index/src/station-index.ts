@@ -1,11 +1,14 @@
 import RBush from 'rbush';
 import { EARTH_RADIUS_KM } from './constants';
 import { InvalidCatalogueError, InvalidQueryError } from './errors';
-import { haversineKm, haversineKmWithCos } from './haversine';
+import * as haversine from './haversine';
 import type { Neighbour, Station } from './types';
 
 // Module-scope aliases: inside Jest's vm context a global lookup (`Math`) goes through the context object, far slower than a local.
 const { sin, cos, sqrt, min, max } = Math;
+// The same for imports used per query: a module compiled to CommonJS on its own (tsx, Jest) reads an
+// import through export getters at every use.
+const { haversineKm, haversineKmWithCos } = haversine;
 
 /*
  * Design: exact great-circle nearest neighbours on an rbush R-tree.

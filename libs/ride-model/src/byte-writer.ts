@@ -336,7 +336,10 @@ export class ByteWriter {
     const scale = POW10[k];
     const hi = a * scale;
     const lo = productError(a, scale, hi);
-    const half = 2 ** (exponent - 1) * scale;
+    // 2^(exponent − 1), a normal double here, from its bits.
+    U32[0] = 0;
+    U32[1] = (exponent - 1 + 1023) << 20;
+    const half = F64[0] * scale;
     const r = Math.round(lo);
     if (lo - Math.floor(lo) === 0.5) return false;
     // N = hi + r as two parts: the first 9 digits (q) and the last 8 (rest).
@@ -358,8 +361,12 @@ export class ByteWriter {
       rest -= 1e8;
     }
     if (q < 1e8 || q >= 1e9) return false;
+    // q and rest are integers below 2^31 from here (hi is an integer above 2^53 and q·10^8 is
+    // exact): int32 arithmetic, no floating-point remainder.
+    let top = q | 0;
+    let low = rest | 0;
     // The multiples of 10 below and above N, as offsets from hi; t is hi + lo.
-    const last = rest % 10;
+    const last = low % 10;
     const down = r - last;
     const up = down + 10;
     if (lo === down - half || lo === down + half || lo === up - half || lo === up + half) return false;
@@ -370,25 +377,23 @@ export class ByteWriter {
       const mid = down + 5;
       if (downIn && upIn && lo === mid) return false;
       count = 16;
-      rest = (rest - last) / 10;
+      low = ((low - last) / 10) | 0;
       if (upIn && (!downIn || lo > mid)) {
-        rest++;
-        if (rest === 1e7) {
-          rest = 0;
-          q++;
-          if (q === 1e9) return false;
+        low++;
+        if (low === 1e7) {
+          low = 0;
+          top++;
+          if (top === 1e9) return false;
         }
       }
     }
-    // The digits of N (or N/10 rounded as chosen): q's 9, then rest's, zero-padded.
+    // The digits of N (or N/10 rounded as chosen): top's 9, then low's, zero-padded.
     const text = DIGITS;
-    let low = rest;
     for (let n = count - 1; n >= 9; n--) {
       const next = (low / 10) | 0;
       text[n] = 0x30 + low - next * 10;
       low = next;
     }
-    let top = q;
     for (let n = 8; n >= 0; n--) {
       const next = (top / 10) | 0;
       text[n] = 0x30 + top - next * 10;

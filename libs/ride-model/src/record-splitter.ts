@@ -1,7 +1,12 @@
 import { isUtf8 } from 'node:buffer';
 import { RideParseError } from './errors';
-import { newChunk, rideChecked, rideEnd, rideFromBytes } from './ride-bytes';
+import * as rideBytes from './ride-bytes';
 import { FileLayout, RawRecord, SkippedRecord } from './types';
+
+// Module-scope copies of imports used for every ride: a module compiled to CommonJS on its own (tsx,
+// which runs the floor bench; Jest) reads an import through export getters at every use, which showed
+// in its profile; a bundle refers to them directly either way.
+const { newChunk, rideChecked, rideEnd, rideFromBytes } = rideBytes;
 
 /*
  * Why a hand-written splitter and not stream-json: stream-json emits one event per token, which
