@@ -73,6 +73,40 @@ describe('installCompileCache: CommonJS modules compile from V8 code cached by a
     expect(third.stats).toEqual({ hits: 1, misses: 1 });
   });
 
+  it('keeps no copy of the cache file once the modules are compiled from it (each module\'s code is let go)', async () => {
+    // Prepare: a module whose cached code is megabytes (every function run, so cached at exit)
+    const big = join(dir, 'big');
+    mkdirSync(big, { recursive: true });
+    const functions = Array.from({ length: 20_000 }, (_, i) => `exports.f${i} = function (a) { return [a, ${i}, 'x${i}'].join('-'); };`).join('\n');
+    writeFileSync(join(big, 'big.js'), `${functions}\nexports.all = () => { let n = 0; for (const k in exports) if (k !== 'all') n += exports[k](k).length; return n; };\n`);
+    writeFileSync(join(big, 'small.js'), 'exports.one = () => 1;\n');
+    const bigDriver = join(dir, 'big-driver.js');
+    writeFileSync(
+      bigDriver,
+      `const { installCompileCache } = require(${JSON.stringify(join(dir, 'compile-cache.js'))});\n` +
+        `const stats = installCompileCache(process.env.CACHE_FOLDER, 'key-big');\n` +
+        `const small = require(${JSON.stringify(join(big, 'small.js'))}).one();\n` +
+        'const heldBeforeBig = stats.heldBytes;\n' +
+        `const sum = require(${JSON.stringify(join(big, 'big.js'))}).all();\n` +
+        'global.gc(); global.gc();\n' +
+        "const fs = require('node:fs');\nconst file = fs.existsSync(stats.file) ? fs.statSync(stats.file).size : 0;\n" +
+        'process.stdout.write(JSON.stringify({ small, sum, hits: stats.hits, misses: stats.misses, heldBeforeBig, held: stats.heldBytes, arrayBuffers: process.memoryUsage().arrayBuffers, file }));\n',
+    );
+    const env = { ...process.env, CACHE_FOLDER: join(dir, 'cache-big'), NODE_OPTIONS: '--expose-gc' };
+
+    // Act: the first process writes the cache, the second compiles from it
+    const first = await runNode(bigDriver, env);
+    const second = await runNode(bigDriver, env);
+
+    // Assess: the second compiled both from the cache; the big module's code was held until it was
+    // compiled, then nothing; the file's bytes are not kept (they were, as views of one Buffer)
+    expect(first).toMatchObject({ hits: 0, misses: 2, held: 0 });
+    expect(second).toMatchObject({ small: 1, sum: first.sum, hits: 2, misses: 0, held: 0 });
+    expect(second.file).toBeGreaterThan(1_000_000);
+    expect(second.arrayBuffers).toBeLessThan((second.file as number) / 4);
+    expect(second.heldBeforeBig).toBeGreaterThan((second.file as number) * 0.9);
+  });
+
   it('uses no folder that another user could write to (compiled code is read from it)', async () => {
     // Prepare
     const open = join(dir, 'open');
