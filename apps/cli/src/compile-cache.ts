@@ -7,7 +7,7 @@
  * require(esm) of Node 20.19+), and caches only what V8 compiles eagerly. Here an ES module is left
  * to Node, and the cache is written at exit, so it also holds the functions the command ran.
  *
- * One file per build of the CLI and command (`cli-<hash of key>.v8cache` in a private folder, `cli/`
+ * One file per build of the CLI, command and place (`cli-<hash of key and main module>.v8cache` in a private folder, `cli/`
  * inside the function environments' `<tmpdir>/rydes-code-cache-<uid>/`; 16 kept): a v8.serialize'd
  * map of module file → SHA-1 of its source and V8's cached data. A module whose source changed, or
  * whose data V8 refuses (another V8 version or flags), is compiled as usual and cached again.
@@ -94,7 +94,11 @@ export function installCompileCache(folder: string, key: string): CompileCacheSt
   if (installed) return installed;
   const own = privateFolder(folder);
   if (!own) return undefined;
-  const file = join(own, `cli-${createHash('sha256').update(`${process.version}\0${process.arch}\0${key}`).digest('hex').slice(0, 32)}.v8cache`);
+  // The main module's path is part of the file's name: the same CLI build in two folders (two
+  // checkouts, worktrees) loads its packages from two places, and one shared file would gather
+  // every folder's modules (1,040 entries, 22 MB, read at every start, where one folder has ~150).
+  const installedAt = mainModule?.filename ?? '';
+  const file = join(own, `cli-${createHash('sha256').update(`${process.version}\0${process.arch}\0${key}\0${installedAt}`).digest('hex').slice(0, 32)}.v8cache`);
   const cached = readCache(file);
   const stats: CompileCacheStats = { hits: 0, misses: 0, file, heldBytes: 0 };
   for (const entry of cached.values()) stats.heldBytes += entry.data.length;

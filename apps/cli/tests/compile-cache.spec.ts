@@ -1,6 +1,6 @@
 import { buildSync } from 'esbuild';
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { workspaceRoot } from '../src/stack/bundles';
@@ -105,6 +105,25 @@ describe('installCompileCache: CommonJS modules compile from V8 code cached by a
     expect(second.file).toBeGreaterThan(1_000_000);
     expect(second.arrayBuffers).toBeLessThan((second.file as number) / 4);
     expect(second.heldBeforeBig).toBeGreaterThan((second.file as number) * 0.9);
+  });
+
+  it('keeps one cache per place the program runs from (the same program in two folders loads other module files)', async () => {
+    // Prepare: the same driver in another folder
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(elsewhere, { recursive: true });
+    const copy = join(elsewhere, 'driver.js');
+    writeFileSync(copy, readFileSync(driver));
+    const cacheFolder = join(dir, 'cache-places');
+
+    // Act
+    await runNode(driver, { ...process.env, CACHE_FOLDER: cacheFolder });
+    const fromOther = await runNode(copy, { ...process.env, CACHE_FOLDER: cacheFolder });
+    const again = await runNode(driver, { ...process.env, CACHE_FOLDER: cacheFolder });
+
+    // Assess: two files; each place compiles from its own
+    expect(readdirSync(cacheFolder)).toHaveLength(2);
+    expect(fromOther.stats).toEqual({ hits: 0, misses: 2 });
+    expect(again.stats).toEqual({ hits: 2, misses: 0 });
   });
 
   it('uses no folder that another user could write to (compiled code is read from it)', async () => {

@@ -7,7 +7,7 @@ import type { Message } from '@aws-sdk/client-sqs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { createLambdaClient, invokeEvent, receiveBatch } from '@rydes/aws-adapters';
 import { toDelete } from '../src/lambda/event-source';
-import { FunctionPool, lambdaHeapFlags, localHeapFlags, type FunctionConfig, type InvokeOutcome } from '../src/lambda/pool';
+import { FunctionPool, lambdaHeapFlags, LOCAL_MALLOC_TUNABLES, localHeapFlags, type FunctionConfig, type InvokeOutcome } from '../src/lambda/pool';
 import type { HostReply } from '../src/lambda/protocol';
 import { startStack, type LocalStack } from '../src/stack/local-stack';
 import { alive } from './helpers/processes';
@@ -204,6 +204,19 @@ describe('FunctionPool code cache (host.ts loads the bundle through vm.Script wi
     expect(result.flags).toEqual(localHeapFlags(512));
     expect(result.limitMb).toBeGreaterThan(461);
     expect(result.limitMb).toBeLessThan(512);
+  });
+
+  it('starts each environment with a fixed mmap threshold for glibc malloc (large freed blocks go back to the system)', async () => {
+    // Prepare
+    mkdirSync(join(dir, 'malloc'));
+    const bundle = join(dir, 'malloc', 'main.js');
+    writeFileSync(bundle, 'module.exports.handler = async () => ({ tunables: process.env.GLIBC_TUNABLES ?? null });\n');
+    pool = echoPool({ bundle });
+    // Act
+    const outcome = await pool.invoke({});
+    // Assess
+    expect(LOCAL_MALLOC_TUNABLES).toBe('glibc.malloc.mmap_threshold=131072');
+    expect((outcome as { result: { tunables: string } }).result.tunables).toBe(LOCAL_MALLOC_TUNABLES);
   });
 
   it('refreshes the time of a cache each environment loads, so pruning keeps the caches in use (not only the last written)', async () => {
