@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { CSV_COLUMNS, type Manifest } from '@rydes/ride-model';
-import { OutputMirror, mergeRides } from '../src/run/output';
+import { OutputMirror, countRows, mergeRides } from '../src/run/output';
 import { OutputFolder } from '../src/run/out-folder';
 
 const BUCKET = 'rides-mirror-test';
@@ -156,6 +156,32 @@ describe('OutputMirror (real s3rver in its worker thread)', () => {
     expect(keys.map((key) => readFileSync(local(key), 'utf8'))).toEqual(['h\nrewritten\n', 'h\n1\n', '{"index":2}\n', '{}\n']);
   });
 
+  it('links over an earlier run\'s files of the same keys (an --out run into again), each key once even when fetched twice at once', async () => {
+    // Prepare: an earlier run's files recorded in --out at the keys this run writes again
+    await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\n0\n');
+    await putObject(s3, BUCKET, 'processed/a-1-000001.csv', 'h\n1\n');
+    mkdirSync(local('processed'), { recursive: true });
+    for (const key of ['processed/a-1-000000.csv', 'processed/a-1-000001.csv']) {
+      out.record(key);
+      writeFileSync(local(key), 'h\nearlier run\n');
+    }
+    const gets = countGets(s3);
+    const mirror = new OutputMirror(s3, BUCKET, out, { localFile: (key) => servers.objectFile(BUCKET, key), linkLocalFiles: true });
+    const sameFile = (key: string) => statSync(local(key)).ino === statSync(servers.objectFile(BUCKET, key) as string).ino;
+
+    // Act: chunk 0 offered twice at once (a redelivered message's report), as the run may
+    mirror.fetch('processed/a-1-000000.csv');
+    mirror.fetch('processed/a-1-000000.csv');
+    mirror.fetch('processed/a-1-000001.csv');
+    await mirror.finish();
+
+    // Assess
+    expect(gets()).toBe(0);
+    expect(['processed/a-1-000000.csv', 'processed/a-1-000001.csv'].map(sameFile)).toEqual([true, true]);
+    expect(readFileSync(local('processed/a-1-000000.csv'), 'utf8')).toBe('h\n0\n');
+    expect(readdirSync(local('processed')).sort()).toEqual(['a-1-000000.csv', 'a-1-000001.csv']);
+  });
+
   it('never writes through a link into the bucket\'s file: a linked file that turns out wrong is replaced, not overwritten', async () => {
     // Prepare: a "local file" of another size than the object's
     await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\nright\n');
@@ -279,6 +305,26 @@ describe('mergeRides', () => {
     // Assess
     expect(merged).toEqual({ rows: 2 + 2_999 + 20_000, bySource: { 'raw/a.json': 2, 'raw/b.json': 2_999 + 20_000 } });
     expect(readFileSync(join(dir, 'rides.csv'), 'utf8')).toBe(`h\n${expected.join('')}`);
+    await out.release();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('copies the chunks\' bytes as they are (UTF-8 names, quoted commas, quotes and line breaks) and counts rows as the CSV has them', async () => {
+    // Prepare: rows whose names hold multi-byte characters, a quoted comma, a doubled quote and a quoted line break
+    const dir = mkdtempSync(join(tmpdir(), 'rydes-merge-'));
+    mkdirSync(join(dir, 'processed'), { recursive: true });
+    const bodies = ['1,Zoë 🦄,x\n2,"Smith, Jo",y\n', '3,"say ""hi""",z\n4,"two\nlines",w\n\n', '5,Ünïcörn,v'];
+    bodies.forEach((body, chunk) => writeFileSync(join(dir, `processed/a-0123abcd-00000${chunk}.csv`), `id,name,x\n${body}`));
+    const manifest = { bucket: 'b', source: 'raw/a.json', etag: '"0123abcd"', total: 5, valid: 5, rejected: 0, chunks: 3 } as Manifest;
+    const out = await OutputFolder.claim(dir, { force: true });
+
+    // Act
+    const merged = await mergeRides(out, [{ key: 'raw/a.json', manifestKey: 'manifests/a-0123abcd.json', manifest, missingChunks: [] }], () => true);
+
+    // Assess: five rows (the empty line and the quoted line break are none), the bytes unchanged
+    expect(merged).toEqual({ rows: 5, bySource: { 'raw/a.json': 5 } });
+    expect(readFileSync(join(dir, 'rides.csv'))).toEqual(Buffer.from(`id,name,x\n${bodies.join('')}`, 'utf8'));
+    expect(bodies.map(countRows)).toEqual([2, 2, 1]);
     await out.release();
     rmSync(dir, { recursive: true, force: true });
   });

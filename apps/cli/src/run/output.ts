@@ -2,8 +2,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, openObject, sameEtag } from '@rydes/aws-adapters';
 import { CSV_COLUMNS, objectKeys } from '@rydes/ride-model';
 import { LIST_PAGE_KEYS } from '../stack/names';
-import { closeSync, createReadStream, createWriteStream, fstatSync, linkSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { closeSync, createReadStream, createWriteStream, fstatSync, linkSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { dirname } from 'node:path';
@@ -22,11 +22,14 @@ export const OUTPUT_PREFIXES = ['processed/', 'rejects/', 'manifests/'];
 /** Background copies queued at most; see {@link OutputMirror.fetch}. */
 const MAX_PENDING_FETCHES = 2_000;
 
+/** Tries to link a bucket file over an earlier run's file of the same key. */
+const LINK_ATTEMPTS = 3;
+
 /** Local files up to this size are read whole; larger ones are streamed. */
 const WHOLE_FILE_BYTES = 1 << 20;
 
-/** Characters of chunk bodies gathered before the merge writes them to rides.csv. */
-const MERGE_WRITE_CHARS = 1 << 16;
+/** Bytes of chunk bodies gathered before the merge writes them to rides.csv. */
+const MERGE_WRITE_BYTES = 1 << 16;
 
 export interface MirrorOptions {
   /** Copies running at once (default 8). */
@@ -177,7 +180,7 @@ export class OutputMirror {
       const file = listed && listed.etag.includes('-') ? undefined : this.localFile?.(key);
       const linked = this.fetched.get(key)?.linked !== undefined;
       const linking = file !== undefined && !foreign && this.linkLocalFiles;
-      let copied: Fetched | undefined = linking ? this.linkLocalFile(file, target, key) : undefined;
+      let copied: Fetched | undefined = linking ? await this.linkLocalFile(file, target, key) : undefined;
       if (copied && listed && copied.size !== listed.size) copied = undefined;
       // What follows writes `target`: never through a link into the bucket's own file.
       if (!copied && (linking || linked)) rmSync(target, { force: true });
@@ -204,17 +207,24 @@ export class OutputMirror {
    * Hard-links the local bucket's file of `key` at `target` (replacing rydes's own earlier file
    * there): one link where a copy costs an open, read and close of each file and a hash of the
    * bytes. Undefined when the link cannot be made (the object is gone, another file system: then
-   * links are not tried again).
+   * links are not tried again). An earlier run's file in the way is unlinked on libuv's pool: it
+   * is usually that file's last link, and freeing its blocks waits for the disk (~2 ms per
+   * 150 KB chunk here), which on the CLI's thread stalled the local SQS and the pollers with it.
    */
-  private linkLocalFile(file: string, target: string, key: string): Fetched | undefined {
+  private async linkLocalFile(file: string, target: string, key: string): Promise<Fetched | undefined> {
     try {
       this.out.record(key);
-      try {
-        linkSync(file, target);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        unlinkSync(target);
-        linkSync(file, target);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          linkSync(file, target);
+          break;
+        } catch (err) {
+          // Another copy of the same key may link it between the unlink and this link: try again.
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt === LINK_ATTEMPTS) throw err;
+          await unlink(target).catch((gone: NodeJS.ErrnoException) => {
+            if (gone.code !== 'ENOENT') throw gone;
+          });
+        }
       }
       const { dev, ino, size } = statSync(target);
       return { etag: '', size, linked: { dev, ino } };
@@ -294,16 +304,43 @@ interface Listed {
 /**
  * Rows in a CSV body without its header. Names may hold quoted commas, quotes or line breaks
  * (RFC 4180); only bodies with a quote pay for the quote-aware count.
+ * @example
+ * countRows('a,1\n"b\nc",2\n'); // 2
  */
 export function countRows(body: string): number {
-  if (!body.includes('"')) return body.split('\n').filter((line) => line.length > 0).length;
+  return countRowBytes(Buffer.from(body, 'utf8'), 0);
+}
+
+const NEWLINE = 0x0a;
+const QUOTE = 0x22;
+
+/**
+ * {@link countRows} of the bytes of `csv` from `start` on, read as they are: a quote and a line
+ * break are single bytes in UTF-8, never part of another character's bytes, so the count is the
+ * text's. A line with no byte at all is no row.
+ * @example
+ * countRowBytes(Buffer.from('h\na,1\n\nb,2'), 2); // 2
+ */
+export function countRowBytes(csv: Buffer, start: number): number {
+  if (csv.indexOf(QUOTE, start) >= 0) return countQuotedRowBytes(csv, start);
+  let rows = 0;
+  let line = start;
+  for (;;) {
+    const end = csv.indexOf(NEWLINE, line);
+    if (end < 0) return line < csv.length ? rows + 1 : rows;
+    if (end > line) rows++;
+    line = end + 1;
+  }
+}
+
+function countQuotedRowBytes(csv: Buffer, start: number): number {
   let rows = 0;
   let quoted = false;
   let lineHasData = false;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i];
-    if (c === '"') quoted = !quoted;
-    if (c === '\n' && !quoted) {
+  for (let i = start; i < csv.length; i++) {
+    const c = csv[i];
+    if (c === QUOTE) quoted = !quoted;
+    if (c === NEWLINE && !quoted) {
       if (lineHasData) rows++;
       lineHasData = false;
     } else lineHasData = true;
@@ -311,30 +348,26 @@ export function countRows(body: string): number {
   return lineHasData ? rows + 1 : rows;
 }
 
-/** Splits a processed/ CSV object into its header line and the rest. */
-function splitHeader(text: string): { header: string; body: string } {
-  const end = text.indexOf('\n');
-  return end < 0 ? { header: text, body: '' } : { header: text.slice(0, end + 1), body: text.slice(end + 1) };
-}
-
 /**
- * A chunk file's text; undefined when it is gone. One ride per message makes 200,000 files of
+ * A chunk file's bytes; undefined when it is gone. One ride per message makes 200,000 files of
  * ~150 bytes: a read stream each (open, stat, read, close through libuv's thread pool, plus the
  * stream's own machinery) was most of the merge, so a small file is read with one synchronous
- * call; a larger one (a default chunk is ~150 KB per 1,000 rides) still streams.
+ * call; a larger one (a default chunk is ~150 KB per 1,000 rides) still streams. The bytes are
+ * never decoded: rides.csv gets them as they are (decoding 30 MB to split and count lines, then
+ * encoding it again, was most of the merge's time).
  */
-async function readChunk(path: string, withVersion: boolean): Promise<{ text: string; version?: string } | undefined> {
+async function readChunk(path: string, withVersion: boolean): Promise<{ bytes: Buffer; version?: string } | undefined> {
   try {
     const fd = openSync(path, 'r');
     let streamed = false;
     try {
       const version = withVersion ? fileVersion(fd) : undefined;
-      if (fstatSync(fd).size <= WHOLE_FILE_BYTES) return { text: readFileSync(fd, 'utf8'), version };
+      if (fstatSync(fd).size <= WHOLE_FILE_BYTES) return { bytes: readFileSync(fd), version };
       // The same descriptor: the bytes are those of the version taken above.
       streamed = true;
       const chunks: Buffer[] = [];
       for await (const chunk of createReadStream(path, { fd, autoClose: true })) chunks.push(chunk as Buffer);
-      return { text: Buffer.concat(chunks).toString('utf8'), version };
+      return { bytes: Buffer.concat(chunks), version };
     } finally {
       if (!streamed) closeSync(fd);
     }
@@ -369,14 +402,14 @@ export async function mergeRides(
   let rows = 0;
   let headerWritten = false;
   const ordered = [...sources].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  let pending: string[] = [];
+  let pending: Buffer[] = [];
   let pendingLength = 0;
   const flush = async () => {
     if (!pending.length) return;
-    const text = pending.length === 1 ? pending[0] : pending.join('');
+    const bytes = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
     pending = [];
     pendingLength = 0;
-    if (!file.write(text)) await once(file, 'drain');
+    if (!file.write(bytes)) await once(file, 'drain');
   };
   try {
     for (const source of ordered) {
@@ -394,18 +427,22 @@ export async function mergeRides(
         if (chunkFile === undefined) continue;
         // Named with the version read: the report's aggregates must be of exactly these files.
         if (onChunk) onChunk(key, path, chunkFile.version as string);
-        const { header, body } = splitHeader(chunkFile.text);
+        const { bytes } = chunkFile;
+        // The header line (the whole file when it has no line break), then the rows.
+        const headerEnd = bytes.indexOf(NEWLINE);
+        const bodyStart = headerEnd < 0 ? bytes.length : headerEnd + 1;
         if (!headerWritten) {
-          if (!file.write(header)) await once(file, 'drain');
+          if (!file.write(bytes.subarray(0, bodyStart))) await once(file, 'drain');
           headerWritten = true;
         }
-        const count = countRows(body);
+        const count = countRowBytes(bytes, bodyStart);
         rows += count;
         bySource[source.key] = (bySource[source.key] ?? 0) + count;
+        if (bodyStart === bytes.length) continue;
         // Small bodies are gathered into one write of ~64 KiB: a write per one-row chunk costs more than its bytes.
-        pending.push(body);
-        pendingLength += body.length;
-        if (pendingLength >= MERGE_WRITE_CHARS) await flush();
+        pending.push(bytes.subarray(bodyStart));
+        pendingLength += bytes.length - bodyStart;
+        if (pendingLength >= MERGE_WRITE_BYTES) await flush();
       }
     }
     await flush();
