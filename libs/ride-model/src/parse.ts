@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { RideParseError } from './errors';
 import { RecordSplitter } from './record-splitter';
 import { RawRecord, ResumePoint } from './types';
@@ -151,8 +151,9 @@ class RecordIterator implements RideRecords {
 /** The records of each decompressed chunk; throws after yielding the records before an error. */
 async function* batches(input: Readable, splitter: RecordSplitter, format: { gzip: boolean }, resume: ResumePoint | undefined): AsyncGenerator<RawRecord[]> {
   // A plain file resumes on a ranged read (no magic bytes there); a gzip one is inflated from the start.
-  const { chunks, close, gzip } = resume && !resume.gzip ? plain(input) : await decompressed(input, splitter);
-  if (!resume) format.gzip = gzip === true;
+  const read = resume && !resume.gzip ? plain(input) : await decompressed(input, splitter);
+  const chunks = read.chunks;
+  if (!resume) format.gzip = read.gzip === true;
   try {
     // Bytes before a gzip resume point are inflated and dropped, never parsed.
     let drop = resume?.gzip ? resume.byteOffset : 0;
@@ -186,22 +187,75 @@ async function* batches(input: Readable, splitter: RecordSplitter, format: { gzi
     if (!splitter.error) yield splitter.end();
     if (splitter.error) throw splitter.error;
   } finally {
-    close();
+    read.close();
   }
 }
 
-interface Chunks {
-  chunks: AsyncIterable<Buffer>;
-  close: () => void;
-  gzip?: boolean;
+/*
+ * Why the generators below are module functions and Chunks a class: closures made per file
+ * (an `async function*` declared inside plain() or decompressed(), a `close` arrow) give every
+ * file generator objects of a new map and a new function to call, so the compiled `batches`
+ * was thrown away (deoptimised: wrong map, wrong call target) once per file and compiled again
+ * for the next one (`node --trace-deopt` on the floor bench, which reads a fresh stream per pass).
+ */
+
+/** A file's bytes as Buffers, and what to release when reading stops. */
+class Chunks {
+  constructor(
+    readonly chunks: AsyncIterable<Buffer>,
+    private readonly input: Readable,
+    readonly gzip?: boolean,
+    private readonly source?: AsyncIterator<Buffer | string>,
+    private readonly gunzip?: Gunzip,
+    private readonly feeder?: Readable,
+  ) {}
+
+  close(): void {
+    this.gunzip?.destroy();
+    this.feeder?.destroy();
+    void this.source?.return?.();
+    this.input.destroy();
+  }
+}
+
+/** The chunks of a stream as Buffers. */
+async function* buffersOf(input: Readable): AsyncGenerator<Buffer> {
+  for await (const chunk of input) yield toBuffer(chunk as Buffer | string);
+}
+
+/** `start` (bytes already read from `source`), then the rest of `source` unless it had ended. */
+async function* startThenRest(start: Buffer, source: AsyncIterator<Buffer | string>, ended: boolean): AsyncGenerator<Buffer> {
+  if (start.length > 0) yield start;
+  if (ended) return;
+  for (;;) {
+    const next = await source.next();
+    if (next.done) return;
+    yield toBuffer(next.value);
+  }
+}
+
+/** The inflated chunks; a zlib error becomes a RideParseError after the bytes inflated so far. */
+async function* inflated(gunzip: Gunzip, splitter: RecordSplitter): AsyncGenerator<Buffer> {
+  let bytes = 0;
+  try {
+    for await (const chunk of gunzip) {
+      bytes += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  } catch (e) {
+    if (!isZlibError(e)) throw e;
+    // The splitter has consumed `bytes`; every record it completed has been yielded.
+    throw new RideParseError(
+      `ride file is gzip-compressed but the gzip stream is corrupt after ${bytes} decompressed bytes (${(e as Error).message}); re-compress or re-upload the file`,
+      bytes,
+      splitter.recordsSeen - 1,
+    );
+  }
 }
 
 /** A stream read as is. */
 function plain(input: Readable): Chunks {
-  async function* raw(): AsyncGenerator<Buffer> {
-    for await (const chunk of input) yield toBuffer(chunk as Buffer | string);
-  }
-  return { chunks: raw(), close: () => input.destroy() };
+  return new Chunks(buffersOf(input), input);
 }
 
 /** The input's bytes, gunzipped when they start with the gzip magic bytes. */
@@ -221,50 +275,13 @@ async function decompressed(input: Readable, splitter: RecordSplitter): Promise<
     headBytes += buf.length;
   }
   const start = Buffer.concat(head);
-  async function* raw(): AsyncGenerator<Buffer> {
-    if (start.length > 0) yield start;
-    while (!done) {
-      const next = await source.next();
-      if (next.done) return;
-      yield toBuffer(next.value);
-    }
-  }
-  const closeSource = () => {
-    void source.return?.();
-    input.destroy();
-  };
-  if (!(start[0] === 0x1f && start[1] === 0x8b)) return { chunks: raw(), close: closeSource };
+  if (!(start[0] === 0x1f && start[1] === 0x8b)) return new Chunks(startThenRest(start, source, done), input, undefined, source);
 
   const gunzip = createGunzip();
-  const feeder = Readable.from(raw());
+  const feeder = Readable.from(startThenRest(start, source, done));
   feeder.on('error', (e) => gunzip.destroy(e));
   feeder.pipe(gunzip);
-  async function* inflated(): AsyncGenerator<Buffer> {
-    let bytes = 0;
-    try {
-      for await (const chunk of gunzip) {
-        bytes += (chunk as Buffer).length;
-        yield chunk as Buffer;
-      }
-    } catch (e) {
-      if (!isZlibError(e)) throw e;
-      // The splitter has consumed `bytes`; every record it completed has been yielded.
-      throw new RideParseError(
-        `ride file is gzip-compressed but the gzip stream is corrupt after ${bytes} decompressed bytes (${(e as Error).message}); re-compress or re-upload the file`,
-        bytes,
-        splitter.recordsSeen - 1,
-      );
-    }
-  }
-  return {
-    chunks: inflated(),
-    gzip: true,
-    close: () => {
-      gunzip.destroy();
-      feeder.destroy();
-      closeSource();
-    },
-  };
+  return new Chunks(inflated(gunzip, splitter), input, true, source, gunzip, feeder);
 }
 
 function isZlibError(e: unknown): boolean {
