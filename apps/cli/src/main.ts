@@ -30,4 +30,19 @@ if (!process.env.RYDES_S3RVER_BUNDLE && existsSync(s3rverBundle)) process.env.RY
 const cli = require(cliBundle) as typeof import('./cli');
 export const { main, createProgram, reportError } = cli;
 
-if (require.main === module) void main(process.argv);
+/** Exits once stdout and stderr have written everything (pipes are asynchronous on some systems). */
+function exitWhenWritten(): void {
+  const pending = [process.stdout, process.stderr].filter((stream) => stream.writableLength > 0);
+  if (pending.length === 0) return void process.exit();
+  let left = pending.length;
+  for (const stream of pending) stream.once('drain', () => --left === 0 && process.exit());
+}
+
+if (require.main === module) {
+  void main(process.argv).then(() => {
+    // `rydes run` has closed all it opened when its action returns (the stack, its threads, temp
+    // folders): it exits then, not after Node has freed every heap (tens of ms after a large run).
+    // Other commands end when nothing is left to wait for, as usual.
+    if (process.argv[2] === 'run') exitWhenWritten();
+  });
+}

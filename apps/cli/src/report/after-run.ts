@@ -86,8 +86,8 @@ export class RunReport {
   private generation = 0;
   private drawnWith?: { during: number; atMerge: number };
   private answer?: (reply: ReportWorkerReply | Error) => void;
-  /** The thread answered the page request: it is idle, and may take its time to exit. */
-  private answered = false;
+  /** Resolves when the thread asked to exit has exited. */
+  private exited?: Promise<void>;
 
   /**
    * @param outDir the run's --out
@@ -122,7 +122,7 @@ export class RunReport {
       const worker = new Worker(this.entry, { env: process.env });
       worker.on('message', (reply: ReportWorkerReply) => this.answer?.(reply));
       worker.on('error', (err) => this.fail(err));
-      worker.on('exit', (code) => this.fail(new Error(`the report's thread exited (code ${code})`)));
+      worker.on('exit', this.exitedEarly);
       this.worker = worker;
     } catch (err) {
       this.fail(err as Error);
@@ -157,32 +157,42 @@ export class RunReport {
       this.worker?.postMessage({ type: 'page', outDir: this.outDir, generation: rows ? this.generation : undefined } satisfies ReportWorkerRequest);
     });
     this.answer = undefined;
-    this.answered = !(reply instanceof Error);
+    // Its work is done: it exits (writing its code cache when it compiled code from source) while
+    // this thread prints the line and closes the rest; close() waits for it.
+    if (!(reply instanceof Error)) this.exit();
     // The thread failed (not the page): the page is built here.
     if (reply instanceof Error) return reportAfterRun(this.outDir, stdout, stderr, rows);
     printBuilt(this.outDir, started, reply.ok ? reply : new Error(reply.message), stdout, stderr);
   }
 
   /**
-   * Stops the report's thread: asked to exit once it answered the page (it then writes its code
-   * cache when it compiled code from source, which terminate() would skip), terminated otherwise
-   * (a run that failed or was interrupted waits for no drawing) or when it takes over
-   * {@link CLOSE_GRACE_MS}.
+   * Stops the report's thread: it was asked to exit once it answered the page (it then writes
+   * its code cache when it compiled code from source, which terminate() would skip); otherwise
+   * (a run that failed or was interrupted waits for no drawing), or when it takes over
+   * {@link CLOSE_GRACE_MS} to exit, it is terminated.
    */
   async close(): Promise<void> {
     const worker = this.worker;
+    const exited = this.exited;
     this.worker = undefined;
     if (!worker) return;
-    worker.removeAllListeners('exit');
-    if (!this.answered || this.workerError) {
+    worker.off('exit', this.exitedEarly);
+    if (!exited) {
       await worker.terminate();
       return;
     }
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const timer = setTimeout(() => void worker.terminate(), CLOSE_GRACE_MS);
-    worker.postMessage({ type: 'exit' } satisfies ReportWorkerRequest);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** Asks the thread to exit (once); {@link exited} resolves when it has. */
+  private exit(): void {
+    const worker = this.worker;
+    if (!worker || this.exited) return;
+    worker.off('exit', this.exitedEarly);
+    this.exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ type: 'exit' } satisfies ReportWorkerRequest);
   }
 
   private draw(rows: RowData): void {
@@ -190,6 +200,9 @@ export class RunReport {
     this.drawnWith = { ...this.rows.counts };
     this.worker?.postMessage({ type: 'charts', generation: this.generation, rows, stationsFile: this.stationsFile } satisfies ReportWorkerRequest);
   }
+
+  /** The thread exited before it was asked to (it failed). */
+  private readonly exitedEarly = (code: number): void => this.fail(new Error(`the report's thread exited (code ${code})`));
 
   private fail(err: Error): void {
     this.workerError ??= err;

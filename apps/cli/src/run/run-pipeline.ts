@@ -211,8 +211,9 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
         const state = { ...counts, ...read() };
         timeline.push({ t: round((Date.now() - started) / 1000), ingested: state.ingested, written: state.written, inFlightMessages: state.inFlightMessages, bytesRead: state.bytesRead });
         progress.update(state);
-        // The ingest has read every file: the report's thread loads while the last messages are transformed.
-        if (state.bytesTotal > 0 && state.bytesRead >= state.bytesTotal) report?.prepare();
+        // The ingest is done (every file read, no invocation left; its environment is retired now,
+        // its memory given back): the report's thread loads while the last messages are transformed.
+        if (state.bytesRead >= state.bytesTotal && stack.ingest.stats.invoked > 0 && stack.ingest.stats.pending === 0) report?.prepare();
       }));
     } finally {
       progress.stop();
@@ -316,8 +317,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
     };
   } finally {
     stop();
-    await outputs.report?.close();
-    await stack.close();
+    await Promise.all([outputs.report?.close(), stack.close()]);
   }
 }
 
