@@ -59,9 +59,9 @@ export async function reportAfterRun(outDir: string, stdout: NodeJS.WritableStre
 /**
  * The report of one `rydes run`, built mostly before the summary rather than after it:
  * - during the pipeline, each processed/ object is read once as it is written ({@link RunRows});
- * - once every ride is ingested ({@link prepare}: the ingest's environment is done, the last
- *   messages are being transformed), a thread of its own starts and loads ECharts and the page
- *   code, so that it is ready when the pipeline is over;
+ * - once the ingest's environment is retired ({@link prepare}: the last messages are being
+ *   transformed), a thread of its own starts and loads ECharts and the page code, so that it is
+ *   ready when the pipeline is over;
  * - when the pipeline is over ({@link pipelineDone}), the thread draws the charts of the rows and
  *   the timeline while this thread merges rides.csv and writes summary.json;
  * - the merge confirms the rows are exactly rides.csv's ({@link mergedChunk}); otherwise the
@@ -73,7 +73,7 @@ export async function reportAfterRun(outDir: string, stdout: NodeJS.WritableStre
  * @example
  * const report = new RunReport('out', undefined, (key) => bucketFileOf(key));
  * report.offer(key);                       // each processed/ object written
- * report.prepare();                        // every ride ingested
+ * report.prepare();                        // the ingest's environment retired
  * report.pipelineDone(timeline);
  * await mergeRides(out, sources, readable, report.mergedChunk);
  * await report.finish(process.stdout, process.stderr);
@@ -111,9 +111,9 @@ export class RunReport {
   readonly mergedChunk = (key: string, path: string, version: string): void => this.rows.merged(key, path, version);
 
   /**
-   * Starts the report's thread (once), which loads ECharts and the page code. Called when every
-   * ride is ingested, so that the thread is ready when the pipeline is over; at the latest by
-   * {@link pipelineDone}.
+   * Starts the report's thread (once), which loads ECharts and the page code. Called once the
+   * ingest's environment is retired (its memory given back: the thread does not add to the run's
+   * peak), so that the thread is ready when the pipeline is over; at the latest by {@link pipelineDone}.
    */
   prepare(): void {
     if (!this.entry || this.worker || this.workerError) return;

@@ -1,7 +1,7 @@
 /**
  * The report's thread in `rydes run` (a worker_threads entry, bundled beside the CLI as
- * report/report-worker.js). It starts once every ride is ingested (the ingest's environment is
- * done, the last messages are being transformed) and loads the page code and ECharts; when the
+ * report/report-worker.js). It starts once the ingest's environment is retired (the last messages
+ * are being transformed) and loads the page code and ECharts; when the
  * pipeline is over it draws the charts of the rows and the timeline while the CLI merges
  * rides.csv, and it builds the page once summary.json is written. See RunReport (after-run.ts)
  * for the CLI's side.

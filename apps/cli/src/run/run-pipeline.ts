@@ -211,9 +211,9 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
         const state = { ...counts, ...read() };
         timeline.push({ t: round((Date.now() - started) / 1000), ingested: state.ingested, written: state.written, inFlightMessages: state.inFlightMessages, bytesRead: state.bytesRead });
         progress.update(state);
-        // The ingest is done (every file read, no invocation left; its environment is retired now,
-        // its memory given back): the report's thread loads while the last messages are transformed.
-        if (state.bytesRead >= state.bytesTotal && stack.ingest.stats.invoked > 0 && stack.ingest.stats.pending === 0) report?.prepare();
+        // The ingest's environment is retired (every file ingested, its memory given back): the
+        // report's thread loads while the last messages are transformed.
+        if (stack.ingestPool.retired > 0 && stack.ingestPool.environmentCount === 0) report?.prepare();
       }));
     } finally {
       progress.stop();
