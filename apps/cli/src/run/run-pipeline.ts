@@ -123,6 +123,14 @@ interface RunContext {
   following?: FollowedSample;
 }
 
+/**
+ * Rides still to be written, at least, when the ingest is done for the report's thread to start
+ * then (it loads ECharts meanwhile, ~0.2 s of CPU): with fewer (a small file), the last
+ * invocations are the pipeline's whole remaining time, and the thread would slow them; it then
+ * starts when the pipeline is over.
+ */
+const REPORT_EARLY_RIDES_LEFT = 20_000;
+
 async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFolder, logDir: string, context: RunContext): Promise<RunResult> {
   const { stderr, stdout, started } = context;
   let sample: Sample | undefined;
@@ -212,8 +220,8 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
         timeline.push({ t: round((Date.now() - started) / 1000), ingested: state.ingested, written: state.written, inFlightMessages: state.inFlightMessages, bytesRead: state.bytesRead });
         progress.update(state);
         // The ingest's environment is retired (every file ingested, its memory given back): the
-        // report's thread loads while the last messages are transformed.
-        if (stack.ingestPool.retired > 0 && stack.ingestPool.environmentCount === 0) report?.prepare();
+        // report's thread loads while the last messages are transformed, when enough are left.
+        if (stack.ingestPool.retired > 0 && stack.ingestPool.environmentCount === 0 && (state.total ?? 0) - state.written >= REPORT_EARLY_RIDES_LEFT) report?.prepare();
       }));
     } finally {
       progress.stop();
