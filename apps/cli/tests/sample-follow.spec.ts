@@ -178,7 +178,7 @@ describe('uploadFollowedSample (real s3rver in its worker thread)', () => {
     const { etag } = await uploading;
 
     // Assess
-    const stored = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: "raw/good.json" }))).Body?.transformToByteArray() ?? []);
+    const stored = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'raw/good.json' }))).Body!.transformToByteArray());
     expect(stored.equals(content)).toBe(true);
     expect(etag).toBe(`"${createHash('md5').update(content).digest('hex')}"`);
   });
