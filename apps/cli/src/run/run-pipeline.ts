@@ -7,16 +7,15 @@ import type { BatchReport } from '../lambda/event-source';
 import { startStack, type LocalStack, type StackOptions } from '../stack/local-stack';
 import { CompletionTracker, describeQueues, sourceState, type CompletionCheck } from './completion';
 import { lostWork, readDeadLetters } from './dead-letters';
-import { prepareInputs, rawKeyOf, sampleInput, type RunInput } from './inputs';
+import { prepareInputs, sampleInput, type RunInput } from './inputs';
 import { OutputFolder, REPORT_FILE } from './out-folder';
 import { OutputMirror, mergeRides } from './output';
 import { preflightStations } from './preflight';
 import { createProgress } from './progress';
 import { RunReport } from '../report/after-run';
 import { buildSummaryFile, writeSummaryFile } from './run-summary';
-import { generateSample, readSampleRecord, SampleRecordMismatch, sampleFileName, writeSampleRecord, type Sample } from './sample';
-import { FollowedSample } from './sample-follow';
-import { uploadFollowedSample, uploadInput } from './upload-input';
+import { generateSample, type Sample } from './sample';
+import { uploadInput } from './upload-input';
 import type { TimelinePoint } from './summary-file';
 import { countNotRead, exitCodeOf, figuresOf, formatSummary, verdictOf, withOutcomes, type FileLine, type FunctionError, type RunFigures, type Verdict } from './summary';
 
@@ -80,27 +79,19 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const stationCount = await preflightStations(options, stderr);
   const out = await OutputFolder.claim(options.outDir, { force: options.force, notes: stderr });
   let sampling: Promise<Sample> | undefined;
-  let following: FollowedSample | undefined;
   let logs: { dir: string; temporary: boolean } | undefined;
   let keepLogs = false;
   try {
     if (!options.files.length && options.sample) {
-      // Written while the stack starts (in its worker thread); the upload waits for it, or follows
-      // the file as it grows when the sample's size and hash are known from an earlier run. A
-      // failure surfaces there, inside the stack's cleanup.
-      const { rides, seed } = options.sample;
-      const record = readSampleRecord(rides, seed);
-      following = record && new FollowedSample(record);
-      sampling = generateSample(rides, seed, options.dataDir, following && { onWritten: (file, bytes) => following?.wrote(file, bytes) });
-      sampling.then(
-        (sample) => following?.finished(sample),
-        (err: Error) => following?.finished(err),
-      );
+      // Written while the stack starts (the same event loop: the generator yields every 64 KiB);
+      // the upload waits for it. A failure surfaces there, inside the stack's cleanup.
+      sampling = generateSample(options.sample.rides, options.sample.seed, options.dataDir);
+      sampling.catch(() => undefined);
     }
     logs = options.dataDir
       ? { dir: join(options.dataDir, 'logs'), temporary: false }
       : { dir: await mkdtemp(join(tmpdir(), 'rydes-logs-')), temporary: true };
-    const result = await runStack(options, inputs, out, logs.dir, { started, startedAt, stationCount, stderr, stdout, sampling, following });
+    const result = await runStack(options, inputs, out, logs.dir, { started, startedAt, stationCount, stderr, stdout, sampling });
     keepLogs = result.exitCode !== EXIT.OK || result.figures.functionErrors.length > 0 || !!result.figures.eventSource?.logFile;
     return result;
   } finally {
@@ -119,8 +110,6 @@ interface RunContext {
   stdout: NodeJS.WritableStream;
   /** The generated sample being written (no FILE given): the run's one input once it is. */
   sampling?: Promise<Sample>;
-  /** The sample's expected bytes, followed as they are written (its record from an earlier run). */
-  following?: FollowedSample;
 }
 
 /**
@@ -177,36 +166,18 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
   const report = (outputs.report = options.report === false ? undefined : new RunReport(options.outDir, options.stationsFile, (key) => (options.dataDir ? undefined : stack.servers.objectFile(stack.bucket, key))));
   try {
     phase('start');
-    const keys: string[] = [];
-    // Listening before the first upload: a small file's manifest can be written before the last upload ends.
-    const tracker = new CompletionTracker(stack, keys);
     if (context.sampling) {
-      const { following } = context;
-      // The key the record promises, uploaded while the sample is written.
-      const followed = following && options.sample && rawKeyOf(sampleFileName(options.sample.rides, options.sample.seed), following.expected.sha256);
-      if (followed) keys.push(followed);
-      const uploading = following && followed ? uploadFollowedSample(stack, followed, following) : undefined;
-      uploading?.catch(() => undefined);
       sample = await context.sampling;
       inputs = [sampleInput(sample)];
       // What writing the sample took beyond the stack's start.
       phase('sample');
-      const uploaded = await uploading?.catch((err: unknown) => {
-        if (!(err instanceof SampleRecordMismatch)) throw err;
-        stderr.write(`rydes: note: ${err.message}; uploading it as written.\n`);
-        return undefined;
-      });
-      if (!uploaded) {
-        // No record, or a sample other than it said (its PUT was cut off): the file as written.
-        if (followed) keys.splice(keys.indexOf(followed), 1);
-        if (options.sample) writeSampleRecord(options.sample.rides, options.sample.seed, sample);
-        keys.push((await uploadInput(stack, inputs[0])).key);
-      }
-    } else {
-      for (const input of inputs) {
-        if (input.duplicateOf) continue;
-        keys.push((await uploadInput(stack, input)).key);
-      }
+    }
+    const keys: string[] = [];
+    // Listening before the first upload: a small file's manifest can be written before the last upload ends.
+    const tracker = new CompletionTracker(stack, keys);
+    for (const input of inputs) {
+      if (input.duplicateOf) continue;
+      keys.push((await uploadInput(stack, input)).key);
     }
     phase('upload');
     const progress = createProgress(stderr);

@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { S3ObjectError } from '@rydes/aws-adapters';
 import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
@@ -6,11 +6,6 @@ import { pipeline, Transform } from 'node:stream';
 import { InputFileError } from '../errors';
 import type { LocalStack } from '../stack/local-stack';
 import { describeFsError, type RunInput } from './inputs';
-import { SampleRecordMismatch } from './sample';
-import type { FollowedSample } from './sample-follow';
-
-/** Says nothing (the followed upload's failures are reported by its caller). */
-const QUIET_LOGGER = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** S3's largest single PutObject; bigger files go through the stack's multipart upload. */
 export const SINGLE_PUT_MAX_BYTES = 5 * 1024 ** 3;
@@ -58,48 +53,5 @@ export async function uploadInput(stack: LocalStack, input: RunInput): Promise<{
     body.destroy();
     if (err instanceof InputFileError) throw err;
     throw new S3ObjectError('PutObject', stack.bucket, input.key, err);
-  }
-}
-
-/**
- * Uploads the generated sample to `key` while it is being written: one streamed PutObject of the
- * recorded size whose body follows the file ({@link FollowedSample.body}), so the upload ends
- * about when the writing does instead of starting then. It fails (and stores nothing) when the
- * sample turns out other than its record ({@link SampleRecordMismatch}; the key is then deleted,
- * in case the store kept part of the body): the caller then uploads the file as written.
- * @example
- * const { etag } = await uploadFollowedSample(stack, 'raw/rides-200000-seed1-96c93d2cb3a4.json', followed);
- */
-export async function uploadFollowedSample(stack: LocalStack, key: string, followed: FollowedSample): Promise<{ key: string; etag: string }> {
-  const body = followed.body();
-  const abort = new AbortController();
-  // Its error (the sample's own, or the record's mismatch) is the PUT's failure too; the request
-  // is aborted then, so the server sees a cut-off upload rather than one waiting for its last byte.
-  const failed = new Promise<never>((_, reject) =>
-    body.once('error', (err) => {
-      abort.abort();
-      reject(err);
-    }),
-  );
-  try {
-    const put = new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body, ContentLength: followed.expected.bytes });
-    // A body cut off on purpose is no news: the SDK would print that a streaming request cannot be
-    // retried on the console (its fallback when the client has no logger); the caller says what happened.
-    put.middlewareStack.add(
-      (next, context) => (args) => {
-        context.logger = QUIET_LOGGER;
-        return next(args);
-      },
-      { step: 'initialize', name: 'rydesQuietFollowedUpload' },
-    );
-    const out = await Promise.race([stack.s3.send(put, { abortSignal: abort.signal }), failed]);
-    return { key, etag: out.ETag ?? '' };
-  } catch (err) {
-    body.destroy();
-    abort.abort();
-    // The key names bytes that were never sent: whatever a store kept of the cut-off PUT (the
-    // local S3 keeps the part of a large body it had written) must not stay there under it.
-    if (err instanceof SampleRecordMismatch) await stack.s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: key })).catch(() => undefined);
-    throw err;
   }
 }
