@@ -242,6 +242,7 @@ export function installLeanRequests(
       // end, error or a premature close (a client gone mid-body) settle it; the callback form needs no AbortController.
       const stop = stream.finished(content, { writable: false }, (err) => settle(true, err));
     });
+  let partials = 0;
   proto.putObject = async function (this: Store, object: { bucket: string; key: string; content: Buffer | NodeJS.ReadableStream; metadata: Record<string, unknown> }) {
     const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
     const folder = path.dirname(objectPath);
@@ -271,9 +272,19 @@ export function installLeanRequests(
               done(null, chunk);
             },
           });
-          const file = fs.createWriteStream(objectPath);
+          // Into a file of its own, renamed over the object only once the whole body has come: S3
+          // never stores part of a body, and a client gone mid-body must leave the key as it was
+          // (s3rver wrote straight into the object's file, so a cut-off upload truncated it).
+          const partial = `${objectPath}.rydes-partial-${++partials}`;
+          const file = fs.createWriteStream(partial);
           for (const chunk of body.chunks) file.write(chunk);
-          await stream.promises.pipeline(object.content, hashing, file);
+          try {
+            await stream.promises.pipeline(object.content, hashing, file);
+          } catch (err) {
+            fs.rmSync(partial, { force: true });
+            throw err;
+          }
+          fs.renameSync(partial, objectPath);
         }
       }
     } catch (err) {

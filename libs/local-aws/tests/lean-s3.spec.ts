@@ -78,13 +78,37 @@ async function startS3(fast: boolean) {
     return [base, `${base}.md5`, `${base.slice(0, -'object'.length)}metadata.json`].map((file) => (fs.existsSync(file) ? fs.readFileSync(file).toString('base64') : 'missing'));
   };
   return {
-    endpoint, chain, events, put, files, client, s3,
+    endpoint, chain, events, put, files, client, s3, directory,
     async close() {
       s3.destroy();
       await app.close();
       fs.rmSync(directory, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A signed PUT of `path` (the form the fast path takes; s3rver does not check v4 signatures) that
+ * promises `promised` bytes, sends `sent` and hangs up: its answer's status, if any came.
+ */
+function hangUpMidBody(endpoint: string, target: string, promised: number, sent: number): Promise<number | undefined> {
+  const { hostname, port } = new URL(endpoint);
+  const amzDate = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
+  return new Promise<number | undefined>((resolve) => {
+    const req = httpRequest({
+      hostname, port, method: 'PUT', path: `${target}?x-id=PutObject`,
+      headers: {
+        'content-length': String(promised), 'x-amz-date': amzDate, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+        authorization: `AWS4-HMAC-SHA256 Credential=S3RVER/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`,
+      },
+    });
+    req.on('response', (res) => resolve(res.statusCode));
+    req.on('error', () => resolve(undefined));
+    req.write(Buffer.alloc(sent, 120), () => setTimeout(() => {
+      req.destroy();
+      resolve(undefined);
+    }, 200));
+  });
 }
 
 /** An object event without what differs between two runs by design (random ids, times, the host's hash). */
@@ -174,25 +198,9 @@ describe('the local S3 answers a plain PutObject in front of s3rver\'s Koa chain
     await fast.put({ Bucket: 'rides-lean', Key: 'cut', Body: 'kept,bytes\n' });
     const before = fast.files('cut');
     const events = fast.events.length;
-    const { hostname, port } = new URL(fast.endpoint);
-    const amzDate = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
 
     // Act: a signed PUT (the form the fast path takes) that promises 1,000 bytes, sends 500 and hangs up
-    const status = await new Promise<number | undefined>((resolve) => {
-      const req = httpRequest({
-        hostname, port, method: 'PUT', path: '/rides-lean/cut?x-id=PutObject',
-        headers: {
-          'content-length': '1000', 'x-amz-date': amzDate, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-          authorization: `AWS4-HMAC-SHA256 Credential=S3RVER/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`,
-        },
-      });
-      req.on('response', (res) => resolve(res.statusCode));
-      req.on('error', () => resolve(undefined));
-      req.write(Buffer.alloc(500, 120), () => setTimeout(() => {
-        req.destroy();
-        resolve(undefined);
-      }, 200));
-    });
+    const status = await hangUpMidBody(fast.endpoint, '/rides-lean/cut', 1000, 500);
     await new Promise((r) => setTimeout(r, 100));
     const next = await fast.put({ Bucket: 'rides-lean', Key: 'after', Body: 'next' });
 
@@ -202,5 +210,29 @@ describe('the local S3 answers a plain PutObject in front of s3rver\'s Koa chain
     expect(fast.events.length).toBe(events + 1);
     expect(next.status).toBe(200);
     expect(fast.chain.filter((line) => line.includes('/cut') || line.includes('/after'))).toEqual([]);
+  });
+
+  it('stores nothing of a body over 1 MiB cut off half-way, through the fast path or the Koa chain: the old object stays whole, a new key stays absent', async () => {
+    for (const server of [fast, koa]) {
+      // Prepare
+      await server.put({ Bucket: 'rides-lean', Key: 'cutoff/old.bin', Body: 'kept,bytes\n' });
+      const before = server.files('cutoff/old.bin');
+      const events = server.events.length;
+
+      // Act: 2 MiB of a promised 3 MiB, then the client hangs up
+      const replaced = await hangUpMidBody(server.endpoint, '/rides-lean/cutoff/old.bin', 3 << 20, 2 << 20);
+      const created = await hangUpMidBody(server.endpoint, '/rides-lean/cutoff/new.bin', 3 << 20, 2 << 20);
+      await new Promise((r) => setTimeout(r, 100));
+      const next = await server.put({ Bucket: 'rides-lean', Key: 'cutoff/after.bin', Body: 'next' });
+
+      // Assess
+      expect(replaced).toBeUndefined();
+      expect(created).toBeUndefined();
+      expect(server.files('cutoff/old.bin')).toEqual(before);
+      expect(server.files('cutoff/new.bin')).toEqual(['missing', 'missing', 'missing']);
+      expect(fs.readdirSync(path.join(server.directory, 'rides-lean', 'cutoff')).filter((name) => !name.startsWith('old.bin') && !name.startsWith('after.bin'))).toEqual([]);
+      expect(server.events.length).toBe(events + 1);
+      expect(next.status).toBe(200);
+    }
   });
 });
