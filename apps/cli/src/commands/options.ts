@@ -1,5 +1,8 @@
+import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { isGhcnElement } from '@rydes/geo-index';
+import { DEFAULT_STACK_NAME } from '@rydes/ride-model';
+import { DEFAULT_DATA_DIR } from '../stack/connect';
 import { InvalidOptionError } from '../errors';
 
 /** commander parser for an integer in [min, max]. */
@@ -38,4 +41,19 @@ export function elementList(value: string): string[] {
     throw new InvalidOptionError('--elements', value, `comma-separated GHCN-Daily elements (NOAA's readme.txt, section III) such as TMIN,TMAX,PRCP; ${which}`);
   }
   return [...new Set(elements)];
+}
+
+/**
+ * The options of the commands that check a stack (`rydes doctor`, `rydes smoke`): a deployed one
+ * by name and region, or with --local (`local`: what the command does then) the one `rydes up`
+ * runs, found through its data dir.
+ * @example
+ * stackOptions(program.command('doctor'), 'check the stack started by "rydes up" instead').action(run);
+ */
+export function stackOptions(command: Command, local: string): Command {
+  return command
+    .option('--stack <NAME>', 'CloudFormation stack name', DEFAULT_STACK_NAME)
+    .option('--region <REGION>', 'AWS region (default: AWS_REGION or your profile)')
+    .option('--local', local)
+    .option('--data-dir <DIR>', 'with --local: the data dir of "rydes up"', DEFAULT_DATA_DIR);
 }

@@ -3,19 +3,14 @@
  * loads only when the command runs: `rydes --help` and the other commands start without it.
  */
 import type { Command } from 'commander';
-import { DEFAULT_STACK_NAME } from '@rydes/ride-model';
-import { DEFAULT_DATA_DIR } from '../stack/connect';
-import { integer } from './options';
+import { integer, stackOptions } from './options';
 import type { SmokeFlags } from './smoke';
 
 export function register(program: Command): void {
-  program
-    .command('smoke')
-    .description('After a deploy (or against "rydes up"): upload a small ride file, wait for every output, check it, clean up; exit 0 or name what failed.')
-    .option('--stack <NAME>', 'CloudFormation stack name', DEFAULT_STACK_NAME)
-    .option('--region <REGION>', 'AWS region (default: AWS_REGION or your profile)')
-    .option('--local', 'test the stack "rydes up" runs (found through its data dir) instead')
-    .option('--data-dir <DIR>', 'with --local: the data dir of "rydes up"', DEFAULT_DATA_DIR)
+  stackOptions(
+    program.command('smoke').description('After a deploy (or against "rydes up"): upload a small ride file, wait for every output, check it, clean up; exit 0 or name what failed.'),
+    'test the stack "rydes up" runs (found through its data dir) instead',
+  )
     .option('--timeout <S>', 'give up on the pipeline after S seconds', integer('--timeout', 1), 300)
     .option('--interval <MS>', 'poll interval, ms', integer('--interval', 100), 1000)
     .action(async (flags: SmokeFlags) => (await import('./smoke')).smoke(flags));
