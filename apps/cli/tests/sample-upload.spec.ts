@@ -2,12 +2,12 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '@rydes/aws-adapters';
 import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputFileError } from '../src/errors';
 import { prepareInputs, sampleInput } from '../src/run/inputs';
-import { builtSampleWorker, generateSample } from '../src/run/sample';
+import { builtSampleWorker, generateSample, SAMPLES_KEPT } from '../src/run/sample';
 import { uploadInput } from '../src/run/upload-input';
 import type { LocalStack } from '../src/stack/local-stack';
 
@@ -81,6 +81,124 @@ describe('generateSample in its worker thread (the built dist/apps/cli/run/sampl
     // Act + Assess
     await expect(generateSample(10, 1, blocked, { worker })).rejects.toMatchObject({ code: 'EISDIR' });
     await expect(generateSample(10, 1, '/dev/null/not-a-dir', { worker })).rejects.toMatchObject({ code: 'ENOTDIR' });
+  });
+});
+
+describe('the sample cache: a generated sample kept for the next run of the same generator, count and seed', () => {
+  const worker = join(__dirname, '../../../dist/apps/cli/run/sample-worker.js');
+  let cache: string;
+  beforeEach(() => (cache = mkdtempSync(join(tmpdir(), 'rydes-sample-cache-spec-'))));
+  afterEach(() => rmSync(cache, { recursive: true, force: true }));
+
+  it('writes the sample once, keeps it after the run, and gives the next run the same file, size and hash without writing it again', async () => {
+    // Act
+    const first = await generateSample(2000, 5, undefined, { worker, cache });
+    await first.remove();
+    const written = statSync(first.file, { bigint: true });
+    const second = await generateSample(2000, 5, undefined, { worker, cache });
+
+    // Assess
+    expect(first.reused).toBeFalsy();
+    expect(second).toMatchObject({ file: first.file, bytes: first.bytes, sha256: first.sha256, reused: true });
+    const bytes = readFileSync(second.file);
+    expect(second).toMatchObject({ bytes: bytes.length, sha256: sha256(bytes) });
+    // Not written again: the same inode, untouched.
+    const now = statSync(second.file, { bigint: true });
+    expect([now.ino, now.mtimeNs, now.ctimeNs]).toEqual([written.ino, written.mtimeNs, written.ctimeNs]);
+    // The key every run of that sample has: the file name is the generated one.
+    const [prepared] = await prepareInputs([second.file]);
+    expect(sampleInput(second)).toEqual(prepared);
+    expect(prepared.key).toMatch(/^raw\/rides-2000-seed5-[0-9a-f]{12}\.json$/);
+  });
+
+  it.each([
+    ['a byte appended', (file: string) => appendFileSync(file, ' ')],
+    ['the same bytes written again', (file: string) => writeFileSync(file, readFileSync(file))],
+    ['a byte changed in place, size and times kept', (file: string) => {
+      const bytes = readFileSync(file);
+      const { atime, mtime } = statSync(file);
+      bytes[10] = bytes[10] === 0x20 ? 0x0a : 0x20;
+      writeFileSync(file, bytes);
+      utimesSync(file, atime, mtime);
+    }],
+    ['its mode changed', (file: string) => chmodSync(file, 0o600)],
+    ['removed', (file: string) => rmSync(file)],
+  ])('does not believe a kept sample that was touched since it was hashed (%s): it writes it again, with the true hash', async (_what, touch) => {
+    // Prepare
+    const first = await generateSample(1500, 2, undefined, { worker, cache });
+    touch(first.file);
+
+    // Act
+    const again = await generateSample(1500, 2, undefined, { worker, cache });
+
+    // Assess
+    expect(again.reused).toBeFalsy();
+    const bytes = readFileSync(again.file);
+    expect(again).toMatchObject({ file: first.file, bytes: first.bytes, sha256: first.sha256 });
+    expect(sha256(bytes)).toBe(first.sha256);
+    // ... and the rewritten one is believed the next time.
+    expect((await generateSample(1500, 2, undefined, { worker, cache })).reused).toBe(true);
+  });
+
+  it('does not believe a record of another generator (a rebuilt worker): each build keeps its own', async () => {
+    // Prepare: the same generator in a bundle with other bytes.
+    const other = join(cache, 'other-worker.js');
+    writeFileSync(other, `${readFileSync(worker, 'utf8')}\n// another build\n`);
+    const first = await generateSample(1000, 1, undefined, { worker, cache });
+
+    // Act
+    const rebuilt = await generateSample(1000, 1, undefined, { worker: other, cache });
+
+    // Assess
+    expect(rebuilt.reused).toBeFalsy();
+    expect(rebuilt.file).not.toBe(first.file);
+    expect(rebuilt.sha256).toBe(first.sha256);
+  });
+
+  it(`keeps the ${SAMPLES_KEPT} most recently used samples, and leaves no temp file behind`, async () => {
+    // Act
+    const samples = [];
+    for (let seed = 1; seed <= SAMPLES_KEPT + 2; seed++) samples.push(await generateSample(100, seed, undefined, { worker, cache }));
+    // The first one used again before the next is written: it is among the most recent.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const kept = await generateSample(100, SAMPLES_KEPT + 2, undefined, { worker, cache });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await generateSample(100, SAMPLES_KEPT + 3, undefined, { worker, cache });
+
+    // Assess
+    expect(kept.reused).toBe(true);
+    const entries = readdirSync(cache);
+    expect(entries).toHaveLength(SAMPLES_KEPT);
+    expect(existsSync(kept.file)).toBe(true);
+    expect(existsSync(samples[0].file)).toBe(false);
+    for (const entry of entries) expect(readdirSync(join(cache, entry)).sort()).toEqual(['record.json', expect.stringMatching(/^rides-100-seed\d+\.json$/)]);
+  });
+
+  it('is not used with a data dir (the sample is kept there) or with RYDES_NO_SAMPLE_CACHE, nor without the built worker', async () => {
+    const dataDir = join(cache, 'data');
+    const inDataDir = await generateSample(100, 1, dataDir, { worker });
+    expect(inDataDir.file).toBe(join(dataDir, 'sample', 'rides-100-seed1.json'));
+    process.env.RYDES_NO_SAMPLE_CACHE = '1';
+    try {
+      const temporary = await generateSample(100, 1, undefined, { worker });
+      await temporary.remove();
+      expect(existsSync(temporary.file)).toBe(false);
+    } finally {
+      delete process.env.RYDES_NO_SAMPLE_CACHE;
+    }
+    const onThisThread = await generateSample(100, 1, undefined, { worker: false, cache });
+    await onThisThread.remove();
+    expect(existsSync(onThisThread.file)).toBe(false);
+    expect(readdirSync(cache)).toEqual(['data']);
+  });
+
+  it('fails with the file-system error when the cache cannot hold the sample', async () => {
+    // Prepare: the sample's entry cannot be created (the cache is a file).
+    const blocked = join(cache, 'blocked');
+    writeFileSync(blocked, '');
+
+    // Act + Assess
+    await expect(generateSample(10, 1, undefined, { worker, cache: blocked })).rejects.toMatchObject({ code: 'ENOTDIR' });
   });
 });
 
