@@ -17,6 +17,7 @@ import { countRawReads, strictConditionalRequests, type RawReads } from './stric
 import { installFastListing } from './listing';
 import { installLeanIds, installLeanRequests } from './lean-s3';
 import { startSqs, type InProcessSqsHandler } from './sqs-server';
+import { listObjectFiles, type ObjectFile } from './object-files';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
@@ -85,6 +86,12 @@ export interface LocalServers {
    * the object's ETag (its MD5 for a single-part upload) before trusting it.
    */
   objectFile(bucket: string, key: string): string | undefined;
+  /**
+   * The objects of `bucket` under `prefix` read from s3rver's folder (see listObjectFiles): for a
+   * reader on this machine that would otherwise list them through HTTP. Call it while nothing
+   * writes the bucket.
+   */
+  listObjectFiles(bucket: string, prefix?: string): ObjectFile[];
   /**
    * The V8 heap of s3rver's worker thread (its young-generation limit and the size of each heap
    * space, MB); undefined when s3rver runs on the caller's thread.
@@ -164,6 +171,7 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
     },
     rawReads: () => s3.rawReads(),
     objectFile: (bucket, key) => objectFile(directory, bucket, key),
+    listObjectFiles: (bucket, prefix) => listObjectFiles(directory, bucket, prefix),
     s3ThreadHeap: () => s3.heap?.() ?? Promise.resolve(undefined),
     async close() {
       await Promise.all([

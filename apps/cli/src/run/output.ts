@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, openObject, sameEtag } from '@rydes/aws-adapters';
 import { CSV_COLUMNS, objectKeys } from '@rydes/ride-model';
 import { LIST_PAGE_KEYS } from '../stack/names';
-import { closeSync, createReadStream, createWriteStream, fstatSync, linkSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fstatSync, linkSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { mkdir, readFile, rm, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import type { SourceStatus } from './completion';
 import type { OutputFolder } from './out-folder';
-import { fileVersion } from '../report/file-version';
+import { versionOf } from '../report/file-version';
 
 /** The merged CSV at the top of --out. */
 export const RIDES_FILE = 'rides.csv';
@@ -49,6 +49,24 @@ export interface MirrorOptions {
    * inode) as the bucket's; where a link cannot be made (another file system), it is copied.
    */
   linkLocalFiles?: boolean;
+  /**
+   * The local bucket's objects under a prefix read from its folder (LocalServers.listObjectFiles),
+   * for {@link OutputMirror.finish} instead of a ListObjectsV2 walk: with one object per ride the
+   * HTTP listing (an XML page built on the S3 thread, parsed by the SDK, per object) was most of
+   * the run's download phase. A linked copy is then checked against the listed file's own device
+   * and inode, without another stat; an ETag is read only for the objects that need one.
+   */
+  listLocal?: (prefix: string) => Iterable<LocalListed>;
+}
+
+/** An object of the local bucket as {@link MirrorOptions.listLocal} lists it. */
+export interface LocalListed {
+  key: string;
+  size: number;
+  dev: number;
+  ino: number;
+  /** Its ETag (quoted), read on demand. */
+  etag(): string;
 }
 
 /** What the mirror holds of a key: the ETag and size of a copy, or the file of a link. */
@@ -85,6 +103,7 @@ export class OutputMirror {
 
   private readonly parallel: number;
   private readonly localFile?: (key: string) => string | undefined;
+  private readonly listLocal?: (prefix: string) => Iterable<LocalListed>;
   private linkLocalFiles: boolean;
 
   constructor(
@@ -95,6 +114,7 @@ export class OutputMirror {
   ) {
     this.parallel = options.parallel ?? 8;
     this.localFile = options.localFile;
+    this.listLocal = options.listLocal;
     this.linkLocalFiles = options.linkLocalFiles ?? false;
   }
 
@@ -116,12 +136,24 @@ export class OutputMirror {
     for (const prefix of OUTPUT_PREFIXES) {
       const listed = new Set<string>();
       const stale: Listed[] = [];
-      for await (const object of listObjects(this.s3, this.bucket, prefix, { pageSize: LIST_PAGE_KEYS })) {
-        listed.add(object.key);
-        mirrored++;
-        const copy = this.fetched.get(object.key);
-        const current = copy?.linked ? this.stillLinked(object.key, copy, object.size) : copy !== undefined && copy.size === object.size && sameEtag(copy.etag, object.etag);
-        if (!current) stale.push({ key: object.key, etag: object.etag, size: object.size });
+      if (this.listLocal) {
+        for (const object of this.listLocal(prefix)) {
+          listed.add(object.key);
+          mirrored++;
+          const copy = this.fetched.get(object.key);
+          const current = copy?.linked
+            ? copy.linked.dev === object.dev && copy.linked.ino === object.ino
+            : copy !== undefined && copy.size === object.size && sameEtag(copy.etag, object.etag());
+          if (!current) stale.push({ key: object.key, etag: object.etag(), size: object.size });
+        }
+      } else {
+        for await (const object of listObjects(this.s3, this.bucket, prefix, { pageSize: LIST_PAGE_KEYS })) {
+          listed.add(object.key);
+          mirrored++;
+          const copy = this.fetched.get(object.key);
+          const current = copy?.linked ? this.stillLinked(object.key, copy, object.size) : copy !== undefined && copy.size === object.size && sameEtag(copy.etag, object.etag);
+          if (!current) stale.push({ key: object.key, etag: object.etag, size: object.size });
+        }
       }
       await this.copyAll(stale, true);
       await this.out.removeStale(prefix, (rel) => listed.has(rel));
@@ -361,8 +393,11 @@ async function readChunk(path: string, withVersion: boolean): Promise<{ bytes: B
     const fd = openSync(path, 'r');
     let streamed = false;
     try {
-      const version = withVersion ? fileVersion(fd) : undefined;
-      if (fstatSync(fd).size <= WHOLE_FILE_BYTES) return { bytes: readFileSync(fd), version };
+      // One fstat for the version and the size (fileVersion, fstatSync and readFileSync took one each).
+      const stat = withVersion ? fstatSync(fd, { bigint: true }) : fstatSync(fd);
+      const version = withVersion ? versionOf(stat as BigIntStats) : undefined;
+      const size = Number(stat.size);
+      if (size <= WHOLE_FILE_BYTES) return { bytes: readWhole(fd, size), version };
       // The same descriptor: the bytes are those of the version taken above.
       streamed = true;
       const chunks: Buffer[] = [];
@@ -375,6 +410,18 @@ async function readChunk(path: string, withVersion: boolean): Promise<{ bytes: B
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+}
+
+/** The first `size` bytes of `fd` (fewer when it ends sooner), as readFileSync reads a file of that size. */
+function readWhole(fd: number, size: number): Buffer {
+  const bytes = Buffer.allocUnsafe(size);
+  let read = 0;
+  while (read < size) {
+    const n = readSync(fd, bytes, read, size - read, read);
+    if (n === 0) break;
+    read += n;
+  }
+  return read < size ? bytes.subarray(0, read) : bytes;
 }
 
 /** Rows written to rides.csv, in all and by source key. */

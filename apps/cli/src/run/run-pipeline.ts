@@ -161,7 +161,11 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
     throw error;
   });
   // The servers' own temp folder (no --data-dir) is deleted after the run: its files can be linked into --out.
-  const mirror = (outputs.mirror = new OutputMirror(stack.s3, stack.bucket, out, { localFile: (key) => stack.servers.objectFile(stack.bucket, key), linkLocalFiles: !options.dataDir }));
+  const mirror = (outputs.mirror = new OutputMirror(stack.s3, stack.bucket, out, {
+    localFile: (key) => stack.servers.objectFile(stack.bucket, key),
+    linkLocalFiles: !options.dataDir,
+    listLocal: (prefix) => stack.servers.listObjectFiles(stack.bucket, prefix),
+  }));
   // The report's rows are read from the bucket's files as they are written when --out gets links to those same files.
   const report = (outputs.report = options.report === false ? undefined : new RunReport(options.outDir, options.stationsFile, (key) => (options.dataDir ? undefined : stack.servers.objectFile(stack.bucket, key))));
   try {
