@@ -11,11 +11,11 @@ import { OutputFolder } from '../src/run/out-folder';
 const BUCKET = 'rides-mirror-test';
 
 /** Counts the GetObject requests `s3` sends from now on. */
-function countGets(s3: S3Client): () => number {
+function countGets(s3: S3Client, command = 'GetObjectCommand'): () => number {
   let gets = 0;
   s3.middlewareStack.add(
     (next, context) => (args) => {
-      if (context.commandName === 'GetObjectCommand') gets++;
+      if (context.commandName === command) gets++;
       return next(args);
     },
     { step: 'initialize', name: `countGets${Math.random()}` },
@@ -154,6 +154,56 @@ describe('OutputMirror (real s3rver in its worker thread)', () => {
     const keys = ['processed/a-1-000000.csv', 'processed/a-1-000001.csv', 'rejects/a-1.ndjson', 'manifests/a-1.json'];
     expect(keys.map(sameFile)).toEqual([true, true, true, true]);
     expect(keys.map((key) => readFileSync(local(key), 'utf8'))).toEqual(['h\nrewritten\n', 'h\n1\n', '{"index":2}\n', '{}\n']);
+  });
+
+  it('with listLocal, finish reads the bucket\'s folder instead of listing it (no ListObjectsV2): a key written anew is linked anew, one never fetched is linked, one gone is removed', async () => {
+    // Prepare
+    await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\n0\n');
+    await putObject(s3, BUCKET, 'processed/a-1-000001.csv', 'h\n1\n');
+    await putObject(s3, BUCKET, 'processed/gone-000000.csv', 'h\ngone\n');
+    await putObject(s3, BUCKET, 'manifests/a-1.json', '{}\n');
+    const lists = countGets(s3, 'ListObjectsV2Command');
+    const gets = countGets(s3);
+    const mirror = new OutputMirror(s3, BUCKET, out, {
+      localFile: (key) => servers.objectFile(BUCKET, key),
+      linkLocalFiles: true,
+      listLocal: (prefix) => servers.listObjectFiles(BUCKET, prefix),
+    });
+    const sameFile = (key: string) => statSync(local(key)).ino === statSync(servers.objectFile(BUCKET, key) as string).ino;
+    mirror.fetch('processed/a-1-000000.csv');
+    mirror.fetch('processed/gone-000000.csv');
+    await mirror.finish();
+    // The key written anew (a new file in the bucket), one deleted, one added since.
+    await deleteKeys(s3, BUCKET, ['processed/a-1-000000.csv', 'processed/gone-000000.csv']);
+    await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\nrewritten\n');
+    await putObject(s3, BUCKET, 'rejects/a-1.ndjson', '{"index":2}\n');
+
+    // Act
+    const mirrored = await mirror.finish();
+
+    // Assess
+    expect(mirrored).toBe(4);
+    expect([lists(), gets()]).toEqual([0, 0]);
+    const keys = ['processed/a-1-000000.csv', 'processed/a-1-000001.csv', 'rejects/a-1.ndjson', 'manifests/a-1.json'];
+    expect(keys.map(sameFile)).toEqual([true, true, true, true]);
+    expect(keys.map((key) => readFileSync(local(key), 'utf8'))).toEqual(['h\nrewritten\n', 'h\n1\n', '{"index":2}\n', '{}\n']);
+    expect(existsSync(local('processed/gone-000000.csv'))).toBe(false);
+  });
+
+  it('with listLocal and copies (no links), a copy whose bytes differ from the bucket\'s is copied again', async () => {
+    // Prepare
+    await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\n0\n');
+    const mirror = new OutputMirror(s3, BUCKET, out, { localFile: (key) => servers.objectFile(BUCKET, key), listLocal: (prefix) => servers.listObjectFiles(BUCKET, prefix) });
+    mirror.fetch('processed/a-1-000000.csv');
+    await mirror.finish();
+    await putObject(s3, BUCKET, 'processed/a-1-000000.csv', 'h\n9\n');
+
+    // Act
+    await mirror.finish();
+
+    // Assess
+    expect(readFileSync(local('processed/a-1-000000.csv'), 'utf8')).toBe('h\n9\n');
+    expect(statSync(local('processed/a-1-000000.csv')).ino).not.toBe(statSync(servers.objectFile(BUCKET, 'processed/a-1-000000.csv') as string).ino);
   });
 
   it('links over an earlier run\'s files of the same keys (an --out run into again), each key once even when fetched twice at once', async () => {
