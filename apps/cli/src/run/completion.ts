@@ -1,6 +1,6 @@
 import { listKeys, readManifest } from '@rydes/aws-adapters';
 import { LIST_PAGE_KEYS } from '../stack/names';
-import { decodeEventKey, parseOutputKey, sameVersion, type Manifest } from '@rydes/ride-model';
+import { decodeEventKey, parseOutputKey, sameVersion, type Manifest, type OutputKey } from '@rydes/ride-model';
 import type { LocalStack, QueueDepth } from '../stack/local-stack';
 
 export interface SourceStatus {
@@ -46,8 +46,12 @@ export class CompletionTracker {
   private readonly finalManifestKeys = new Set<string>();
   /** With object events: manifest keys written since they were last read. */
   private readonly dirtyManifests = new Set<string>();
-  /** With object events: processed/ keys written (and not deleted since) while the tracker ran. */
-  private readonly processedKeys = new Set<string>();
+  /**
+   * With object events: chunk numbers of the processed/ keys written (and not deleted since) while
+   * the tracker ran, by source version (`stem\0etag8`): small integers, where the keys themselves
+   * kept a ~100-byte string per chunk for the whole run (one per ride with one ride per message).
+   */
+  private readonly processedChunks = new Map<string, Set<number>>();
   private readonly events: boolean;
   private unsubscribe?: () => void;
   private closed = false;
@@ -59,8 +63,14 @@ export class CompletionTracker {
       this.unsubscribe = stack.onObjectEvent(({ eventName, key }) => {
         const created = eventName.startsWith('ObjectCreated');
         if (key.startsWith('processed/')) {
-          if (created) this.processedKeys.add(key);
-          else this.processedKeys.delete(key);
+          const parsed = parseOutputKey(key);
+          if (parsed?.kind !== 'processed') return;
+          const version = `${parsed.stem}\0${parsed.etag8}`;
+          let chunks = this.processedChunks.get(version);
+          if (!chunks) this.processedChunks.set(version, (chunks = new Set()));
+          // A deleted key takes its chunk with it (a listing settles it if another key of the same chunk remains).
+          if (created) chunks.add(parsed.chunk);
+          else chunks.delete(parsed.chunk);
         } else if (key.startsWith('manifests/')) {
           this.dirtyManifests.add(key);
           this.wake();
@@ -180,7 +190,7 @@ export class CompletionTracker {
 
   private async countChunks(sources: SourceStatus[]): Promise<void> {
     if (this.events) {
-      this.countChunksIn([...this.processedKeys], sources);
+      this.countChunksOf((version) => this.processedChunks.get(`${version.stem}\0${version.etag8}`) ?? new Set(), sources);
       if (sources.every((source) => !source.missingChunks?.length)) return;
     }
     const keys: string[] = [];
@@ -190,14 +200,21 @@ export class CompletionTracker {
 
   private countChunksIn(keys: string[], sources: SourceStatus[]): void {
     const parsed = keys.map(parseOutputKey);
+    this.countChunksOf((version) => {
+      const present = new Set<number>();
+      for (const key of parsed) if (key?.kind === 'processed' && sameVersion(key, version)) present.add(key.chunk);
+      return present;
+    }, sources);
+  }
+
+  /** Each source's chunks present and missing, from the chunk numbers `chunksOf` finds for its version. */
+  private countChunksOf(chunksOf: (version: OutputKey) => Set<number>, sources: SourceStatus[]): void {
     for (const source of sources) {
       const { manifest } = source;
       const version = source.manifestKey === undefined ? undefined : parseOutputKey(source.manifestKey);
       if (!version || !manifest) continue;
       const present = new Set<number>();
-      for (const key of parsed) {
-        if (key?.kind === 'processed' && sameVersion(key, version) && key.chunk < manifest.chunks) present.add(key.chunk);
-      }
+      for (const chunk of chunksOf(version)) if (chunk < manifest.chunks) present.add(chunk);
       source.chunksPresent = present.size;
       source.missingChunks = [];
       for (let chunk = 0; chunk < manifest.chunks; chunk++) {

@@ -53,12 +53,30 @@ export interface RunResult {
 }
 
 /** A fan-out message body's chunk identity and rides, for progress only (malformed: undefined); its rides are not parsed. */
-function chunkIn(body: string): { id: string; rides: number; source: string; key?: string } | undefined {
+function chunkIn(body: string): { version: string; chunk: number; rides: number; source: string; key?: string } | undefined {
   const message = peekMessage(body);
   if (!message) return undefined;
   const { source, chunk } = message;
   const key = typeof source.key === 'string' && typeof source.etag === 'string' ? objectKeys(source).processed(chunk) : undefined;
-  return { id: `${source.key}#${source.etag}#${chunk}`, rides: message.rides, source: source.key, key };
+  return { version: `${source.key}#${source.etag}`, chunk, rides: message.rides, source: source.key, key };
+}
+
+/**
+ * Chunk numbers seen, by source version: a set of small integers per version, where a set of
+ * `key#etag#chunk` strings kept one ~100-byte string per message for the whole run (200,000 with
+ * one ride per message).
+ */
+class ChunksSeen {
+  private readonly byVersion = new Map<string, Set<number>>();
+
+  /** Adds the chunk; false when it was there already. */
+  add(version: string, chunk: number): boolean {
+    let chunks = this.byVersion.get(version);
+    if (!chunks) this.byVersion.set(version, (chunks = new Set()));
+    if (chunks.has(chunk)) return false;
+    chunks.add(chunk);
+    return true;
+  }
 }
 
 /**
@@ -126,7 +144,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
   let written = 0;
   const writtenBySource: Record<string, number> = {};
   // A chunk can be processed more than once (an ingest retry resends its chunks, duplicate deliveries): count it once.
-  const writtenChunks = new Set<string>();
+  const writtenChunks = new ChunksSeen();
   const transformErrors: { count: number; first?: string } = { count: 0 };
   // The stack's S3 client exists only once the stack runs, after onBatch is handed to it.
   const outputs: { mirror?: OutputMirror; report?: RunReport } = {};
@@ -137,8 +155,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
     }
     for (const body of batch.deletedBodies) {
       const chunk = chunkIn(body);
-      if (!chunk || writtenChunks.has(chunk.id)) continue;
-      writtenChunks.add(chunk.id);
+      if (!chunk || !writtenChunks.add(chunk.version, chunk.chunk)) continue;
       written += chunk.rides;
       if (chunk.source) writtenBySource[chunk.source] = (writtenBySource[chunk.source] ?? 0) + chunk.rides;
       // Copied into --out while the run goes on; the final pass fixes whatever this got wrong.
