@@ -2,6 +2,7 @@ import { existsSync, linkSync, mkdirSync, mkdtempSync, openSync, closeSync, read
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CSV_COLUMNS } from '@rydes/ride-model';
+import { deserialize, serialize } from 'node:v8';
 import { RunReport, builtReportWorker } from '../src/report/after-run';
 import { buildReport } from '../src/report/build-report';
 import { drawTimeline, renderPage } from '../src/report/page';
@@ -13,6 +14,10 @@ import { MAX_FOLLOWED_OBJECTS, RunRows } from '../src/report/run-rows';
 import { writeSyntheticOut } from '../src/report/synthetic-out';
 
 /** A synthetic out/ with its processed/ objects, and a "bucket" folder of hard links to them (as the run's mirror makes). */
+// The report thread draws every chart here (a chart kept by an earlier run of these specs would
+// stand in for the drawing); the spec about the chart cache turns it on for itself.
+process.env.RYDES_NO_CHART_CACHE = '1';
+
 async function outWithObjects(dir: string, rides: number): Promise<{ outDir: string; bucket: string; keys: string[] }> {
   const outDir = join(dir, 'out');
   await writeSyntheticOut(outDir, {
@@ -249,6 +254,76 @@ describe("RunReport: rydes run's report from the rows read during the run", () =
       else process.env.TMPDIR = savedTmp;
     }
   }, 60_000);
+
+  it('the built report thread keeps the charts it drew, and a run of the same rows and stations gets them from there: the same page as rydes report; other rows are drawn', async () => {
+    const entry = builtReportWorker(join(__dirname, '../../../dist/apps/cli'));
+    if (!entry) throw new Error('build the cli first: npx nx build cli');
+    dir = mkdtempSync(join(tmpdir(), 'rydes-run-report-'));
+    const { outDir, bucket, keys } = await outWithObjects(dir, 1_500);
+    const expected = join(dir, 'expected.html');
+    await buildReport(outDir, { output: expected });
+    const savedTmp = process.env.TMPDIR;
+    const chartFolder = join(dir, 'tmp', `rydes-code-cache-${process.getuid?.() ?? 'user'}`, 'charts');
+    const entries = () => (existsSync(chartFolder) ? readdirSync(chartFolder).sort() : []);
+    const pageOnce = async (merged = keys) => {
+      const report = new RunReport(outDir, undefined, (key) => join(bucket, key.replace('processed/', '')), entry);
+      try {
+        report.prepare();
+        for (const key of merged) report.offer(key);
+        report.pipelineDone();
+        for (const key of merged) report.mergedChunk(key, join(outDir, key), versionOfPath(join(outDir, key)));
+        await report.finish(lines().stream, lines().stream);
+      } finally {
+        await report.close();
+      }
+      return readFileSync(join(outDir, 'report.html'), 'utf8');
+    };
+    try {
+      mkdirSync(join(dir, 'tmp'));
+      process.env.TMPDIR = join(dir, 'tmp');
+      delete process.env.RYDES_NO_CHART_CACHE;
+
+      // Act + Assess: the first run draws and keeps its charts
+      const first = await pageOnce();
+      expect(first).toBe(readFileSync(expected, 'utf8'));
+      const kept = entries();
+      expect(kept).toEqual([expect.stringMatching(/^[0-9a-f]{40}\.charts$/)]);
+
+      // The same rows again: the kept charts are used as they are. Marked here to see that they
+      // are (a private folder's entry is trusted as drawn); unmarked, the page is rydes report's.
+      const file = join(chartFolder, kept[0]);
+      const original = readFileSync(file);
+      const charts = deserialize(original) as { map: { svg: string } };
+      writeFileSync(file, serialize({ ...charts, map: { ...charts.map, svg: charts.map.svg.replace('<svg ', '<svg data-kept="yes" ') } }));
+      const marked = await pageOnce();
+      expect(marked).toContain('data-kept="yes"');
+      writeFileSync(file, original);
+      expect(await pageOnce()).toBe(readFileSync(expected, 'utf8'));
+      expect(entries()).toEqual(kept);
+
+      // Other rows (one object fewer in rides.csv): other charts, drawn and kept beside
+      const fewer = keys.slice(1);
+      const fewerCsv = join(dir, 'fewer.csv');
+      const [header, ...rows] = readFileSync(join(outDir, 'rides.csv'), 'utf8').split('\n');
+      const dropped = new Set(readFileSync(join(outDir, keys[0]), 'utf8').split('\n').slice(1).filter(Boolean));
+      writeFileSync(fewerCsv, [header, ...rows.filter((row) => !dropped.has(row))].join('\n'));
+      writeFileSync(join(outDir, 'rides.csv'), readFileSync(fewerCsv));
+      const fewerExpected = join(dir, 'fewer.html');
+      await buildReport(outDir, { output: fewerExpected });
+      expect(await pageOnce(fewer)).toBe(readFileSync(fewerExpected, 'utf8'));
+      expect(entries()).toHaveLength(2);
+
+      // Turned off: nothing read or written
+      rmSync(chartFolder, { recursive: true });
+      process.env.RYDES_NO_CHART_CACHE = '1';
+      expect(await pageOnce(fewer)).toBe(readFileSync(fewerExpected, 'utf8'));
+      expect(existsSync(chartFolder)).toBe(false);
+    } finally {
+      process.env.RYDES_NO_CHART_CACHE = '1';
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+    }
+  }, 90_000);
 
   it('reads rides.csv when the rows read during the run are not those merged', async () => {
     dir = mkdtempSync(join(tmpdir(), 'rydes-run-report-'));

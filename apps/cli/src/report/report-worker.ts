@@ -8,6 +8,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { bundleCacheKey, cliCodeCacheFolder, installCompileCache } from '../compile-cache';
+import { ChartCache, chartCacheFolder, drawingCodeKey } from './chart-cache';
 import type { ReportWorkerReply, ReportWorkerRequest } from './after-run';
 import type { DrawnTimeline, RowCharts } from './page';
 import type { ReportData, RowData } from './report-data';
@@ -32,6 +33,16 @@ if (port) {
   // Loaded at once: compiling the page code and ECharts is a good part of the report's time.
   const pageCode = import('./page');
   const buildCode = import('./build-report');
+  // The charts of a run whose rows and stations equal an earlier run's are that run's drawing.
+  const charts = (() => {
+    if (process.env.RYDES_NO_CHART_CACHE) return undefined;
+    try {
+      const folder = chartCacheFolder();
+      return folder ? new ChartCache(folder, drawingCodeKey(__filename)) : undefined;
+    } catch {
+      return undefined;
+    }
+  })();
   let drawn: Drawn | undefined;
   let timeline: Promise<DrawnTimeline> | undefined;
   const reply = (message: ReportWorkerReply) => port.postMessage(message);
@@ -54,8 +65,12 @@ if (port) {
         done: (async () => {
           const { matchedStations } = await import('./read-out-dir');
           const stations = await matchedStations(stationsFile, new Set(rows.rides.stations.map((s) => s.station)));
+          const input = { ...rows, stations };
+          const entry = charts?.entry(input);
+          if (entry?.charts) return { charts: entry.charts, stations };
           const { renderRowCharts } = await pageCode;
-          return { charts: renderRowCharts({ ...rows, stations }), stations };
+          const drawnCharts = renderRowCharts(input);
+          return { charts: entry ? entry.keep(drawnCharts) : drawnCharts, stations };
         })(),
       };
       // A failure shows when the page is built (it is built without these charts).
