@@ -59,6 +59,16 @@ describe('the built CLI loads what the command it runs needs (commands import th
     expect(run.modules.filter((file) => HEAVY.test(file))).toEqual([]);
   });
 
+  it('run with stderr not a terminal loads no progress-bar package (its lines are plain)', async () => {
+    // Act: a small sample; execFile's stderr is a pipe
+    const run = await loaded(['run', '--rides', '50', '--out', join(dir, 'out-50')], 'run-50');
+
+    // Assess
+    expect(run.code).toBe(0);
+    expect(run.modules.some((file) => /node_modules\/@aws-sdk\/client-sqs\//.test(file))).toBe(true);
+    expect(run.modules.filter((file) => /node_modules\/cli-progress\//.test(file))).toEqual([]);
+  });
+
   it('a command that needs the SDK loads it when it runs (doctor against a stack that is not up)', async () => {
     // Act: --local with endpoints nobody serves; the checks fail, but only after the SDK loaded
     const run = await loaded(['doctor', '--local', '--s3-endpoint', 'http://127.0.0.1:9', '--sqs-endpoint', 'http://127.0.0.1:9'], 'doctor');
