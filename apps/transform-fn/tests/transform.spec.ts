@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { countRequests, createLogger, createS3Client, deleteKeys } from '@rydes/aws-adapters';
+import { countRequests, createLogger, createObjectWriter, createS3Client, deleteKeys } from '@rydes/aws-adapters';
 import { encodeMessage, CSV_COLUMNS, generateRides, rideIndexes, type FanoutMessage, type Ride, type SourceRef } from '@rydes/ride-model';
 import { DEFAULT_STATIONS, StationLookup, type Station } from '@rydes/geo-index';
 import { bruteForceNearest } from '@rydes/geo-index/testing';
@@ -148,6 +148,30 @@ describe('transform-fn handler (real s3rver)', () => {
     expect(await keysUnder(stack.s3, `processed/once-${etag8(kept)}-`)).toHaveLength(10);
     expect(await keysUnder(stack.s3, 'processed/once-replaced-')).toEqual([]);
     expect(metrics).toHaveBeenCalledWith(expect.objectContaining({ values: { RidesProcessed: 50, RidesWithoutStation: 0, MessagesSuperseded: 2 } }));
+    s3.destroy();
+  });
+
+  it('writes every processed/ object through the ObjectWriter when given one (the handler does), the same bytes as the SDK path', async () => {
+    // Prepare: the same two messages once through the SDK client, once through a writer over it
+    const source = await sourceAt('raw/writer.json');
+    const s3 = createS3Client(stack.local.env);
+    const writer = createObjectWriter(s3);
+    const sdkCounts = countRequests(s3);
+    const writerCounts = countRequests(writer);
+    const batch = [0, 1].map((i) => ({ messageId: `w-${i}`, body: encodeMessage(message(i, i * 4, rides(4, 80 + i), source)) }));
+    const deps = { s3, config: { outputBucket: BUCKET }, stations: async () => new StationLookup(DEFAULT_STATIONS), logger: createLogger({ level: 'silent' }), metrics: jest.fn() };
+    const keys = [0, 1].map((i) => `processed/writer-${etag8(source)}-00000${i}.csv`);
+    // Act
+    expect(await transformBatch(sqsEvent(batch), deps)).toEqual({ batchItemFailures: [] });
+    const viaSdk = await Promise.all(keys.map((key) => readBytes(stack.s3, key)));
+    await deleteKeys(stack.s3, BUCKET, keys);
+    expect(await transformBatch(sqsEvent(batch), { ...deps, writer })).toEqual({ batchItemFailures: [] });
+    // Assess
+    expect(writerCounts).toEqual({ PutObjectCommand: 2 });
+    expect(sdkCounts).toEqual({ PutObjectCommand: 2, HeadObjectCommand: 2 }); // the first batch's PUTs and each batch's version check
+    const viaWriter = await Promise.all(keys.map((key) => readBytes(stack.s3, key)));
+    expect(viaWriter.map((b, i) => b.equals(viaSdk[i]))).toEqual([true, true]);
+    writer.destroy();
     s3.destroy();
   });
 

@@ -3,6 +3,7 @@ export * from './errors';
 export * from './env';
 export * from './open-object';
 export * from './put-object';
+export * from './object-writer';
 export * from './list-keys';
 export * from './manifest';
 export * from './object-versions';
