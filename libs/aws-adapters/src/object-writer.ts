@@ -5,10 +5,10 @@ import * as zlib from 'node:zlib';
 import { PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, Provider, RetryErrorInfo, RetryErrorType, RetryStrategyV2, RetryToken, SdkError } from '@smithy/types';
 import { S3ObjectError } from './errors';
 import { putObject } from './put-object';
+import { SigV4Signer } from './sigv4';
 
 /** What {@link createObjectWriter} returns: PutObject of a string or buffer, as `putObject` does it. */
 export interface ObjectWriter {
@@ -27,14 +27,17 @@ export interface ObjectWriter {
 export interface ObjectWriterOptions {
   /**
    * Per attempt: a request not answered in full within this time is destroyed and fails with a
-   * `TimeoutError`, which the retry strategy retries like any transient error. Default 30 s.
+   * `TimeoutError`, which the retry strategy retries like any transient error. Default 10 s: a
+   * PutObject of at most 1 MiB takes well under a second, and five attempts with their backoff
+   * still fit in the transform's 60 s timeout (the SDK's handler has no request timeout: a hung
+   * socket there waits for the function's own timeout).
    */
   requestTimeoutMs?: number;
 }
 
 /** Bodies above this go through the SDK (which adds `Expect: 100-continue` from 2 MiB on). */
 const LEAN_MAX_BYTES = 1024 * 1024;
-const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** The SDK's own `maxSockets` for its node http handler. */
 const MAX_SOCKETS = 50;
 /** Not signed (SigV4 never signs user-agent); names the client in S3's access logs. */
@@ -49,7 +52,7 @@ interface Target {
   host: string;
   /** Path before the key: `/` (virtual-hosted) or `/<bucket>/` (path-style). */
   prefix: string;
-  signer: SignatureV4;
+  signer: SigV4Signer;
 }
 
 /**
@@ -59,7 +62,7 @@ interface Target {
  * the endpoint (`getEndpointFromInstructions` with PutObject's parameters: virtual-hosted on AWS,
  * path-style under a custom endpoint, FIPS/dual-stack/access points as configured), the
  * credentials (the client's provider chain, memoised and refreshed before expiry), the SigV4
- * signature (`@smithy/signature-v4`, the SDK's signer, payload hash signed), the integrity
+ * signature (SigV4 with the payload hash signed, as the SDK's signer computes it: {@link SigV4Signer}), the integrity
  * checksum (CRC32 header when the client computes checksums WHEN_SUPPORTED — on AWS; none with
  * WHEN_REQUIRED — the local endpoint), the retry strategy and its quota (the client's
  * `retryStrategy`: standard or adaptive mode, `maxAttempts`, backoff with jitter, throttling
@@ -82,7 +85,6 @@ export function createObjectWriter(s3: S3Client, options: ObjectWriterOptions = 
 /** The part of the S3 client's resolved configuration the writer uses. */
 interface ResolvedS3Config {
   credentials: Provider<AwsCredentialIdentity>;
-  sha256: ConstructorParameters<typeof SignatureV4>[0]['sha256'];
   retryStrategy: () => Promise<RetryStrategyV2 | object>;
   maxAttempts: () => Promise<number>;
   requestChecksumCalculation: () => Promise<string>;
@@ -156,17 +158,10 @@ class LeanObjectWriter implements ObjectWriter {
     }
     const scheme = (endpoint.properties?.authSchemes as Array<Record<string, unknown>> | undefined)?.[0];
     const url = endpoint.url;
-    if (scheme?.name !== 'sigv4' || typeof scheme.signingRegion !== 'string' || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search) return undefined;
+    if (scheme?.name !== 'sigv4' || scheme.disableDoubleEncoding !== true || typeof scheme.signingRegion !== 'string' || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search) return undefined;
     if (endpoint.headers && Object.keys(endpoint.headers).length) return undefined;
-    const signer = new SignatureV4({
-      credentials: this.config.credentials,
-      region: scheme.signingRegion,
-      service: typeof scheme.signingName === 'string' ? scheme.signingName : 's3',
-      sha256: this.config.sha256,
-      // S3 signs the path as sent (keys are encoded once, never twice).
-      uriEscapePath: false,
-      applyChecksum: true,
-    });
+    // S3 signs the path as sent (keys are encoded once, never twice: the SDK's disableDoubleEncoding).
+    const signer = new SigV4Signer(scheme.signingRegion, typeof scheme.signingName === 'string' ? scheme.signingName : 's3');
     return {
       protocol: url.protocol,
       hostname: url.hostname,
@@ -208,12 +203,10 @@ class LeanObjectWriter implements ObjectWriter {
       // As the SDK stamps it: local fault proxies and S3's logs tell retries by it.
       headers['amz-sdk-request'] = `attempt=${attempts}; max=${maxAttempts}`;
       try {
-        const signed = await target.signer.sign(
-          { method: 'PUT', protocol: target.protocol, hostname: target.hostname, port: target.port, path, query: {}, headers: { ...headers }, body: bytes },
-          { signingDate: new Date(sentAt + offsetBefore) },
-        );
+        const signed = { ...headers };
+        target.signer.sign('PUT', path, signed, await this.config.credentials(), new Date(sentAt + offsetBefore));
         for (const listener of this.listeners) listener('PutObjectCommand');
-        const answer = await this.request(target, path, signed.headers, bytes);
+        const answer = await this.request(target, path, signed, bytes);
         if (settings.skewCorrection) this.sampleClock(answer.headers.date, sentAt, answer.headers.age);
         if (answer.status >= 200 && answer.status < 300) {
           strategy.recordSuccess(token);
