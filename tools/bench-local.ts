@@ -4,7 +4,8 @@
  * (STATIONS_URI); one ride per message (the workshop's fan-out, the baseline). Each run is the
  * built CLI in its own process; peak RSS sums the CLI and its function environments (sampled
  * from /proc every 100 ms). First, in the same run, the floor bench (tools/floor-bench.ts: the
- * same per-ride chain in one process, no AWS): every workload is printed with its process wall
+ * same per-ride chain in one process, no AWS; the median of three processes' best passes, printed
+ * with its spread at the end): every workload is printed with its process wall
  * time as a multiple of the floor's CPU seconds, its peak RSS per process (the CLI with its S3
  * worker thread, each function environment) and the load average when it started. With
  * `--against <other build's dist/apps/cli/main.js>` every workload alternates between that build
@@ -32,11 +33,11 @@ const workloads = [
   { id: 'rpm1', label: 'default stations, 1 ride/msg', args: ['--rides-per-message', '1', '--stall-timeout', '120'] },
 ].filter((w) => only.includes(w.id));
 
-/** The floor bench in a child process: its printed lines and its summary (best pass). */
-function floor(): { cpuSeconds: number; ridesPerCoreSecond: number; stages: Record<string, number> } | undefined {
+/** The floor bench in child processes: its printed lines and its summary (the median of its processes' best passes). */
+function floor(): { cpuSeconds: number; ridesPerCoreSecond: number; stages: Record<string, number>; processes: number; passes: number; spread: [number, number]; load: [number, number] } | undefined {
   if (flags.floor === 'no') return undefined;
   const root = resolve(__dirname, '..');
-  const out = execFileSync(process.execPath, [require.resolve('tsx/cli'), '--tsconfig', 'apps/transform-fn/tsconfig.json', 'tools/floor-bench.ts', '--rides', String(rides), '--passes', '2', '--baseline', 'no'], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const out = execFileSync(process.execPath, [require.resolve('tsx/cli'), '--tsconfig', 'apps/transform-fn/tsconfig.json', 'tools/floor-bench.ts', '--rides', String(rides), '--processes', '3', '--passes', '3', '--baseline', 'no'], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
   for (const line of out.trim().split('\n')) if (!line.startsWith('floor-json')) console.log(line);
   const json = out.split('\n').find((l) => l.startsWith('floor-json '));
   return json ? JSON.parse(json.slice('floor-json '.length)) : undefined;
@@ -89,7 +90,12 @@ async function main(): Promise<void> {
     }
   }
   console.log('');
-  if (base) console.log(`floor (same run): ${base.cpuSeconds.toFixed(2)} s CPU for the per-ride chain in one process, ${base.ridesPerCoreSecond.toLocaleString('en-US')} rides/s/core`);
+  if (base) {
+    console.log(
+      `floor used (same run): ${base.cpuSeconds.toFixed(2)} s CPU for the per-ride chain in one process, ${base.ridesPerCoreSecond.toLocaleString('en-US')} rides/s/core — ` +
+        `the median of ${base.processes} processes' best warm passes (${base.passes} passes each; spread ${base.spread[0].toFixed(2)}–${base.spread[1].toFixed(2)} s; load ${base.load[0]} → ${base.load[1]})`,
+    );
+  }
   console.log('| workload | exit | load | wall s (summary) | process s | process s / floor CPU s | CPU s (CLI + functions; CLI) | rides/s | rows | peak RSS MB (CLI + functions) | phases |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
