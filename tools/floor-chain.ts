@@ -202,25 +202,35 @@ interface PassFigures {
  * The arrays they fill are reused from group to group (the pipeline keeps no such arrays).
  */
 
-/** The records of `group` that validateRecord accepts, and their rides, into the two arrays. */
-function validateGroup(group: RawRecord[][], accepted: RawRecord[], acceptedRides: Ride[]): void {
-  accepted.length = 0;
-  acceptedRides.length = 0;
-  for (const batch of group) {
-    for (const raw of batch) {
+/**
+ * The records of `group` that validateRecord accepts, and their rides, into the two arrays from
+ * their start; how many. (Not `length = 0` and push: that frees the arrays' storage and grows
+ * it again for every group.)
+ */
+function validateGroup(group: RawRecord[][], accepted: RawRecord[], acceptedRides: Ride[]): number {
+  let n = 0;
+  for (let b = 0; b < group.length; b++) {
+    const batch = group[b];
+    for (let i = 0; i < batch.length; i++) {
+      const raw = batch[i];
       const result = validateRecord(raw);
       if (result.ok) {
-        accepted.push(raw);
-        acceptedRides.push(result.ride);
+        accepted[n] = raw;
+        acceptedRides[n] = result.ride;
+        n++;
       }
     }
   }
+  return n;
 }
 
-/** As ingest-fn's loop: the messages each ride closes (and, at the end of the file, the open one), encoded. */
-function chunkGroup(chunker: Chunker, accepted: RawRecord[], acceptedRides: Ride[], done: boolean, closed: FanoutMessage[]): void {
+/** As ingest-fn's loop: the messages each ride closes (and, at the end of the file, the open one). */
+function chunkGroup(chunker: Chunker, accepted: RawRecord[], acceptedRides: Ride[], count: number, done: boolean, closed: FanoutMessage[]): void {
   closed.length = 0;
-  for (let k = 0; k < accepted.length; k++) for (const m of chunker.push(accepted[k].index, acceptedRides[k])) closed.push(m);
+  for (let k = 0; k < count; k++) for (const m of chunker.push(accepted[k].index, acceptedRides[k])) closed.push(m);
+  // Let go of the group's rides, as the ingest's loop does: held here, they would live through the next group's collections.
+  accepted.fill(NO_RECORD, 0, count);
+  acceptedRides.fill(NO_RIDE, 0, count);
   if (done) {
     const last = chunker.flush();
     if (last) closed.push(last);
@@ -251,6 +261,8 @@ function genericTransform(chain: Chain, bodies: string[], index: StationLookup, 
   return csvBytes;
 }
 
+const NO_RECORD: RawRecord = { index: -1, record: null };
+const NO_RIDE: Ride = { distance: 0, healthpoints: 0, latitude: 0, longitude: 0, magicpoints: 0, name: '', statustime: '' };
 const accepted: RawRecord[] = [];
 const acceptedRides: Ride[] = [];
 const closed: FanoutMessage[] = [];
@@ -293,9 +305,9 @@ async function pass(number: number, bytes: Buffer, index: StationLookup, chain: 
       count += next.length;
     }
     lap('parse');
-    validateGroup(group, accepted, acceptedRides);
+    const accepts = validateGroup(group, accepted, acceptedRides);
     lap('validate');
-    chunkGroup(chunker, accepted, acceptedRides, done, closed);
+    chunkGroup(chunker, accepted, acceptedRides, accepts, done, closed);
     lap('chunk');
     encodeGroup(chain, closed, bodies);
     lap('encode');
@@ -306,7 +318,7 @@ async function pass(number: number, bytes: Buffer, index: StationLookup, chain: 
       csvBytes += genericTransform(chain, bodies, index, lap);
     }
     rides += count;
-    valid += accepted.length;
+    valid += accepts;
     messages += closed.length;
   }
   const wallSeconds = Number(process.hrtime.bigint() - wallStart) / 1e9;

@@ -72,7 +72,9 @@ export function transformMessage(message: FanoutMessage, index: StationLookup): 
  * const { key, csv, source } = transformBody(record.body, new StationLookup(DEFAULT_STATIONS));
  */
 export function transformBody(body: string, index: StationLookup): ProcessedObject & { source: SourceRef } {
-  const fast = bodyCsv(body, (lat, lon, year) => index.nearest(lat, lon, year));
+  // One answer object for the body's rides: bodyCsv reads each match before it asks for the next.
+  const match: Neighbour = { station: { id: '', latitude: 0, longitude: 0 }, distanceKm: NaN };
+  const fast = bodyCsv(body, (lat, lon, year) => index.nearestInto(lat, lon, year, match));
   if (fast !== undefined) return { key: objectKeys(fast.source).processed(fast.chunk), csv: fast.csv, rides: fast.rides, unmatched: fast.unmatched, source: fast.source };
   const message = decodeMessage(body);
   return { ...transformMessage(message, index), source: message.source };

@@ -229,6 +229,29 @@ export class StationIndex {
    * ```
    */
   nearest(lat: number, lon: number): Neighbour {
+    const best = this.nearestSlot(lat, lon);
+    return { station: this.slots[best], distanceKm: this.single[6] };
+  }
+
+  /**
+   * {@link nearest}, the answer written into `out` (and returned) instead of a new object: for a
+   * caller that asks once per ride and reads the answer before asking again.
+   *
+   * @example
+   * ```ts
+   * const match = { station: stations[0], distanceKm: 0 };
+   * index.nearestInto(40.6413, -73.7781, match).station.id; // 'USW00094789'
+   * ```
+   */
+  nearestInto(lat: number, lon: number, out: Neighbour): Neighbour {
+    const best = this.nearestSlot(lat, lon);
+    out.station = this.slots[best];
+    out.distanceKm = this.single[6];
+    return out;
+  }
+
+  /** The slot of the station nearest to (lat, lon); its distance in km is then in `single[6]`. */
+  private nearestSlot(lat: number, lon: number): number {
     checkPosition(lat, lon);
     const cosLat = cos(lat * RAD);
     const query = this.single;
@@ -239,8 +262,8 @@ export class StationIndex {
     query[4] = lon;
     query[5] = cosLat;
     const best = this.search(query, 0, -1, ROOT_FRONTIER, 1);
-    const km = query[6];
-    return { station: this.slots[best], distanceKm: km === km ? km : haversineKmWithCos(lat, lon, cosLat, this.slotLat[best], this.slotLon[best], this.slotCos[best]) };
+    if (query[6] !== query[6]) query[6] = haversineKmWithCos(lat, lon, cosLat, this.slotLat[best], this.slotLon[best], this.slotCos[best]);
+    return best;
   }
 
   /**

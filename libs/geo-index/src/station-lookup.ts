@@ -128,14 +128,36 @@ export class StationLookup {
    */
   nearest(lat: number, lon: number, when: string | number): Neighbour | undefined {
     if (this.plain) return this.plain.nearest(lat, lon);
+    const index = this.candidatesIndex(lat, lon, when);
+    return index === null ? undefined : index.nearest(lat, lon);
+  }
+
+  /**
+   * {@link nearest}, the answer written into `out` (and returned) instead of a new object:
+   * `undefined` (and `out` untouched) when no station covers the year. For a caller that asks
+   * once per ride and reads the answer before asking again (transform-fn, per ride).
+   *
+   * @example
+   * ```ts
+   * const match = { station: DEFAULT_STATIONS[0], distanceKm: 0 };
+   * lookup.nearestInto(40.7812, -73.9665, 2018, match)?.station.id;
+   * ```
+   */
+  nearestInto(lat: number, lon: number, when: string | number, out: Neighbour): Neighbour | undefined {
+    if (this.plain) return this.plain.nearestInto(lat, lon, out);
+    const index = this.candidatesIndex(lat, lon, when);
+    return index === null ? undefined : index.nearestInto(lat, lon, out);
+  }
+
+  /** The index of `when`'s year; null, once the position is checked as a query would check it, when no station covers it. */
+  private candidatesIndex(lat: number, lon: number, when: string | number): StationIndex | null {
     const index = this.indexFor(yearOf(when));
     if (index === null) {
       // Same validation as a query that reaches an index.
       if (!(lat >= -90 && lat <= 90)) throw new InvalidQueryError('latitude', lat, 'degrees in [-90, 90]');
       if (!(lon >= -180 && lon <= 180)) throw new InvalidQueryError('longitude', lon, 'degrees in [-180, 180]');
-      return undefined;
     }
-    return index.nearest(lat, lon);
+    return index;
   }
 
   /**

@@ -135,3 +135,47 @@ describe('yearOf', () => {
     expect(() => yearOf(2018.5)).toThrow(InvalidQueryError);
   });
 });
+
+describe('nearestInto: the answer of nearest, written into one object', () => {
+  it.each([
+    ['with an inventory', true],
+    ['without one (the plain index)', false],
+  ])('%s: same station object and the same distance, bit for bit, query after query; out untouched when no station covers the year', (_, withInventory) => {
+    const random = seededRandom(23);
+    const stations = CATALOGUE_MIXES.clustered(random, 1500);
+    const inventory = makeInventory(stations, random, { lastYear: 2024 });
+    const lookup = new StationLookup(stations, withInventory ? { inventory } : {});
+    const out: Neighbour = { station: stations[0], distanceKm: -1 };
+    let answered = 0;
+    let empty = 0;
+    for (let q = 0; q < 600; q++) {
+      const { lat, lon } = (q % 2 ? QUERY_MIXES.newYork : QUERY_MIXES.uniform)(random, stations);
+      const year = YEARS[q % YEARS.length];
+      const expected = lookup.nearest(lat, lon, year);
+      const before = { station: out.station, distanceKm: out.distanceKm };
+      const actual = lookup.nearestInto(lat, lon, year, out);
+      if (expected === undefined) {
+        expect(actual).toBeUndefined();
+        expect(out).toEqual(before);
+        empty++;
+      } else {
+        expect(actual).toBe(out);
+        expect(out.station).toBe(expected.station);
+        expect(Object.is(out.distanceKm, expected.distanceKm)).toBe(true);
+        answered++;
+      }
+    }
+    expect(answered).toBeGreaterThan(0);
+    if (withInventory) expect(empty).toBeGreaterThan(0);
+  });
+
+  it('rejects a bad position as nearest does, in a year some station covers and in one none does', () => {
+    const lookup = new StationLookup(DEFAULT_STATIONS, { inventory: [{ id: DEFAULT_STATIONS[0].id, element: 'TMIN', firstYear: 2000, lastYear: 2020 }], requiredElements: ['TMIN'] });
+    const out: Neighbour = { station: DEFAULT_STATIONS[0], distanceKm: 0 };
+    for (const year of [2010, 1900]) {
+      expect(() => lookup.nearestInto(91, 0, year, out)).toThrow(InvalidQueryError);
+      expect(() => lookup.nearestInto(0, 181, year, out)).toThrow(InvalidQueryError);
+    }
+    expect(() => new StationIndex(DEFAULT_STATIONS).nearestInto(Number.NaN, 0, out)).toThrow(InvalidQueryError);
+  });
+});

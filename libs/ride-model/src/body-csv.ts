@@ -81,16 +81,23 @@ const POW10 = Array.from({ length: 16 }, (_, d) => 10 ** d);
 /** Where the number read last by {@link canonicalNumber} ends, and whether it had a fraction. */
 let numberEnd = 0;
 let numberIsInteger = false;
+/**
+ * The value of the number read last by {@link canonicalNumber}. Handed over in a typed array,
+ * not returned: a double returned from a call that is not inlined is boxed in a new heap object
+ * (three a ride: the distance and the coordinates).
+ */
+const numberValue = new Float64Array(1);
 
 /**
- * The JSON number at `p` when its text is exactly `String` of its value; NaN otherwise.
+ * Whether the JSON number at `p` has a text that is exactly `String` of its value; its value is
+ * then in {@link numberValue}.
  * `-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?` with at most 15 digits, not `-0`, no exponent, and
  * 0 or at least 1e-6 in magnitude: such a text is m·10^-f with m < 10^15, read exactly as one
  * correctly rounded division (what JSON.parse gives), and it is the only decimal of at most 15
  * significant digits that rounds to that double, so it is the shortest one, which `String`
  * writes, in fixed notation from 1e-6 up, without trailing zeros.
  */
-function canonicalNumber(s: Uint8Array, p: number): number {
+function canonicalNumber(s: Uint8Array, p: number): boolean {
   let c = s[p];
   const negative = c === 0x2d;
   if (negative) c = s[++p];
@@ -105,7 +112,7 @@ function canonicalNumber(s: Uint8Array, p: number): number {
       c = s[++p];
     } while (c >= 0x30 && c <= 0x39);
   } else {
-    return NaN;
+    return false;
   }
   let f = 0;
   if (c === 0x2e) {
@@ -117,14 +124,15 @@ function canonicalNumber(s: Uint8Array, p: number): number {
     }
     f = p - from;
     // `1.` is not JSON; `1.50` is not how String writes 1.5.
-    if (f === 0 || s[p - 1] === 0x30) return NaN;
+    if (f === 0 || s[p - 1] === 0x30) return false;
   }
   // A digit after a leading zero, an exponent, too many digits, -0, or below 1e-6 (String writes an exponent).
-  if ((c >= 0x30 && c <= 0x39) || c === 0x65 || c === 0x45 || digits + f > 15 || (negative && m === 0) || (f > 6 && m < POW10[f - 6])) return NaN;
+  if ((c >= 0x30 && c <= 0x39) || c === 0x65 || c === 0x45 || digits + f > 15 || (negative && m === 0) || (f > 6 && m < POW10[f - 6])) return false;
   numberEnd = p;
   numberIsInteger = f === 0;
   const value = f === 0 ? m : m / POW10[f];
-  return negative ? -value : value;
+  numberValue[0] = negative ? -value : value;
+  return true;
 }
 
 /** Two decimal digits at `p`, or -1. */
@@ -276,27 +284,32 @@ export function bodyCsv(text: string, nearest: NearestStation): BodyCsv | undefi
   for (;;) {
     if (!at(d, p, K_DISTANCE)) return undefined;
     const d0 = p + K_DISTANCE.length;
-    const distance = canonicalNumber(s, d0);
+    if (!canonicalNumber(s, d0)) return undefined;
+    const distance = numberValue[0];
     if (!(distance >= 0)) return undefined;
     const d1 = numberEnd;
     if (!at(d, d1, K_HEALTHPOINTS)) return undefined;
     const h0 = d1 + K_HEALTHPOINTS.length;
-    const healthpoints = canonicalNumber(s, h0);
+    if (!canonicalNumber(s, h0)) return undefined;
+    const healthpoints = numberValue[0];
     if (!(healthpoints >= 0) || !numberIsInteger) return undefined;
     const h1 = numberEnd;
     if (!at(d, h1, K_LATITUDE)) return undefined;
     const la0 = h1 + K_LATITUDE.length;
-    const latitude = canonicalNumber(s, la0);
+    if (!canonicalNumber(s, la0)) return undefined;
+    const latitude = numberValue[0];
     if (!(latitude >= -90 && latitude <= 90)) return undefined;
     const la1 = numberEnd;
     if (!at(d, la1, K_LONGITUDE)) return undefined;
     const lo0 = la1 + K_LONGITUDE.length;
-    const longitude = canonicalNumber(s, lo0);
+    if (!canonicalNumber(s, lo0)) return undefined;
+    const longitude = numberValue[0];
     if (!(longitude >= -180 && longitude <= 180)) return undefined;
     const lo1 = numberEnd;
     if (!at(d, lo1, K_MAGICPOINTS)) return undefined;
     const m0 = lo1 + K_MAGICPOINTS.length;
-    const magicpoints = canonicalNumber(s, m0);
+    if (!canonicalNumber(s, m0)) return undefined;
+    const magicpoints = numberValue[0];
     if (!(magicpoints >= 0) || !numberIsInteger) return undefined;
     const m1 = numberEnd;
     if (!at(d, m1, K_NAME)) return undefined;

@@ -186,6 +186,22 @@ function number(buf: Uint8Array, p: number, limit: number): number {
 }
 
 /**
+ * The value of the number read last by {@link decimal}. Handed over in a typed array, not
+ * returned: a double (not a small integer) returned from a call that is not inlined is boxed in
+ * a new heap object, and so was every coordinate and distance, once more than the ride object
+ * needs. The counts keep {@link number}'s return: small integers are not boxed, and a ride's
+ * integer fields stay small integers, as JSON.parse makes them.
+ */
+const decimalValue = new Float64Array(1);
+
+/** {@link number} into {@link decimalValue}: whether there is one. */
+function decimal(buf: Uint8Array, p: number, limit: number): boolean {
+  const value = number(buf, p, limit);
+  decimalValue[0] = value;
+  return value === value;
+}
+
+/**
  * A string of printable ASCII without escapes, from `p` (after whitespace): where its characters
  * start (`at` is then just past its closing quote); -1 otherwise.
  */
@@ -359,15 +375,15 @@ function isName(buf: Uint8Array, from: number, end: number): boolean {
  * if (record !== undefined) i = rideEnd();
  */
 export function rideFromBytes(buf: Uint8Array, start: number, limit: number): object | undefined {
-  if (!gap(buf, start + 1, limit, 0, K_DISTANCE)) return undefined;
-  const distance = number(buf, at, limit);
-  if (distance !== distance || !gap(buf, at, limit, 1, K_HEALTHPOINTS)) return undefined;
+  if (!gap(buf, start + 1, limit, 0, K_DISTANCE) || !decimal(buf, at, limit)) return undefined;
+  const distance = decimalValue[0];
+  if (!gap(buf, at, limit, 1, K_HEALTHPOINTS)) return undefined;
   const healthpoints = number(buf, at, limit);
-  if (healthpoints !== healthpoints || !gap(buf, at, limit, 2, K_LATITUDE)) return undefined;
-  const latitude = number(buf, at, limit);
-  if (latitude !== latitude || !gap(buf, at, limit, 3, K_LONGITUDE)) return undefined;
-  const longitude = number(buf, at, limit);
-  if (longitude !== longitude || !gap(buf, at, limit, 4, K_MAGICPOINTS)) return undefined;
+  if (healthpoints !== healthpoints || !gap(buf, at, limit, 2, K_LATITUDE) || !decimal(buf, at, limit)) return undefined;
+  const latitude = decimalValue[0];
+  if (!gap(buf, at, limit, 3, K_LONGITUDE) || !decimal(buf, at, limit)) return undefined;
+  const longitude = decimalValue[0];
+  if (!gap(buf, at, limit, 4, K_MAGICPOINTS)) return undefined;
   const magicpoints = number(buf, at, limit);
   if (magicpoints !== magicpoints || !gap(buf, at, limit, 5, K_NAME)) return undefined;
   const nameFrom = stringFrom(buf, at, limit);
