@@ -63,6 +63,7 @@ interface Pass {
   valid: number;
   messages: number;
   csvBytes: number;
+  outputSha256?: string;
 }
 
 const median = (xs: number[]): number => {
@@ -163,6 +164,7 @@ async function main(): Promise<void> {
 
     const loadStart = loadavg()[0];
     let header = false;
+    let outputSha256: string | undefined;
     // With --against, the two builds' processes alternate, so that both see the same moments of a shared machine.
     for (let k = 1; k <= PROCESSES; k++) {
       for (const build of builds) {
@@ -179,6 +181,10 @@ async function main(): Promise<void> {
         }
         const passes = lines(out, 'floor-pass') as Pass[];
         for (const p of passes) if (p.rides !== RIDES || p.valid !== RIDES) throw new Error(`pass ${p.pass}: ${p.rides} rides, ${p.valid} valid, expected ${RIDES}`);
+        // Every process of either build must write the same bodies and CSVs.
+        const sha = passes[0].outputSha256;
+        if (outputSha256 === undefined) outputSha256 = sha;
+        else if (sha !== outputSha256) throw new Error(`${build.name}, process ${k}: its bodies and CSVs hash to ${sha}, an earlier process's to ${outputSha256}`);
         const warm = passes.length > 1 ? passes.slice(1) : passes;
         const best = warm.reduce((a, b) => (b.cpuSeconds < a.cpuSeconds ? b : a));
         build.processes.push({ passes, best, load: loadNow });
@@ -199,6 +205,7 @@ async function main(): Promise<void> {
       console.log(`  baseline (generic chain, one more process, after a warm-up pass of this one): CPU ${f2(baseline.cpuSeconds)} s (${stagesText(baseline)}), ${perCore(baseline.rides, baseline.cpuSeconds)} rides/s/core`);
       console.log(`  standalone in that process, same bytes: parse ${f2(alone.parse)} s CPU, validate ${f2(alone.validate)} s CPU (${(alone.rides / alone.validate / 1e6).toFixed(2)} M rides/s)`);
     }
+    console.log(`  output: the bodies and CSVs of every process${flags.against ? ' of both builds' : ''} are the same bytes (SHA-256 ${outputSha256})`);
     let summary: Record<string, unknown> = {};
     for (const build of builds) summary = summarise(build, build.name === 'this' ? baseline : undefined, loadStart);
     console.log(`floor-json ${JSON.stringify(summary)}`);

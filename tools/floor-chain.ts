@@ -9,7 +9,8 @@
  * Each pass is a fresh parse of the same bytes; the loop over the records is ingest-fn's (a
  * parser batch at a time: validateRecord, Chunker.push, encodeMessage of each closed message),
  * then transform-fn's transformBody of each body. Stages are timed per group of parser batches
- * (process.cpuUsage: user + system, every thread). Per pass it prints one `floor-pass {…}` line:
+ * (process.cpuUsage: user + system, every thread). Pass 1 also hashes every body and CSV it
+ * writes. Per pass it prints one `floor-pass {…}` line:
  * those CPU seconds, the main thread's own on-CPU and run-queue time and the other threads'
  * CPU (/proc/self/task/<tid>/schedstat: concurrent compilation and GC helpers), GC pauses, and
  * two reference loops timed on the main thread just before the pass (a memory-bound one and a
@@ -20,6 +21,7 @@
  * decode that copies every ride through validateRide, rows built with an object spread,
  * csv-stringify), then the parser and the validator alone.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
@@ -191,6 +193,8 @@ interface PassFigures {
   valid: number;
   messages: number;
   csvBytes: number;
+  /** Pass 1: SHA-256 of every message body and CSV, in order. */
+  outputSha256?: string;
 }
 
 /*
@@ -242,10 +246,14 @@ function encodeGroup(chain: Chain, closed: FanoutMessage[], bodies: string[]): v
   for (const m of closed) bodies.push(chain.encode(m));
 }
 
-/** The CSV bytes of every body, as transform-fn makes them. */
-function transformBodies(chain: Chain, bodies: string[], index: StationLookup): number {
+/** The CSV bytes of every body, as transform-fn makes them; with `hash`, the bodies and the CSVs go into it. */
+function transformBodies(chain: Chain, bodies: string[], index: StationLookup, hash: Hash | undefined): number {
   let csvBytes = 0;
-  for (const b of bodies) csvBytes += (chain.transform as NonNullable<Chain['transform']>)(b, index).length;
+  for (const b of bodies) {
+    const csv = (chain.transform as NonNullable<Chain['transform']>)(b, index);
+    csvBytes += csv.length;
+    if (hash) hash.update(b).update(csv);
+  }
   return csvBytes;
 }
 
@@ -270,6 +278,9 @@ const bodies: string[] = [];
 const group: RawRecord[][] = [];
 
 async function pass(number: number, bytes: Buffer, index: StationLookup, chain: Chain): Promise<PassFigures> {
+  // Pass 1 (compiling the chain, never the figure) also hashes what it writes: every process, and
+  // both builds of an --against pair, must write the same bytes.
+  const hash = number === 1 && chain === CURRENT ? createHash('sha256') : undefined;
   const memoryReferenceSeconds = memoryReference();
   const registerReferenceSeconds = registerReference();
   const stages = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>;
@@ -312,7 +323,7 @@ async function pass(number: number, bytes: Buffer, index: StationLookup, chain: 
     encodeGroup(chain, closed, bodies);
     lap('encode');
     if (chain.transform) {
-      csvBytes += transformBodies(chain, bodies, index);
+      csvBytes += transformBodies(chain, bodies, index, hash);
       lap('body → csv');
     } else {
       csvBytes += genericTransform(chain, bodies, index, lap);
@@ -343,6 +354,7 @@ async function pass(number: number, bytes: Buffer, index: StationLookup, chain: 
     valid,
     messages,
     csvBytes,
+    ...(hash && { outputSha256: hash.digest('hex') }),
   };
 }
 
