@@ -6,7 +6,10 @@ import { createRequestHandler } from 'local-aws-sqs';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /**
  * Messages in a queue above which SendMessage(Batch) requests are held until consumers catch up
@@ -22,6 +25,18 @@ import { Readable } from 'node:stream';
  */
 export const LOCAL_SQS_HIGH_WATER = 5_000;
 
+/**
+ * Bytes of message bodies deleted through the pollers' direct path after which the embedded SQS
+ * has V8 collect them (see {@link DeletedBodies}). Every body of a run passes through this
+ * process as a string of up to ~200 KiB, which V8 keeps in its large-object space; one that
+ * outlived a scavenge (any body that waited in the queue) goes only at a mark-compact, which V8
+ * schedules by the heap's growth: at 200,000 rides (~40 MB of bodies) the CLI's main heap held
+ * 40–57 MB of large objects just before each of its own mark-compacts, most of them bodies
+ * deleted seconds before. A mark-compact of that heap takes ~30–90 ms of one core here; at 8 MiB
+ * a 200,000-ride run asks for a few, and has fewer of V8's own (README, "Memory and cold starts").
+ */
+export const LOCAL_SQS_COLLECT_BYTES = 8 * 1024 * 1024;
+
 /** The embedded SQS: its port, and a way to reach it from this process without a socket. */
 export interface LocalSqs {
   port: number;
@@ -35,7 +50,7 @@ export interface LocalSqs {
 }
 
 /** local-aws-sqs on its own HTTP server, with the send gate in front of its request handler. */
-export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<LocalSqs> {
+export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER, collectBytes = LOCAL_SQS_COLLECT_BYTES): Promise<LocalSqs> {
   const { service, requestHandler } = createRequestHandler({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
   let depth = 0;
   let measuredAt = 0;
@@ -59,7 +74,7 @@ export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<LocalS
   };
   const server = createServer((req, res) =>
     gate(req, res, () =>
-      void wholeRequest(req).then(
+      void wholeRequest(req, { release: true }).then(
         (whole) => requestHandler(whole, res),
         () => res.destroy(),
       ),
@@ -73,7 +88,8 @@ export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<LocalS
   // Queue URLs carry the port; createSqsServer sets it the same way once listening.
   service.PORT = port;
   let closed = false;
-  const direct = directActions(service as unknown as LocalService, () => closed);
+  const deletedBodies = new DeletedBodies(collectBytes);
+  const direct = directActions(service as unknown as LocalService, () => closed, deletedBodies);
   return {
     port,
     inProcess: Object.assign(
@@ -86,6 +102,7 @@ export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER): Promise<LocalS
     close: () =>
       new Promise<void>((resolve) => {
         closed = true;
+        deletedBodies.close();
         for (const timer of held) clearTimeout(timer);
         server.closeAllConnections();
         server.close(() => resolve());
@@ -298,7 +315,99 @@ function selection(names: unknown, all: readonly string[]): 'none' | 'all' | und
 /** A batch entry id as local-aws-sqs accepts it: 1–80 letters, digits, '_' or '-'. */
 const BATCH_ENTRY_ID = /^[\w-]{1,80}$/;
 
-function directActions(service: LocalService, isClosed: () => boolean): DirectSqs {
+/**
+ * Has V8 collect the message bodies this process let go of, once {@link LOCAL_SQS_COLLECT_BYTES}
+ * of them were deleted since its last mark-compact (V8's own ones count: a process that
+ * collects often by itself is never asked for more). Each body's size is noted when a poller
+ * receives it and counted when that receipt is deleted; the collection runs a few milliseconds
+ * after the delete that crossed the line, once the poller's batch (which still holds the bodies
+ * while it reports the delete) is over. A threshold of 0 turns it off.
+ * @example
+ * const bodies = new DeletedBodies(16 * 1024 * 1024);
+ * bodies.received(message.ReceiptHandle, message.Body.length);
+ * bodies.deleted(message.ReceiptHandle); // true once 16 MiB were deleted: a collection follows
+ */
+export class DeletedBodies {
+  /** Receipt handles received and not yet deleted, with their body's length (oldest first). */
+  private readonly sizes = new Map<string, number>();
+  private pendingBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private observer: PerformanceObserver | undefined;
+  private readonly collect: (() => void) | undefined;
+  /** Collections this object asked for. */
+  collections = 0;
+
+  constructor(
+    private readonly thresholdBytes: number,
+    collect: (() => void) | undefined = thresholdBytes > 0 ? majorGc() : undefined,
+    /** Receipts remembered at most (those received and never deleted, e.g. dead-lettered, fall out first). */
+    private readonly maxReceipts = 20_000,
+  ) {
+    this.collect = collect;
+    if (!this.collect) return;
+    this.observer = new PerformanceObserver((list) => {
+      if (list.getEntries().some((entry) => (entry as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR)) this.pendingBytes = 0;
+    });
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  /** Bytes deleted since the last mark-compact. */
+  get pending(): number {
+    return this.pendingBytes;
+  }
+
+  received(receiptHandle: string, bodyLength: number): void {
+    if (!this.collect) return;
+    this.sizes.set(receiptHandle, bodyLength);
+    if (this.sizes.size > this.maxReceipts) this.sizes.delete(this.sizes.keys().next().value as string);
+  }
+
+  /** Counts a deleted receipt's body; true when that delete asked for a collection. */
+  deleted(receiptHandle: string): boolean {
+    const length = this.sizes.get(receiptHandle);
+    if (length === undefined || !this.collect) return false;
+    this.sizes.delete(receiptHandle);
+    this.pendingBytes += length;
+    if (this.pendingBytes < this.thresholdBytes || this.timer) return false;
+    const collect = this.collect;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.pendingBytes = 0;
+      this.collections++;
+      collect();
+    }, 5);
+    this.timer.unref();
+    return true;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.observer?.disconnect();
+    this.observer = undefined;
+    this.sizes.clear();
+  }
+}
+
+/**
+ * A function that runs a full mark-compact of this isolate: `gc` when node runs with
+ * --expose-gc, else the one V8 installs in a new context while the flag is set (the flag is
+ * cleared again, so nothing else sees it); undefined when neither works.
+ */
+function majorGc(): (() => void) | undefined {
+  const own = (globalThis as { gc?: () => void }).gc;
+  if (typeof own === 'function') return () => own();
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    setFlagsFromString('--no-expose-gc');
+    return typeof gc === 'function' ? () => (gc as () => void)() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function directActions(service: LocalService, isClosed: () => boolean, deletedBodies?: DeletedBodies): DirectSqs {
   const metadata = (): DirectMetadata => ({ httpStatusCode: 200, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 });
   // local-aws-sqs names a queue by its URL's last path segment, or by the whole value when it is not a URL.
   const names = new Map<string, string>();
@@ -340,6 +449,7 @@ function directActions(service: LocalService, isClosed: () => boolean): DirectSq
       }
       const answer: { Messages?: DirectMessage[]; $metadata: DirectMetadata } = { $metadata: metadata() };
       if (records.length > 0) answer.Messages = records.map((record) => asSdkMessage(record, attributes === 'all', messageAttributes === 'all'));
+      if (deletedBodies) for (const record of records) deletedBodies.received(record.ReceiptHandle, record.MessageBody.length);
       return answer;
     },
     async deleteMessageBatch(input) {
@@ -360,7 +470,10 @@ function directActions(service: LocalService, isClosed: () => boolean): DirectSq
           continue;
         }
         try {
-          if (queue.delete(ReceiptHandle)) successful.push({ Id });
+          if (queue.delete(ReceiptHandle)) {
+            successful.push({ Id });
+            deletedBodies?.deleted(ReceiptHandle);
+          }
           else failed.push({ Id, Code: 'ReceiptHandleIsInvalid', Message: `The input receipt handle "${ReceiptHandle}" is not a valid receipt handle.`, SenderFault: true });
         } catch (err) {
           const e = err as { Code?: string; message?: string };
@@ -428,10 +541,18 @@ function untilAborted<T>(promise: Promise<T>, signal?: AbortSignalLike): Promise
  * SendMessageBatch in 64 KiB chunks was copied 16 times. Here the chunks are copied once into
  * one Buffer (not at all when the body came in one chunk). Rejects when the request fails (the
  * client went away) before its end.
+ *
+ * With `release`, the memory of the body (and of the chunks it came in) is given back to the
+ * system right after the 'end' listeners ran, instead of when V8 next collects the Buffers that
+ * hold it: a consumer must be done with the chunk by its 'end', as local-aws-sqs is (it decodes
+ * the body into a string there). Each Buffer is garbage by then, but a Buffer that outlived a
+ * scavenge (a body arriving while the ingest sends its batches) stays with its memory until the
+ * next mark-compact, seconds later; at 200,000 rides the CLI held 30–45 MB of such request
+ * bytes at the tree's peak (README, "Memory and cold starts").
  * @example
- * wholeRequest(req).then((whole) => requestHandler(whole, res), () => res.destroy());
+ * wholeRequest(req, { release: true }).then((whole) => requestHandler(whole, res), () => res.destroy());
  */
-export function wholeRequest(req: IncomingMessage): Promise<IncomingMessage> {
+export function wholeRequest(req: IncomingMessage, options: { release?: boolean } = {}): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
@@ -451,9 +572,37 @@ export function wholeRequest(req: IncomingMessage): Promise<IncomingMessage> {
           this.push(null);
         },
       });
+      if (options.release) {
+        // After every 'end' listener (added by the consumer before the stream ends) has run.
+        whole.once('end', () => setImmediate(() => releaseAll(chunks.length === 1 ? chunks : [...chunks, body])));
+      }
       resolve(Object.assign(whole, { headers: req.headers, rawHeaders: req.rawHeaders, method: req.method, url: req.url, httpVersion: req.httpVersion }) as unknown as IncomingMessage);
     });
   });
+}
+
+/**
+ * Gives back the memory of Buffers no longer used, now: each one that is the whole of its own
+ * ArrayBuffer (a request chunk Node copied out of the socket, a Buffer.concat result; never a
+ * slice of Node's shared pool) has that ArrayBuffer moved into a fresh one that nothing refers
+ * to, which the next scavenge frees with its memory; the Buffer itself is left empty (detached).
+ * Returns the bytes released.
+ * @example
+ * releaseAll([Buffer.concat(chunks)]); // the body's length
+ */
+export function releaseAll(buffers: Buffer[]): number {
+  let released = 0;
+  for (const buffer of buffers) {
+    const { buffer: memory } = buffer;
+    if (!(memory instanceof ArrayBuffer) || buffer.byteOffset !== 0 || buffer.byteLength !== memory.byteLength || memory.byteLength <= Buffer.poolSize) continue;
+    try {
+      structuredClone(memory, { transfer: [memory] });
+      released += buffer.byteLength;
+    } catch {
+      // Not transferable (marked so by its owner): it goes with its Buffer, as before.
+    }
+  }
+  return released;
 }
 
 /** A local-aws-sqs queue, as far as {@link answerLongPollsEarly} needs it. */

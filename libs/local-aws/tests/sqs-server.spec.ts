@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
+import { setImmediate as turn } from 'node:timers/promises';
 import { createServer, request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CreateQueueCommand, DeleteMessageBatchCommand, DeleteMessageCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand,
   SendMessageCommand, SQSClient, type Message, type MessageAttributeValue, type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
-import { startSqs, wholeRequest } from '../src/sqs-server';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
+import { DeletedBodies, LOCAL_SQS_HIGH_WATER, startSqs, wholeRequest } from '../src/sqs-server';
 
 /** An SDK client of the SQS server on `port` (loopback, dummy credentials), with `extra` settings. */
 function sqsClient(port: number, extra: SQSClientConfig = {}): SQSClient {
@@ -71,6 +73,55 @@ describe('the embedded SQS server (local-aws-sqs behind our front)', () => {
       expect([big.method, big.url]).toEqual(['POST', '/some/path?x=1']);
       expect(empty.chunks).toHaveLength(0);
       expect(empty.ended).toBe(true);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('with release, gives back the memory of the body and of the chunks it came in once the reader\'s end listeners ran (not before; never without release)', async () => {
+    // Prepare: a server that keeps every Buffer it saw: the request's raw chunks and the one the stand-in emits
+    const seen: Array<{ raw: Buffer[]; whole: Buffer; atEnd: string; release: boolean }> = [];
+    const server = createServer((req, res) => {
+      const release = req.url === '/release';
+      const raw: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => raw.push(chunk));
+      void wholeRequest(req, { release }).then((whole) => {
+        let got: Buffer = Buffer.alloc(0);
+        whole.on('data', (chunk: Buffer) => (got = chunk));
+        whole.on('end', () => {
+          // What local-aws-sqs does on 'end': decode the body.
+          seen.push({ raw, whole: got, atEnd: got.toString('utf8'), release });
+          res.end('ok');
+        });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const body = Buffer.from(bodyOf(0, 1024 * 1024), 'utf8');
+    const post = (path: string) =>
+      new Promise<void>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-length': String(body.length) } }, (res) => res.resume().on('end', resolve));
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      // Act
+      await post('/release');
+      await post('/keep');
+      await turn();
+      await turn();
+
+      // Assess: both read whole at their end; only the released one's memory is gone afterwards
+      const [released, kept] = seen;
+      expect([released.release, kept.release]).toEqual([true, false]);
+      expect(released.atEnd).toBe(body.toString('utf8'));
+      expect(kept.atEnd).toBe(body.toString('utf8'));
+      expect(released.raw.length).toBeGreaterThan(1);
+      expect(released.whole.buffer.byteLength).toBe(0);
+      expect(released.raw.filter((chunk) => chunk.length > Buffer.poolSize)).toEqual([]);
+      expect(kept.whole.equals(body)).toBe(true);
+      expect(Buffer.concat(kept.raw).equals(body)).toBe(true);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -315,6 +366,41 @@ describe('the embedded SQS server (local-aws-sqs behind our front)', () => {
       expect(left.Attributes?.ApproximateNumberOfMessages).toBe('0');
     });
 
+    it('has V8 collect the bodies the pollers deleted: a mark-compact follows the delete that crosses the threshold, none while the bodies are only received', async () => {
+      // Prepare: a server that collects after 1 MiB of deleted bodies, three bodies of ~0.4 M characters received
+      const small = await startSqs(LOCAL_SQS_HIGH_WATER, 1024 * 1024);
+      const client = sqsClient(small.port);
+      const majors: number[] = [];
+      const observer = new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) if ((entry as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) majors.push(entry.startTime);
+      });
+      observer.observe({ entryTypes: ['gc'] });
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 200));
+      try {
+        const QueueUrl = (await client.send(new CreateQueueCommand({ QueueName: 'collect', Attributes: { VisibilityTimeout: '30' } }))).QueueUrl ?? '';
+        for (const i of [0, 1, 2]) await client.send(new SendMessageCommand({ QueueUrl, MessageBody: bodyOf(i, 450_000) }));
+        const messages: Array<{ ReceiptHandle: string; Body: string }> = [];
+        while (messages.length < 3) messages.push(...((await small.inProcess.direct.receiveMessage({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }))?.Messages ?? []));
+        await settle();
+        const beforeDelete = majors.length;
+
+        // Act: delete two (under 1 MiB), then the third (over it)
+        await small.inProcess.direct.deleteMessageBatch({ QueueUrl, Entries: messages.slice(0, 2).map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle })) });
+        await settle();
+        const afterTwo = majors.length;
+        await small.inProcess.direct.deleteMessageBatch({ QueueUrl, Entries: [{ Id: 'd2', ReceiptHandle: messages[2].ReceiptHandle }] });
+        await settle();
+
+        // Assess
+        expect(afterTwo).toBe(beforeDelete);
+        expect(majors.length).toBeGreaterThan(afterTwo);
+      } finally {
+        observer.disconnect();
+        client.destroy();
+        await small.close();
+      }
+    });
+
     it('declines (undefined) what only the protocol answers exactly: unknown queue, out-of-range values, attribute selections, bad batch entries', async () => {
       const QueueUrl = await queue('declines');
       const direct = sqsServer.inProcess.direct;
@@ -361,5 +447,71 @@ describe('the embedded SQS server (local-aws-sqs behind our front)', () => {
     await server.close();
     await expect(sqs.send(new CreateQueueCommand({ QueueName: 'closing' }))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     sqs.destroy();
+  });
+});
+
+describe('DeletedBodies (when the embedded SQS has V8 collect deleted bodies)', () => {
+  it('counts only receipts it saw received, each once, and asks for one collection per threshold crossed', async () => {
+    // Prepare
+    let collections = 0;
+    const bodies = new DeletedBodies(1_000, () => collections++);
+    bodies.received('a', 600);
+    bodies.received('b', 600);
+    bodies.received('c', 600);
+    try {
+      // Act + Assess
+      expect(bodies.deleted('never-received')).toBe(false);
+      expect(bodies.deleted('a')).toBe(false);
+      expect(bodies.deleted('a')).toBe(false);
+      expect(bodies.pending).toBe(600);
+      expect(bodies.deleted('b')).toBe(true);
+      expect(bodies.deleted('c')).toBe(false); // one collection already on its way
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(collections).toBe(1);
+      expect(bodies.pending).toBe(0);
+    } finally {
+      bodies.close();
+    }
+  });
+
+  it('starts counting again after a mark-compact of V8\'s own', async () => {
+    // Prepare: a collector that never runs itself, and a real mark-compact from elsewhere
+    const bodies = new DeletedBodies(1_000_000, () => undefined);
+    bodies.received('a', 600);
+    bodies.deleted('a');
+    const gc = (globalThis as { gc?: () => void }).gc ?? (await import('node:vm')).runInNewContext((await import('node:v8')).setFlagsFromString('--expose-gc') ?? 'gc');
+    try {
+      // Act
+      expect(bodies.pending).toBe(600);
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Assess
+      expect(bodies.pending).toBe(0);
+    } finally {
+      bodies.close();
+    }
+  });
+
+  it('forgets the oldest receipts past its limit (messages received and never deleted)', () => {
+    const bodies = new DeletedBodies(10, () => undefined, 2);
+    bodies.received('a', 5);
+    bodies.received('b', 5);
+    bodies.received('c', 5);
+    try {
+      expect(bodies.deleted('a')).toBe(false);
+      expect(bodies.pending).toBe(0);
+      expect(bodies.deleted('b')).toBe(false);
+      expect(bodies.deleted('c')).toBe(true);
+    } finally {
+      bodies.close();
+    }
+  });
+
+  it('does nothing with a threshold of 0', () => {
+    const bodies = new DeletedBodies(0);
+    bodies.received('a', 5);
+    expect(bodies.deleted('a')).toBe(false);
+    expect(bodies.pending).toBe(0);
+    bodies.close();
   });
 });
