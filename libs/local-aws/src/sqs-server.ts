@@ -33,7 +33,7 @@ export const LOCAL_SQS_HIGH_WATER = 5_000;
  * schedules by the heap's growth: at 200,000 rides (~40 MB of bodies) the CLI's main heap held
  * 40–57 MB of large objects just before each of its own mark-compacts, most of them bodies
  * deleted seconds before. A mark-compact of that heap takes ~30–90 ms of one core here; at 8 MiB
- * a 200,000-ride run (~40 MB of bodies) asks for about five (README, "Memory and cold starts").
+ * a 200,000-ride run (~40 MB of bodies) asks for at most about five (README, "Memory and cold starts").
  */
 export const LOCAL_SQS_COLLECT_BYTES = 8 * 1024 * 1024;
 
