@@ -34,6 +34,7 @@ import { pipeline } from 'node:stream/promises';
 import { build as esbuild } from 'esbuild';
 import { DEFAULT_RIDES_PER_MESSAGE, generateRides, writeRides } from '@rydes/ride-model';
 import { args } from './cli-process';
+import { STAGES, type PassFigures } from './floor-figures';
 
 const flags = args({ rides: '200000', processes: '5', passes: '3', 'rides-per-message': String(DEFAULT_RIDES_PER_MESSAGE), stations: '', baseline: 'yes', against: '' });
 const RIDES = Number(flags.rides);
@@ -42,29 +43,9 @@ const PASSES = Number(flags.passes);
 const ROOT = resolve(__dirname, '..');
 const TARGET = 1.2 * (RIDES / 200_000);
 
-const STAGES = ['parse', 'validate', 'chunk', 'encode', 'decode', 'nearest + row', 'csv', 'body → csv'] as const;
-type Stage = (typeof STAGES)[number];
 
 /** A `floor-pass` line of floor-chain.ts. */
-interface Pass {
-  pass: number;
-  chain: 'current' | 'generic';
-  cpuSeconds: number;
-  stages: Record<Stage, number>;
-  wallSeconds: number;
-  mainSeconds: number;
-  mainWaitSeconds: number;
-  otherThreadsSeconds: number;
-  gcPauses: number;
-  gcSeconds: number;
-  memoryReferenceSeconds: number;
-  registerReferenceSeconds: number;
-  rides: number;
-  valid: number;
-  messages: number;
-  csvBytes: number;
-  outputSha256?: string;
-}
+type Pass = PassFigures;
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

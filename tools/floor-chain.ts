@@ -30,6 +30,7 @@ import { DEFAULT_STATIONS, parseStations, StationLookup } from '@rydes/geo-index
 import { Chunker, CSV_COLUMNS, decodeMessage, DEFAULT_RIDES_PER_MESSAGE, encodeMessage, EnvelopeError, parseRides, validateRecord, validateRide, type FanoutMessage, type ProcessedRow, type RawRecord, type Ride, type SourceRef } from '@rydes/ride-model';
 import { nearestStations, processedCsv, transformBody } from '../apps/transform-fn/src/transform-message';
 import { args } from './cli-process';
+import { STAGES, type PassFigures, type Stage } from './floor-figures';
 
 const flags = args({ sample: '', passes: '3', 'rides-per-message': String(DEFAULT_RIDES_PER_MESSAGE), stations: '', baseline: 'no' });
 const PASSES = Number(flags.passes);
@@ -39,8 +40,6 @@ const BASELINE = flags.baseline === 'yes';
 const CHUNK_BYTES = 64 * 1024;
 /** Records per timed group: parser batches (~280 records of 64 KiB each) are gathered up to this many. */
 const GROUP = 2_000;
-const STAGES = ['parse', 'validate', 'chunk', 'encode', 'decode', 'nearest + row', 'csv', 'body → csv'] as const;
-type Stage = (typeof STAGES)[number];
 
 function cpuSeconds(): number {
   const { user, system } = process.cpuUsage();
@@ -171,31 +170,6 @@ const GENERIC: Chain = {
   },
 };
 
-/** One pass, as the `floor-pass` line prints it. */
-interface PassFigures {
-  pass: number;
-  chain: 'current' | 'generic';
-  /** CPU seconds of the process (every thread) in the stages: the figure the target is about. */
-  cpuSeconds: number;
-  stages: Record<Stage, number>;
-  wallSeconds: number;
-  /** The main thread alone: on a CPU, and runnable but waiting for one. */
-  mainSeconds: number;
-  mainWaitSeconds: number;
-  /** Every other thread of the process on a CPU (concurrent compilation, GC helpers). */
-  otherThreadsSeconds: number;
-  gcPauses: number;
-  gcSeconds: number;
-  /** The reference loops just before the pass, main-thread CPU seconds. */
-  memoryReferenceSeconds: number;
-  registerReferenceSeconds: number;
-  rides: number;
-  valid: number;
-  messages: number;
-  csvBytes: number;
-  /** Pass 1: SHA-256 of every message body and CSV, in order. */
-  outputSha256?: string;
-}
 
 /*
  * The stages of a group run in small functions of their own, not inline in `pass`: `pass` is
