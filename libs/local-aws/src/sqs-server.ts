@@ -10,18 +10,19 @@ import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks
 import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { installIndexedStore, type LocalSqsQueue } from './sqs-queue';
 
 /**
  * Messages in a queue above which SendMessage(Batch) requests are held until consumers catch up
- * (local-aws-sqs's ApproximateNumberOfMessages, which counts in-flight messages too). local-aws-sqs checks SQS's 120,000 in-flight limit against the *visible* messages,
- * so once about 120,000 wait, every ReceiveMessage fails with OverLimit and nothing can drain the
- * queue again (real SQS has no limit on waiting messages). It also walks every message of the
- * queue on each receive, each count of its attributes (the gate's own included) and each
- * dead-lettering, so the cost of a message grows with the queue: with one ride per message a
- * 200,000-ride file would keep tens of thousands waiting. 5,000 is 5 × the default file's 1,000
- * messages per million rides and far more than the pollers can take at once. Holding a send
- * looks to the sender like a slow network, which AWS's own SDK and our batch sender tolerate;
- * an ingest held past its time hands the rest to a continuation as it does on AWS.
+ * (ApproximateNumberOfMessages as local-aws-sqs counts it: in-flight messages too). Every waiting
+ * message is held in this process (a 200,000-ride file at one ride per message would otherwise
+ * keep tens of thousands of bodies and records here), and a FIFO queue or any queue left to
+ * local-aws-sqs's own store (see sqs-queue.ts) walks all its messages on each receive and count,
+ * and refuses every receive once about 120,000 wait (its in-flight limit counts the visible ones).
+ * 5,000 is 5 × the default file's 1,000 messages per million rides and far more than the pollers
+ * can take at once. Holding a send looks to the sender like a slow network, which AWS's own SDK
+ * and our batch sender tolerate; an ingest held past its time hands the rest to a continuation
+ * as it does on AWS.
  */
 export const LOCAL_SQS_HIGH_WATER = 5_000;
 
@@ -64,7 +65,7 @@ export async function startSqs(highWater = LOCAL_SQS_HIGH_WATER, collectBytes = 
   };
   const held = new Set<NodeJS.Timeout>();
   const gate = (req: IncomingMessage, res: ServerResponse, serve: () => void) => {
-    for (const queue of service.Queues) answerLongPollsEarly(queue);
+    prepareQueues(service.Queues);
     if (!/\.SendMessage(Batch)?$/.test(String(req.headers['x-amz-target'] ?? '')) || deepest() < highWater) return serve();
     const timer = setTimeout(() => {
       held.delete(timer);
@@ -437,7 +438,7 @@ function directActions(service: LocalService, isClosed: () => boolean, deletedBo
       const messageAttributes = selection(input.MessageAttributeNames, ['All', '.*']);
       if (!attributes || !messageAttributes) return undefined;
       if (abortSignal?.aborted) throw abortError();
-      answerLongPollsEarly(queue);
+      prepareQueues(service.Queues);
       const receiving = queue.receive({ VisibilityTimeout: input.VisibilityTimeout, WaitTimeSeconds: input.WaitTimeSeconds, MaxNumberOfMessages: input.MaxNumberOfMessages });
       let records: LocalRecord[];
       try {
@@ -603,6 +604,16 @@ export function releaseAll(buffers: Buffer[]): number {
     }
   }
   return released;
+}
+
+/**
+ * Before local-aws-sqs serves a request: each standard queue keeps its messages in the indexed
+ * store (sqs-queue.ts), any other gets SQS's early answer to long polls.
+ */
+function prepareQueues(queues: unknown[]): void {
+  for (const queue of queues) {
+    if (!installIndexedStore(queue as LocalSqsQueue)) answerLongPollsEarly(queue as LocalQueue);
+  }
 }
 
 /** A local-aws-sqs queue, as far as {@link answerLongPollsEarly} needs it. */
