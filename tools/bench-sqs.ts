@@ -7,9 +7,11 @@
  * queue itself (`sqsInProcess.direct` for receive and delete: what `rydes run` uses). Prints this
  * thread's CPU (utime + stime of /proc/self/task/<pid>/stat) per message for one-ride messages
  * (~230 B) and 1,000-ride messages (~180 KB of ride JSON, as the ingest's Chunker writes them),
- * the three transports alternating, in one run.
+ * the three transports alternating, in one run. A third scenario keeps the queue deep, as one ride
+ * per message does in `rydes run` (the transforms are slower than the ingest, so thousands wait
+ * up to the send gate's high water): its pool holds each batch 20 ms (a timer, no CPU).
  *
- * `npx tsx --tsconfig apps/cli/tsconfig.json tools/bench-sqs.ts [--small N] [--large N] [--passes N]`
+ * `npx tsx --tsconfig apps/cli/tsconfig.json tools/bench-sqs.ts [--small N] [--deep N] [--large N] [--passes N] [--only direct,http,in-process]` (N = 0 skips a scenario)
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -27,6 +29,9 @@ const flag = (name: string, fallback: number) => {
 const SMALL = flag('small', 5_000);
 const LARGE = flag('large', 400);
 const PASSES = flag('passes', 2);
+const DEEP = flag('deep', 10_000);
+/** How long the deep scenario's pool holds each batch (an environment at work: a timer, no CPU here). */
+const HOLD_MS = 20;
 
 /** CPU seconds of this (the main) thread so far. */
 function threadCpu(): number {
@@ -56,10 +61,13 @@ async function lane() {
 Promise.all([lane(), lane(), lane(), lane()]).then(() => { sqs.destroy(); parentPort.postMessage('done'); });
 `;
 
-const TRANSPORTS = ['http', 'in-process', 'direct'] as const;
-type Transport = (typeof TRANSPORTS)[number];
+const ALL_TRANSPORTS = ['http', 'in-process', 'direct'] as const;
+type Transport = (typeof ALL_TRANSPORTS)[number];
+const only = argv.indexOf('--only');
+/** `--only direct,http`: a subset (a profile of one transport). */
+const TRANSPORTS = only >= 0 ? ALL_TRANSPORTS.filter((t) => argv[only + 1].split(',').includes(t)) : ALL_TRANSPORTS;
 
-async function pass(transport: Transport, messages: number, bytes: number): Promise<{ cpu: number; wall: number }> {
+async function pass(transport: Transport, messages: number, bytes: number, holdMs = 0): Promise<{ cpu: number; wall: number }> {
   const server = await startSqs();
   const env = { AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${server.port}`, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' };
   const sqs = transport === 'http' ? createSqsClient(env) : createSqsClient(env, { requestHandler: server.inProcess, md5: false });
@@ -69,6 +77,7 @@ async function pass(transport: Transport, messages: number, bytes: number): Prom
   const done = new Promise<void>((resolve) => (allProcessed = resolve));
   const pool = {
     invoke: async (event: { Records: unknown[] }) => {
+      if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
       processed += event.Records.length;
       if (processed >= messages) allProcessed();
       return { ok: true, result: {} };
@@ -94,17 +103,24 @@ async function pass(transport: Transport, messages: number, bytes: number): Prom
 
 async function main(): Promise<void> {
   console.log(`SQS share of the CLI thread per message: server + 4 pollers on this thread, sender in a worker; load ${loadavg()[0].toFixed(1)}`);
-  for (const [label, messages, bytes] of [['one-ride messages', SMALL, 230], ['1,000-ride messages', LARGE, 180_000]] as const) {
+  const scenarios = [
+    ['one-ride messages', SMALL, 230, 0],
+    ['one-ride messages, queue kept deep (each batch held 20 ms)', DEEP, 230, HOLD_MS],
+    ['1,000-ride messages', LARGE, 180_000, 0],
+  ] as const;
+  for (const [label, messages, bytes, holdMs] of scenarios) {
+    if (messages <= 0) continue;
     const per: Record<Transport, number[]> = { http: [], 'in-process': [], direct: [] };
     for (let p = 1; p <= PASSES; p++) {
       for (const transport of TRANSPORTS) {
-        const { cpu, wall } = await pass(transport, messages, bytes);
+        const { cpu, wall } = await pass(transport, messages, bytes, holdMs);
         per[transport].push((cpu / messages) * 1e6);
         console.log(`  ${label} (N = ${messages.toLocaleString('en-US')}, ~${bytes.toLocaleString('en-US')} B), pass ${p}, pollers ${transport.padEnd(10)}: ${cpu.toFixed(2)} s CPU = ${((cpu / messages) * 1e6).toFixed(0)} µs/message, wall ${wall.toFixed(1)} s, load ${loadavg()[0].toFixed(1)}`);
       }
     }
     const best = (xs: number[]) => Math.min(...xs);
-    const [http, inProcess, direct] = TRANSPORTS.map((t) => best(per[t]));
+    if (TRANSPORTS.length < ALL_TRANSPORTS.length) continue;
+    const [http, inProcess, direct] = ALL_TRANSPORTS.map((t) => best(per[t]));
     console.log(
       `  ${label}: best pass http ${http.toFixed(0)} µs/message, in-process ${inProcess.toFixed(0)} (${(inProcess / http).toFixed(2)}× http), direct ${direct.toFixed(0)} (${(direct / http).toFixed(2)}× http, ${(direct / inProcess).toFixed(2)}× in-process)`,
     );
