@@ -15,6 +15,14 @@
  *   synchronous calls: a few bytes each, where an asynchronous call costs a trip through libuv's
  *   thread pool per open, stat, read and close (4 per file read) — most of the thread's time per
  *   HEAD and per listed object. Object bodies stay streamed;
+ * - an object of at most 1 MiB gets no `.md5` file: its ETag is the MD5 of
+ *   its bytes (s3rver's `.md5` always holds that, multipart uploads included, and s3rver's own
+ *   getMetadata hashes the bytes when the file is missing), computed from the bytes when asked
+ *   (the same open, read and close as reading the `.md5`). Creating a file is the dearest system
+ *   call of a PUT on a journalled file system: two files per object instead of three. A larger
+ *   object keeps its `.md5` (hashing it at every HEAD would cost more than the file); a PUT
+ *   removes a `.md5` its key kept from a larger object, and a CopyObject (s3rver copies the
+ *   source's `.md5` as a file) gets one written for its source first;
  * - a PUT creates its object's folder only the first time (s3rver: a recursive mkdir, then a
  *   stat, per PUT); the folders are forgotten whenever s3rver deletes anything (it removes
  *   folders left empty), so a folder removed through the API is made again.
@@ -179,7 +187,19 @@ export function installLeanRequests(
 
   const getMetadata = proto.getMetadata as (this: Store, bucket: string, key: string) => Promise<Record<string, unknown>>;
   const absent = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
-  // s3rver's getMetadata, synchronously; a missing .md5 (s3rver then hashes the object and writes one) goes its own way.
+  /** Objects up to this size keep no `.md5` (see above); the same limit as a body gathered whole. */
+  const SMALL_OBJECT_BYTES = 1 << 20;
+  /** The object's MD5 (hex): of its bytes up to SMALL_OBJECT_BYTES, else its `.md5` (undefined when missing). */
+  const md5Of = (objectPath: string, size: number): string | undefined => {
+    if (size <= SMALL_OBJECT_BYTES) return crypto.createHash('md5').update(fs.readFileSync(objectPath)).digest('hex');
+    try {
+      return fs.readFileSync(`${objectPath}.md5`, 'utf8');
+    } catch (err) {
+      if (absent(err)) return undefined;
+      throw err;
+    }
+  };
+  // s3rver's getMetadata, synchronously; a large object without its .md5 (s3rver then hashes the object and writes one) goes its own way.
   proto.getMetadata = async function (this: Store, bucket: string, key: string) {
     const objectPath = this.getResourcePath(bucket, key, 'object');
     const stat = fs.statSync(objectPath);
@@ -189,13 +209,8 @@ export function installLeanRequests(
     } catch (err) {
       if (!absent(err)) throw err;
     }
-    let md5: string;
-    try {
-      md5 = fs.readFileSync(`${objectPath}.md5`, 'utf8');
-    } catch (err) {
-      if (absent(err)) return getMetadata.call(this, bucket, key);
-      throw err;
-    }
+    const md5 = md5Of(objectPath, stat.size);
+    if (md5 === undefined) return getMetadata.call(this, bucket, key);
     return { ...stored, etag: JSON.stringify(md5), 'last-modified': stat.mtime.toUTCString(), 'content-length': stat.size };
   };
   // s3rver's putMetadata (the same files, the same JSON: its allowed headers in its order, then x-amz-meta-*), synchronously.
@@ -205,6 +220,14 @@ export function installLeanRequests(
     for (const name in metadata) if (name.startsWith('x-amz-meta-')) json[name] = metadata[name];
     if (md5) fs.writeFileSync(this.getResourcePath(bucket, key, 'object.md5'), md5);
     fs.writeFileSync(this.getResourcePath(bucket, key, 'metadata.json'), JSON.stringify(json, null, 2));
+  };
+  // s3rver copies the source's .md5 file with the object (and fails without one): a small source gets it written first.
+  const copyObject = proto.copyObject as (this: Store, ...args: unknown[]) => Promise<unknown>;
+  proto.copyObject = async function (this: Store, srcBucket: string, srcKey: string, ...rest: unknown[]) {
+    const objectPath = this.getResourcePath(srcBucket, srcKey, 'object');
+    const stat = fs.statSync(objectPath, { throwIfNoEntry: false });
+    if (stat && stat.size <= SMALL_OBJECT_BYTES && !fs.existsSync(`${objectPath}.md5`)) fs.writeFileSync(`${objectPath}.md5`, md5Of(objectPath, stat.size) as string);
+    return copyObject.call(this, srcBucket, srcKey, ...rest);
   };
 
   /** Object folders known to exist; emptied by any delete. */
@@ -293,7 +316,12 @@ export function installLeanRequests(
       throw err;
     }
     const md5 = hash.digest('hex');
-    await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+    if (size <= SMALL_OBJECT_BYTES) {
+      // No .md5 for a small object; one its key kept from a larger object would now be wrong.
+      const kept = `${objectPath}.md5`;
+      if (fs.lstatSync(kept, { throwIfNoEntry: false })) fs.unlinkSync(kept);
+      await this.putMetadata(object.bucket, object.key, object.metadata);
+    } else await this.putMetadata(object.bucket, object.key, object.metadata, md5);
     return { size, md5 };
   };
   for (const name of ['deleteObject', 'deleteObjects', 'deleteBucket', 'reset']) {

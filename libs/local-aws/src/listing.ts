@@ -17,6 +17,7 @@ export function installFastListing(
   S3Object: new (bucket: string, key: string, content: null, metadata: Record<string, unknown>) => unknown,
   fs: typeof import('node:fs'),
   path: typeof import('node:path'),
+  crypto: Pick<typeof import('node:crypto'), 'createHash'>,
 ): void {
   type Store = {
     rootDirectory: string;
@@ -69,22 +70,28 @@ export function installFastListing(
     return keys;
   }
 
+  /** Objects up to this size have no `.md5` (lean-s3.ts): their ETag is the MD5 of their bytes. */
+  const SMALL_OBJECT_BYTES = 1 << 20;
   /**
    * What a listing shows of an object (ListBucketResult: key, LastModified, ETag, Size; the
-   * storage class is always STANDARD): its file's stat and its `.md5`, read synchronously (a few
+   * storage class is always STANDARD): its file's stat and its MD5, read synchronously (a few
    * bytes each; an asynchronous call would cost a trip through libuv's pool per open, read and
-   * close, 1,000 times a page). Its metadata.json (content type, user metadata) is not read: no
-   * listing shows it. Without a `.md5`, s3rver's own getMetadata computes and stores one.
+   * close, 1,000 times a page) — the MD5 of the bytes of an object up to 1 MiB, which keeps no
+   * `.md5`, else its `.md5`. Its metadata.json (content type, user metadata) is not read: no
+   * listing shows it. A larger object without a `.md5`: s3rver's own getMetadata computes and stores one.
    */
   async function listedMetadata(store: Store, bucket: string, key: string): Promise<Record<string, unknown>> {
     const objectPath = store.getResourcePath(bucket, key, 'object');
     const stat = fs.statSync(objectPath);
     let md5: string;
-    try {
-      md5 = fs.readFileSync(`${objectPath}.md5`, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return store.getMetadata(bucket, key);
-      throw err;
+    if (stat.size <= SMALL_OBJECT_BYTES) md5 = crypto.createHash('md5').update(fs.readFileSync(objectPath)).digest('hex');
+    else {
+      try {
+        md5 = fs.readFileSync(`${objectPath}.md5`, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return store.getMetadata(bucket, key);
+        throw err;
+      }
     }
     return { etag: JSON.stringify(md5), 'last-modified': stat.mtime.toUTCString(), 'content-length': stat.size };
   }

@@ -15,9 +15,9 @@ export interface ObjectFile {
   dev: number;
   ino: number;
   /**
-   * The object's ETag as a listing gives it (quoted): read from s3rver's `.md5` on demand (most
-   * callers need it only for some objects); without one, the MD5 of the bytes, which is what
-   * s3rver would compute and answer.
+   * The object's ETag as a listing gives it (quoted), on demand (most callers need it only for
+   * some objects): the MD5 of the bytes of an object up to 1 MiB (which keeps no `.md5`), else
+   * s3rver's `.md5`; without one, the MD5 of the bytes, which is what s3rver would compute and answer.
    */
   etag(): string;
 }
@@ -28,7 +28,7 @@ export interface ObjectFile {
  * with its size and file identity, and its ETag on demand. For a reader on this machine that would
  * otherwise list the bucket through HTTP: with one object per ride, a listing of 200,000 objects
  * cost an XML page build on the S3 thread and an XML parse in the SDK per object, where here it
- * is one `lstat` (and a `.md5` read only when the caller asks for the ETag). Read it only while
+ * is one `lstat` (and a read only when the caller asks for the ETag). Read it only while
  * nothing writes the bucket (an object written meanwhile may or may not be listed, as in S3).
  * A missing bucket or prefix folder lists nothing.
  * @example
@@ -64,21 +64,30 @@ export function listObjectFiles(directory: string, bucket: string, prefix = ''):
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw err;
       }
-      found.push({ key, file, size: stat.size, dev: stat.dev, ino: stat.ino, etag: () => etagOf(file) });
+      found.push({ key, file, size: stat.size, dev: stat.dev, ino: stat.ino, etag: () => etagOf(file, stat.size) });
     }
   };
   walk(dir);
   return found;
 }
 
-/** s3rver's ETag of the object in `file`: its `.md5`, else the MD5 of its bytes (s3rver computes it so). */
-function etagOf(file: string): string {
+/** Objects up to this size keep no `.md5` (lean-s3.ts): their ETag is the MD5 of their bytes. */
+const SMALL_OBJECT_BYTES = 1 << 20;
+
+/**
+ * s3rver's ETag of the object in `file`: the MD5 of its bytes up to 1 MiB (no `.md5` is kept for
+ * those), else its `.md5`, else the MD5 of its bytes (s3rver computes it so).
+ */
+function etagOf(file: string, size: number): string {
   let md5: string;
-  try {
-    md5 = readFileSync(`${file}.md5`, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    md5 = createHash('md5').update(readFileSync(file)).digest('hex');
+  if (size <= SMALL_OBJECT_BYTES) md5 = createHash('md5').update(readFileSync(file)).digest('hex');
+  else {
+    try {
+      md5 = readFileSync(`${file}.md5`, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      md5 = createHash('md5').update(readFileSync(file)).digest('hex');
+    }
   }
   return JSON.stringify(md5);
 }

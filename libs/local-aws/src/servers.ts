@@ -202,7 +202,7 @@ async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
   const s3 = new S3rverClass(options);
   // Lean first: the fast listing wraps the store's writes, the lean store replaces putObject.
   installLeanRequests(s3 as unknown as Parameters<typeof installLeanRequests>[0], require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), { fs, path, crypto, stream }, { AWSAccount: require(join(lib, 'models', 'account')), S3Event: require(join(lib, 'models', 'event')) });
-  installFastListing(require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), fs, path);
+  installFastListing(require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), fs, path, crypto);
   // First in s3rver's Koa chain: every request meets S3's conditional-request rules (strict-s3.ts).
   (s3 as unknown as { middleware: unknown[] }).middleware.unshift(strictConditionalRequests);
   // Outermost: counts what is finally sent, after the strict front has had its say.
@@ -247,7 +247,7 @@ const s3rver = workerData.s3rverBundle
 eval('(' + workerData.idsSource + ')')(s3rver.utils, require('node:crypto'));
 const s3 = new s3rver.S3rver(workerData.options);
 eval('(' + workerData.leanSource + ')')(s3, s3rver.filesystem, s3rver.object, { fs: require('node:fs'), path: require('node:path'), crypto: require('node:crypto'), stream: require('node:stream') }, { AWSAccount: s3rver.account, S3Event: s3rver.event });
-eval('(' + workerData.listingSource + ')')(s3rver.filesystem, s3rver.object, require('node:fs'), require('node:path'));
+eval('(' + workerData.listingSource + ')')(s3rver.filesystem, s3rver.object, require('node:fs'), require('node:path'), require('node:crypto'));
 s3.middleware.unshift(eval('(' + workerData.strictSource + ')'));
 s3.middleware.unshift(eval('(' + workerData.countSource + ')'));
 // Events of one turn of the loop go in one message: a postMessage per object (one per ride with

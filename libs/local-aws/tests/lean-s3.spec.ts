@@ -72,7 +72,7 @@ async function startS3(fast: boolean) {
     }
     return seen;
   };
-  /** An object's three files as s3rver keeps them. */
+  /** An object's files as s3rver keeps them (no .md5 for one up to 1 MiB: lean-s3.ts). */
   const files = (key: string) => {
     const base = path.join(directory, 'rides-lean', `${key}._S3rver_object`);
     return [base, `${base}.md5`, `${base.slice(0, -'object'.length)}metadata.json`].map((file) => (fs.existsSync(file) ? fs.readFileSync(file).toString('base64') : 'missing'));
@@ -132,7 +132,7 @@ describe('the local S3 answers a plain PutObject in front of s3rver\'s Koa chain
     await Promise.all([fast.close(), koa.close()]);
   });
 
-  it('with the same answer, the same three files and the same event as the chain, and without the chain seeing it', async () => {
+  it('with the same answer, the same files (no .md5 up to 1 MiB) and the same event as the chain, and without the chain seeing it', async () => {
     // Prepare: content headers, user metadata, an encoded key, no content type, empty and streamed (> 1 MiB) bodies
     const inputs: PutObjectCommandInput[] = [
       { Bucket: 'rides-lean', Key: 'processed/a b+é-000001.csv', Body: 'distance,name\n1.5,a\n', ContentType: 'text/csv; charset=utf-8', CacheControl: 'no-cache', ContentDisposition: 'inline', ContentEncoding: 'identity', ContentLanguage: 'en', Metadata: { run: '7', who: 'spec' } },

@@ -2,7 +2,7 @@ import {
   CompleteMultipartUploadCommand, CreateMultipartUploadCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand, type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { rmSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { startLocalServers, type LocalServers } from '../src';
 
 const BUCKET = 'rides-files';
@@ -55,16 +55,31 @@ describe('listObjectFiles (real s3rver in its worker thread, its folder read dir
     }
   });
 
-  it('gives the MD5 of the bytes as the ETag of an object whose .md5 is missing, as s3rver answers it', async () => {
+  it('gives the MD5 of the bytes as the ETag of an object over 1 MiB whose .md5 is missing, as s3rver answers it', async () => {
     // Prepare
-    const key = 'processed/no-md5.csv';
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'h\nno md5 here\n' }));
+    const key = 'processed/no-md5.bin';
+    const body = Buffer.alloc(1024 * 1024 + 1, 'h');
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
     rmSync(`${local.objectFile(BUCKET, key)}.md5`);
 
     // Act
     const [object] = local.listObjectFiles(BUCKET, key);
 
     // Assess
+    expect(object.etag()).toBe((await listed(key))[0][2]);
+    expect(object.etag()).toBe('"' + createHash('md5').update(body).digest('hex') + '"');
+  });
+
+  it('gives the MD5 of the bytes as the ETag of an object up to 1 MiB, which keeps no .md5', async () => {
+    // Prepare
+    const key = 'processed/small.csv';
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'h\nno md5 here\n' }));
+
+    // Act
+    const [object] = local.listObjectFiles(BUCKET, key);
+
+    // Assess
+    expect(existsSync(`${local.objectFile(BUCKET, key)}.md5`)).toBe(false);
     expect(object.etag()).toBe((await listed(key))[0][2]);
     expect(object.etag()).toBe('"' + createHash('md5').update('h\nno md5 here\n').digest('hex') + '"');
   });
