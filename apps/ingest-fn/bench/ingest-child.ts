@@ -38,13 +38,14 @@ export async function cachedRideFile(cacheDir: string, rides: number, seed: numb
 
 /**
  * Runs `script` (see {@link CHILD_EVENT}) in a child `node` with `env` and `flags`; resolves with
- * the JSON of its `RESULT` line, rejects with the end of its stderr if it fails.
+ * the JSON of its `RESULT` line, rejects with the end of its stderr if it fails. The child's
+ * stdout is dropped unless `showStdout` (what `--trace-gc` and similar node flags print).
  * @example
  * const r = await runIngestChild<{ ms: number }>(CHILD, { ...process.env, BUNDLE, BUCKET, KEY, ETAG }, []);
  */
-export function runIngestChild<T>(script: string, env: NodeJS.ProcessEnv, flags: string[] = []): Promise<T> {
+export function runIngestChild<T>(script: string, env: NodeJS.ProcessEnv, flags: string[] = [], showStdout = false): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-warnings', ...flags, '-e', script], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--no-warnings', ...flags, '-e', script], { env, stdio: ['ignore', showStdout ? 'inherit' : 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);

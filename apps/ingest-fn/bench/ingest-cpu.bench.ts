@@ -14,7 +14,8 @@
  *
  *   npx nx run ingest-fn:bench-cpu      (builds the bundle first)
  *   npx tsx --tsconfig apps/ingest-fn/tsconfig.json apps/ingest-fn/bench/ingest-cpu.bench.ts \
- *     [--rides 200000] [--passes 3] [--bundles old/main.js,dist/apps/ingest-fn/main.js] [--child-flags '--cpu-prof --cpu-prof-dir=prof']
+ *     [--rides 200000] [--passes 3] [--bundles old/main.js,dist/apps/ingest-fn/main.js] [--rides-per-message 1]
+ *     [--child-flags='--cpu-prof --cpu-prof-dir=prof'] [--child-stdout]   (the child's stdout, e.g. for --child-flags=--trace-gc)
  */
 import { createReadStream, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -59,9 +60,17 @@ const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { rides: { type: 'string', default: '200000' }, passes: { type: 'string', default: '3' }, bundles: { type: 'string', default: 'dist/apps/ingest-fn/main.js' }, 'child-flags': { type: 'string', default: '' } },
+    options: {
+      rides: { type: 'string', default: '200000' },
+      passes: { type: 'string', default: '3' },
+      bundles: { type: 'string', default: 'dist/apps/ingest-fn/main.js' },
+      'rides-per-message': { type: 'string', default: String(DEFAULT_RIDES_PER_MESSAGE) },
+      'child-flags': { type: 'string', default: '' },
+      'child-stdout': { type: 'boolean', default: false },
+    },
   });
   const rides = Number(values.rides);
+  const ridesPerMessage = Number(values['rides-per-message']);
   const passes = Number(values.passes);
   const bundles = values.bundles.split(',').map((b) => resolve(ROOT, b));
   const childFlags = values['child-flags'].split(' ').filter(Boolean);
@@ -71,7 +80,7 @@ async function main(): Promise<void> {
   const s3 = createS3Client(local.env);
   const sqs = createSqsClient(local.env);
   console.log(
-    `ingest CPU: ${rides.toLocaleString('en-US')} rides (${(file.bytes / 1e6).toFixed(1)} MB pretty array, seed ${SEED}), ${DEFAULT_RIDES_PER_MESSAGE} rides/message, ` +
+    `ingest CPU: ${rides.toLocaleString('en-US')} rides (${(file.bytes / 1e6).toFixed(1)} MB pretty array, seed ${SEED}), ${ridesPerMessage} rides/message, ` +
       `built bundle in a child process, s3rver + local-aws-sqs + 4 drainers in this one; Node ${process.version}; load average ${load()}`,
   );
   const best = new Map<string, ChildResult>();
@@ -84,7 +93,7 @@ async function main(): Promise<void> {
         const { QueueUrl: queueUrl = '' } = await sqs.send(new CreateQueueCommand({ QueueName: `ingest-cpu-${queueNumber++}` }));
         const drainers = startDrainers(sqs, queueUrl, 4);
         const loadBefore = loadavg()[0];
-        const r = await runIngestChild<ChildResult>(CHILD, { ...process.env, ...local.env, BUNDLE: bundle, BUCKET, KEY: key, ETAG: etag, OUTPUT_QUEUE: queueUrl, LOG_LEVEL: 'warn', AWS_LAMBDA_FUNCTION_NAME: '' }, childFlags);
+        const r = await runIngestChild<ChildResult>(CHILD, { ...process.env, ...local.env, BUNDLE: bundle, BUCKET, KEY: key, ETAG: etag, OUTPUT_QUEUE: queueUrl, RIDES_PER_MESSAGE: String(ridesPerMessage), LOG_LEVEL: 'warn', AWS_LAMBDA_FUNCTION_NAME: '' }, childFlags, values['child-stdout']);
         const drained = await drainers.stop();
         await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
         const m = r.manifest;

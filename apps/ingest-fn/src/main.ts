@@ -1,3 +1,4 @@
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context, S3Event } from 'aws-lambda';
 import { createLambdaClient, createLogger, createS3Client, createSqsClient, invokeEvent } from '@rydes/aws-adapters';
 import type { Manifest } from '@rydes/ride-model';
@@ -6,8 +7,9 @@ import type { Continuation, ContinuationEvent } from './continuation';
 import { ingestEvent } from './ingest-event';
 
 const config = loadConfig(process.env);
-const s3 = createS3Client();
-const sqs = createSqsClient();
+// Module-level clients whose middleware nobody changes: each command's stack is resolved once (clients.ts).
+const s3 = createS3Client(process.env, { cacheMiddleware: true });
+const sqs = createSqsClient(process.env, { cacheMiddleware: true });
 const logger = createLogger({ name: 'ingest-fn' });
 /*
  * Continuation needs nothing only real Lambda provides except AWS_LAMBDA_FUNCTION_NAME: the
@@ -18,7 +20,8 @@ const logger = createLogger({ name: 'ingest-fn' });
  * variable a file runs to its end in one call.
  */
 const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME;
-const lambda = functionName ? createLambdaClient() : undefined;
+// Made at the first hand-off, not at init: most invocations never hand off, and the SDK's Lambda package is loaded with it.
+let lambda: LambdaClient | undefined;
 
 /**
  * S3 ObjectCreated (raw/) → validated rides in chunks on OUTPUT_QUEUE; returns one manifest per
@@ -32,5 +35,5 @@ export const handler = (event: S3Event | ContinuationEvent, context: Context): P
     logger: logger.child({ requestId: context.awsRequestId }),
     remainingMs: () => context.getRemainingTimeInMillis(),
     // The ARN keeps an alias or version qualifier; a local runner may leave it empty.
-    ...(lambda && { handOff: (c: Continuation) => invokeEvent(lambda, context.invokedFunctionArn || (functionName ?? ''), { rydesContinuation: c }) }),
+    ...(functionName && { handOff: (c: Continuation) => invokeEvent((lambda ??= createLambdaClient()), context.invokedFunctionArn || functionName, { rydesContinuation: c }) }),
   });

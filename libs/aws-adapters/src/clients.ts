@@ -37,11 +37,16 @@ export function createS3Client(env: Env = process.env, options: { cacheMiddlewar
  * SQS client honouring `AWS_ENDPOINT_URL(_SQS)` and `AWS_REGION`. Request bodies are written by
  * `JSON.stringify` ({@link SqsStringJsonProtocol}): the same bytes as the SDK's default
  * serializer, several times less CPU for large message bodies. `overrides` replace the request
- * handler (the transport) or the MD5 checks of sent and received bodies.
+ * handler (the transport) or the MD5 checks of sent and received bodies, or turn on
+ * `cacheMiddleware` (as for {@link createS3Client}: only for a client whose middleware stack
+ * nobody changes after its first call): resolving the stack was about a third of the client's
+ * own CPU for a SendMessageBatch of ten one-ride bodies (serialising and signing included), and
+ * one ride per message makes one such call per ten rides.
  * @example
  * const sqs = createSqsClient({ AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9324', AWS_REGION: 'us-east-1' });
+ * const sender = createSqsClient(process.env, { cacheMiddleware: true });
  */
-export function createSqsClient(env: Env = process.env, overrides: Pick<SQSClientConfig, 'requestHandler' | 'md5'> = {}): SQSClient {
+export function createSqsClient(env: Env = process.env, overrides: Pick<SQSClientConfig, 'requestHandler' | 'md5' | 'cacheMiddleware'> = {}): SQSClient {
   const endpoint = customEndpoint(env, 'SQS');
   return new SQSClient({
     region: regionOf(env),
