@@ -1,6 +1,7 @@
-import { CreateQueueCommand, DeleteMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { createHash } from 'node:crypto';
+import { CreateQueueCommand, DeleteMessageBatchCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startLocalServers, type LocalServers } from '@rydes/local-aws';
-import { countRequests, createSqsClient, receiveBatch, sendMessages, SQS_BATCH_BYTES, SqsMessageTooLargeError } from '../src';
+import { countRequests, createSqsClient, receiveBatch, sendMessages, SQS_BATCH_BYTES, SqsMessageTooLargeError, SqsSendError } from '../src';
 
 describe('sendMessages against local-aws-sqs', () => {
   let local: LocalServers;
@@ -63,6 +64,50 @@ describe('sendMessages against local-aws-sqs', () => {
     expect(counts.SendMessageBatchCommand).toBe(124);
     const received = await drain(queueUrl);
     expect(received.sort()).toEqual([...bodies].sort());
+  });
+
+  it('with cacheMiddleware, resolves SendMessageBatch\'s middleware once, checks the MD5 of every body sent, and every message arrives once', async () => {
+    // Prepare: an MD5 that counts the bodies it hashes, and one that gets every body wrong
+    let hashed = 0;
+    class CountingMd5 {
+      private readonly hash = createHash('md5');
+      update(data: Uint8Array): void {
+        hashed++;
+        this.hash.update(data);
+      }
+      async digest(): Promise<Uint8Array> {
+        return this.hash.digest();
+      }
+    }
+    class WrongMd5 extends CountingMd5 {
+      override async digest(): Promise<Uint8Array> {
+        return new Uint8Array(16);
+      }
+    }
+    const cached = createSqsClient(local.env, { cacheMiddleware: true, md5: CountingMd5 });
+    const corrupted = createSqsClient(local.env, { cacheMiddleware: true, md5: WrongMd5 });
+    const queueUrl = await newQueue('cached-middleware');
+    const bodies = Array.from({ length: 95 }, (_, i) => JSON.stringify({ n: i, text: 'é✓"'.repeat(i % 5) }));
+    const resolve = jest.spyOn(SendMessageBatchCommand.prototype, 'resolveMiddleware');
+    try {
+      // Act
+      const stats = await sendMessages(cached, queueUrl, bodies);
+      const resolvedForTen = resolve.mock.calls.length;
+      const failed = await sendMessages(corrupted, queueUrl, ['x', 'y']).catch((err: unknown) => err);
+      // Assess
+      expect(stats).toEqual({ sent: 95, calls: 10, retries: 0 });
+      expect(resolvedForTen).toBe(1);
+      expect(hashed).toBe(95 + 2);
+      expect(failed).toBeInstanceOf(SqsSendError);
+      expect(String((failed as Error).message)).toMatch(/Invalid MD5 checksum/);
+      const received = await drain(queueUrl);
+      // The corrupted client's two bodies reached the queue; only the check of the answer failed.
+      expect(received.sort()).toEqual([...bodies, 'x', 'y'].sort());
+    } finally {
+      resolve.mockRestore();
+      cached.destroy();
+      corrupted.destroy();
+    }
   });
 
   it('reads an async source lazily: only a few calls ahead of what SQS accepted', async () => {
