@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync';
-import { isAscii } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { decimalAt } from './decimal';
 import { ReportInputError } from './errors';
 
 /** The columns of a processed/ CSV row the report reads. */
@@ -19,41 +19,87 @@ const NEEDED = ['latitude', 'longitude', 'groundstation', 'groundstation_distanc
 type Columns = Record<(typeof NEEDED)[number], number>;
 
 const NEWLINE = 0x0a;
-const RETURN = 13;
-// 10^0 … 10^15, all exact doubles.
-const POW10 = Array.from({ length: 16 }, (_, d) => 10 ** d);
+const RETURN = 0x0d;
+const COMMA = 0x2c;
+const QUOTE = 0x22;
 
 const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (start: number, end: number) => string }).utf8Slice;
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (start: number, end: number) => string }).latin1Slice;
 const textOf = (bytes: Buffer, start: number, end: number): string => (utf8Slice ? utf8Slice.call(bytes, start, end) : bytes.toString('utf8', start, end));
-/** One char per byte: char offsets are byte offsets, and an ASCII field's text is its UTF-8 text. */
-const bytesAsText = (bytes: Buffer, start: number, end: number): string => (latin1Slice ? latin1Slice.call(bytes, start, end) : bytes.toString('latin1', start, end));
+
+/** The number a CSV field holds, as Number gives it for the field's text. */
+function numberAt(bytes: Buffer, start: number, end: number): number {
+  const plain = decimalAt(bytes, start, end);
+  return plain === plain ? plain : Number(textOf(bytes, start, end));
+}
+
+/** Distinct texts an {@link InternedTexts} keeps at most; beyond, new ones are decoded each time. */
+const MAX_INTERNED = 1 << 16;
 
 /**
- * The value of a plain decimal of at most 15 digits (a coordinate) written at `text[start, end)`,
- * read digit by digit: its digits and its power of ten are both exact doubles, so their quotient
- * is the correctly rounded value, the one Number gives. NaN for anything else (17-digit distances,
- * exponents, blanks), which the caller gives to Number.
+ * The UTF-8 text of byte ranges, one string per distinct byte sequence: a field that repeats row
+ * after row (a station id, the source key) is compared byte by byte with the ones seen, not
+ * decoded again; the same string object comes back, whose hash V8 keeps, so counting it in a Map
+ * does not hash it again either.
  */
-function plainDecimal(text: string, start: number, end: number): number {
-  let at = start;
-  const negative = text.charCodeAt(at) === 0x2d;
-  if (negative) at++;
-  let value = 0;
-  let digits = 0;
-  let decimals = -1;
-  for (; at < end; at++) {
-    const c = text.charCodeAt(at);
-    if (c >= 0x30 && c <= 0x39) {
-      value = value * 10 + (c - 0x30);
-      digits++;
-      if (decimals >= 0) decimals++;
-    } else if (c === 0x2e && decimals < 0) decimals = 0;
-    else return NaN;
+class InternedTexts {
+  private slots = new Int32Array(64);
+  private bytes = Buffer.allocUnsafe(1024);
+  private used = 0;
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private readonly texts: string[] = [];
+
+  textOf(source: Buffer, start: number, end: number): string {
+    let h = 0x811c9dc5;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ source[i], 0x01000193);
+    const mask = this.slots.length - 1;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const entry = this.slots[slot] - 1;
+      if (entry < 0) return this.add(slot, source, start, end);
+      if (this.equal(entry, source, start, end)) return this.texts[entry];
+    }
   }
-  if (digits === 0 || digits > 15) return NaN;
-  const magnitude = decimals > 0 ? value / POW10[decimals] : value;
-  return negative ? -magnitude : magnitude;
+
+  private equal(entry: number, source: Buffer, start: number, end: number): boolean {
+    const at = this.starts[entry];
+    if (this.ends[entry] - at !== end - start) return false;
+    const kept = this.bytes;
+    for (let i = start, j = at; i < end; i++, j++) if (kept[j] !== source[i]) return false;
+    return true;
+  }
+
+  private add(slot: number, source: Buffer, start: number, end: number): string {
+    if (this.texts.length >= MAX_INTERNED) return textOf(source, start, end);
+    const length = end - start;
+    if (this.used + length > this.bytes.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * this.bytes.length, this.used + length));
+      this.bytes.copy(bigger, 0, 0, this.used);
+      this.bytes = bigger;
+    }
+    source.copy(this.bytes, this.used, start, end);
+    const entry = this.texts.length;
+    this.starts.push(this.used);
+    this.ends.push(this.used + length);
+    this.used += length;
+    const text = textOf(source, start, end);
+    this.texts.push(text);
+    this.slots[slot] = entry + 1;
+    // At most half full, so a probe ends soon at an empty slot.
+    if (2 * this.texts.length > this.slots.length) this.rehash();
+    return text;
+  }
+
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2);
+    const mask = this.slots.length - 1;
+    for (let entry = 0; entry < this.texts.length; entry++) {
+      let h = 0x811c9dc5;
+      for (let i = this.starts[entry]; i < this.ends[entry]; i++) h = Math.imul(h ^ this.bytes[i], 0x01000193);
+      let slot = h & mask;
+      while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+      this.slots[slot] = entry + 1;
+    }
+  }
 }
 
 /** Bytes of a file read at a time by {@link fileChunks}. */
@@ -125,8 +171,8 @@ export function rideRowReader(file: string, onRow: (row: RideRow) => void): Ride
   const row: RideRow = { longitude: 0, latitude: 0, station: '', distanceKm: 0, source: '', rideIndex: 0 };
   let starts = new Int32Array(0);
   let ends = new Int32Array(0);
-  /** The last source field, one char per byte (equal texts: equal bytes). */
-  let lastSource: string | undefined;
+  const stations = new InternedTexts();
+  const sources = new InternedTexts();
 
   const missing = (found: number) => new ReportInputError(file, `line ${lineNumber}: expected ${NEEDED.join(', ')} columns, found ${found} fields`);
 
@@ -151,78 +197,113 @@ export function rideRowReader(file: string, onRow: (row: RideRow) => void): Ride
     row.station = fields[columns.groundstation] ?? '';
     row.distanceKm = distance === '' || distance === undefined ? NaN : Number(distance);
     row.source = fields[columns.source];
-    lastSource = undefined;
     row.rideIndex = rideIndex;
     rows++;
     onRow(row);
   };
 
+  /** The header, when it is the next line: taken as text; returns where the next line starts. */
+  const takeHeader = (bytes: Buffer, start: number, length: number): number => {
+    let next = bytes.indexOf(NEWLINE, start);
+    if (next < 0 || next > length) next = length;
+    lineNumber++;
+    const end = next > start && bytes[next - 1] === RETURN ? next - 1 : next;
+    if (end > start) takeText(textOf(bytes, start, end));
+    return next + 1;
+  };
+
+  /** The bytes of the last source field read (`sourceText`), to skip the same source on the next line. */
+  let sourceBytes = Buffer.alloc(0);
+  let sourceLength = -1;
+  let sourceText = '';
+
   /**
-   * The complete lines of `bytes[0, length)` (the last one may lack its newline). `text` holds
-   * them one char per byte; `ascii`: no byte above 127, so a field's text is a slice of `text`.
+   * The complete lines of `bytes[0, length)` (the last one may lack its newline), read byte by
+   * byte: one comparison per byte finds the commas, the line's end and any quote; the fields the
+   * report uses are then read from the bytes (numbers by {@link decimalAt}, the station as an
+   * interned string: see {@link InternedTexts}). The source field, the same on every line of an
+   * object, is compared with the last one instead of being scanned.
    */
   const takeLines = (bytes: Buffer, length: number) => {
-    const text = bytesAsText(bytes, 0, length);
-    const ascii = isAscii(bytes.subarray(0, length));
-    const value = (start: number, end: number) => (ascii ? text.slice(start, end) : textOf(bytes, start, end));
-    const numberIn = (start: number, end: number) => {
-      const plain = plainDecimal(text, start, end);
-      return plain === plain ? plain : Number(value(start, end));
-    };
-    let quote = text.indexOf('"');
     let start = 0;
+    while (!columns && start < length) start = takeHeader(bytes, start, length);
+    if (!columns) return;
+    const c = columns;
+    const last = lastNeeded;
+    const fieldStarts = starts;
+    const fieldEnds = ends;
+    // The comma count at which the source field starts (-1: it is the first field, never skipped).
+    const sourceAt = c.source - 1;
     while (start < length) {
-      let next = text.indexOf('\n', start);
-      if (next < 0) next = length;
-      let end = next;
       const lineStart = start;
-      start = next + 1;
-      lineNumber++;
-      if (end > lineStart && text.charCodeAt(end - 1) === RETURN) end--;
-      if (end === lineStart) continue;
-      if (quote >= 0 && quote < lineStart) quote = text.indexOf('"', lineStart);
-      // The header, and a line with a quote (a quoted name): csv-parse reads it.
-      if (!columns || (quote >= 0 && quote < end)) {
-        takeText(textOf(bytes, lineStart, end));
-        continue;
-      }
-      // Any other line (almost every one): the commas up to the last column used, natively found.
       let count = 0;
       let from = lineStart;
-      while (count <= lastNeeded) {
-        const comma = text.indexOf(',', from);
-        starts[count] = from;
-        if (comma < 0 || comma >= end) {
-          ends[count++] = end;
-          break;
-        }
-        ends[count++] = comma;
-        from = comma + 1;
+      let quoted = false;
+      let sameSource = false;
+      let at = lineStart;
+      for (; at < length; at++) {
+        const byte = bytes[at];
+        // Digits, letters, '-', '.', '/' are all above ',': one comparison for almost every byte.
+        if (byte > COMMA) continue;
+        if (byte === COMMA) {
+          if (count <= last) {
+            fieldStarts[count] = from;
+            fieldEnds[count++] = at;
+          }
+          from = at + 1;
+          if (count === sourceAt + 1 && sourceLength >= 0 && from + sourceLength < length && bytes[from + sourceLength] === COMMA) {
+            let same = true;
+            for (let i = 0; i < sourceLength; i++) {
+              if (bytes[from + i] !== sourceBytes[i]) {
+                same = false;
+                break;
+              }
+            }
+            // The source's bytes hold no comma, quote or newline: the scan resumes at the comma after it.
+            if (same) {
+              sameSource = true;
+              at = from + sourceLength - 1;
+            }
+          }
+        } else if (byte === NEWLINE) break;
+        else if (byte === QUOTE) quoted = true;
       }
-      if (count <= lastNeeded) {
+      start = at + 1;
+      lineNumber++;
+      const end = at > lineStart && bytes[at - 1] === RETURN ? at - 1 : at;
+      if (end === lineStart) continue;
+      // A line with a quote (a quoted name), or one short of a column: csv-parse reads it.
+      if (quoted || count < last) {
         takeText(textOf(bytes, lineStart, end));
         continue;
       }
-      const c = columns;
-      const indexStart = starts[c.ride_index];
-      const indexEnd = ends[c.ride_index];
-      if (indexEnd - indexStart === 10 && text.startsWith('ride_index', indexStart)) continue;
-      const rideIndex = numberIn(indexStart, indexEnd);
-      if (indexEnd === indexStart || !Number.isFinite(rideIndex)) throw missing(count);
-      row.latitude = numberIn(starts[c.latitude], ends[c.latitude]);
-      row.longitude = numberIn(starts[c.longitude], ends[c.longitude]);
-      row.station = value(starts[c.groundstation], ends[c.groundstation]);
-      const distanceStart = starts[c.groundstation_distance_km];
-      const distanceEnd = ends[c.groundstation_distance_km];
-      row.distanceKm = distanceEnd === distanceStart ? NaN : numberIn(distanceStart, distanceEnd);
-      const sourceStart = starts[c.source];
-      const sourceEnd = ends[c.source];
-      // A slice of a string this long shares the chunk's text; it is compared, and only kept when it differs.
-      const source = text.slice(sourceStart, sourceEnd);
-      if (source !== lastSource) {
-        lastSource = source;
-        row.source = ascii ? source : textOf(bytes, sourceStart, sourceEnd);
+      if (count === last) {
+        fieldStarts[count] = from;
+        fieldEnds[count++] = end;
       }
+      const indexStart = fieldStarts[c.ride_index];
+      const indexEnd = fieldEnds[c.ride_index];
+      // A header repeated (processed/ objects concatenated) is skipped.
+      if (indexEnd - indexStart === 10 && bytes[indexStart] === 0x72 && textOf(bytes, indexStart, indexEnd) === 'ride_index') continue;
+      const rideIndex = numberAt(bytes, indexStart, indexEnd);
+      if (indexEnd === indexStart || !Number.isFinite(rideIndex)) throw missing(count);
+      row.latitude = numberAt(bytes, fieldStarts[c.latitude], fieldEnds[c.latitude]);
+      row.longitude = numberAt(bytes, fieldStarts[c.longitude], fieldEnds[c.longitude]);
+      const stationStart = fieldStarts[c.groundstation];
+      const stationEnd = fieldEnds[c.groundstation];
+      row.station = stationEnd === stationStart ? '' : stations.textOf(bytes, stationStart, stationEnd);
+      const distanceStart = fieldStarts[c.groundstation_distance_km];
+      const distanceEnd = fieldEnds[c.groundstation_distance_km];
+      row.distanceKm = distanceEnd === distanceStart ? NaN : numberAt(bytes, distanceStart, distanceEnd);
+      if (!sameSource) {
+        const sourceStart = fieldStarts[c.source];
+        const sourceEnd = fieldEnds[c.source];
+        sourceLength = sourceEnd - sourceStart;
+        if (sourceBytes.length < sourceLength) sourceBytes = Buffer.allocUnsafe(Math.max(sourceLength, 2 * sourceBytes.length));
+        bytes.copy(sourceBytes, 0, sourceStart, sourceEnd);
+        sourceText = sources.textOf(bytes, sourceStart, sourceEnd);
+      }
+      row.source = sourceText;
       row.rideIndex = rideIndex;
       rows++;
       onRow(row);
