@@ -199,19 +199,29 @@ export class ExactSum {
   }
 }
 
+/** Metre values counted in a plain array indexed by the value (below this; beyond, sorted arrays). */
+export const DENSE_METRES = 1 << 21;
+
 /**
  * Distances counted per whole metre. Quantiles are nearest-rank over those counts, so a quantile
- * is the exact nearest-rank quantile of every ride truncated to the metre; memory is one entry per
- * distinct metre value (plus a buffer of recent rides), not per ride.
+ * is the exact nearest-rank quantile of every ride truncated to the metre; memory is 4 bytes per
+ * metre up to the largest distance below {@link DENSE_METRES} (2,097 km: 8 MB at most; 4 MB for
+ * the default sample's rides, up to 751 km from the NYC stations), plus one entry per distinct
+ * metre value beyond (and a buffer of recent rides), not per ride.
  *
- * Kept as two sorted typed arrays (metres, counts) that a buffer of new values is folded into
- * (sorted, then merged) once it holds as many values as there are distinct ones, rather than as
- * a Map: rides walking away from their station have nearly one distinct metre value each, and a
- * Map updated per ride and sorted for the quantiles was most of the report's aggregation time.
+ * Below 2,097 km a ride is one increment of a Uint32Array indexed by its metre value (a count
+ * that wraps past 2^32 is carried in a Map). Beyond (and negative values), distinct values are kept as two sorted typed
+ * arrays (metres, counts) that a buffer of new values is folded into (sorted, then merged) once it
+ * holds as many values as there are distinct ones: a Map updated per ride and sorted for the
+ * quantiles, and then that fold for every ride, were most of the report's aggregation time.
  */
 export class DistanceCounts {
-  // metres[0, distinct) and counts[0, distinct) hold the folded values; the spare pair receives the
-  // next fold and the two pairs swap, so folding allocates only when the capacity must grow.
+  // dense[m] (+ 2^32 per wrap in wraps): rides of m metres, 0 <= m < dense.length (grown to the largest m seen, below DENSE_METRES).
+  private dense = new Uint32Array(0);
+  private readonly wraps = new Map<number, number>();
+  // metres[0, distinct) and counts[0, distinct) hold the folded values outside the dense range; the
+  // spare pair receives the next fold and the two pairs swap, so folding allocates only when the
+  // capacity must grow.
   private metres = new Float64Array(0);
   private counts = new Float64Array(0);
   private spareMetres = new Float64Array(0);
@@ -222,24 +232,82 @@ export class DistanceCounts {
   count = 0;
   private readonly sum = new ExactSum();
   maxKm = 0;
+  private sortedCache?: { count: number; metres: Float64Array; counts: Float64Array };
 
   /** The sum of every distance added, exact until rounded once (see {@link ExactSum}). */
   get sumKm(): number {
     return this.sum.value();
   }
 
+  /** `add` of each finite value of `values[0, count)` (NaN and ±Infinity skipped). */
+  addAll(values: Float64Array, count: number): void {
+    for (let i = 0; i < count; i++) {
+      const km = values[i];
+      if (km - km === 0) this.add(km);
+    }
+  }
+
   add(km: number): void {
-    if (this.waiting === this.pending.length) this.fold();
-    this.pending[this.waiting++] = Math.floor(km * 1000 + 1e-9);
+    const metres = Math.floor(km * 1000 + 1e-9);
+    const dense = this.dense;
+    if (metres >= 0 && metres < dense.length) {
+      if (++dense[metres] === 2 ** 32) this.wrapped(metres);
+    } else this.addOutside(metres);
     this.count++;
     this.sum.add(km);
     if (km > this.maxKm) this.maxKm = km;
   }
 
-  /** Every distinct metre value with its count, in ascending order. */
+  /** The count of `metres` went past 2^32 - 1 (the array holds 0 again). */
+  private wrapped(metres: number): void {
+    this.wraps.set(metres, (this.wraps.get(metres) ?? 0) + 1);
+  }
+
+  /** A metre value beyond the dense array: the array grows to hold it, or it goes to the sorted arrays. */
+  private addOutside(metres: number): void {
+    if (metres >= 0 && metres < DENSE_METRES) {
+      let length = Math.max(1024, this.dense.length);
+      while (length <= metres) length *= 2;
+      const dense = new Uint32Array(Math.min(length, DENSE_METRES));
+      dense.set(this.dense);
+      this.dense = dense;
+      dense[metres]++;
+      return;
+    }
+    if (this.waiting === this.pending.length) this.fold();
+    this.pending[this.waiting++] = metres;
+  }
+
+  /** Every distinct metre value with its count, in ascending order (kept until the next value is added). */
   private sorted(): { metres: Float64Array; counts: Float64Array } {
+    if (this.sortedCache?.count === this.count) return this.sortedCache;
     if (this.waiting > 0) this.fold();
-    return { metres: this.metres.subarray(0, this.distinct), counts: this.counts.subarray(0, this.distinct) };
+    const dense = this.dense;
+    const wraps = this.wraps;
+    const folded = this.metres;
+    const foldedCounts = this.counts;
+    const metres = new Float64Array(this.distinct + dense.length);
+    const counts = new Float64Array(this.distinct + dense.length);
+    // The folded values are all negative or at least DENSE_METRES: the negative ones, the dense ones, the rest.
+    let i = 0;
+    let n = 0;
+    for (; i < this.distinct && folded[i] < 0; i++, n++) {
+      metres[n] = folded[i];
+      counts[n] = foldedCounts[i];
+    }
+    for (let m = 0; m < dense.length; m++) {
+      const c = dense[m];
+      if (c > 0 || (wraps.size > 0 && wraps.has(m))) {
+        metres[n] = m;
+        counts[n++] = wraps.size > 0 ? c + (wraps.get(m) ?? 0) * 2 ** 32 : c;
+      }
+    }
+    for (; i < this.distinct; i++, n++) {
+      metres[n] = folded[i];
+      counts[n] = foldedCounts[i];
+    }
+    this.sortedCache = { count: this.count, metres: metres.subarray(0, n), counts: counts.subarray(0, n) };
+    return this.sortedCache;
   }
 
   /** Merges the buffer into the sorted arrays; the buffer grows with them, so folds stay rare. */
@@ -367,7 +435,8 @@ export class RejectCounts {
 
 /** Per-station ride counts and the bounding box of every ride. */
 export class RideCounts {
-  readonly byStation = new Map<string, number>();
+  /** Rides per station id, in a box per station: one Map lookup per ride, not a lookup and a set. */
+  private readonly byStation = new Map<string, { rides: number }>();
   rows = 0;
   unmatched = 0;
   bbox = { west: Infinity, south: Infinity, east: -Infinity, north: -Infinity };
@@ -375,7 +444,11 @@ export class RideCounts {
   add(longitude: number, latitude: number, station: string): void {
     this.rows++;
     if (station === '') this.unmatched++;
-    else this.byStation.set(station, (this.byStation.get(station) ?? 0) + 1);
+    else {
+      const counted = this.byStation.get(station);
+      if (counted) counted.rides++;
+      else this.byStation.set(station, { rides: 1 });
+    }
     if (Number.isFinite(longitude) && Number.isFinite(latitude)) {
       const b = this.bbox;
       if (longitude < b.west) b.west = longitude;
@@ -385,10 +458,35 @@ export class RideCounts {
     }
   }
 
+  /** `add` of each row of a batch. */
+  addRows(batch: { count: number; longitude: Float64Array; latitude: Float64Array; station: string[] }): void {
+    const { count, longitude, latitude, station } = batch;
+    const byStation = this.byStation;
+    const b = this.bbox;
+    this.rows += count;
+    for (let i = 0; i < count; i++) {
+      const id = station[i];
+      if (id === '') this.unmatched++;
+      else {
+        const counted = byStation.get(id);
+        if (counted) counted.rides++;
+        else byStation.set(id, { rides: 1 });
+      }
+      const x = longitude[i];
+      const y = latitude[i];
+      if (x - x === 0 && y - y === 0) {
+        if (x < b.west) b.west = x;
+        if (x > b.east) b.east = x;
+        if (y < b.south) b.south = y;
+        if (y > b.north) b.north = y;
+      }
+    }
+  }
+
   /** Stations by rides, most first, ties by id. */
   ranked(): Array<{ station: string; rides: number }> {
     return [...this.byStation.entries()]
-      .map(([station, rides]) => ({ station, rides }))
+      .map(([station, { rides }]) => ({ station, rides }))
       .sort((a, b) => b.rides - a.rides || (a.station < b.station ? -1 : a.station > b.station ? 1 : 0));
   }
 }

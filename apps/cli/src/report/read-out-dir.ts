@@ -90,13 +90,13 @@ export async function readOutDir(outDir: string, options: ReadOutDirOptions = {}
   let rows: RowData | undefined;
   if (existsSync(ridesCsv)) {
     rows = options.rows;
-    if (!rows) await readRideRows(fileChunks(ridesCsv), ridesCsv, (row) => collector.addRow(row));
+    if (!rows) await readRideRows(fileChunks(ridesCsv), ridesCsv, collector);
     ridesSource = 'rides.csv';
   } else {
     const chunks = await listFiles(join(outDir, 'processed'), '.csv');
     for (const name of chunks) {
       const path = join(outDir, 'processed', name);
-      await readRideRows(fileChunks(path), path, (row) => collector.addRow(row));
+      await readRideRows(fileChunks(path), path, collector);
     }
     ridesSource = `processed/ (${chunks.length} CSV objects)`;
     if (!summary && manifests.length === 0 && chunks.length === 0) throw new NoRunOutputError(outDir);

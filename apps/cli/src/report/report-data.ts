@@ -2,7 +2,7 @@ import type { Station } from '@rydes/geo-index';
 import type { Manifest } from '@rydes/ride-model';
 import type { RunSummaryFile } from '../run/summary-file';
 import { DistanceCounts, PointSample, RejectCounts, RideCounts, rideRank, type MapPoint, type RejectReason } from './aggregate';
-import type { RideRow } from './ride-rows';
+import type { RideRow, RowBatch, RowBatchSink } from './ride-rows';
 
 /** About this many bins in the distance histogram, below the overflow bin. */
 export const DISTANCE_BINS = 25;
@@ -55,7 +55,7 @@ export interface RowData {
 }
 
 /** Gathers the aggregates while rows, reject lines and manifests stream past. */
-export class ReportCollector {
+export class ReportCollector implements RowBatchSink {
   private readonly counts = new RideCounts();
   private readonly distances = new DistanceCounts();
   private readonly sample = new PointSample();
@@ -67,6 +67,19 @@ export class ReportCollector {
     if (Number.isFinite(row.distanceKm)) this.distances.add(row.distanceKm);
     if (Number.isFinite(row.longitude) && Number.isFinite(row.latitude)) {
       this.sample.add(rideRank(row.source, row.rideIndex), row.longitude, row.latitude, row.station, row.source, row.rideIndex);
+    }
+  }
+
+  /** The rows of a batch, as {@link addRow} of each would add them; one short loop per aggregate. */
+  addRows(batch: RowBatch): void {
+    this.counts.addRows(batch);
+    this.distances.addAll(batch.distanceKm, batch.count);
+    const { count, longitude, latitude, station, source, rideIndex } = batch;
+    const sample = this.sample;
+    for (let i = 0; i < count; i++) {
+      const x = longitude[i];
+      const y = latitude[i];
+      if (Number.isFinite(x) && Number.isFinite(y)) sample.add(rideRank(source[i], rideIndex[i]), x, y, station[i], source[i], rideIndex[i]);
     }
   }
 

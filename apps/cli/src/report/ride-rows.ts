@@ -15,6 +15,28 @@ export interface RideRow {
   rideIndex: number;
 }
 
+/**
+ * Rows in columns: row i is `latitude[i]`, `longitude[i]`, … for i < `count`. A reader hands its
+ * rows over a chunk at a time this way, so the aggregates run as short loops over typed arrays
+ * rather than a call per row. The arrays are reused for the next chunk: copy what is kept.
+ */
+export interface RowBatch {
+  count: number;
+  latitude: Float64Array;
+  longitude: Float64Array;
+  /** NaN when the row has no station. */
+  distanceKm: Float64Array;
+  rideIndex: Float64Array;
+  /** '' when the row has no station; the same string object for every row of a station (when read from bytes). */
+  station: string[];
+  source: string[];
+}
+
+/** What takes a reader's rows a batch at a time (the report's collector). */
+export interface RowBatchSink {
+  addRows(batch: RowBatch): void;
+}
+
 const NEEDED = ['latitude', 'longitude', 'groundstation', 'groundstation_distance_km', 'source', 'ride_index'] as const;
 type Columns = Record<(typeof NEEDED)[number], number>;
 
@@ -129,19 +151,23 @@ export async function* fileChunks(path: string): AsyncGenerator<Buffer> {
 /**
  * Streams the rows of a processed/ CSV (or rides.csv) to `onRow`, columns found by header name;
  * returns the rows read. Every record is one physical line (ARCHITECTURE.md: names with control
- * characters are rejected), so the complete lines of each chunk become one string of one char
- * per byte, and a line's fields are found with the string's native comma search up to the last
- * column the report uses (the fields after it are never looked at); only the six fields the report
- * uses become values (coordinates read digit by digit, the source string kept while consecutive
- * rows share it). csv-parse takes the lines holding a quote (a quoted name) and any line short of
- * a column. Hand-written because splitting every line into a dozen strings, and then a JavaScript
- * loop over every byte, were most of the report's time on a 200,000-ride run; a spec holds it to
- * csv-parse and Number on the same rows.
- * `onRow` gets the same object every time: copy what it keeps.
+ * characters are rejected), so lines are cut at newlines and fields at commas by one loop over the
+ * bytes, up to the last column the report uses (the fields after it are never looked at); only the
+ * six fields the report uses become values, straight from the bytes: numbers by
+ * {@link decimalAt} (Number's double, no string made), the station and the source as strings
+ * made once per distinct value (see {@link InternedTexts}; the source, the same on every line of
+ * an object, is compared with the last one instead of being scanned). csv-parse takes the lines
+ * holding a quote (a quoted name) and any line short of a column. Hand-written because the
+ * report reads every row of a run, on the CLI's thread while the pipeline runs: strings per
+ * field, then a comma search per field in a latin1 string of each chunk, and Number of the
+ * 17-digit distance's string were most of its CPU (figures in the README's report section); a
+ * spec holds it to csv-parse and Number on the same rows.
+ * `onRow` gets the same object every time: copy what it keeps. A {@link RowBatchSink} instead
+ * gets the rows of each chunk at once.
  * @example
  * const rows = await readRideRows(createReadStream('out/rides.csv'), 'out/rides.csv', (row) => counts.add(row.station));
  */
-export async function readRideRows(input: Readable | AsyncIterable<Buffer>, file: string, onRow: (row: RideRow) => void): Promise<number> {
+export async function readRideRows(input: Readable | AsyncIterable<Buffer>, file: string, onRow: ((row: RideRow) => void) | RowBatchSink): Promise<number> {
   const reader = rideRowReader(file, onRow);
   for await (const chunk of input as AsyncIterable<Buffer | string>) reader.take(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return reader.end();
@@ -153,87 +179,198 @@ export interface RideRowReader {
   take(bytes: Buffer): void;
   /** The file's end: reads the last line (with no newline) and returns the rows read. */
   end(): number;
+  /**
+   * Starts on another file (its header first), keeping what is worth keeping between files: the
+   * strings of the stations and sources seen, and the code the engine optimised for this reader.
+   */
+  next(file: string): void;
 }
 
 /**
- * The synchronous reader behind {@link readRideRows}, for bytes already in memory.
+ * The synchronous reader behind {@link readRideRows}, for bytes already in memory. One reader
+ * given {@link RideRowReader.next} for each file reads many files (a run's processed/ objects).
  * @example
  * const reader = rideRowReader('processed/x.csv', (row) => counts.add(row.station));
  * reader.take(readFileSync('processed/x.csv'));
  * reader.end(); // rows read
  */
-export function rideRowReader(file: string, onRow: (row: RideRow) => void): RideRowReader {
-  let columns: Columns | undefined;
-  /** The highest column index the report uses: a line's fields are cut up to it. */
-  let lastNeeded = 0;
-  let lineNumber = 0;
-  let rows = 0;
-  const row: RideRow = { longitude: 0, latitude: 0, station: '', distanceKm: 0, source: '', rideIndex: 0 };
-  let starts = new Int32Array(0);
-  let ends = new Int32Array(0);
-  const stations = new InternedTexts();
-  const sources = new InternedTexts();
+export function rideRowReader(file: string, onRow: ((row: RideRow) => void) | RowBatchSink): RideRowReader {
+  return new RowScanner(file, typeof onRow === 'function' ? rowByRow(onRow) : onRow);
+}
 
-  const missing = (found: number) => new ReportInputError(file, `line ${lineNumber}: expected ${NEEDED.join(', ')} columns, found ${found} fields`);
+/** A sink handing each row of a batch to `onRow`, in one reused object. */
+function rowByRow(onRow: (row: RideRow) => void): RowBatchSink {
+  const row: RideRow = { longitude: 0, latitude: 0, station: '', distanceKm: 0, source: '', rideIndex: 0 };
+  return {
+    addRows(batch) {
+      for (let i = 0; i < batch.count; i++) {
+        row.latitude = batch.latitude[i];
+        row.longitude = batch.longitude[i];
+        row.station = batch.station[i];
+        row.distanceKm = batch.distanceKm[i];
+        row.source = batch.source[i];
+        row.rideIndex = batch.rideIndex[i];
+        onRow(row);
+      }
+    },
+  };
+}
+
+/** A batch of room for `capacity` rows. */
+function newBatch(capacity: number): RowBatch {
+  return {
+    count: 0,
+    latitude: new Float64Array(capacity),
+    longitude: new Float64Array(capacity),
+    distanceKm: new Float64Array(capacity),
+    rideIndex: new Float64Array(capacity),
+    station: new Array<string>(capacity).fill(''),
+    source: new Array<string>(capacity).fill(''),
+  };
+}
+
+/** `batch` with room for at least one more row (a larger copy when full). */
+function roomFor(batch: RowBatch): RowBatch {
+  if (batch.count < batch.latitude.length) return batch;
+  const bigger = newBatch(2 * batch.latitude.length);
+  bigger.count = batch.count;
+  bigger.latitude.set(batch.latitude);
+  bigger.longitude.set(batch.longitude);
+  bigger.distanceKm.set(batch.distanceKm);
+  bigger.rideIndex.set(batch.rideIndex);
+  for (let i = 0; i < batch.count; i++) {
+    bigger.station[i] = batch.station[i];
+    bigger.source[i] = batch.source[i];
+  }
+  return bigger;
+}
+
+class RowScanner implements RideRowReader {
+  private columns: Columns | undefined;
+  /** The highest column index the report uses: a line's fields are cut up to it. */
+  private lastNeeded = 0;
+  private lineNumber = 0;
+  private rows = 0;
+  /** The rows of the chunk being read, handed to the sink at its end. */
+  private batch = newBatch(1024);
+  private starts = new Int32Array(0);
+  private ends = new Int32Array(0);
+  private readonly stations = new InternedTexts();
+  private readonly sources = new InternedTexts();
+  /** The bytes of the last source field read (its text: `sourceText`), to skip it on the next line; length -1: none. */
+  private sourceBytes = Buffer.alloc(0);
+  private sourceLength = -1;
+  private sourceText = '';
+  /** The start of a line cut at the previous chunk's end (a copy). */
+  private rest: Buffer | undefined;
+
+  constructor(
+    private file: string,
+    private readonly sink: RowBatchSink,
+  ) {}
+
+  next(file: string): void {
+    this.file = file;
+    this.columns = undefined;
+    this.lineNumber = 0;
+    this.rows = 0;
+    this.rest = undefined;
+  }
+
+  take(chunk: Buffer): void {
+    let bytes = chunk;
+    if (this.rest) {
+      const rest = this.rest;
+      // The line cut at the previous chunk's end, read alone.
+      const newline = bytes.indexOf(NEWLINE);
+      if (newline < 0) {
+        this.rest = Buffer.concat([rest, bytes]);
+        return;
+      }
+      this.rest = undefined;
+      this.takeLines(Buffer.concat([rest, bytes.subarray(0, newline)]), rest.length + newline);
+      bytes = bytes.subarray(newline + 1);
+    }
+    const last = bytes.lastIndexOf(NEWLINE);
+    if (last >= 0) this.takeLines(bytes, last + 1);
+    // Copied: the chunk's memory may be reused for the next one (see fileChunks).
+    if (last + 1 < bytes.length) this.rest = Buffer.from(bytes.subarray(last + 1));
+  }
+
+  end(): number {
+    const rest = this.rest;
+    this.rest = undefined;
+    if (rest) this.takeLines(rest, rest.length);
+    return this.rows;
+  }
+
+  /** Hands the rows read so far to the sink. */
+  private flush(): void {
+    if (this.batch.count === 0) return;
+    this.sink.addRows(this.batch);
+    this.batch.count = 0;
+  }
+
+  /** The error for a line short of the needed columns; the rows before it are handed over first. */
+  private missing(found: number): ReportInputError {
+    this.flush();
+    return new ReportInputError(this.file, `line ${this.lineNumber}: expected ${NEEDED.join(', ')} columns, found ${found} fields`);
+  }
 
   /** A line as text: the header, any line with a quote, a line short of a column. */
-  const takeText = (line: string) => {
+  private takeText(line: string): void {
     const fields = line.includes('"') ? (parse(line, { relax_column_count: true }) as string[][])[0] : line.split(',');
+    const columns = this.columns;
     if (!columns) {
-      columns = columnsOf(fields, file);
-      lastNeeded = Math.max(...Object.values(columns));
-      starts = new Int32Array(lastNeeded + 1);
-      ends = new Int32Array(lastNeeded + 1);
+      this.columns = columnsOf(fields, this.file);
+      this.lastNeeded = Math.max(...Object.values(this.columns));
+      if (this.starts.length <= this.lastNeeded) {
+        this.starts = new Int32Array(this.lastNeeded + 1);
+        this.ends = new Int32Array(this.lastNeeded + 1);
+      }
       return;
     }
     // A header repeated (processed/ objects concatenated) is skipped.
     const index = fields[columns.ride_index];
     if (index === 'ride_index') return;
     const rideIndex = Number(index);
-    if (fields.length <= columns.ride_index || index === '' || !Number.isFinite(rideIndex)) throw missing(fields.length);
+    if (fields.length <= columns.ride_index || index === '' || !Number.isFinite(rideIndex)) throw this.missing(fields.length);
     const distance = fields[columns.groundstation_distance_km];
-    row.latitude = Number(fields[columns.latitude]);
-    row.longitude = Number(fields[columns.longitude]);
-    row.station = fields[columns.groundstation] ?? '';
-    row.distanceKm = distance === '' || distance === undefined ? NaN : Number(distance);
-    row.source = fields[columns.source];
-    row.rideIndex = rideIndex;
-    rows++;
-    onRow(row);
-  };
+    const batch = (this.batch = roomFor(this.batch));
+    const i = batch.count++;
+    batch.latitude[i] = Number(fields[columns.latitude]);
+    batch.longitude[i] = Number(fields[columns.longitude]);
+    batch.station[i] = fields[columns.groundstation] ?? '';
+    batch.distanceKm[i] = distance === '' || distance === undefined ? NaN : Number(distance);
+    batch.source[i] = fields[columns.source];
+    batch.rideIndex[i] = rideIndex;
+    this.rows++;
+  }
 
-  /** The header, when it is the next line: taken as text; returns where the next line starts. */
-  const takeHeader = (bytes: Buffer, start: number, length: number): number => {
+  /** The header, the next line at `start`: taken as text; returns where the line after starts. */
+  private takeHeader(bytes: Buffer, start: number, length: number): number {
     let next = bytes.indexOf(NEWLINE, start);
     if (next < 0 || next > length) next = length;
-    lineNumber++;
+    this.lineNumber++;
     const end = next > start && bytes[next - 1] === RETURN ? next - 1 : next;
-    if (end > start) takeText(textOf(bytes, start, end));
+    if (end > start) this.takeText(textOf(bytes, start, end));
     return next + 1;
-  };
-
-  /** The bytes of the last source field read (`sourceText`), to skip the same source on the next line. */
-  let sourceBytes = Buffer.alloc(0);
-  let sourceLength = -1;
-  let sourceText = '';
+  }
 
   /**
-   * The complete lines of `bytes[0, length)` (the last one may lack its newline), read byte by
-   * byte: one comparison per byte finds the commas, the line's end and any quote; the fields the
-   * report uses are then read from the bytes (numbers by {@link decimalAt}, the station as an
-   * interned string: see {@link InternedTexts}). The source field, the same on every line of an
-   * object, is compared with the last one instead of being scanned.
+   * The complete lines of `bytes[0, length)` (the last one may lack its newline): one comparison
+   * per byte finds the commas, the line's end and any quote.
    */
-  const takeLines = (bytes: Buffer, length: number) => {
+  private takeLines(bytes: Buffer, length: number): void {
     let start = 0;
-    while (!columns && start < length) start = takeHeader(bytes, start, length);
-    if (!columns) return;
-    const c = columns;
-    const last = lastNeeded;
-    const fieldStarts = starts;
-    const fieldEnds = ends;
-    // The comma count at which the source field starts (-1: it is the first field, never skipped).
-    const sourceAt = c.source - 1;
+    while (!this.columns && start < length) start = this.takeHeader(bytes, start, length);
+    const c = this.columns;
+    if (!c) return;
+    const last = this.lastNeeded;
+    const starts = this.starts;
+    const ends = this.ends;
+    // The comma count after which the source field starts (0: it is the first field, never skipped).
+    const sourceAfter = c.source;
     while (start < length) {
       const lineStart = start;
       let count = 0;
@@ -247,94 +384,78 @@ export function rideRowReader(file: string, onRow: (row: RideRow) => void): Ride
         if (byte > COMMA) continue;
         if (byte === COMMA) {
           if (count <= last) {
-            fieldStarts[count] = from;
-            fieldEnds[count++] = at;
+            starts[count] = from;
+            ends[count++] = at;
           }
           from = at + 1;
-          if (count === sourceAt + 1 && sourceLength >= 0 && from + sourceLength < length && bytes[from + sourceLength] === COMMA) {
-            let same = true;
-            for (let i = 0; i < sourceLength; i++) {
-              if (bytes[from + i] !== sourceBytes[i]) {
-                same = false;
-                break;
-              }
-            }
-            // The source's bytes hold no comma, quote or newline: the scan resumes at the comma after it.
-            if (same) {
-              sameSource = true;
-              at = from + sourceLength - 1;
-            }
+          // The source's bytes hold no comma, quote or newline: when they are the last line's, the scan resumes at the comma after them.
+          if (count === sourceAfter && this.sameSourceAt(bytes, from, length)) {
+            sameSource = true;
+            at = from + this.sourceLength - 1;
           }
         } else if (byte === NEWLINE) break;
         else if (byte === QUOTE) quoted = true;
       }
       start = at + 1;
-      lineNumber++;
+      this.lineNumber++;
       const end = at > lineStart && bytes[at - 1] === RETURN ? at - 1 : at;
       if (end === lineStart) continue;
       // A line with a quote (a quoted name), or one short of a column: csv-parse reads it.
       if (quoted || count < last) {
-        takeText(textOf(bytes, lineStart, end));
+        this.takeText(textOf(bytes, lineStart, end));
         continue;
       }
       if (count === last) {
-        fieldStarts[count] = from;
-        fieldEnds[count++] = end;
+        starts[count] = from;
+        ends[count++] = end;
       }
-      const indexStart = fieldStarts[c.ride_index];
-      const indexEnd = fieldEnds[c.ride_index];
-      // A header repeated (processed/ objects concatenated) is skipped.
-      if (indexEnd - indexStart === 10 && bytes[indexStart] === 0x72 && textOf(bytes, indexStart, indexEnd) === 'ride_index') continue;
-      const rideIndex = numberAt(bytes, indexStart, indexEnd);
-      if (indexEnd === indexStart || !Number.isFinite(rideIndex)) throw missing(count);
-      row.latitude = numberAt(bytes, fieldStarts[c.latitude], fieldEnds[c.latitude]);
-      row.longitude = numberAt(bytes, fieldStarts[c.longitude], fieldEnds[c.longitude]);
-      const stationStart = fieldStarts[c.groundstation];
-      const stationEnd = fieldEnds[c.groundstation];
-      row.station = stationEnd === stationStart ? '' : stations.textOf(bytes, stationStart, stationEnd);
-      const distanceStart = fieldStarts[c.groundstation_distance_km];
-      const distanceEnd = fieldEnds[c.groundstation_distance_km];
-      row.distanceKm = distanceEnd === distanceStart ? NaN : numberAt(bytes, distanceStart, distanceEnd);
-      if (!sameSource) {
-        const sourceStart = fieldStarts[c.source];
-        const sourceEnd = fieldEnds[c.source];
-        sourceLength = sourceEnd - sourceStart;
-        if (sourceBytes.length < sourceLength) sourceBytes = Buffer.allocUnsafe(Math.max(sourceLength, 2 * sourceBytes.length));
-        bytes.copy(sourceBytes, 0, sourceStart, sourceEnd);
-        sourceText = sources.textOf(bytes, sourceStart, sourceEnd);
-      }
-      row.source = sourceText;
-      row.rideIndex = rideIndex;
-      rows++;
-      onRow(row);
+      this.takeFields(bytes, c, count, sameSource);
     }
-  };
+    this.flush();
+  }
 
-  let rest: Buffer | undefined;
-  const take = (chunk: Buffer) => {
-    let bytes = chunk;
-    if (rest) {
-      // The line cut at the previous chunk's end, read alone.
-      const newline = bytes.indexOf(NEWLINE);
-      if (newline < 0) {
-        rest = Buffer.concat([rest, bytes]);
-        return;
-      }
-      takeLines(Buffer.concat([rest, bytes.subarray(0, newline)]), rest.length + newline);
-      rest = undefined;
-      bytes = bytes.subarray(newline + 1);
-    }
-    const last = bytes.lastIndexOf(NEWLINE);
-    if (last >= 0) takeLines(bytes, last + 1);
-    // Copied: the chunk's memory may be reused for the next one (see fileChunks).
-    if (last + 1 < bytes.length) rest = Buffer.from(bytes.subarray(last + 1));
-  };
-  const end = () => {
-    if (rest) takeLines(rest, rest.length);
-    rest = undefined;
-    return rows;
-  };
-  return { take, end };
+  /** Whether the bytes at `from` are the last source field's, followed by a comma. */
+  private sameSourceAt(bytes: Buffer, from: number, length: number): boolean {
+    const n = this.sourceLength;
+    if (n < 0 || from + n >= length || bytes[from + n] !== COMMA) return false;
+    const kept = this.sourceBytes;
+    for (let i = 0; i < n; i++) if (bytes[from + i] !== kept[i]) return false;
+    return true;
+  }
+
+  /** The row of a line whose fields are cut (`starts`, `ends`; `count` of them). */
+  private takeFields(bytes: Buffer, c: Columns, count: number, sameSource: boolean): void {
+    const starts = this.starts;
+    const ends = this.ends;
+    const indexStart = starts[c.ride_index];
+    const indexEnd = ends[c.ride_index];
+    // A header repeated (processed/ objects concatenated) is skipped.
+    if (indexEnd - indexStart === 10 && bytes[indexStart] === 0x72 && textOf(bytes, indexStart, indexEnd) === 'ride_index') return;
+    const rideIndex = numberAt(bytes, indexStart, indexEnd);
+    if (indexEnd === indexStart || !Number.isFinite(rideIndex)) throw this.missing(count);
+    const batch = (this.batch = roomFor(this.batch));
+    const i = batch.count++;
+    batch.latitude[i] = numberAt(bytes, starts[c.latitude], ends[c.latitude]);
+    batch.longitude[i] = numberAt(bytes, starts[c.longitude], ends[c.longitude]);
+    const stationStart = starts[c.groundstation];
+    const stationEnd = ends[c.groundstation];
+    batch.station[i] = stationEnd === stationStart ? '' : this.stations.textOf(bytes, stationStart, stationEnd);
+    const distanceStart = starts[c.groundstation_distance_km];
+    const distanceEnd = ends[c.groundstation_distance_km];
+    batch.distanceKm[i] = distanceEnd === distanceStart ? NaN : numberAt(bytes, distanceStart, distanceEnd);
+    if (!sameSource) this.keepSource(bytes, starts[c.source], ends[c.source]);
+    batch.source[i] = this.sourceText;
+    batch.rideIndex[i] = rideIndex;
+    this.rows++;
+  }
+
+  private keepSource(bytes: Buffer, start: number, end: number): void {
+    const length = end - start;
+    if (this.sourceBytes.length < length) this.sourceBytes = Buffer.allocUnsafe(Math.max(length, 2 * this.sourceBytes.length));
+    bytes.copy(this.sourceBytes, 0, start, end);
+    this.sourceLength = length;
+    this.sourceText = this.sources.textOf(bytes, start, end);
+  }
 }
 
 function columnsOf(header: string[], file: string): Columns {
