@@ -18,8 +18,13 @@ const DIGITS = new Uint8Array(17);
 /** Veltkamp's split: `x` as the sum of two doubles of at most 26 significant bits each. */
 const SPLITTER = 134217729; // 2^27 + 1
 
-/** The rounding error of `p = a·b` (Dekker): a·b = p + the result, exactly, barring overflow. */
-function productError(a: number, b: number, p: number): number {
+/**
+ * The rounding error of `p = a·b` (Dekker): a·b = p + the result, exactly, barring overflow.
+ * @example
+ * const p = a * b;
+ * const e = productError(a, b, p); // a·b === p + e in exact arithmetic
+ */
+export function productError(a: number, b: number, p: number): number {
   let c = SPLITTER * a;
   const aHigh = c - (c - a);
   const aLow = a - aHigh;

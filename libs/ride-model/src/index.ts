@@ -9,5 +9,5 @@ export * from './deployment';
 export * from './csv';
 export * from './generate';
 export { findControlCharacter, type ControlCharacter } from './control-characters';
-export { ByteWriter, type AsciiLiteral } from './byte-writer';
+export { ByteWriter, productError, type AsciiLiteral } from './byte-writer';
 export { bodyCsv, type BodyCsv, type NearestStation } from './body-csv';

@@ -4,11 +4,10 @@
  * field's string (a 17-digit shortest round-trip double, as the transform writes it) cost
  * 200–330 ns per row including the string, this ~50 ns (`node tmp` micro-bench, 200,000 fields).
  */
+import { productError } from '@rydes/ride-model';
 
 // 10^0 … 10^22, all exact doubles (5^22 < 2^53).
 const POW10 = Array.from({ length: 23 }, (_, d) => 10 ** d);
-/** Veltkamp's splitter for doubles: 2^27 + 1. */
-const SPLIT = 134_217_729;
 /** Digits held in one double exactly, whatever they are (10^15 < 2^53). */
 const EXACT_DIGITS = 15;
 /** Digits read at most (a 64-bit significand); longer texts go to Number. */
@@ -73,13 +72,7 @@ export function decimalAt(bytes: Uint8Array, start: number, end: number): number
   // The digits W = head * 10^tailDigits + tail, exactly: p + e (Dekker), then + tail (Knuth).
   const scale = POW10[tailDigits];
   const p = head * scale;
-  let split = SPLIT * head;
-  const headHigh = split - (split - head);
-  const headLow = head - headHigh;
-  split = SPLIT * scale;
-  const scaleHigh = split - (split - scale);
-  const scaleLow = scale - scaleHigh;
-  const e = headHigh * scaleHigh - p + headHigh * scaleLow + headLow * scaleHigh + headLow * scaleLow;
+  const e = productError(head, scale, p);
   const s = p + tail;
   const back = s - p;
   const t = p - (s - back) + (tail - back) + e;
@@ -90,15 +83,8 @@ export function decimalAt(bytes: Uint8Array, start: number, end: number): number
   const d = POW10[places];
   const q1 = wHigh / d;
   const product = q1 * d;
-  split = SPLIT * q1;
-  const qHigh = split - (split - q1);
-  const qLow = q1 - qHigh;
-  split = SPLIT * d;
-  const dHigh = split - (split - d);
-  const dLow = d - dHigh;
-  const productError = qHigh * dHigh - product + qHigh * dLow + qLow * dHigh + qLow * dLow;
   // wHigh - product is exact (Sterbenz: they are within a factor of two).
-  const q2 = (wHigh - product - productError + wLow) / d;
+  const q2 = (wHigh - product - productError(q1, d, product) + wLow) / d;
   const high = q1 + q2;
   return finish(high, q2 - (high - q1), negative);
 }
