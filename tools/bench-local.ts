@@ -15,7 +15,7 @@
  * (`--cli`: the build measured as "this", default this workspace's).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_RIDES_PER_MESSAGE } from '@rydes/ride-model';
@@ -43,7 +43,24 @@ function floor(): { cpuSeconds: number; ridesPerCoreSecond: number; stages: Reco
   return json ? JSON.parse(json.slice('floor-json '.length)) : undefined;
 }
 
+/** Longest wait for an earlier run's background delete (a folder left by a killed `rm` must not stall the bench). */
+const DELETE_WAIT_MS = 300_000;
+
+/**
+ * Waits until no earlier run's bucket folder is still being deleted (`rydes-s3-*.removing` in the
+ * temp dir, which each run's `rm -rf` leaves behind it): with one ride per message that `rm` removes
+ * hundreds of thousands of files, and a run that starts beside it pays for its file-system work.
+ */
+async function deletesSettled(): Promise<number> {
+  const started = Date.now();
+  const removing = () => readdirSync(tmpdir()).some((name) => /^rydes-s3-.+\.removing$/.test(name));
+  while (removing() && Date.now() - started < DELETE_WAIT_MS) await new Promise((resolve) => setTimeout(resolve, 200));
+  return (Date.now() - started) / 1000;
+}
+
 async function runOnce(args: string[], build: string) {
+  const waited = await deletesSettled();
+  if (waited >= 1) console.log(`  (waited ${waited.toFixed(1)} s for an earlier run's background delete)`);
   const out = mkdtempSync(join(tmpdir(), 'rydes-bench-'));
   const load = loadavg()[0];
   const run = await runBuiltCli(['run', '--rides', String(rides), '--out', out, ...args], build);
