@@ -7,6 +7,7 @@ import { encodeCsv, type ProcessedRow } from '@rydes/ride-model';
 import { isTest } from '@rydes/training-set';
 import { buildTrainingSet, type Coverage } from '../src/trainset/build-training-set';
 import { TrainsetInputError } from '../src/trainset/errors';
+import { describeWeatherFile } from '../src/trainset/inputs';
 
 const HEADER = 'ID,DATE,ELEMENT,DATA_VALUE,M_FLAG,Q_FLAG,S_FLAG,OBS_TIME';
 
@@ -217,4 +218,17 @@ describe('rydes trainset on generated GHCN-Daily files (DuckDB)', () => {
       );
     });
   });
+
+  it('reads the first line of gzip weather files thousands of times without a stray stream error afterwards', async () => {
+    // Reading stops after the first line and destroys the streams under a read in progress: an
+    // error event nobody listens to would surface later as an uncaught exception (jest fails the test).
+    const big = write('big.csv.gz', gzipSync(`${HEADER}\n${'USW00014732,20190704,TMAX,301,,,W,\n'.repeat(200_000)}`));
+    const small = write('small.csv.gz', gzipSync('USW00014732,20190704,TMAX,301,,,W,\n'));
+    for (let i = 0; i < 12_000; i++) {
+      const described = await describeWeatherFile(i % 2 ? small : big);
+      expect(described).toMatchObject({ gzip: true, header: i % 2 === 0 });
+      if (i % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }, 120_000);
 });

@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
 import type { WeatherFile } from '@rydes/training-set';
 import { TrainsetInputError } from './errors';
 
@@ -72,11 +72,15 @@ async function readHead(path: string, length: number): Promise<Buffer> {
 
 async function firstGunzippedLine(path: string): Promise<string> {
   const file = await open(path, 'r');
-  const stream = file.createReadStream({ highWaterMark: 64 * 1024 });
   const gunzip = createGunzip();
+  // pipeline, not pipe: when the loop stops early, the file stream destroyed under a read in
+  // progress reports its premature close to pipeline's callback (nothing to do), where piping left
+  // it an 'error' event nobody listened to, i.e. an uncaught exception at a random later moment.
+  // A gzip error reaches the loop below as well.
+  pipeline(file.createReadStream({ highWaterMark: 64 * 1024 }), gunzip, () => undefined);
   let text = '';
   try {
-    for await (const chunk of Readable.from(stream).pipe(gunzip) as AsyncIterable<Buffer>) {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       text += chunk.toString('utf8');
       if (text.includes('\n') || text.length > 4096) break;
     }
@@ -84,7 +88,6 @@ async function firstGunzippedLine(path: string): Promise<string> {
     throw new TrainsetInputError(path, `starts like gzip but does not decompress (${(err as Error).message})`);
   } finally {
     gunzip.destroy();
-    stream.destroy();
     await file.close().catch(() => undefined);
   }
   return text.split('\n', 1)[0];
