@@ -1,4 +1,4 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '@rydes/aws-adapters';
 import { startLocalServers, type LocalServers } from '@rydes/local-aws';
 import { createHash } from 'node:crypto';
@@ -202,7 +202,7 @@ describe('the sample cache: a generated sample kept for the next run of the same
   });
 });
 
-describe('uploadInput: one streamed PutObject of the preflight size into the real local S3 (s3rver in its worker thread)', () => {
+describe('uploadInput: the file stored by the real local S3 (s3rver in its worker thread) as a PutObject of the preflight size', () => {
   let servers: LocalServers;
   let s3: S3Client;
   let stack: LocalStack;
@@ -213,8 +213,8 @@ describe('uploadInput: one streamed PutObject of the preflight size into the rea
     servers = await startLocalServers({ buckets: [BUCKET], s3Thread: true });
     servers.onObjectCreated((event) => created.push(...event.Records.map((r) => `${r.eventName} ${r.s3.object.key}`)));
     s3 = createS3Client(servers.env);
-    // Only what uploadInput uses of a stack: its S3 client, bucket and multipart fallback.
-    stack = { s3, bucket: BUCKET, upload: () => Promise.reject(new Error('multipart is for files over 5 GiB')) } as unknown as LocalStack;
+    // Only what uploadInput uses of a stack: its servers, bucket and multipart fallback (s3 for the checks below).
+    stack = { s3, servers, bucket: BUCKET, upload: () => Promise.reject(new Error('multipart is for files over 5 GiB')) } as unknown as LocalStack;
   });
   afterAll(async () => {
     s3?.destroy();
@@ -264,6 +264,9 @@ describe('uploadInput: one streamed PutObject of the preflight size into the rea
 
     writeFileSync(path, `[${'{"name":"a"},'.repeat(1000)}{}]`);
     await expect(uploadInput(stack, input)).rejects.toThrow(/changing\.json: it grew while rydes uploaded it \(from 27 bytes\)/);
+    // Nothing stored and nothing announced under its key.
+    await expect(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: input.key }))).rejects.toMatchObject({ name: 'NotFound' });
+    expect(created).not.toContain(`ObjectCreated:Put ${input.key}`);
   });
 
   it('names a file deleted since the preflight (exit 66)', async () => {

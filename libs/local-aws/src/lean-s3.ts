@@ -152,6 +152,39 @@ export function installLeanRequests(
       }
     };
 
+    /**
+     * A local file stored as `bucket`/`key` the way a plain PutObject of its bytes is (the same
+     * store, the same files, the same ObjectCreated:Put event, emitted once the object is
+     * complete), without the HTTP hop: for a caller on this machine whose object is a file it
+     * has (`rydes run` uploading a FILE). `bytes`: the size the file must have; a file found
+     * larger or smaller fails with `code` EGREW or ESHRANK and stores nothing, as an upload cut
+     * off mid-body does. `metadata`: the request headers s3rver would keep (`content-type`, …).
+     */
+    const putFile = async (request: { bucket: string; key: string; file: string; bytes?: number; metadata: Record<string, unknown>; host: string }): Promise<{ size: number; md5: string }> => {
+      const { bucket, key, file, bytes } = request;
+      const known = await fastApp.store.getBucket(bucket).catch(() => undefined);
+      if (!known) throw Object.assign(new Error(`The specified bucket does not exist: ${bucket}`), { code: 'NoSuchBucket' });
+      let read = 0;
+      const counted = new stream.Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          read += chunk.length;
+          if (bytes !== undefined && read > bytes) done(Object.assign(new Error(`${file} has more than ${bytes} bytes`), { code: 'EGREW' }));
+          else done(null, chunk);
+        },
+        flush(done) {
+          done(bytes !== undefined && read < bytes ? Object.assign(new Error(`${file} has ${read} of ${bytes} bytes`), { code: 'ESHRANK', read }) : null);
+        },
+      });
+      // 1 MiB reads: a 46 MB file in ~45 pieces through the hash and into the object's file.
+      const source = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+      source.on('error', (err) => counted.destroy(err));
+      source.pipe(counted);
+      const { size, md5 } = await fastApp.store.putObject({ bucket, key, content: counted, metadata: request.metadata });
+      fastApp.emit('event', new S3Event({ bucket, eventType: 'Put', S3Item: { key, size, metadata: { etag: JSON.stringify(md5) } } }, { reqHeaders: { host: request.host }, sourceIp: '127.0.0.1' }));
+      return { size, md5 };
+    };
+    (fastApp as unknown as { rydesPutFile?: typeof putFile }).rydesPutFile = putFile;
+
     const koaCallback = fastApp.callback;
     fastApp.callback = function (this: FastPutApp) {
       const koa = koaCallback.call(this);

@@ -93,6 +93,14 @@ export interface LocalServers {
    */
   listObjectFiles(bucket: string, prefix?: string): ObjectFile[];
   /**
+   * Stores a local file as `bucket`/`key` as a plain PutObject of its bytes would (same object
+   * files, ETag and ObjectCreated:Put notification, sent once the object is complete), read by
+   * the S3 server itself instead of sent to it over HTTP. `bytes`: the size the file must have
+   * (else {@link LocalFileSizeError}, nothing stored); `metadata`: the headers s3rver keeps
+   * (default `content-type: application/octet-stream`, what the SDK's PutObject of a stream sends).
+   */
+  putFile(bucket: string, key: string, file: string, options?: { bytes?: number; metadata?: Record<string, string> }): Promise<{ etag: string; size: number }>;
+  /**
    * The V8 heap of s3rver's worker thread (its young-generation limit and the size of each heap
    * space, MB); undefined when s3rver runs on the caller's thread.
    */
@@ -172,6 +180,14 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
     rawReads: () => s3.rawReads(),
     objectFile: (bucket, key) => objectFile(directory, bucket, key),
     listObjectFiles: (bucket, prefix) => listObjectFiles(directory, bucket, prefix),
+    async putFile(bucket, key, file, putOptions = {}) {
+      const request = { bucket, key, file, bytes: putOptions.bytes, metadata: putOptions.metadata ?? { 'content-type': 'application/octet-stream' }, host: `127.0.0.1:${s3.port}` };
+      const { size, md5 } = await s3.putFile(request).catch((err: Error & { code?: string; read?: number }) => {
+        if (err.code === 'EGREW' || err.code === 'ESHRANK') throw new LocalFileSizeError(file, putOptions.bytes ?? 0, err.code === 'EGREW' ? undefined : err.read ?? 0);
+        throw err;
+      });
+      return { etag: `"${md5}"`, size };
+    },
     s3ThreadHeap: () => s3.heap?.() ?? Promise.resolve(undefined),
     async close() {
       await Promise.all([
@@ -183,6 +199,27 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
   };
 }
 
+/**
+ * {@link LocalServers.putFile} found the file larger (`read` undefined) or smaller (`read` bytes)
+ * than the size it was given: nothing was stored.
+ */
+export class LocalFileSizeError extends Error {
+  constructor(readonly file: string, readonly expected: number, readonly read?: number) {
+    super(read === undefined ? `${file} grew past ${expected} bytes` : `${file} shrank to ${read} of ${expected} bytes`);
+    this.name = 'LocalFileSizeError';
+  }
+}
+
+/** A {@link LocalServers.putFile} request as the store takes it. */
+interface PutFileRequest {
+  bucket: string;
+  key: string;
+  file: string;
+  bytes?: number;
+  metadata: Record<string, string>;
+  host: string;
+}
+
 type S3rverOptions = ConstructorParameters<typeof S3rver>[0];
 
 /** A running s3rver, wherever it runs. */
@@ -190,6 +227,8 @@ interface S3Handle {
   port: number;
   onEvent(listener: (event: S3Event) => void): () => void;
   rawReads(): Record<string, RawReads>;
+  /** Stores a local file as a plain PutObject would (the store's own MD5 and event). */
+  putFile(request: PutFileRequest): Promise<{ size: number; md5: string }>;
   heap?(): Promise<ThreadHeap>;
   close(): Promise<void>;
 }
@@ -217,6 +256,7 @@ async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
       return () => emitter.off('event', listener);
     },
     rawReads: () => structuredClone((s3 as unknown as { rydesRawReads?: Record<string, RawReads> }).rydesRawReads ?? {}),
+    putFile: (request) => (s3 as unknown as { rydesPutFile(request: PutFileRequest): Promise<{ size: number; md5: string }> }).rydesPutFile(request),
     close: () => s3.close(),
   };
 }
@@ -276,6 +316,16 @@ parentPort.on('message', (message) => {
     for (const space of require('node:v8').getHeapSpaceStatistics()) spacesMb[space.space_name] = space.space_size / 1048576;
     parentPort.postMessage({ type: 'heap', heap: { youngGenerationMb: require('node:worker_threads').resourceLimits.maxYoungGenerationSizeMb, spacesMb } });
   }
+  if (message.type === 'putFile') {
+    s3.rydesPutFile(message.request).then(
+      (stored) => {
+        // Its event first, as an HTTP PUT's event is emitted before its answer.
+        flushEvents();
+        parentPort.postMessage({ type: 'putFile', id: message.id, stored });
+      },
+      (err) => parentPort.postMessage({ type: 'putFile', id: message.id, error: { message: String((err && err.message) || err), code: err && err.code, read: err && err.read } }),
+    );
+  }
   if (message.type === 'close') {
     clearInterval(readsTimer);
     flushEvents();
@@ -307,9 +357,22 @@ async function startS3Thread(options: S3rverOptions, bundle: string | undefined)
   });
   const listeners = new Set<(event: S3Event) => void>();
   let reads: Record<string, RawReads> = {};
-  worker.on('message', (message: { type: string; events?: S3Event[]; reads?: Record<string, RawReads> }) => {
+  const puts = new Map<number, { resolve(stored: { size: number; md5: string }): void; reject(err: Error): void }>();
+  let nextPut = 1;
+  worker.on('message', (message: { type: string; events?: S3Event[]; reads?: Record<string, RawReads>; id?: number; stored?: { size: number; md5: string }; error?: { message: string; code?: string; read?: number } }) => {
     if (message.type === 'events' && message.events) for (const event of message.events) for (const listener of listeners) listener(event);
     if (message.type === 'reads' && message.reads) reads = message.reads;
+    if (message.type === 'putFile' && message.id !== undefined) {
+      const put = puts.get(message.id);
+      puts.delete(message.id);
+      if (message.stored) put?.resolve(message.stored);
+      else put?.reject(Object.assign(new Error(message.error?.message ?? 'putFile failed'), { code: message.error?.code, read: message.error?.read }));
+    }
+  });
+  // A thread that ends fails the puts still waiting for it.
+  worker.once('exit', (code) => {
+    for (const put of puts.values()) put.reject(new Error(`s3rver worker exited with code ${code}`));
+    puts.clear();
   });
   const port = await new Promise<number>((resolve, reject) => {
     const onMessage = (message: { type: string; port?: number; message?: string }) => {
@@ -327,6 +390,12 @@ async function startS3Thread(options: S3rverOptions, bundle: string | undefined)
       return () => listeners.delete(listener);
     },
     rawReads: () => structuredClone(reads),
+    putFile: (request) =>
+      new Promise((resolve, reject) => {
+        const id = nextPut++;
+        puts.set(id, { resolve, reject });
+        worker.postMessage({ type: 'putFile', id, request });
+      }),
     heap: () =>
       new Promise<ThreadHeap>((resolve) => {
         const onHeap = (message: { type: string; heap?: ThreadHeap }) => {

@@ -128,6 +128,61 @@ describe('startLocalServers', () => {
     });
   });
 
+  describe.each([false, true])('putFile, with s3rver in a worker thread: %s', (s3Thread) => {
+    it('stores a local file as a PutObject of its bytes does: the same object files, ETag and ObjectCreated:Put event; a file of another size stores nothing', async () => {
+      // Prepare: the same bytes put both ways, small (one gathered body) and large (streamed into a partial file).
+      const servers = await startLocalServers({ buckets: ['rides-file'], s3Thread });
+      const s3 = new S3Client({
+        endpoint: servers.s3Endpoint, region: servers.region, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', maxAttempts: 1,
+      });
+      const dir = mkdtempSync(join(tmpdir(), 'rydes-put-file-'));
+      const events: S3Event[] = [];
+      servers.onObjectCreated((e) => events.push(e));
+      const files = (key: string) => {
+        const base = join(servers.directory, 'rides-file', `${key}._S3rver_object`);
+        return [base, `${base}.md5`, `${base.slice(0, -'object'.length)}metadata.json`].map((file) => (existsSync(file) ? readFileSync(file).toString('base64') : 'missing'));
+      };
+      // What may differ between two events of the same object: the time, ids and the sequencer.
+      const shape = (e: S3Event | undefined) => {
+        const r = e?.Records[0];
+        return r && { ...r, eventTime: typeof r.eventTime, userIdentity: typeof r.userIdentity.principalId, responseElements: { ...r.responseElements, 'x-amz-request-id': 'id' }, s3: { ...r.s3, bucket: { ...r.s3.bucket, ownerIdentity: 'id' }, object: { ...r.s3.object, key: 'key', sequencer: 'seq' } } };
+      };
+      try {
+        for (const size of [0, 150, 3_000_000]) {
+          const bytes = randomBytes(size);
+          const path = join(dir, `f-${size}.json`);
+          writeFileSync(path, bytes);
+          const put = await s3.send(new PutObjectCommand({ Bucket: 'rides-file', Key: `http/${size}.json`, Body: readFileSync(path), ContentLength: size, ContentType: 'application/octet-stream' }));
+          // Act
+          const stored = await servers.putFile('rides-file', `file/${size}.json`, path, { bytes: size });
+          for (const deadline = Date.now() + 5000; events.length < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+          // Assess
+          expect(stored).toEqual({ etag: put.ETag, size });
+          expect(files(`file/${size}.json`)).toEqual(files(`http/${size}.json`));
+          expect(events.map((e) => e.Records[0].s3.object.key)).toEqual([`http/${size}.json`, `file/${size}.json`]);
+          expect(shape(events[1])).toEqual(shape(events[0]));
+          events.length = 0;
+        }
+        // A file that is not the size it is said to have: refused, nothing stored or announced.
+        const path = join(dir, 'changing.json');
+        writeFileSync(path, '[]');
+        await expect(servers.putFile('rides-file', 'file/shrank.json', path, { bytes: 27 })).rejects.toMatchObject({ name: 'LocalFileSizeError', expected: 27, read: 2 });
+        writeFileSync(path, Buffer.alloc(3_000_000, 32));
+        await expect(servers.putFile('rides-file', 'file/grew.json', path, { bytes: 27 })).rejects.toMatchObject({ name: 'LocalFileSizeError', expected: 27, read: undefined });
+        await expect(servers.putFile('rides-file', 'file/gone.json', join(dir, 'gone.json'), { bytes: 2 })).rejects.toMatchObject({ code: 'ENOENT' });
+        await expect(servers.putFile('rides-none', 'file/x.json', path)).rejects.toMatchObject({ code: 'NoSuchBucket' });
+        await new Promise((r) => setTimeout(r, 200));
+        expect(['shrank', 'grew', 'gone'].map((name) => files(`file/${name}.json`)[0])).toEqual(['missing', 'missing', 'missing']);
+        expect(events).toEqual([]);
+      } finally {
+        s3.destroy();
+        await servers.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
   describe.each([false, true])('bucket-level answers kept between requests, with s3rver in a worker thread: %s', (s3Thread) => {
     it('sees a bucket created or deleted, a CORS configuration put or deleted and a folder removed through the API at the next request', async () => {
       // Prepare

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BundleNotFoundError } from '../errors';
 import { DEPLOYED_NODE_MAJOR } from '../stack/names';
+import { step } from '../run/steps';
 import { PROFILING_FLAG, type HostReply, type InvokeRequest } from './protocol';
 
 export interface FunctionConfig {
@@ -120,8 +121,10 @@ export class FunctionPool {
         // Lambda's timeout covers the invoke phase; init (the cold start) has its own budget.
         await environment.ready;
         started = Date.now();
+        step(`${this.config.name} invoke #${this.invocations}`);
         const reply = await this.exchange(environment, event, awsRequestId, started + this.config.timeoutSeconds * 1000);
         const durationMs = Date.now() - started;
+        step(`${this.config.name} invoke done ${durationMs} ms`);
         if (reply.type === 'result') return { ok: true, result: reply.result, awsRequestId, durationMs };
         if (reply.type === 'error') {
           return { ok: false, errorType: reply.errorType, errorMessage: reply.errorMessage, awsRequestId, durationMs, ...(reply.stack && { stackTrace: reply.stack.split('\n') }) };
@@ -235,6 +238,7 @@ export class FunctionPool {
     environment.ready = new Promise<void>((resolve, reject) => {
       const onReply = (reply: HostReply) => {
         if (reply.type === 'ready') {
+          step(`${config.name} environment ready (${reply.codeCache})`);
           if (reply.codeCache === 'hit') this.codeCacheHits++;
           resolve();
         }

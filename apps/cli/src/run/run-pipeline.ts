@@ -16,6 +16,7 @@ import { RunReport } from '../report/after-run';
 import { buildSummaryFile, writeSummaryFile } from './run-summary';
 import { generateSample, type Sample } from './sample';
 import { uploadInput } from './upload-input';
+import { formatSteps, step } from './steps';
 import type { TimelinePoint } from './summary-file';
 import { countNotRead, exitCodeOf, figuresOf, formatSummary, verdictOf, withOutcomes, type FileLine, type FunctionError, type RunFigures, type Verdict } from './summary';
 
@@ -89,13 +90,17 @@ class ChunksSeen {
  * closed and --out released on every path.
  */
 export async function runPipeline(options: RunOptions): Promise<RunResult> {
+  step('runPipeline');
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
   const stderr = options.stderr ?? process.stderr;
   const stdout = options.stdout ?? process.stdout;
   const inputs = await prepareInputs(options.files);
+  step('inputs');
   const stationCount = await preflightStations(options, stderr);
+  step('preflight');
   const out = await OutputFolder.claim(options.outDir, { force: options.force, notes: stderr });
+  step('claimed');
   let sampling: Promise<Sample> | undefined;
   let logs: { dir: string; temporary: boolean } | undefined;
   let keepLogs = false;
@@ -117,6 +122,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     if (logs?.temporary) await rm(logs.dir, { recursive: true, force: true });
     if (!keepLogs) await out.removeStale('logs/', () => false);
     await out.release();
+    step('released');
+    if (formatSteps()) stderr.write(`steps:\n${formatSteps()}`);
   }
 }
 
@@ -148,7 +155,9 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
   const transformErrors: { count: number; first?: string } = { count: 0 };
   // The stack's S3 client exists only once the stack runs, after onBatch is handed to it.
   const outputs: { mirror?: OutputMirror; report?: RunReport } = {};
+  let batches = 0;
   const onBatch = (batch: BatchReport) => {
+    if (batches++ === 0) step('first batch done');
     if (batch.errorMessage || batch.failed) {
       transformErrors.count++;
       transformErrors.first ??= batch.errorMessage ?? `${batch.failed} message(s) reported failed by the handler (batchItemFailures)`;
@@ -166,6 +175,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
   const phases: Array<[string, number]> = [];
   let mark = Date.now();
   const phase = (name: string) => {
+    step(`phase ${name} done`);
     phases.push([name, (Date.now() - mark) / 1000]);
     mark = Date.now();
   };
@@ -220,6 +230,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
       tracker.close();
     }
     phase('pipeline');
+    step(`batches ${batches}`);
     report?.pipelineDone(timeline);
     await mirror.finish();
     phase('download');
@@ -298,6 +309,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
       sample,
     });
     await writeSummaryFile(out, summary);
+    step('summary written');
     stderr.write(`phases: ${phases.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}\n`);
     // Nothing needs the stack any more: its environments, servers and temp bucket go while the
     // report is built (the finally below waits for the same close).
@@ -306,6 +318,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
       // The report's file is rydes's too: recorded before it is written, like every output.
       out.record(REPORT_FILE);
       await report.finish(stdout, stderr);
+      step('report done');
     }
     return {
       figures,
@@ -318,6 +331,7 @@ async function runStack(options: RunOptions, inputs: RunInput[], out: OutputFold
   } finally {
     stop();
     await Promise.all([outputs.report?.close(), stack.close()]);
+    step('stack closed');
   }
 }
 

@@ -3,6 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, createSqsClient, putObject } from '@rydes/aws-adapters';
 import { decodeEventKey, findControlCharacter, matchesIngestTrigger } from '@rydes/ride-model';
 import { InputFileError } from '../errors';
+import { step } from '../run/steps';
 import { startFaultProxy, startLocalServers, type FaultProxy, type LocalServers } from '@rydes/local-aws';
 import { appendFileSync, closeSync, createReadStream, mkdirSync, openSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -123,6 +124,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     // The CLI's event loop also runs local-aws-sqs, the pollers and the completion checks.
     s3Thread: true,
   });
+  step('servers started');
   const closers: Array<() => Promise<void> | void> = [() => servers.close()];
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -143,6 +145,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       RedrivePolicy: JSON.stringify({ maxReceiveCount: MAX_RECEIVE_COUNT, deadLetterTargetArn: fanoutDlq.arn }),
     });
 
+    step('queues created');
     let stationsUri: string | undefined;
     if (options.stationsFile) {
       const key = `stations/${basename(options.stationsFile)}`;
@@ -156,6 +159,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       inventoryUri = `s3://${BUCKET}/${key}`;
     }
 
+    step('stations put');
     const logDir = options.logDir ?? join(options.dataDir ?? servers.directory, 'logs');
     mkdirSync(logDir, { recursive: true });
     const logFd = (name: string): number | 'inherit' => {
@@ -215,6 +219,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     // Their init overlaps the upload and the ingest instead of delaying the first event of each.
     ingestPool.prewarm(1);
     transformPool.prewarm();
+    step('environments forked');
 
     const ingest = new AsyncInvoker(ingestPool, {
       sqs,
@@ -230,7 +235,10 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
         (r) => r.eventName.startsWith('ObjectCreated') && r.s3.bucket.name === BUCKET && matchesIngestTrigger(decodeEventKey(r.s3.object.key)),
       );
       // S3 sends one notification per object; each is its own async invocation.
-      for (const record of records) ingest.invoke({ Records: [record] });
+      for (const record of records) {
+        step(`ingest invoked ${record.s3.object.key}`);
+        ingest.invoke({ Records: [record] });
+      }
     });
     closers.push(unsubscribe);
 
