@@ -146,7 +146,10 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
     directory,
     configureBuckets: (options.buckets ?? []).map((name) => ({ name, configs: [] })),
   };
-  const s3 = options.s3Thread ? await startS3Thread(s3Options, options.s3rverBundle ?? (process.env[S3RVER_BUNDLE_VAR] || undefined)) : await startS3InProcess(s3Options);
+  // Hard-linked metadata.json files (lean-s3.ts) only in a folder that no other s3rver will write.
+  const s3 = options.s3Thread
+    ? await startS3Thread(s3Options, options.s3rverBundle ?? (process.env[S3RVER_BUNDLE_VAR] || undefined), ownDir)
+    : await startS3InProcess(s3Options, ownDir);
   const s3Endpoint = `http://127.0.0.1:${s3.port}`;
 
   let sqs: Awaited<ReturnType<typeof startSqs>>;
@@ -233,14 +236,14 @@ interface S3Handle {
   close(): Promise<void>;
 }
 
-async function startS3InProcess(options: S3rverOptions): Promise<S3Handle> {
+async function startS3InProcess(options: S3rverOptions, shareMetadata: boolean): Promise<S3Handle> {
   const lib = dirname(require.resolve('s3rver'));
   installLeanIds(require(join(lib, 'utils')), crypto);
   // Loaded on demand: a CLI that runs s3rver in its worker thread never pays for it twice.
   const S3rverClass = require('s3rver') as typeof S3rver;
   const s3 = new S3rverClass(options);
   // Lean first: the fast listing wraps the store's writes, the lean store replaces putObject.
-  installLeanRequests(s3 as unknown as Parameters<typeof installLeanRequests>[0], require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), { fs, path, crypto, stream }, { AWSAccount: require(join(lib, 'models', 'account')), S3Event: require(join(lib, 'models', 'event')) });
+  installLeanRequests(s3 as unknown as Parameters<typeof installLeanRequests>[0], require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), { fs, path, crypto, stream }, { AWSAccount: require(join(lib, 'models', 'account')), S3Event: require(join(lib, 'models', 'event')) }, { shareMetadata });
   installFastListing(require(join(lib, 'stores', 'filesystem')), require(join(lib, 'models', 'object')), fs, path, crypto);
   // First in s3rver's Koa chain: every request meets S3's conditional-request rules (strict-s3.ts).
   (s3 as unknown as { middleware: unknown[] }).middleware.unshift(strictConditionalRequests);
@@ -274,19 +277,21 @@ const __name = (target) => target;
 // s3rver and the five of its modules used below: from one bundled file when given (see
 // LocalServersOptions.s3rverBundle), else from node_modules.
 const lib = require('node:path').dirname(workerData.s3rverPath);
+// Only utils is loaded here: installLeanIds patches it before s3rver's event model is loaded (the
+// getters, and the bundle's), which keeps the randomHexString it finds at load.
 const s3rver = workerData.s3rverBundle
   ? require(workerData.s3rverBundle)
   : {
-      S3rver: require(workerData.s3rverPath),
       utils: require(lib + '/utils'),
-      filesystem: require(lib + '/stores/filesystem'),
-      object: require(lib + '/models/object'),
-      account: require(lib + '/models/account'),
-      event: require(lib + '/models/event'),
+      get S3rver() { return require(workerData.s3rverPath); },
+      get filesystem() { return require(lib + '/stores/filesystem'); },
+      get object() { return require(lib + '/models/object'); },
+      get account() { return require(lib + '/models/account'); },
+      get event() { return require(lib + '/models/event'); },
     };
 eval('(' + workerData.idsSource + ')')(s3rver.utils, require('node:crypto'));
 const s3 = new s3rver.S3rver(workerData.options);
-eval('(' + workerData.leanSource + ')')(s3, s3rver.filesystem, s3rver.object, { fs: require('node:fs'), path: require('node:path'), crypto: require('node:crypto'), stream: require('node:stream') }, { AWSAccount: s3rver.account, S3Event: s3rver.event });
+eval('(' + workerData.leanSource + ')')(s3, s3rver.filesystem, s3rver.object, { fs: require('node:fs'), path: require('node:path'), crypto: require('node:crypto'), stream: require('node:stream') }, { AWSAccount: s3rver.account, S3Event: s3rver.event }, { shareMetadata: workerData.shareMetadata });
 eval('(' + workerData.listingSource + ')')(s3rver.filesystem, s3rver.object, require('node:fs'), require('node:path'), require('node:crypto'));
 s3.middleware.unshift(eval('(' + workerData.strictSource + ')'));
 s3.middleware.unshift(eval('(' + workerData.countSource + ')'));
@@ -339,7 +344,7 @@ s3.run().then(
 );
 `;
 
-async function startS3Thread(options: S3rverOptions, bundle: string | undefined): Promise<S3Handle> {
+async function startS3Thread(options: S3rverOptions, bundle: string | undefined, shareMetadata: boolean): Promise<S3Handle> {
   const worker = new Worker(S3_WORKER, {
     eval: true,
     resourceLimits: { maxYoungGenerationSizeMb: S3_THREAD_YOUNG_GENERATION_MB },
@@ -353,6 +358,7 @@ async function startS3Thread(options: S3rverOptions, bundle: string | undefined)
       listingSource: installFastListing.toString(),
       leanSource: installLeanRequests.toString(),
       idsSource: installLeanIds.toString(),
+      shareMetadata,
     },
   });
   const listeners = new Set<(event: S3Event) => void>();

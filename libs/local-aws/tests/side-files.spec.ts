@@ -3,7 +3,7 @@ import {
   S3Client, UploadPartCommand, type ListObjectsCommandOutput,
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -75,6 +75,21 @@ async function exercise(endpoint: string) {
     const copiedBig = await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'copies/big.bin', CopySource: `${BUCKET}/raw/big.bin` }));
     await put('gone/soon.csv', 'deleted below');
     await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'gone/soon.csv' }));
+    // metadata.json shared by hard links (lean-s3.ts): objects with the same metadata; one given
+    // other metadata; copies (with their source's metadata) onto the file the others link to and
+    // onto one that links to it; that file's successor deleted; more with that metadata after each
+    // step. shared/7.csv keeps the first file throughout and must still say what it was given.
+    const csv9 = { ContentType: 'text/csv', Metadata: { run: '9' } };
+    const copyOnto = (Key: string) => s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key, CopySource: `${BUCKET}/processed/rides-1-000000.csv` }));
+    for (const n of [1, 2, 3, 4, 7]) await put(`shared/${n}.csv`, `row ${n}\n`, csv9);
+    await put('shared/2.csv', 'row 2 again\n', { ContentType: 'text/plain' });
+    await copyOnto('shared/1.csv');
+    await put('shared/5.csv', 'row 5\n', csv9);
+    await copyOnto('shared/3.csv');
+    await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'shared/5.csv' }));
+    await put('shared/6.csv', 'row 6\n', csv9);
+    await put('shared/4.csv', 'row 4 again\n', csv9);
+    await put('shared/5.csv', 'row 5 back\n', csv9);
 
     // ListObjects (v1) with markers pages: s3rver's v2 continuation tokens are DES, which OpenSSL 3 refuses.
     const list = async (MaxKeys: number) => {
@@ -104,6 +119,11 @@ async function exercise(endpoint: string) {
   }
 }
 
+/** The text of every metadata.json under `directory`, by relative path. */
+function metadataTexts(directory: string): Record<string, string> {
+  return Object.fromEntries(filesUnder(directory).filter((file) => file.endsWith('metadata.json')).map((file) => [file, readFileSync(join(directory, file), 'utf8')]));
+}
+
 /** Every file under `directory` (relative paths, sorted). */
 function filesUnder(directory: string): string[] {
   return (readdirSync(directory, { recursive: true, withFileTypes: true }) as Array<import('node:fs').Dirent & { parentPath?: string; path?: string }>)
@@ -128,7 +148,7 @@ describe('the local S3 keeps no .md5 file for objects up to 1 MiB and answers as
 
     // Assess: the same answers
     expect(viaLocal).toEqual(viaPlain);
-    expect(viaLocal.listed.length).toBe(10);
+    expect(viaLocal.listed.length).toBe(17);
     expect(viaLocal.objects.find((o) => o.key === 'gone/soon.csv')?.head).toBe('NotFound');
     // The files: a .md5 only beside the objects over 1 MiB (and beside a copied small source, which s3rver copies as a file)
     const md5Files = filesUnder(join(local.directory, BUCKET)).filter((file) => file.endsWith('.md5'));
@@ -137,10 +157,41 @@ describe('the local S3 keeps no .md5 file for objects up to 1 MiB and answers as
       'copies/kept-metadata.csv._S3rver_object.md5',
       'processed/rides-1-000000.csv._S3rver_object.md5',
       'raw/big.bin._S3rver_object.md5',
+      'shared/1.csv._S3rver_object.md5',
+      'shared/3.csv._S3rver_object.md5',
       'swap/big-over-small.bin._S3rver_object.md5',
     ]);
     expect(existsSync(join(local.directory, BUCKET, 'processed', 'empty.csv._S3rver_metadata.json'))).toBe(true);
+    // Every metadata.json holds what a plain s3rver's holds; objects with the same metadata share one inode
+    expect(metadataTexts(join(local.directory, BUCKET))).toEqual(metadataTexts(join(plain.directory, BUCKET)));
+    const inode = (key: string) => statSync(join(local.directory, BUCKET, `${key}._S3rver_metadata.json`)).ino;
+    expect(new Set(['shared/4.csv', 'shared/5.csv', 'shared/6.csv'].map(inode)).size).toBe(1);
+    expect(inode('shared/2.csv')).not.toBe(inode('shared/5.csv'));
+    expect(statSync(join(local.directory, BUCKET, 'shared/7.csv._S3rver_metadata.json')).nlink).toBe(1);
+    expect(new Set(['shared/1.csv', 'shared/3.csv', 'shared/7.csv', 'processed/rides-1-000000.csv'].map(inode)).size).toBe(4);
     // listObjectFiles reads the same ETags from the folder
     expect(local.listObjectFiles(BUCKET).map((o) => [o.key, o.size, o.etag()]).sort()).toEqual([...viaLocal.listed].sort());
+  });
+
+  it('shares no metadata.json between objects in a folder it was given (one a plain s3rver may write later)', async () => {
+    // Arrange
+    const directory = mkdtempSync(join(tmpdir(), 'rydes-kept-dir-'));
+    const given = await startLocalServers({ buckets: [BUCKET], s3Thread: true, directory });
+    const s3 = new S3Client({
+      endpoint: given.s3Endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', maxAttempts: 1,
+    });
+    try {
+      // Act
+      for (const n of [1, 2]) await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `kept/${n}.csv`, Body: `row ${n}\n`, ContentType: 'text/csv' }));
+
+      // Assess
+      const links = [1, 2].map((n) => statSync(join(directory, BUCKET, 'kept', `${n}.csv._S3rver_metadata.json`)).nlink);
+      expect(links).toEqual([1, 1]);
+    } finally {
+      s3.destroy();
+      await given.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });

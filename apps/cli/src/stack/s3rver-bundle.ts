@@ -4,11 +4,23 @@
  * s3rver's worker thread (LocalServersOptions.s3rverBundle in libs/local-aws): one file to read
  * and compile instead of ~280 modules to resolve and load at every start of a run.
  */
+// Only utils is loaded with the file: the worker patches its randomHexString (installLeanIds) before
+// the getters below load s3rver, whose event model keeps the function it finds at load.
 module.exports = {
-  S3rver: require('s3rver'),
   utils: require('s3rver/lib/utils'),
-  filesystem: require('s3rver/lib/stores/filesystem'),
-  object: require('s3rver/lib/models/object'),
-  account: require('s3rver/lib/models/account'),
-  event: require('s3rver/lib/models/event'),
+  get S3rver() {
+    return require('s3rver');
+  },
+  get filesystem() {
+    return require('s3rver/lib/stores/filesystem');
+  },
+  get object() {
+    return require('s3rver/lib/models/object');
+  },
+  get account() {
+    return require('s3rver/lib/models/account');
+  },
+  get event() {
+    return require('s3rver/lib/models/event');
+  },
 };
