@@ -8,7 +8,10 @@ import { transformBody } from './transform-message';
 
 export interface TransformDeps {
   s3: S3Client;
-  /** Writes the processed/ objects (one PutObject each) at a fraction of the SDK's CPU; `s3` itself when absent. */
+  /**
+   * Writes the processed/ objects (one PutObject each) and checks the batch's source version (one
+   * HeadObject) at a fraction of the SDK's CPU; `s3` itself when absent.
+   */
   writer?: ObjectWriter;
   config: TransformConfig;
   /** The station lookup, built once per container. */
@@ -115,7 +118,8 @@ async function keepOrRemove(group: Written[], deps: TransformDeps): Promise<bool
   const { bucket, key, etag } = group[0].source;
   // The version's ingest had started by the time its first message was sent.
   const sent = Math.min(...group.map((w) => Number(w.record.attributes?.SentTimestamp) || Date.now()));
-  const state = await versionState(deps.s3, bucket, key, etag, new Date(sent));
+  const { writer } = deps;
+  const state = await versionState(deps.s3, bucket, key, etag, new Date(sent), writer && ((b, k) => writer.headEtag(b, k)));
   if (state !== 'superseded') return true;
   await deleteKeys(deps.s3, deps.config.outputBucket, group.map((w) => w.key));
   deps.logger.info(

@@ -6,7 +6,8 @@ import { PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/cl
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import type { AwsCredentialIdentity, Provider, RetryErrorInfo, RetryErrorType, RetryStrategyV2, RetryToken, SdkError } from '@smithy/types';
-import { S3ObjectError } from './errors';
+import { isNoSuchKey, MissingEtagError, S3ObjectError } from './errors';
+import { currentEtag } from './object-versions';
 import { putObject } from './put-object';
 import { SigV4Signer } from './sigv4';
 
@@ -18,8 +19,14 @@ export interface ObjectWriter {
    * once the SDK's retry strategy gives up.
    */
   put(bucket: string, key: string, body: string | Uint8Array, contentType?: string): Promise<{ etag: string }>;
+  /**
+   * HeadObject's ETag, as {@link currentEtag} reads it with the SDK: undefined when S3 answers
+   * 404 (no such key), the ETag otherwise; throws {@link S3ObjectError} once the retry strategy
+   * gives up, {@link MissingEtagError} for an answer without one.
+   */
+  headEtag(bucket: string, key: string): Promise<string | undefined>;
   /** Called once per HTTP request sent (retries included), as `countRequests` counts an SDK client's. */
-  onRequest(listener: (commandName: 'PutObjectCommand') => void): void;
+  onRequest(listener: (commandName: WriterCommand) => void): void;
   /** Closes the writer's idle keep-alive sockets. */
   destroy(): void;
 }
@@ -34,6 +41,12 @@ export interface ObjectWriterOptions {
    */
   requestTimeoutMs?: number;
 }
+
+/** The commands a writer sends, as the SDK names them. */
+export type WriterCommand = 'PutObjectCommand' | 'HeadObjectCommand';
+
+/** SHA-256 of no bytes: a HEAD's signed payload hash. */
+const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
 
 /** Bodies above this go through the SDK (which adds `Expect: 100-continue` from 2 MiB on). */
 const LEAN_MAX_BYTES = 1024 * 1024;
@@ -95,7 +108,7 @@ interface ResolvedS3Config {
 class LeanObjectWriter implements ObjectWriter {
   private readonly config: ResolvedS3Config;
   private readonly targets = new Map<string, Promise<Target | undefined>>();
-  private readonly listeners: Array<(commandName: 'PutObjectCommand') => void> = [];
+  private readonly listeners: Array<(commandName: WriterCommand) => void> = [];
   private readonly agents = {
     'http:': new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
     'https:': new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
@@ -106,7 +119,7 @@ class LeanObjectWriter implements ObjectWriter {
     this.config = s3.config as unknown as ResolvedS3Config;
   }
 
-  onRequest(listener: (commandName: 'PutObjectCommand') => void): void {
+  onRequest(listener: (commandName: WriterCommand) => void): void {
     this.listeners.push(listener);
   }
 
@@ -119,11 +132,44 @@ class LeanObjectWriter implements ObjectWriter {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const [target, settings] = await Promise.all([bytes.length <= LEAN_MAX_BYTES ? this.target(bucket) : undefined, this.resolveSettings()]);
     if (!target || !settings.strategy) return putObject(this.s3, bucket, key, body, contentType);
+    const headers: Record<string, string> = {
+      host: target.host,
+      'user-agent': USER_AGENT,
+      'content-type': contentType ?? 'application/octet-stream',
+      'content-length': String(bytes.length),
+      'x-amz-content-sha256': createHash('sha256').update(bytes).digest('hex'),
+    };
+    if (settings.checksum) {
+      headers['x-amz-sdk-checksum-algorithm'] = 'CRC32';
+      headers['x-amz-checksum-crc32'] = crc32Base64(bytes);
+    }
+    let answer: Answer;
     try {
-      return await this.send(target, settings.strategy, settings, key, bytes, contentType);
+      answer = await this.send(target, settings.strategy, settings, 'PUT', key, headers, bytes);
     } catch (err) {
       throw new S3ObjectError('PutObject', bucket, key, err);
     }
+    return { etag: typeof answer.headers.etag === 'string' ? answer.headers.etag : '' };
+  }
+
+  /**
+   * The transform checks its source version once per batch (versionState): through the SDK a
+   * HeadObject cost as much client CPU as the PutObject this writer replaced, so it takes the
+   * same path. A 404 is answered at once (the SDK's retry strategy does not retry it either).
+   */
+  async headEtag(bucket: string, key: string): Promise<string | undefined> {
+    const [target, settings] = await Promise.all([this.target(bucket), this.resolveSettings()]);
+    if (!target || !settings.strategy) return currentEtag(this.s3, bucket, key);
+    const headers: Record<string, string> = { host: target.host, 'user-agent': USER_AGENT, 'x-amz-content-sha256': EMPTY_SHA256 };
+    let answer: Answer;
+    try {
+      answer = await this.send(target, settings.strategy, settings, 'HEAD', key, headers, undefined);
+    } catch (err) {
+      if (isNoSuchKey(err)) return undefined;
+      throw new S3ObjectError('HeadObject', bucket, key, err);
+    }
+    if (typeof answer.headers.etag !== 'string' || !answer.headers.etag) throw new MissingEtagError('HeadObject', bucket, key);
+    return answer.headers.etag;
   }
 
   private resolveSettings() {
@@ -172,26 +218,22 @@ class LeanObjectWriter implements ObjectWriter {
     };
   }
 
+  /**
+   * Sends one request with the client's retry strategy, signer and clock: the 2xx answer, or the
+   * last error (S3's, as the SDK would throw it) once the strategy gives up. A HEAD's 404 is not
+   * retried (a client error, as the SDK classifies it).
+   */
   private async send(
     target: Target,
     strategy: RetryStrategyV2,
-    settings: { checksum: boolean; skewCorrection: boolean },
+    settings: { skewCorrection: boolean },
+    method: 'PUT' | 'HEAD',
     key: string,
-    bytes: Buffer,
-    contentType: string | undefined,
-  ): Promise<{ etag: string }> {
+    headers: Record<string, string>,
+    bytes: Buffer | undefined,
+  ): Promise<Answer> {
     const path = target.prefix + encodeKey(key);
-    const headers: Record<string, string> = {
-      host: target.host,
-      'user-agent': USER_AGENT,
-      'content-type': contentType ?? 'application/octet-stream',
-      'content-length': String(bytes.length),
-      'x-amz-content-sha256': createHash('sha256').update(bytes).digest('hex'),
-    };
-    if (settings.checksum) {
-      headers['x-amz-sdk-checksum-algorithm'] = 'CRC32';
-      headers['x-amz-checksum-crc32'] = crc32Base64(bytes);
-    }
+    const commandName: WriterCommand = method === 'PUT' ? 'PutObjectCommand' : 'HeadObjectCommand';
     const maxAttempts = await this.config.maxAttempts();
     let token: RetryToken = await strategy.acquireInitialRetryToken('');
     let attempts = 0;
@@ -204,13 +246,13 @@ class LeanObjectWriter implements ObjectWriter {
       headers['amz-sdk-request'] = `attempt=${attempts}; max=${maxAttempts}`;
       try {
         const signed = { ...headers };
-        target.signer.sign('PUT', path, signed, await this.config.credentials(), new Date(sentAt + offsetBefore));
-        for (const listener of this.listeners) listener('PutObjectCommand');
-        const answer = await this.request(target, path, signed, bytes);
+        target.signer.sign(method, path, signed, await this.config.credentials(), new Date(sentAt + offsetBefore));
+        for (const listener of this.listeners) listener(commandName);
+        const answer = await this.request(target, method, path, signed, bytes);
         if (settings.skewCorrection) this.sampleClock(answer.headers.date, sentAt, answer.headers.age);
         if (answer.status >= 200 && answer.status < 300) {
           strategy.recordSuccess(token);
-          return { etag: typeof answer.headers.etag === 'string' ? answer.headers.etag : '' };
+          return answer;
         }
         throw s3Error(answer, attempts, totalRetryDelay, settings.skewCorrection ? offsetBefore : undefined, this.config.systemClockOffset);
       } catch (err) {
@@ -241,11 +283,11 @@ class LeanObjectWriter implements ObjectWriter {
     this.config.systemClockOffset = server - now;
   }
 
-  private request(target: Target, path: string, headers: Record<string, string>, body: Buffer): Promise<Answer> {
+  private request(target: Target, method: 'PUT' | 'HEAD', path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<Answer> {
     const transport = target.protocol === 'https:' ? https : http;
     return new Promise<Answer>((resolve, reject) => {
       const req = transport.request(
-        { method: 'PUT', hostname: target.hostname, port: target.port, path, headers, agent: this.agents[target.protocol], timeout: this.requestTimeoutMs },
+        { method, hostname: target.hostname, port: target.port, path, headers, agent: this.agents[target.protocol], timeout: this.requestTimeoutMs },
         (res) => {
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) {
@@ -260,9 +302,10 @@ class LeanObjectWriter implements ObjectWriter {
         },
       );
       // The whole exchange, not just idle time, is bounded: a trickling answer times out too.
-      const timer = setTimeout(() => req.destroy(timeoutError(this.requestTimeoutMs)), this.requestTimeoutMs);
+      const operation = method === 'PUT' ? 'PutObject' : 'HeadObject';
+      const timer = setTimeout(() => req.destroy(timeoutError(operation, this.requestTimeoutMs)), this.requestTimeoutMs);
       req.on('close', () => clearTimeout(timer));
-      req.on('timeout', () => req.destroy(timeoutError(this.requestTimeoutMs)));
+      req.on('timeout', () => req.destroy(timeoutError(operation, this.requestTimeoutMs)));
       req.on('error', reject);
       req.end(body);
     });
@@ -290,8 +333,8 @@ function crc32Base64(bytes: Buffer): string {
   return out.toString('base64');
 }
 
-function timeoutError(ms: number): Error {
-  return Object.assign(new Error(`PutObject was not answered within ${ms} ms (request timeout)`), { name: 'TimeoutError', code: 'ETIMEDOUT' });
+function timeoutError(operation: string, ms: number): Error {
+  return Object.assign(new Error(`${operation} was not answered within ${ms} ms (request timeout)`), { name: 'TimeoutError', code: 'ETIMEDOUT' });
 }
 
 /** The SDK's classification of an error for its retry strategy (retryMiddleware's getRetryErrorType). */

@@ -17,7 +17,7 @@ export type RequestCounts = Record<string, number>;
  * Counts the requests an SDK client really sends, by command, SDK-level retries included (the
  * middleware sits inside the retry loop). For benchmarks and tests that report "requests per
  * 1,000 rides" from measurement rather than arithmetic. An {@link ObjectWriter} (which sends
- * without the SDK's middleware) counts its PutObject requests, retries included, the same way.
+ * without the SDK's middleware) counts its PutObject and HeadObject requests, retries included, the same way.
  * @example
  * const counts = countRequests(s3);
  * await s3.send(new PutObjectCommand({ Bucket, Key, Body }));

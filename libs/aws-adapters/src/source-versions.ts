@@ -15,7 +15,8 @@ import { currentEtag, sameEtag } from './object-versions';
 export type VersionState = 'current' | 'superseded' | 'deleted';
 
 /**
- * Decides {@link VersionState} for `etag` of `bucket/key`: one HeadObject, and only when the key
+ * Decides {@link VersionState} for `etag` of `bucket/key`: one HeadObject (`headEtag`, default
+ * {@link currentEtag} through `s3`; an ObjectWriter's `headEtag` is cheaper), and only when the key
  * is gone a listing of the source's manifests. "Newer" compares ingest start times: another
  * version is newer when its manifest's `startedAt` is later than this version's own manifest's,
  * or, when this version has none yet, later than `startedBefore` (a time this version's ingest
@@ -25,8 +26,15 @@ export type VersionState = 'current' | 'superseded' | 'deleted';
  * const state = await versionState(s3, 'rides-local', 'raw/a.json', '"9b2c…"', new Date(sentMs));
  * if (state === 'superseded') await deleteKeys(s3, 'rides-local', written);
  */
-export async function versionState(s3: S3Client, bucket: string, key: string, etag: string, startedBefore: Date): Promise<VersionState> {
-  const now = await currentEtag(s3, bucket, key);
+export async function versionState(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  etag: string,
+  startedBefore: Date,
+  headEtag: (bucket: string, key: string) => Promise<string | undefined> = (b, k) => currentEtag(s3, b, k),
+): Promise<VersionState> {
+  const now = await headEtag(bucket, key);
   if (now !== undefined) return sameEtag(now, etag) ? 'current' : 'superseded';
   const own = await readManifest(s3, bucket, objectKeys({ bucket, key, etag }).manifest);
   const since = own ? Date.parse(own.startedAt) : startedBefore.getTime();

@@ -3,7 +3,7 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startFaultProxy, startLocalServers, type LocalServers } from '@rydes/local-aws';
-import { awsErrorOf, countRequests, createObjectWriter, createS3Client, isNoSuchKey, openObject, putObject, S3ObjectError, type ObjectWriter } from '../src';
+import { awsErrorOf, countRequests, createObjectWriter, createS3Client, currentEtag, isNoSuchKey, openObject, putObject, S3ObjectError, type ObjectWriter } from '../src';
 
 const BUCKET = 'adapters-writer';
 const CSV = 'text/csv; charset=utf-8';
@@ -221,6 +221,59 @@ describe('createObjectWriter: PutObject through node http, against s3rver behind
       client.destroy();
       silent.closeAllConnections();
       await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('headEtag reads the ETag the SDK HeadObject reads (signed, counted as HeadObjectCommand), undefined for a missing key', async () => {
+    // Prepare: the SDK client and the writer, both through a recording, verifying front
+    const front = await recordingFront(local.s3Endpoint, secret());
+    const client = createS3Client({ ...local.env, AWS_ENDPOINT_URL_S3: front.url });
+    const writer = createObjectWriter(client);
+    const counts = countRequests(writer);
+    const key = 'raw/a b+c (1)*é!.json';
+    try {
+      await putObject(s3, BUCKET, key, '[{"ride":1}]\n');
+      // Act
+      const [sdk, lean] = [await currentEtag(client, BUCKET, key), await writer.headEtag(BUCKET, key)];
+      const [sdkMissing, leanMissing] = [await currentEtag(client, BUCKET, 'raw/none.json'), await writer.headEtag(BUCKET, 'raw/none.json')];
+      // Assess
+      expect(lean).toMatch(/^"[0-9a-f]{32}"$/);
+      expect(lean).toBe(sdk);
+      expect([sdkMissing, leanMissing]).toEqual([undefined, undefined]);
+      expect(counts).toEqual({ HeadObjectCommand: 2 });
+      const [sdkReq, leanReq] = front.seen;
+      expect(front.seen.map((r) => [r.method, r.signatureValid])).toEqual([['HEAD', true], ['HEAD', true], ['HEAD', true], ['HEAD', true]]);
+      expect(leanReq.path).toBe(sdkReq.path.replace('?x-id=HeadObject', ''));
+      for (const name of ['x-amz-content-sha256', 'host']) expect(leanReq.headers[name]).toBe(sdkReq.headers[name]);
+    } finally {
+      writer.destroy();
+      client.destroy();
+      await front.close();
+    }
+  });
+
+  it('headEtag retries a 503 as the SDK does and gives up with S3ObjectError(HeadObject) and the status', async () => {
+    // A front that refuses every HEAD with a bodiless 503.
+    let heads = 0;
+    const refusing = createServer((req, res) => {
+      heads++;
+      req.resume();
+      res.writeHead(503).end();
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    const client = createS3Client({ ...local.env, AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`, AWS_MAX_ATTEMPTS: '3' });
+    const writer = createObjectWriter(client);
+    try {
+      const error = await writer.headEtag(BUCKET, 'raw/x.json').catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(S3ObjectError);
+      expect((error as Error).message).toMatch(/^HeadObject s3:\/\/adapters-writer\/raw\/x\.json failed/);
+      expect(awsErrorOf(error).status).toBe(503);
+      expect(heads).toBe(3);
+    } finally {
+      writer.destroy();
+      client.destroy();
+      refusing.closeAllConnections();
+      await new Promise<void>((resolve) => refusing.close(() => resolve()));
     }
   });
 
