@@ -222,7 +222,17 @@ export function installLeanRequests(
   // Bucket-level subresources only (cors, website, …); an object's are read as before.
   cached('getSubresource', ([bucket, key, type]) => (key === undefined || key === '' ? `sub\0${String(bucket)}\0${String(type)}` : undefined));
 
+  // An object's body is read 1 MiB at a time instead of fs's 64 KiB: a 46 MB ride file served to
+  // the ingest is ~45 reads through libuv's pool and socket writes instead of ~710.
+  const getObject = proto.getObject as (this: Store, ...args: unknown[]) => Promise<{ content?: { readableHighWaterMark?: number; _readableState?: { highWaterMark: number } } } | null>;
+  proto.getObject = async function (this: Store, ...args: unknown[]) {
+    const object = await getObject.apply(this, args);
+    const state = object?.content?._readableState;
+    if (state && state.highWaterMark < GET_READ_BYTES) state.highWaterMark = GET_READ_BYTES;
+    return object;
+  };
   const getMetadata = proto.getMetadata as (this: Store, bucket: string, key: string) => Promise<Record<string, unknown>>;
+  const GET_READ_BYTES = 1 << 20;
   const absent = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
   /** Objects up to this size keep no `.md5` (see above); the same limit as a body gathered whole. */
   const SMALL_OBJECT_BYTES = 1 << 20;
