@@ -269,6 +269,12 @@ export function installLeanRequests(
   const sharedAt = new Map<string, string>();
   /** Links per inode before a content starts a new file (ext4 allows 65,000). */
   const MAX_LINKS = 50_000;
+  /**
+   * Contents remembered at most (the oldest forgotten first): rydes's objects carry a handful of
+   * distinct metadata texts, but a client giving each object its own x-amz-meta-* must not grow
+   * these maps by an entry per object.
+   */
+  const MAX_TEXTS = 1_000;
   /** Cleared for good when the file system refuses hard links (EPERM, ENOTSUP, …): every object writes its own file. */
   let linking = true;
   const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
@@ -325,7 +331,14 @@ export function installLeanRequests(
     fs.writeFileSync(file, text, { flag: 'wx' });
     if (!linking) return;
     const before = shared.get(text);
-    if (before) sharedAt.delete(before.path);
+    if (before) {
+      sharedAt.delete(before.path);
+      shared.delete(text);
+    } else if (shared.size >= MAX_TEXTS) {
+      const [oldest, entry] = shared.entries().next().value as [string, { path: string }];
+      shared.delete(oldest);
+      sharedAt.delete(entry.path);
+    }
     shared.set(text, { path: file, links: 1 });
     sharedAt.set(file, text);
   };

@@ -194,4 +194,28 @@ describe('the local S3 keeps no .md5 file for objects up to 1 MiB and answers as
       rmSync(directory, { recursive: true, force: true });
     }
   });
+
+  it('remembers at most 1,000 metadata texts to link to (the oldest forgotten), so objects with metadata of their own do not grow it per object', async () => {
+    // Arrange
+    const s3 = new S3Client({
+      endpoint: local.s3Endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', maxAttempts: 1,
+    });
+    const put = (Key: string, n: number) => s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: `row ${n}\n`, ContentType: 'text/csv', Metadata: { n: String(n) } }));
+    try {
+      // Act: 1,001 distinct texts, then the first and the last once more
+      for (let n = 0; n <= 1000; n++) await put(`own/${n}.csv`, n);
+      await put('own/first-again.csv', 0);
+      await put('own/last-again.csv', 1000);
+
+      // Assess
+      const at = (key: string) => statSync(join(local.directory, BUCKET, `${key}._S3rver_metadata.json`));
+      expect(at('own/first-again.csv').nlink).toBe(1);
+      expect(at('own/last-again.csv').ino).toBe(at('own/1000.csv').ino);
+      const heads = await Promise.all(['own/0.csv', 'own/first-again.csv', 'own/last-again.csv'].map((Key) => s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key }))));
+      expect(heads.map((h) => h.Metadata)).toEqual([{ n: '0' }, { n: '0' }, { n: '1000' }]);
+    } finally {
+      s3.destroy();
+    }
+  });
 });
