@@ -128,6 +128,30 @@ describe('startLocalServers', () => {
     });
   });
 
+  describe.each([false, true])('GET bodies read 1 MiB at a time, with s3rver in a worker thread: %s', (s3Thread) => {
+    it('serves whole and ranged bodies of a multi-MiB object byte for byte (ranges across and inside the 1 MiB reads)', async () => {
+      const servers = await startLocalServers({ buckets: ['rides-get'], s3Thread });
+      const s3 = new S3Client({
+        endpoint: servers.s3Endpoint, region: servers.region, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', maxAttempts: 1,
+      });
+      const body = randomBytes(5 * 1024 * 1024 + 123);
+      try {
+        await s3.send(new PutObjectCommand({ Bucket: 'rides-get', Key: 'raw/big.json', Body: body }));
+        const read = async (range?: string) => Buffer.from((await (await s3.send(new GetObjectCommand({ Bucket: 'rides-get', Key: 'raw/big.json', Range: range }))).Body?.transformToByteArray()) ?? []);
+        expect((await read()).equals(body)).toBe(true);
+        for (const [start, end] of [[0, 1], [1_048_575, 1_048_576], [1_500_000, 3_500_000], [65_535, 2_162_688], [body.length - 10, body.length - 1]]) {
+          const got = await read(`bytes=${start}-${end}`);
+          expect([start, end, got.length, got.equals(body.subarray(start, end + 1))]).toEqual([start, end, end - start + 1, true]);
+        }
+        expect((await read(`bytes=${4_000_000}-`)).equals(body.subarray(4_000_000))).toBe(true);
+      } finally {
+        s3.destroy();
+        await servers.close();
+      }
+    });
+  });
+
   describe.each([false, true])('putFile, with s3rver in a worker thread: %s', (s3Thread) => {
     it('stores a local file as a PutObject of its bytes does: the same object files, ETag and ObjectCreated:Put event; a file of another size stores nothing', async () => {
       // Prepare: the same bytes put both ways, small (one gathered body) and large (streamed into a partial file).
