@@ -7,7 +7,7 @@ import type { Message } from '@aws-sdk/client-sqs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { createLambdaClient, invokeEvent, receiveBatch } from '@rydes/aws-adapters';
 import { toDelete } from '../src/lambda/event-source';
-import { FunctionPool, lambdaHeapFlags, LOCAL_MALLOC_TUNABLES, localHeapFlags, type FunctionConfig, type InvokeOutcome } from '../src/lambda/pool';
+import { endEarly, forkEarly, FunctionPool, lambdaHeapFlags, LOCAL_MALLOC_TUNABLES, localHeapFlags, type FunctionConfig, type InvokeOutcome } from '../src/lambda/pool';
 import type { HostReply } from '../src/lambda/protocol';
 import { startStack, type LocalStack } from '../src/stack/local-stack';
 import { alive } from './helpers/processes';
@@ -132,6 +132,40 @@ describe('FunctionPool (a child process per execution environment)', () => {
     expect(pid(after)).not.toBe(warm);
     expect(pool.coldStarts).toBe(3);
     expect(pool.retired).toBe(2);
+  });
+});
+
+describe('early environments (forkEarly: forked before the function environment is known)', () => {
+  let pool: FunctionPool | undefined;
+  afterEach(() => pool?.close());
+
+  it('takes an early environment for its first cold start, which then runs with the function environment alone (not the CLI\'s), and ends the one no pool takes', async () => {
+    // Prepare: one early environment of the echo bundle, one of another memory size (no pool takes it).
+    const early = [forkEarly(ECHO, 128, 'inherit'), forkEarly(ECHO, 256, 'inherit')];
+    const [taken, left] = early.map((e) => e.child.pid);
+    try {
+      pool = echoPool({ early, maxConcurrency: 1 });
+      // Act
+      const outcome = await pool.invoke({ hello: 'early' });
+      // Assess
+      expect(outcome.ok).toBe(true);
+      const result = (outcome as { result: { pid: number; env: Record<string, unknown>; event: unknown } }).result;
+      expect(result.pid).toBe(taken);
+      expect(result.event).toEqual({ hello: 'early' });
+      expect(result.env).toEqual({ OUTPUT_BUCKET: 'b-test', AWS_LAMBDA_FUNCTION_NAME: 'echo' });
+      expect(early.map((e) => e.child.pid)).toEqual([left]);
+      // What only the early fork had (the variable that made it wait) is gone; the function's own variables are there.
+      const deferred = await pool.invoke({ envProbe: 'RYDES_LAMBDA_DEFERRED' });
+      expect((deferred as { result: { probed?: unknown } }).result.probed).toBeNull();
+      const own = await pool.invoke({ envProbe: 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE' });
+      expect((own as { result: { probed?: unknown } }).result.probed).toBe('128');
+      endEarly(early);
+      await waitFor(() => !alive(left as number));
+      expect(early).toEqual([]);
+      expect(alive(taken as number)).toBe(true);
+    } finally {
+      endEarly(early);
+    }
   });
 });
 

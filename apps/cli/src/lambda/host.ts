@@ -11,11 +11,12 @@ import Module, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
-import { PROFILING_FLAG, type CodeCacheUse, type HostReply, type InvokeRequest } from './protocol';
+import { HOST_DEFERRED_VAR, PROFILING_FLAG, type CodeCacheUse, type HostEnvironment, type HostReply, type InvokeRequest } from './protocol';
 import { privateFolder } from '../private-folder';
 
-const bundlePath = process.env.RYDES_LAMBDA_BUNDLE ?? '';
-const handlerName = (process.env._HANDLER ?? 'main.handler').split('.').pop() ?? 'handler';
+// Read at init (main), after a deferred environment has received its variables.
+let bundlePath = '';
+let handlerName = 'handler';
 
 type Handler = (event: unknown, context: unknown, callback: (err?: unknown, result?: unknown) => void) => unknown;
 
@@ -149,10 +150,43 @@ function pruneCodeCaches(folder: string): void {
   for (const { name } of files.slice(CODE_CACHES_KEPT)) rmSync(join(folder, name), { force: true });
 }
 
-function main(): void {
+/**
+ * Node's modules that the function bundles load at their init (the AWS SDK's HTTP stack, crypto,
+ * zlib, …): loading one reads no variable of the function's environment and has no effect a
+ * bundle could see, so an environment forked before its variables are known loads them meanwhile.
+ */
+const PRELOADED_BUILTINS = [
+  'node:assert', 'node:crypto', 'node:diagnostics_channel', 'node:fs/promises', 'node:http', 'node:http2', 'node:https', 'node:net', 'node:os',
+  'node:readline', 'node:stream', 'node:stream/promises', 'node:string_decoder', 'node:tls', 'node:url', 'node:worker_threads', 'node:zlib',
+];
+
+/** Makes `env` the whole of process.env (variables not in it are removed). */
+function replaceEnvironment(env: Record<string, string>): void {
+  for (const name of Object.keys(process.env)) if (!(name in env)) delete process.env[name];
+  Object.assign(process.env, env);
+}
+
+/**
+ * Starts the environment: at once, or (HOST_DEFERRED_VAR) once its variables arrive, having
+ * loaded Node's modules meanwhile. Either way the bundle's init runs with the function's whole
+ * environment in place, as Lambda starts it.
+ */
+function start(): void {
   // The CLI owns shutdown: Ctrl-C reaches the whole process group, the parent then stops us.
   process.on('SIGINT', () => undefined);
   process.on('disconnect', () => process.exit(0));
+  if (process.env[HOST_DEFERRED_VAR] !== '1') return main();
+  const builtins = createRequire(process.execPath);
+  for (const name of PRELOADED_BUILTINS) builtins(name);
+  process.once('message', (message: HostEnvironment) => {
+    replaceEnvironment(message.type === 'environment' ? message.env : {});
+    main();
+  });
+}
+
+function main(): void {
+  bundlePath = process.env.RYDES_LAMBDA_BUNDLE ?? '';
+  handlerName = (process.env._HANDLER ?? 'main.handler').split('.').pop() ?? 'handler';
   let handler: Handler;
   let bundle: LoadedBundle;
   try {
@@ -179,4 +213,4 @@ function main(): void {
   send({ type: 'ready', codeCache: bundle.codeCache });
 }
 
-main();
+start();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { BundleNotFoundError } from '../errors';
 import { DEPLOYED_NODE_MAJOR } from '../stack/names';
 import { step } from '../run/steps';
-import { PROFILING_FLAG, type HostReply, type InvokeRequest } from './protocol';
+import { HOST_DEFERRED_VAR, PROFILING_FLAG, type HostEnvironment, type HostReply, type InvokeRequest } from './protocol';
 
 export interface FunctionConfig {
   /** Lambda function name, e.g. `rydes-transform`. */
@@ -25,6 +25,49 @@ export interface FunctionConfig {
    * finished, before its response is delivered (a crash Lambda would report as Runtime.ExitError).
    */
   crash?: () => boolean;
+  /**
+   * Environments forked before this function's variables were known ({@link forkEarly}): its
+   * first cold starts take them (same bundle and memory size) instead of forking.
+   */
+  early?: EarlyEnvironment[];
+}
+
+/** An execution environment forked ahead of its function's configuration: see {@link forkEarly}. */
+export interface EarlyEnvironment {
+  child: ChildProcess;
+  bundle: string;
+  memoryMb: number;
+}
+
+/**
+ * Forks an execution environment before its function's variables are known (the local stack's
+ * servers not started yet: no endpoints): it boots Node and loads Node's own modules, then waits;
+ * a {@link FunctionPool} given it in `early` sends it the function's whole environment at its cold
+ * start, and only then does it load the bundle (the init), as Lambda starts it. Its stdout and
+ * stderr go to `logFd` from the start. One that no pool takes is ended by {@link endEarly}.
+ * @example
+ * const early = [forkEarly('dist/apps/ingest-fn/main.js', 1024, fd)];
+ * new FunctionPool({ ...config, early }).prewarm(1);
+ */
+export function forkEarly(bundle: string, memoryMb: number, logFd: number | 'inherit'): EarlyEnvironment {
+  const host = hostEntry();
+  const logStdio = logFd === 'inherit' ? 2 : logFd;
+  const inherited = Object.fromEntries(['PATH', 'HOME', 'TMPDIR', 'NODE_OPTIONS'].flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])));
+  const child = fork(host.path, [], {
+    execArgv: [...localHeapFlags(memoryMb), ...host.execArgv],
+    stdio: ['ignore', logStdio, logStdio, 'ipc'],
+    serialization: 'advanced',
+    // What Node reads as it starts is what a pool's fork would give it; the rest comes with the environment message.
+    env: { ...inherited, TZ: 'UTC', LANG: 'en_US.UTF-8', NODE_OPTIONS: process.env.NODE_OPTIONS ?? '', GLIBC_TUNABLES: LOCAL_MALLOC_TUNABLES, [HOST_DEFERRED_VAR]: '1' },
+  });
+  // A failure to start shows when a pool takes it (found dead), or never if none does.
+  child.on('error', () => undefined);
+  return { child, bundle, memoryMb };
+}
+
+/** Ends the early environments no pool took (a pool removes those it takes from the list). */
+export function endEarly(early: EarlyEnvironment[]): void {
+  for (const { child } of early.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
 export type InvokeOutcome =
@@ -221,18 +264,27 @@ export class FunctionPool {
     this.waiting.shift()?.();
   }
 
+  /** An early environment of this function's bundle and memory size that is still alive, taken off the list. */
+  private takeEarly(): ChildProcess | undefined {
+    const early = this.config.early;
+    if (!early) return undefined;
+    for (let i = 0; i < early.length; i++) {
+      const { child, bundle, memoryMb } = early[i];
+      if (bundle !== this.config.bundle || memoryMb !== this.config.memoryMb) continue;
+      early.splice(i--, 1);
+      if (child.exitCode === null && child.signalCode === null && child.connected) return child;
+      child.kill('SIGKILL');
+    }
+    return undefined;
+  }
+
   private spawn(): Environment {
     const { config } = this;
-    const host = hostEntry();
-    const logStdio = config.logFd === 'inherit' ? 2 : config.logFd;
-    const child = fork(host.path, [], {
-      execArgv: [...localHeapFlags(config.memoryMb), ...host.execArgv],
-      stdio: ['ignore', logStdio, logStdio, 'ipc'],
-      // V8's structured clone instead of JSON: an event's message bodies (up to 10 × 200 KiB of
-      // JSON text) cross as raw strings, without escaping every quote on the way in and out.
-      serialization: 'advanced',
-      env: { ...lambdaEnvironment(config), GLIBC_TUNABLES: LOCAL_MALLOC_TUNABLES },
-    });
+    const env = { ...lambdaEnvironment(config), GLIBC_TUNABLES: LOCAL_MALLOC_TUNABLES };
+    const early = this.takeEarly();
+    // An early environment's init starts now, with the whole environment a fork would have had.
+    if (early) early.send({ type: 'environment', env: env as Record<string, string> } satisfies HostEnvironment, () => undefined);
+    const child = early ?? this.fork(env);
     this.coldStarts++;
     const environment: Environment = { child, busy: false, ready: Promise.resolve(), bundle: config.bundle };
     environment.ready = new Promise<void>((resolve, reject) => {
@@ -264,6 +316,20 @@ export class FunctionPool {
     environment.ready.catch(() => undefined);
     this.environments.push(environment);
     return environment;
+  }
+
+  private fork(env: NodeJS.ProcessEnv): ChildProcess {
+    const { config } = this;
+    const host = hostEntry();
+    const logStdio = config.logFd === 'inherit' ? 2 : config.logFd;
+    return fork(host.path, [], {
+      execArgv: [...localHeapFlags(config.memoryMb), ...host.execArgv],
+      stdio: ['ignore', logStdio, logStdio, 'ipc'],
+      // V8's structured clone instead of JSON: an event's message bodies (up to 10 × 200 KiB of
+      // JSON text) cross as raw strings, without escaping every quote on the way in and out.
+      serialization: 'advanced',
+      env,
+    });
   }
 
   private exchange(environment: Environment, event: unknown, awsRequestId: string, deadlineMs: number) {

@@ -34,11 +34,25 @@ export interface HostReady {
   codeCache: CodeCacheUse;
 }
 
+/**
+ * The function's environment variables, for an environment forked before they were known (see
+ * {@link HOST_DEFERRED_VAR}): the host makes them its whole environment, then loads the bundle.
+ */
+export interface HostEnvironment {
+  type: 'environment';
+  env: Record<string, string>;
+}
+
 export type HostReply = InvokeSuccess | InvokeFailure | HostReady | { type: 'init-error'; errorType: string; errorMessage: string };
 
 /** Variables the host reads besides the function's own environment. */
 export const HOST_BUNDLE_VAR = 'RYDES_LAMBDA_BUNDLE';
 export const HOST_HANDLER_VAR = '_HANDLER';
+/**
+ * Set (`1`) in an environment forked before the local stack's servers run: the host boots and
+ * loads Node's own modules, then waits for a {@link HostEnvironment} message before its init.
+ */
+export const HOST_DEFERRED_VAR = 'RYDES_LAMBDA_DEFERRED';
 
 /**
  * Node's profiling flags (`--cpu-prof`, `--cpu-prof-dir=…`, `--heap-prof…`): the CLI passes them on

@@ -5,11 +5,11 @@ import { decodeEventKey, findControlCharacter, matchesIngestTrigger } from '@ryd
 import { InputFileError } from '../errors';
 import { step } from '../run/steps';
 import { startFaultProxy, startLocalServers, type FaultProxy, type LocalServers } from '@rydes/local-aws';
-import { appendFileSync, closeSync, createReadStream, mkdirSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, createReadStream, existsSync, mkdirSync, openSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { AsyncInvoker } from '../lambda/async-invoker';
 import { SqsEventSource, type BatchReport } from '../lambda/event-source';
-import { FunctionPool } from '../lambda/pool';
+import { endEarly, forkEarly, FunctionPool, type EarlyEnvironment } from '../lambda/pool';
 import { defaultBundles, type BundlePaths } from './bundles';
 import type { FaultInjector } from '../chaos/spec';
 import { startInvokeEndpoint, type LocalFunction } from './invoke-endpoint';
@@ -118,14 +118,40 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const timeouts = localTimeouts(options.functionTimeoutSeconds, options.visibilityTimeoutSeconds);
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const servers = await startLocalServers({
-    directory: options.dataDir ? join(options.dataDir, 's3') : undefined,
-    buckets: [BUCKET],
-    // The CLI's event loop also runs local-aws-sqs, the pollers and the completion checks.
-    s3Thread: true,
-  });
+  const bundles = options.bundles ?? defaultBundles();
+  // The ingest's environment, whose init the first event waits for, is forked before the servers
+  // start when its log file is known by then: it boots Node and loads Node's modules beside the
+  // local S3's start (a core the CLI leaves idle meanwhile), and gets its function's environment
+  // (endpoints, queue) when its pool takes it. (All three forked then lost: three Node starts
+  // delayed the local S3's, README "Where the default run stands against its floor".)
+  let earlyLog: number | 'inherit' | undefined;
+  const early: EarlyEnvironment[] = [];
+  const closeEarly = () => {
+    endEarly(early);
+    if (typeof earlyLog === 'number') closeSync(earlyLog);
+    earlyLog = undefined;
+  };
+  let servers: LocalServers;
+  try {
+    if ((options.verbose || options.logDir) && existsSync(bundles.ingest)) {
+      if (!options.verbose && options.logDir) mkdirSync(options.logDir, { recursive: true });
+      earlyLog = options.verbose || !options.logDir ? 'inherit' : openSync(join(options.logDir, 'ingest-fn.log'), 'a');
+      early.push(forkEarly(bundles.ingest, INGEST_MEMORY_MB, earlyLog));
+      step('ingest environment forked early');
+    }
+    servers = await startLocalServers({
+      directory: options.dataDir ? join(options.dataDir, 's3') : undefined,
+      buckets: [BUCKET],
+      // The CLI's event loop also runs local-aws-sqs, the pollers and the completion checks.
+      s3Thread: true,
+    });
+  } catch (err) {
+    closeEarly();
+    throw err;
+  }
   step('servers started');
-  const closers: Array<() => Promise<void> | void> = [() => servers.close()];
+  // Closed in reverse: an early environment no pool took, and its log file, after the pools.
+  const closers: Array<() => Promise<void> | void> = [() => servers.close(), closeEarly];
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -163,6 +189,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     const logDir = options.logDir ?? join(options.dataDir ?? servers.directory, 'logs');
     mkdirSync(logDir, { recursive: true });
     const logFd = (name: string): number | 'inherit' => {
+      if (name === 'ingest-fn' && earlyLog !== undefined) return earlyLog;
       if (options.verbose) return 'inherit';
       const fd = openSync(join(logDir, `${name}.log`), 'a');
       closers.push(() => closeSync(fd));
@@ -188,7 +215,6 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       LOG_LEVEL: options.logLevel ?? 'info',
       ...options.extraEnvironment,
     };
-    const bundles = options.bundles ?? defaultBundles();
 
     const ingestPool = new FunctionPool({
       name: INGEST_FUNCTION,
@@ -198,6 +224,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       memoryMb: INGEST_MEMORY_MB,
       maxConcurrency: Math.max(1, options.concurrency),
       logFd: logFd('ingest-fn'),
+      early,
     });
     const transformPool = new FunctionPool({
       name: TRANSFORM_FUNCTION,
