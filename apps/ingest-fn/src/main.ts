@@ -9,7 +9,8 @@ import { ingestEvent } from './ingest-event';
 const config = loadConfig(process.env);
 // Module-level clients whose middleware nobody changes: each command's stack is resolved once (clients.ts).
 const s3 = createS3Client(process.env, { cacheMiddleware: true });
-const sqs = createSqsClient(process.env, { cacheMiddleware: true, reuseRequestBodies: true });
+// The SDK's MD5 check of each sent body is off here because sendMessages does it (verifyMd5), without a copy of each body.
+const sqs = createSqsClient(process.env, { cacheMiddleware: true, reuseRequestBodies: true, md5: false });
 const logger = createLogger({ name: 'ingest-fn' });
 /*
  * Continuation needs nothing only real Lambda provides except AWS_LAMBDA_FUNCTION_NAME: the

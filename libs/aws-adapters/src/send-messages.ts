@@ -1,4 +1,5 @@
-import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SendMessageBatchResultEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import { createHash } from 'node:crypto';
 import { type FailedEntry, SqsMessageTooLargeError, SqsSendError } from './errors';
 
 /**
@@ -29,6 +30,12 @@ export interface SendMessagesOptions {
    * takes, its BatchRequestTooLong answers make the sender fall back to 256 KiB calls.
    */
   maxBatchBytes?: number;
+  /**
+   * Compare each accepted body's MD5 with the `MD5OfMessageBody` SQS computed, as the SDK does
+   * (a mismatch fails the call's entries, as the SDK's error would). Default: when the client's
+   * own check is off (`md5: false`), so a send is checked exactly once. See {@link md5Hex}.
+   */
+  verifyMd5?: boolean;
 }
 
 /**
@@ -113,12 +120,13 @@ export async function sendMessages(
   const stats = options.stats ?? { sent: 0, calls: 0, retries: 0 };
   // Lowered to the legacy limit, for the rest of this send, by an endpoint that refuses a call as too long.
   const limit = { bytes: options.maxBatchBytes ?? SQS_BATCH_BYTES };
+  const verify = options.verifyMd5 ?? (sqs.config as { md5?: unknown }).md5 === false;
   const failed: FailedEntry[] = [];
   const inFlight = new Set<Promise<void>>();
 
   const launch = async (batch: Entry[]) => {
     while (inFlight.size >= concurrency) await Promise.race(inFlight);
-    const call = sendBatch(sqs, queueUrl, batch, settings, stats, failed, limit, options.onSent).finally(() => inFlight.delete(call));
+    const call = sendBatch(sqs, queueUrl, batch, { ...settings, verify }, stats, failed, limit, options.onSent).finally(() => inFlight.delete(call));
     inFlight.add(call);
   };
 
@@ -156,7 +164,7 @@ async function sendBatch(
   sqs: SQSClient,
   queueUrl: string,
   entries: Entry[],
-  settings: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number },
+  settings: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; verify: boolean },
   stats: SendStats,
   failed: FailedEntry[],
   limit: { bytes: number },
@@ -179,6 +187,7 @@ async function sendBatch(
         }),
       );
       const byId = new Map(pending.map((e) => [e.id, e]));
+      if (settings.verify) checkMd5s(out.Successful ?? [], byId);
       const accepted = out.Successful?.length ?? 0;
       stats.sent += accepted;
       if (accepted > 0) onSent?.(accepted);
@@ -206,6 +215,36 @@ async function sendBatch(
     }
     pending = retry;
   }
+}
+
+/**
+ * The SDK's MD5 check of SendMessageBatch (sendMessageBatchMiddleware), done here: the same
+ * comparison and the same error (the call's entries fail with it), but each body's UTF-8 bytes
+ * are written into one reused buffer instead of a fresh copy per body, which in the ingest's
+ * profile cost 13–25 ms of the ~100 ms the check took for a 200k file (the MD5 itself the rest).
+ */
+function checkMd5s(successful: SendMessageBatchResultEntry[], byId: Map<string, Entry>): void {
+  const wrong: string[] = [];
+  for (const result of successful) {
+    const entry = byId.get(result.Id ?? '');
+    if (entry && result.MD5OfMessageBody !== md5Hex(entry.body)) wrong.push(result.MessageId ?? '');
+  }
+  if (wrong.length > 0) throw new Error(`Invalid MD5 checksum on messages: ${wrong.join(', ')}`);
+}
+
+let md5Scratch = Buffer.alloc(0);
+
+/** MD5 (hex) of `text`'s UTF-8 bytes, written into a buffer kept for the next body. */
+export function md5Hex(text: string): string {
+  // An ASCII text has as many bytes as code units; a write leaving fewer than 4 bytes free may have stopped short.
+  if (md5Scratch.length < text.length + 4) md5Scratch = Buffer.allocUnsafeSlow(Math.max(text.length + 4, 2 * md5Scratch.length));
+  let bytes = md5Scratch.write(text, 0, 'utf8');
+  if (bytes > md5Scratch.length - 4) {
+    bytes = Buffer.byteLength(text, 'utf8');
+    if (md5Scratch.length < bytes) md5Scratch = Buffer.allocUnsafeSlow(bytes);
+    md5Scratch.write(text, 0, 'utf8');
+  }
+  return createHash('md5').update(md5Scratch.subarray(0, bytes)).digest('hex');
 }
 
 function errorCode(err: unknown): string {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CreateQueueCommand, DeleteMessageBatchCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startLocalServers, type LocalServers } from '@rydes/local-aws';
-import { countRequests, createSqsClient, receiveBatch, sendMessages, SQS_BATCH_BYTES, SqsMessageTooLargeError, SqsSendError } from '../src';
+import { countRequests, createSqsClient, md5Hex, receiveBatch, sendMessages, SQS_BATCH_BYTES, SqsMessageTooLargeError, SqsSendError } from '../src';
 
 describe('sendMessages against local-aws-sqs', () => {
   let local: LocalServers;
@@ -108,6 +108,44 @@ describe('sendMessages against local-aws-sqs', () => {
       cached.destroy();
       corrupted.destroy();
     }
+  });
+
+  it('with the client\'s MD5 check off (md5: false), sendMessages checks every body itself: the same error as the SDK\'s for a wrong MD5', async () => {
+    // Prepare: one client as the ingest makes it, one whose answers carry a wrong MD5 for the second entry
+    const unchecked = createSqsClient(local.env, { cacheMiddleware: true, reuseRequestBodies: true, md5: false });
+    const tampered = createSqsClient(local.env, { md5: false });
+    tampered.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        const entries = (result.output as { Successful?: { MD5OfMessageBody?: string }[] }).Successful;
+        if (entries?.[1]) entries[1].MD5OfMessageBody = '0'.repeat(32);
+        return result;
+      },
+      { step: 'initialize', name: 'wrongMd5' },
+    );
+    const queueUrl = await newQueue('own-md5-check');
+    const bodies = Array.from({ length: 25 }, (_, i) => JSON.stringify({ n: i, text: 'é✓"😀\\'.repeat(i * 2000) }));
+    try {
+      // Act
+      const stats = await sendMessages(unchecked, queueUrl, bodies);
+      const failed = await sendMessages(tampered, queueUrl, ['x', 'y', 'z']).catch((err: unknown) => err);
+      const unverified = await sendMessages(tampered, queueUrl, ['p', 'q'], { verifyMd5: false });
+      // Assess
+      expect(stats.sent).toBe(25);
+      expect(failed).toBeInstanceOf(SqsSendError);
+      expect(String((failed as Error).message)).toMatch(/Invalid MD5 checksum on messages/);
+      expect((failed as SqsSendError).failed.map((f) => f.id)).toEqual(['m0', 'm1', 'm2']);
+      expect(unverified.sent).toBe(2);
+      expect((await drain(queueUrl)).sort()).toEqual([...bodies, 'x', 'y', 'z', 'p', 'q'].sort());
+    } finally {
+      unchecked.destroy();
+      tampered.destroy();
+    }
+  });
+
+  it('md5Hex is the MD5 of the UTF-8 bytes, for ASCII, multi-byte, astral and lone-surrogate texts of any length', () => {
+    const texts = ['', 'a', 'é', '😀', '\ud800', 'x'.repeat(300_000), 'é✓日本😀'.repeat(50_000), `${'a'.repeat(99_999)}é`, 'short again'];
+    for (const text of texts) expect(md5Hex(text)).toBe(createHash('md5').update(Buffer.from(text, 'utf8')).digest('hex'));
   });
 
   it('reads an async source lazily: only a few calls ahead of what SQS accepted', async () => {
