@@ -44,12 +44,13 @@ export interface EarlyEnvironment {
  * servers not started yet: no endpoints): it boots Node and loads Node's own modules, then waits;
  * a {@link FunctionPool} given it in `early` sends it the function's whole environment at its cold
  * start, and only then does it load the bundle (the init), as Lambda starts it. Its stdout and
- * stderr go to `logFd` from the start. One that no pool takes is ended by {@link endEarly}.
+ * stderr go to `logFd` from the start; `name` (the function's) is in its environment from the start
+ * too. One that no pool takes is ended by {@link endEarly}.
  * @example
  * const early = [forkEarly('dist/apps/ingest-fn/main.js', 1024, fd)];
  * new FunctionPool({ ...config, early }).prewarm(1);
  */
-export function forkEarly(bundle: string, memoryMb: number, logFd: number | 'inherit'): EarlyEnvironment {
+export function forkEarly(bundle: string, memoryMb: number, logFd: number | 'inherit', name?: string): EarlyEnvironment {
   const host = hostEntry();
   const logStdio = logFd === 'inherit' ? 2 : logFd;
   const inherited = Object.fromEntries(['PATH', 'HOME', 'TMPDIR', 'NODE_OPTIONS'].flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])));
@@ -58,7 +59,9 @@ export function forkEarly(bundle: string, memoryMb: number, logFd: number | 'inh
     stdio: ['ignore', logStdio, logStdio, 'ipc'],
     serialization: 'advanced',
     // What Node reads as it starts is what a pool's fork would give it; the rest comes with the environment message.
-    env: { ...inherited, TZ: 'UTC', LANG: 'en_US.UTF-8', NODE_OPTIONS: process.env.NODE_OPTIONS ?? '', GLIBC_TUNABLES: LOCAL_MALLOC_TUNABLES, [HOST_DEFERRED_VAR]: '1' },
+    // The function's name too (the same value its environment will hold): tools that tell the
+    // processes apart by /proc/<pid>/environ, which keeps the variables of the fork, still can.
+    env: { ...inherited, TZ: 'UTC', LANG: 'en_US.UTF-8', NODE_OPTIONS: process.env.NODE_OPTIONS ?? '', GLIBC_TUNABLES: LOCAL_MALLOC_TUNABLES, ...(name && { AWS_LAMBDA_FUNCTION_NAME: name }), [HOST_DEFERRED_VAR]: '1' },
   });
   // A failure to start shows when a pool takes it (found dead), or never if none does.
   child.on('error', () => undefined);

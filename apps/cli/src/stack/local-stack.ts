@@ -136,7 +136,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     if ((options.verbose || options.logDir) && existsSync(bundles.ingest)) {
       if (!options.verbose && options.logDir) mkdirSync(options.logDir, { recursive: true });
       earlyLog = options.verbose || !options.logDir ? 'inherit' : openSync(join(options.logDir, 'ingest-fn.log'), 'a');
-      early.push(forkEarly(bundles.ingest, INGEST_MEMORY_MB, earlyLog));
+      early.push(forkEarly(bundles.ingest, INGEST_MEMORY_MB, earlyLog, INGEST_FUNCTION));
       step('ingest environment forked early');
     }
     servers = await startLocalServers({
