@@ -1,6 +1,7 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SendMessageBatchResultEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { createHash } from 'node:crypto';
 import { type FailedEntry, SqsMessageTooLargeError, SqsSendError } from './errors';
+import { RequestBodyPool } from './sqs-protocol';
 
 /**
  * SendMessageBatch limits: entries per call, and payload bytes per call (the sum of the bodies),
@@ -232,19 +233,15 @@ function checkMd5s(successful: SendMessageBatchResultEntry[], byId: Map<string, 
   if (wrong.length > 0) throw new Error(`Invalid MD5 checksum on messages: ${wrong.join(', ')}`);
 }
 
-let md5Scratch = Buffer.alloc(0);
+/** One reused buffer for the bodies' UTF-8 bytes while they are hashed (the same write as a pooled request body's). */
+const md5Scratch = new RequestBodyPool(1);
 
 /** MD5 (hex) of `text`'s UTF-8 bytes, written into a buffer kept for the next body. */
 export function md5Hex(text: string): string {
-  // An ASCII text has as many bytes as code units; a write leaving fewer than 4 bytes free may have stopped short.
-  if (md5Scratch.length < text.length + 4) md5Scratch = Buffer.allocUnsafeSlow(Math.max(text.length + 4, 2 * md5Scratch.length));
-  let bytes = md5Scratch.write(text, 0, 'utf8');
-  if (bytes > md5Scratch.length - 4) {
-    bytes = Buffer.byteLength(text, 'utf8');
-    if (md5Scratch.length < bytes) md5Scratch = Buffer.allocUnsafeSlow(bytes);
-    md5Scratch.write(text, 0, 'utf8');
-  }
-  return createHash('md5').update(md5Scratch.subarray(0, bytes)).digest('hex');
+  const bytes = md5Scratch.encode(text);
+  const md5 = createHash('md5').update(bytes).digest('hex');
+  md5Scratch.release(bytes);
+  return md5;
 }
 
 function errorCode(err: unknown): string {

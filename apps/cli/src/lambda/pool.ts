@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BundleNotFoundError } from '../errors';
 import { DEPLOYED_NODE_MAJOR } from '../stack/names';
-import { step } from '../run/steps';
+import { step, STEPS_ON } from '../run/steps';
 import { HOST_DEFERRED_VAR, PROFILING_FLAG, type HostEnvironment, type HostReply, type InvokeRequest } from './protocol';
 
 export interface FunctionConfig {
@@ -51,17 +51,18 @@ export interface EarlyEnvironment {
  * new FunctionPool({ ...config, early }).prewarm(1);
  */
 export function forkEarly(bundle: string, memoryMb: number, logFd: number | 'inherit', name?: string): EarlyEnvironment {
-  const host = hostEntry();
-  const logStdio = logFd === 'inherit' ? 2 : logFd;
   const inherited = Object.fromEntries(['PATH', 'HOME', 'TMPDIR', 'NODE_OPTIONS'].flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])));
-  const child = fork(host.path, [], {
-    execArgv: [...localHeapFlags(memoryMb), ...host.execArgv],
-    stdio: ['ignore', logStdio, logStdio, 'ipc'],
-    serialization: 'advanced',
-    // What Node reads as it starts is what a pool's fork would give it; the rest comes with the environment message.
-    // The function's name too (the same value its environment will hold): tools that tell the
-    // processes apart by /proc/<pid>/environ, which keeps the variables of the fork, still can.
-    env: { ...inherited, TZ: 'UTC', LANG: 'en_US.UTF-8', NODE_OPTIONS: process.env.NODE_OPTIONS ?? '', GLIBC_TUNABLES: LOCAL_MALLOC_TUNABLES, ...(name && { AWS_LAMBDA_FUNCTION_NAME: name }), [HOST_DEFERRED_VAR]: '1' },
+  // What Node reads as it starts is what a pool's fork would give it; the rest comes with the environment message.
+  // The function's name too (the same value its environment will hold): tools that tell the
+  // processes apart by /proc/<pid>/environ, which keeps the variables of the fork, still can.
+  const child = forkHost(memoryMb, logFd, {
+    ...inherited,
+    TZ: 'UTC',
+    LANG: 'en_US.UTF-8',
+    NODE_OPTIONS: process.env.NODE_OPTIONS ?? '',
+    GLIBC_TUNABLES: LOCAL_MALLOC_TUNABLES,
+    ...(name && { AWS_LAMBDA_FUNCTION_NAME: name }),
+    [HOST_DEFERRED_VAR]: '1',
   });
   // A failure to start shows when a pool takes it (found dead), or never if none does.
   child.on('error', () => undefined);
@@ -122,6 +123,20 @@ export function profilingFlags(execArgv: string[] = process.execArgv): string[] 
 }
 
 /** The host entry: the bundled host.js beside the CLI bundle, else the TypeScript source via tsx. */
+/** Forks an execution environment's host process (a pool's, or an early one) with `env` as its whole environment. */
+function forkHost(memoryMb: number, logFd: number | 'inherit', env: NodeJS.ProcessEnv): ChildProcess {
+  const host = hostEntry();
+  const logStdio = logFd === 'inherit' ? 2 : logFd;
+  return fork(host.path, [], {
+    execArgv: [...localHeapFlags(memoryMb), ...host.execArgv],
+    stdio: ['ignore', logStdio, logStdio, 'ipc'],
+    // V8's structured clone instead of JSON: an event's message bodies (up to 10 × 200 KiB of
+    // JSON text) cross as raw strings, without escaping every quote on the way in and out.
+    serialization: 'advanced',
+    env,
+  });
+}
+
 function hostEntry(): { path: string; execArgv: string[] } {
   for (const built of [join(__dirname, 'host.js'), join(__dirname, 'lambda', 'host.js')]) {
     if (existsSync(built)) return { path: built, execArgv: profilingFlags() };
@@ -167,10 +182,10 @@ export class FunctionPool {
         // Lambda's timeout covers the invoke phase; init (the cold start) has its own budget.
         await environment.ready;
         started = Date.now();
-        step(`${this.config.name} invoke #${this.invocations}`);
+        if (STEPS_ON) step(`${this.config.name} invoke #${this.invocations}`);
         const reply = await this.exchange(environment, event, awsRequestId, started + this.config.timeoutSeconds * 1000);
         const durationMs = Date.now() - started;
-        step(`${this.config.name} invoke done ${durationMs} ms`);
+        if (STEPS_ON) step(`${this.config.name} invoke done ${durationMs} ms`);
         if (reply.type === 'result') return { ok: true, result: reply.result, awsRequestId, durationMs };
         if (reply.type === 'error') {
           return { ok: false, errorType: reply.errorType, errorMessage: reply.errorMessage, awsRequestId, durationMs, ...(reply.stack && { stackTrace: reply.stack.split('\n') }) };
@@ -287,7 +302,7 @@ export class FunctionPool {
     const early = this.takeEarly();
     // An early environment's init starts now, with the whole environment a fork would have had.
     if (early) early.send({ type: 'environment', env: env as Record<string, string> } satisfies HostEnvironment, () => undefined);
-    const child = early ?? this.fork(env);
+    const child = early ?? forkHost(config.memoryMb, config.logFd, env);
     this.coldStarts++;
     const environment: Environment = { child, busy: false, ready: Promise.resolve(), bundle: config.bundle };
     environment.ready = new Promise<void>((resolve, reject) => {
@@ -319,20 +334,6 @@ export class FunctionPool {
     environment.ready.catch(() => undefined);
     this.environments.push(environment);
     return environment;
-  }
-
-  private fork(env: NodeJS.ProcessEnv): ChildProcess {
-    const { config } = this;
-    const host = hostEntry();
-    const logStdio = config.logFd === 'inherit' ? 2 : config.logFd;
-    return fork(host.path, [], {
-      execArgv: [...localHeapFlags(config.memoryMb), ...host.execArgv],
-      stdio: ['ignore', logStdio, logStdio, 'ipc'],
-      // V8's structured clone instead of JSON: an event's message bodies (up to 10 × 200 KiB of
-      // JSON text) cross as raw strings, without escaping every quote on the way in and out.
-      serialization: 'advanced',
-      env,
-    });
   }
 
   private exchange(environment: Environment, event: unknown, awsRequestId: string, deadlineMs: number) {

@@ -123,7 +123,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     if (!keepLogs) await out.removeStale('logs/', () => false);
     await out.release();
     step('released');
-    if (formatSteps()) stderr.write(`steps:\n${formatSteps()}`);
+    const steps = formatSteps();
+    if (steps) stderr.write(`steps:\n${steps}`);
   }
 }
 

@@ -9,13 +9,6 @@ import { describeFsError, type RunInput } from './inputs';
 export const SINGLE_PUT_MAX_BYTES = 5 * 1024 ** 3;
 
 /**
- * Bytes read from the file at a time: with fs's default 64 KiB, a 46 MB file is ~700 reads, size
- * checks and socket writes on the CLI's busy thread; with 1 MiB, ~45. The local S3 (its own
- * thread) reads the socket in its own pieces either way.
- */
-export const UPLOAD_READ_BYTES = 1024 * 1024;
-
-/**
  * Uploads one FILE of `rydes run` to its raw/ key; its notification starts the ingest. A file of
  * known size (the preflight stat'ed it) is stored by the local S3 itself from the file
  * (`LocalServers.putFile`): the same object files, ETag and ObjectCreated:Put notification as a

@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, createSqsClient, putObject } from '@rydes/aws-adapters';
 import { decodeEventKey, findControlCharacter, matchesIngestTrigger } from '@rydes/ride-model';
 import { InputFileError } from '../errors';
-import { step } from '../run/steps';
+import { step, STEPS_ON } from '../run/steps';
 import { startFaultProxy, startLocalServers, type FaultProxy, type LocalServers } from '@rydes/local-aws';
 import { appendFileSync, closeSync, createReadStream, existsSync, mkdirSync, openSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -263,7 +263,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
       );
       // S3 sends one notification per object; each is its own async invocation.
       for (const record of records) {
-        step(`ingest invoked ${record.s3.object.key}`);
+        if (STEPS_ON) step(`ingest invoked ${record.s3.object.key}`);
         ingest.invoke({ Records: [record] });
       }
     });
