@@ -86,6 +86,10 @@ export function register(program: Command): void {
       const holdSignal = (signal: NodeJS.Signals) => (early ??= signal);
       process.on('SIGINT', holdSignal);
       process.on('SIGTERM', holdSignal);
+      const releaseSignals = () => {
+        process.off('SIGINT', holdSignal);
+        process.off('SIGTERM', holdSignal);
+      };
       const { startStack } = await import('../stack/local-stack');
       const stack = await startStack({
         bundles: watcher?.bundles(defaultBundles()),
@@ -98,14 +102,12 @@ export function register(program: Command): void {
         verbose: flags.verbose,
       })
         .catch(async (err: unknown) => {
+          releaseSignals();
           await watcher?.close();
           throw err;
-        })
-        .finally(() => {
-          process.off('SIGINT', holdSignal);
-          process.off('SIGTERM', holdSignal);
         });
       if (early) {
+        releaseSignals();
         process.stdout.write(`\n${early}: closing the local stack…\n`);
         await watcher?.close();
         await stack.close();
@@ -113,13 +115,19 @@ export function register(program: Command): void {
         return;
       }
       const unpublish = writeEndpointsFile(dataDir, stack);
+      // The handlers that close the stack are in place before the holding ones go and before the
+      // banner that invites Ctrl-C: with no listener in between, a signal would kill the CLI (Node
+      // restores the default action when a signal's last listener is removed). From the check of
+      // `early` to here is one synchronous stretch, so no held signal can go unseen.
+      const stopped = untilSignal(stack);
+      releaseSignals();
       process.stdout.write(describeStack(stack, shownDir(dataDir)));
       if (watcher) {
         watcher.start({ ingest: stack.ingestPool, transform: stack.transformPool });
         process.stdout.write(['Watching (a change rebuilds through Nx; new invocations run the new bundle):', ...watcher.describe().map((line) => `  ${line}`), '', ''].join('\n'));
       }
       try {
-        await untilSignal(stack);
+        await stopped;
       } finally {
         await watcher?.close();
         unpublish();

@@ -117,6 +117,11 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     const result = await runStack(options, inputs, out, logs.dir, { started, startedAt, stationCount, stderr, stdout, sampling });
     keepLogs = result.exitCode !== EXIT.OK || result.figures.functionErrors.length > 0 || !!result.figures.eventSource?.logFile;
     return result;
+  } catch (err) {
+    // A run stopped by a signal fails where the closing stack cuts it off (an upload whose
+    // server thread ended, …): the signal's handler decides the exit (130 / 143), not that error.
+    if (signalStop) await signalStop;
+    throw err;
   } finally {
     await (await sampling?.catch(() => undefined))?.remove();
     if (logs?.temporary) await rm(logs.dir, { recursive: true, force: true });
@@ -471,6 +476,9 @@ async function nextLook(stack: LocalStack, tracker: CompletionTracker, interval:
   }
 }
 
+/** Set once a signal's handler is stopping the run: it ends the process, so this never settles. */
+let signalStop: Promise<never> | undefined;
+
 /** Ctrl-C / SIGTERM: stop pollers and functions, close the servers, release --out, exit 130 / 143. */
 export function stopOnSignal(
   stack: LocalStack | Promise<LocalStack>,
@@ -481,6 +489,7 @@ export function stopOnSignal(
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    signalStop = new Promise<never>(() => undefined);
     stderr.write(`\n${signal}: stopping pollers and functions, closing the local servers…\n`);
     void Promise.resolve(stack)
       .then((started) => started.close())
